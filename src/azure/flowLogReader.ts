@@ -1,0 +1,87 @@
+import type { ProblemContext } from './problems.js';
+import { isNsgRecord, readNsgRecord } from './nsgFlowLog.js';
+import { isObject, recordProblem } from './recordShape.js';
+import { RecordSplitter } from './recordSplitter.js';
+import type { FlowSink } from './tupleSink.js';
+import { isVnetRecord, readVnetRecord } from './vnetFlowLog.js';
+
+/**
+ * Reads one parsed Azure flow log record of any supported kind into the sink. The kind is decided
+ * per record (a forwarder may mix NSG and VNet records in one body).
+ */
+export function readFlowLogRecord(record: unknown, context: ProblemContext, sink: FlowSink): void {
+  if (!isObject(record)) {
+    sink.problem(recordProblem('not-a-record', 'record is not a JSON object', context, record));
+    return;
+  }
+  if (isVnetRecord(record)) readVnetRecord(record, context, sink);
+  else if (isNsgRecord(record)) readNsgRecord(record, context, sink);
+  else {
+    const category = typeof record['category'] === 'string' ? `category '${record['category']}'` : 'no category';
+    sink.problem(recordProblem('unknown-record', `not an NSG or VNet flow log record (${category})`, context, record));
+  }
+}
+
+/**
+ * Streams a flow log document (file, blob blocks, event body) chunk by chunk into FlowRecords.
+ * Each record is parsed on its own, so bad JSON costs one record, never the file.
+ */
+export class FlowLogReader {
+  private readonly splitter: RecordSplitter;
+  /** Records cut from the input so far, parsed or not. */
+  recordsRead = 0;
+
+  constructor(
+    private readonly source: string,
+    private readonly sink: FlowSink,
+    maxRecordBytes?: number,
+  ) {
+    this.splitter = new RecordSplitter(
+      {
+        record: (bytes, recordIndex) => this.parseRecord(bytes, recordIndex),
+        problem: (reason, detail, recordIndex) =>
+          this.sink.problem({
+            reason,
+            detail,
+            skipped: reason === 'empty-input' ? 0 : 1,
+            unit: 'record',
+            context: { source: this.source, recordIndex },
+          }),
+      },
+      maxRecordBytes,
+    );
+  }
+
+  push(chunk: Buffer): void {
+    this.splitter.push(chunk);
+  }
+
+  end(): void {
+    this.splitter.end();
+  }
+
+  private parseRecord(bytes: Buffer, recordIndex: number): void {
+    this.recordsRead++;
+    let record: unknown;
+    try {
+      record = JSON.parse(bytes.toString('utf8'));
+    } catch (error) {
+      this.sink.problem({
+        reason: 'invalid-json',
+        detail: (error as Error).message,
+        skipped: 1,
+        unit: 'record',
+        context: { source: this.source, recordIndex, excerpt: bytes.subarray(0, 160).toString('utf8') },
+      });
+      return;
+    }
+    readFlowLogRecord(record, { source: this.source, recordIndex }, this.sink);
+  }
+}
+
+/** Convenience for whole documents already in memory (tests, small event bodies). */
+export function readFlowLogDocument(document: Buffer | string, source: string, sink: FlowSink): void {
+  const reader = new FlowLogReader(source, sink);
+  reader.push(typeof document === 'string' ? Buffer.from(document, 'utf8') : document);
+  reader.end();
+}

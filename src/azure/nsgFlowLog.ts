@@ -1,0 +1,131 @@
+import type { AzureContext, FlowDecision, FlowDirection, FlowRecord, FlowState } from '../flow/flowRecord.js';
+import { excerpt, type ProblemContext, type SkipReason } from './problems.js';
+import type { FlowSink } from './tupleSink.js';
+import { FieldError, parseAddress, parseCount, parsePort, parseTimestampMs } from './tupleFields.js';
+import { asArray, asString, isObject, recordProblem, tupleProblem } from './recordShape.js';
+
+/**
+ * NSG flow logs, versions 1 and 2 (category NetworkSecurityGroupFlowEvent).
+ *
+ * v1 tuple: `ts,src,dst,sport,dport,T|U,I|O,A|D` (8 fields).
+ * v2 tuple: v1 + `,B|C|E,pktsS2D,bytesS2D,pktsD2S,bytesD2S` (13 fields; packets before bytes;
+ * counts are deltas since the flow's previous tuple, blank on B and deny tuples).
+ * Source: Microsoft Learn, "Flow logging for network security groups", log format.
+ */
+
+const PROTOCOL_BY_LETTER: Readonly<Record<string, number>> = { T: 6, U: 17 };
+const DIRECTION_BY_LETTER: Readonly<Record<string, FlowDirection>> = { I: 'inbound', O: 'outbound' };
+const DECISION_BY_LETTER: Readonly<Record<string, FlowDecision>> = { A: 'allow', D: 'deny' };
+const STATE_BY_LETTER: Readonly<Record<string, FlowState>> = { B: 'begin', C: 'continue', E: 'end' };
+
+export function isNsgRecord(record: Record<string, unknown>): boolean {
+  return record['category'] === 'NetworkSecurityGroupFlowEvent' || (record['category'] === undefined && 'properties' in record);
+}
+
+export function readNsgRecord(record: Record<string, unknown>, base: ProblemContext, sink: FlowSink): void {
+  const resourceId = asString(record['resourceId']);
+  const context: ProblemContext = { ...base, recordTime: asString(record['time']), resourceId };
+  const properties = record['properties'];
+  if (!isObject(properties)) {
+    sink.problem(recordProblem('bad-properties', 'properties is not an object', context, properties));
+    return;
+  }
+  const declaredVersion = Number(properties['Version'] ?? properties['version']);
+  const version = declaredVersion === 1 || declaredVersion === 2 ? declaredVersion : undefined;
+  const ruleGroups = asArray(properties['flows']);
+  if (ruleGroups === undefined) {
+    sink.problem(recordProblem('bad-flows', 'properties.flows is not a list', context, properties['flows']));
+    return;
+  }
+  const recordMac = asString(record['macAddress']);
+  for (const group of ruleGroups) {
+    if (!isObject(group)) {
+      sink.problem(recordProblem('bad-flows', 'a rule group is not an object', context, group));
+      continue;
+    }
+    const rule = asString(group['rule']);
+    const macGroups = asArray(group['flows']);
+    if (macGroups === undefined) {
+      sink.problem(recordProblem('bad-flows', `flows of rule '${rule}' is not a list`, { ...context, rule }, group['flows']));
+      continue;
+    }
+    for (const macGroup of macGroups) {
+      const tuples = isObject(macGroup) ? asArray(macGroup['flowTuples']) : undefined;
+      if (!isObject(macGroup) || tuples === undefined) {
+        sink.problem(recordProblem('bad-flows', `flowTuples of rule '${rule}' is not a list`, { ...context, rule }, macGroup));
+        continue;
+      }
+      const mac = asString(macGroup['mac']) || recordMac;
+      const azure: AzureContext = { rule, mac, resourceId, aclId: '', encryption: '', flowLogGuid: '' };
+      const groupContext: ProblemContext = { ...context, rule, mac };
+      for (let t = 0; t < tuples.length; t++) {
+        const tuple = tuples[t];
+        const reason = readNsgTuple(tuple, version, azure, sink);
+        if (reason !== undefined) sink.problem(tupleProblem(reason[0], reason[1], { ...groupContext, tupleIndex: t, excerpt: excerpt(tuple) }));
+      }
+    }
+  }
+}
+
+function readNsgTuple(
+  tuple: unknown,
+  version: 1 | 2 | undefined,
+  azure: AzureContext,
+  sink: FlowSink,
+): [SkipReason, string] | undefined {
+  if (typeof tuple !== 'string') return ['bad-tuple-type', 'flow tuple is not a string'];
+  const fields = tuple.split(',');
+  const expected = version === 1 ? 8 : version === 2 ? 13 : fields.length === 8 || fields.length === 13 ? fields.length : 0;
+  if (fields.length !== expected) {
+    return ['bad-field-count', `${fields.length} fields, NSG flow log v${version ?? '1/2'} tuples have ${expected || '8 or 13'}`];
+  }
+  const timeMs = parseTimestampMs(fields[0]!);
+  if (timeMs instanceof FieldError) return ['bad-timestamp', timeMs.detail];
+  const source = parseAddress(fields[1]!);
+  if (source instanceof FieldError) return ['bad-address', source.detail];
+  const destination = parseAddress(fields[2]!);
+  if (destination instanceof FieldError) return ['bad-address', destination.detail];
+  if (source.family !== destination.family) return ['bad-address', 'source and destination address families differ'];
+  const sourcePort = parsePort(fields[3]!);
+  if (sourcePort instanceof FieldError) return ['bad-port', sourcePort.detail];
+  const destinationPort = parsePort(fields[4]!);
+  if (destinationPort instanceof FieldError) return ['bad-port', destinationPort.detail];
+  const protocol = PROTOCOL_BY_LETTER[fields[5]!];
+  if (protocol === undefined) return ['bad-protocol', `protocol '${fields[5]}' is not T or U`];
+  const direction = DIRECTION_BY_LETTER[fields[6]!];
+  if (direction === undefined) return ['bad-direction', `direction '${fields[6]}' is not I or O`];
+  const decision = DECISION_BY_LETTER[fields[7]!];
+  if (decision === undefined) return ['bad-decision', `decision '${fields[7]}' is not A or D`];
+
+  let state: FlowState | undefined;
+  let counts: (number | undefined)[] = [undefined, undefined, undefined, undefined];
+  if (expected === 13) {
+    state = STATE_BY_LETTER[fields[8]!];
+    if (state === undefined) return ['bad-state', `flow state '${fields[8]}' is not B, C or E`];
+    for (let i = 0; i < 4; i++) {
+      const count = parseCount(fields[9 + i]!);
+      if (count instanceof FieldError) return ['bad-count', count.detail];
+      counts[i] = count;
+    }
+  }
+  const record: FlowRecord = {
+    kind: expected === 13 ? 'nsg-v2' : 'nsg-v1',
+    timeMs,
+    family: source.family,
+    sourceAddress: source.bytes,
+    destinationAddress: destination.bytes,
+    sourcePort,
+    destinationPort,
+    protocol,
+    direction,
+    decision,
+    state,
+    packetsForward: counts[0],
+    bytesForward: counts[1],
+    packetsReverse: counts[2],
+    bytesReverse: counts[3],
+    azure,
+  };
+  sink.flow(record);
+  return undefined;
+}

@@ -1,0 +1,128 @@
+import type { AzureContext, FlowDirection, FlowRecord, FlowState } from '../flow/flowRecord.js';
+import { excerpt, type ProblemContext, type SkipReason } from './problems.js';
+import type { FlowSink } from './tupleSink.js';
+import { FieldError, isDigits, parseAddress, parseCount, parsePort, parseTimestampMs } from './tupleFields.js';
+import { asArray, asString, isObject, recordProblem, tupleProblem } from './recordShape.js';
+
+/**
+ * VNet flow logs (category FlowLogFlowEvent, flowLogVersion 4), the successor of NSG flow logs.
+ *
+ * Tuple (13 fields): `ts,src,dst,sport,dport,protocol,I|O,B|C|E|D,encryption,pktsS2D,bytesS2D,pktsD2S,bytesD2S`.
+ * The protocol is the IANA number; state D means denied (there is no separate decision field);
+ * timestamps are epoch ms in Microsoft's samples but seconds in one doc example, so both are read.
+ * Source: Microsoft Learn, "Virtual network flow logs", log format.
+ */
+
+const DIRECTION_BY_LETTER: Readonly<Record<string, FlowDirection>> = { I: 'inbound', O: 'outbound' };
+const STATE_BY_LETTER: Readonly<Record<string, FlowState>> = { B: 'begin', C: 'continue', E: 'end', D: 'deny' };
+const ENCRYPTION_PATTERN = /^[A-Za-z0-9_]*$/;
+
+export function isVnetRecord(record: Record<string, unknown>): boolean {
+  return record['category'] === 'FlowLogFlowEvent' || (record['category'] === undefined && 'flowRecords' in record);
+}
+
+export function readVnetRecord(record: Record<string, unknown>, base: ProblemContext, sink: FlowSink): void {
+  const resourceId = asString(record['flowLogResourceID']) || asString(record['targetResourceID']);
+  const mac = asString(record['macAddress']);
+  const flowLogGuid = asString(record['flowLogGUID']);
+  const context: ProblemContext = { ...base, recordTime: asString(record['time']), resourceId, mac };
+  const flowRecords = record['flowRecords'];
+  if (!isObject(flowRecords)) {
+    sink.problem(recordProblem('bad-properties', 'flowRecords is not an object', context, flowRecords));
+    return;
+  }
+  const acls = asArray(flowRecords['flows']);
+  if (acls === undefined) {
+    sink.problem(recordProblem('bad-flows', 'flowRecords.flows is not a list', context, flowRecords['flows']));
+    return;
+  }
+  for (const acl of acls) {
+    const groups = isObject(acl) ? asArray(acl['flowGroups']) : undefined;
+    if (!isObject(acl) || groups === undefined) {
+      sink.problem(recordProblem('bad-flows', 'an ACL entry has no flowGroups list', context, acl));
+      continue;
+    }
+    const aclId = asString(acl['aclID']);
+    for (const group of groups) {
+      const tuples = isObject(group) ? asArray(group['flowTuples']) : undefined;
+      if (!isObject(group) || tuples === undefined) {
+        sink.problem(recordProblem('bad-flows', `a flow group of ACL '${aclId}' has no flowTuples list`, context, group));
+        continue;
+      }
+      const rule = asString(group['rule']);
+      const shared = { rule, mac, resourceId, aclId, flowLogGuid };
+      const byEncryption = new Map<string, AzureContext>();
+      const groupContext: ProblemContext = { ...context, rule };
+      for (let t = 0; t < tuples.length; t++) {
+        const tuple = tuples[t];
+        const reason = readVnetTuple(tuple, shared, byEncryption, sink);
+        if (reason !== undefined) sink.problem(tupleProblem(reason[0], reason[1], { ...groupContext, tupleIndex: t, excerpt: excerpt(tuple) }));
+      }
+    }
+  }
+}
+
+function readVnetTuple(
+  tuple: unknown,
+  shared: Omit<AzureContext, 'encryption'>,
+  byEncryption: Map<string, AzureContext>,
+  sink: FlowSink,
+): [SkipReason, string] | undefined {
+  if (typeof tuple !== 'string') return ['bad-tuple-type', 'flow tuple is not a string'];
+  const fields = tuple.split(',');
+  if (fields.length !== 13) return ['bad-field-count', `${fields.length} fields, VNet flow log tuples have 13`];
+  const timeMs = parseTimestampMs(fields[0]!);
+  if (timeMs instanceof FieldError) return ['bad-timestamp', timeMs.detail];
+  const source = parseAddress(fields[1]!);
+  if (source instanceof FieldError) return ['bad-address', source.detail];
+  const destination = parseAddress(fields[2]!);
+  if (destination instanceof FieldError) return ['bad-address', destination.detail];
+  if (source.family !== destination.family) return ['bad-address', 'source and destination address families differ'];
+  const sourcePort = parsePort(fields[3]!);
+  if (sourcePort instanceof FieldError) return ['bad-port', sourcePort.detail];
+  const destinationPort = parsePort(fields[4]!);
+  if (destinationPort instanceof FieldError) return ['bad-port', destinationPort.detail];
+  const protocolText = fields[5]!;
+  const protocol = isDigits(protocolText) && protocolText.length <= 3 ? Number(protocolText) : NaN;
+  if (!(protocol <= 255)) return ['bad-protocol', `protocol '${protocolText}' is not a number from 0 to 255`];
+  const direction = DIRECTION_BY_LETTER[fields[6]!];
+  if (direction === undefined) return ['bad-direction', `direction '${fields[6]}' is not I or O`];
+  const state = STATE_BY_LETTER[fields[7]!];
+  if (state === undefined) return ['bad-state', `flow state '${fields[7]}' is not B, C, E or D`];
+  const encryption = fields[8]!;
+  if (!ENCRYPTION_PATTERN.test(encryption)) return ['bad-encryption', `encryption '${excerpt(encryption)}' is not a status word`];
+  const packetsForward = parseCount(fields[9]!);
+  if (packetsForward instanceof FieldError) return ['bad-count', packetsForward.detail];
+  const bytesForward = parseCount(fields[10]!);
+  if (bytesForward instanceof FieldError) return ['bad-count', bytesForward.detail];
+  const packetsReverse = parseCount(fields[11]!);
+  if (packetsReverse instanceof FieldError) return ['bad-count', packetsReverse.detail];
+  const bytesReverse = parseCount(fields[12]!);
+  if (bytesReverse instanceof FieldError) return ['bad-count', bytesReverse.detail];
+
+  let azure = byEncryption.get(encryption);
+  if (azure === undefined) {
+    azure = { ...shared, encryption };
+    byEncryption.set(encryption, azure);
+  }
+  const record: FlowRecord = {
+    kind: 'vnet',
+    timeMs,
+    family: source.family,
+    sourceAddress: source.bytes,
+    destinationAddress: destination.bytes,
+    sourcePort,
+    destinationPort,
+    protocol,
+    direction,
+    decision: state === 'deny' ? 'deny' : 'allow',
+    state,
+    packetsForward,
+    bytesForward,
+    packetsReverse,
+    bytesReverse,
+    azure,
+  };
+  sink.flow(record);
+  return undefined;
+}

@@ -1,0 +1,85 @@
+import { Option, type Command } from 'commander';
+import type { FlowFormat } from '../flow/flowEncoder.js';
+import { DEFAULT_FLOW_TABLE_SIZE } from '../enrich/flowStartTimes.js';
+import { DEFAULT_ENTERPRISE_NUMBER } from '../ipfix/informationElements.js';
+import { IPFIX_DEFAULTS, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from '../ipfix/encoder.js';
+import { ConfigurationError, DEFAULT_MAX_PPS, EXPORT_DEFAULTS, type ExportOptions } from '../pipeline.js';
+import type { LogLevel } from '../log.js';
+
+/** Raw option values as commander hands them over. */
+export interface ExportFlags {
+  collector: string[];
+  pcap?: string;
+  format: FlowFormat;
+  maxMessageSize: number;
+  mtu: number;
+  biflow: 'split' | 'rfc5103';
+  enterpriseNumber: number;
+  observationDomain?: number;
+  templateRefreshSeconds: number;
+  templateRefreshPackets: number;
+  maxPps: number;
+  socketBuffer: number;
+  flowTableSize: number;
+  logLevel: LogLevel;
+}
+
+function integer(name: string, min: number, max: number) {
+  return (text: string): number => {
+    const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+    if (!(value >= min && value <= max)) throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got '${text}'`);
+    return value;
+  };
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** The options every exporting command shares (replay now; blob and eventhub later). */
+export function addExportOptions(command: Command): Command {
+  return command
+    .option('-c, --collector <host:port>', 'collector to send to; repeat for several (IPv6 as [addr]:port; default port 4739 IPFIX, 2055 NetFlow)', collect, [])
+    .option('--pcap <file>', 'also write every datagram sent to this pcap file (alone: write only the pcap)')
+    .addOption(new Option('-f, --format <format>', 'export format').choices(['ipfix', 'netflow9', 'netflow5']).default('ipfix'))
+    .option(
+      '--max-message-size <bytes>',
+      `largest message, header included (${MIN_MESSAGE_BYTES}..${MAX_MESSAGE_BYTES}; must fit the MTU)`,
+      integer('--max-message-size', MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES),
+      IPFIX_DEFAULTS.maxMessageSizeInBytes,
+    )
+    .option('--mtu <bytes>', 'path MTU to the collectors: messages never need IP fragmentation', integer('--mtu', 576, 65_535), 1500)
+    .addOption(
+      new Option('--biflow <mode>', 'reverse traffic: split = second uniflow record, rfc5103 = reverse IEs').choices(['split', 'rfc5103']).default('split'),
+    )
+    .option(
+      '--enterprise-number <pen>',
+      'private enterprise number of the Azure elements (rule name, ACL id, encryption, NIC MAC)',
+      integer('--enterprise-number', 1, 0xffffffff),
+      DEFAULT_ENTERPRISE_NUMBER,
+    )
+    .option('--observation-domain <id>', 'put every flow in this observation domain (default: one per NSG / flow log)', integer('--observation-domain', 0, 0xffffffff))
+    .option('--template-refresh-seconds <s>', 're-send templates after this many seconds', integer('--template-refresh-seconds', 1, 86_400), IPFIX_DEFAULTS.templateRefreshIntervalMs / 1000)
+    .option('--template-refresh-packets <n>', 're-send templates after this many data packets per domain', integer('--template-refresh-packets', 1, 1_000_000), IPFIX_DEFAULTS.templateRefreshPackets)
+    .option('--max-pps <n>', 'datagrams per second per collector (0 = unpaced)', integer('--max-pps', 0, 10_000_000), DEFAULT_MAX_PPS)
+    .option('--socket-buffer <bytes>', 'UDP send buffer size (0 = OS default)', integer('--socket-buffer', 0, 1 << 30), EXPORT_DEFAULTS.socketBufferBytes)
+    .option('--flow-table-size <n>', 'flows remembered to give C/E tuples their start time', integer('--flow-table-size', 0, 100_000_000), DEFAULT_FLOW_TABLE_SIZE)
+    .addOption(new Option('--log-level <level>', 'log level (logs are JSON lines on stderr)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'));
+}
+
+export function exportOptionsFrom(flags: ExportFlags, now?: () => number): ExportOptions {
+  return {
+    format: flags.format,
+    collectors: flags.collector,
+    pcapPath: flags.pcap,
+    maxMessageSizeInBytes: flags.maxMessageSize,
+    mtuInBytes: flags.mtu,
+    biflow: flags.biflow,
+    enterpriseNumber: flags.enterpriseNumber,
+    observationDomainId: flags.observationDomain,
+    templateRefreshIntervalMs: flags.templateRefreshSeconds * 1000,
+    templateRefreshPackets: flags.templateRefreshPackets,
+    maxPacketsPerSecond: flags.maxPps,
+    socketBufferBytes: flags.socketBuffer,
+    flowTableSize: flags.flowTableSize,
+    now,
+  };
+}

@@ -1,0 +1,288 @@
+import type { EncodedMessage, FlowEncoder, FlowExportContext } from '../flow/flowEncoder.js';
+import type { FlowRecord } from '../flow/flowRecord.js';
+import { fillForwardView, FlowView, hasReverseTraffic, reverseView } from '../flow/flowView.js';
+import { formatMac, normalizeMac } from '../enrich/interfaceIndex.js';
+import { DEFAULT_ENTERPRISE_NUMBER } from './informationElements.js';
+import {
+  fieldSpecifierSize,
+  flowTemplates,
+  type FlowTemplate,
+  type FlowTemplates,
+  optionsTemplates,
+  type OptionsTemplate,
+  writeFieldSpecifier,
+} from './templates.js';
+import { CachedViewStrings, truncateUtf8 } from './viewStrings.js';
+import { variableLengthSize, writeU16, writeU32, writeVariableLength } from './writers.js';
+
+/** RFC 7011 section 3.1. */
+export const IPFIX_VERSION = 10;
+export const MESSAGE_HEADER_BYTES = 16;
+export const SET_HEADER_BYTES = 4;
+const TEMPLATE_SET_ID = 2;
+const OPTIONS_TEMPLATE_SET_ID = 3;
+
+/** Smallest message size we accept: go-ipfix's floor, enough for any record we write. */
+export const MIN_MESSAGE_BYTES = 512;
+/** The largest IPFIX message: the length field is 16 bits (RFC 7011 section 3.1). */
+export const MAX_MESSAGE_BYTES = 65_535;
+
+export interface IpfixEncoderOptions {
+  /** Largest message, header included. Default 1400: fits a 1500-byte MTU with IPv6 + UDP headers. */
+  readonly maxMessageSizeInBytes?: number;
+  /** `split` (default): reverse traffic as a second uniflow record; `rfc5103`: reverse IEs (PEN 29305). */
+  readonly biflow?: 'split' | 'rfc5103';
+  /** PEN of the Azure elements (rule name, ACL id, encryption, NIC MAC). Default 32473 (documentation PEN). */
+  readonly enterpriseNumber?: number;
+  /** Templates are re-sent when this much time passed since the last send. Default 60 s. */
+  readonly templateRefreshIntervalMs?: number;
+  /** ...or when this many data messages went out in the domain since. Default 500. */
+  readonly templateRefreshPackets?: number;
+  /** Template messages sent back to back when a domain first appears. Default 3. */
+  readonly templateRepeatsAtStart?: number;
+  /** Export the Azure resource id of each domain (options record). Off when domains are forced. */
+  readonly describeDomains?: boolean;
+}
+
+export const IPFIX_DEFAULTS = {
+  maxMessageSizeInBytes: 1400,
+  biflow: 'split',
+  enterpriseNumber: DEFAULT_ENTERPRISE_NUMBER,
+  templateRefreshIntervalMs: 60_000,
+  templateRefreshPackets: 500,
+  templateRepeatsAtStart: 3,
+  describeDomains: true,
+} as const satisfies Required<IpfixEncoderOptions>;
+
+/** Per observation domain state: RFC 7011 scopes templates and sequence numbers by domain. */
+interface DomainState {
+  readonly id: number;
+  /** Data records sent in this domain before the next message (RFC 7011 section 3.1). */
+  sequence: number;
+  dataMessagesSinceTemplates: number;
+  templatesSentAtMs: number;
+  resourceId: string;
+  /** Interfaces announced with an options record, re-announced with every template refresh. */
+  readonly interfaces: Map<number, { name: Uint8Array; description: Uint8Array }>;
+}
+
+interface OpenMessage {
+  readonly buf: Buffer;
+  readonly domain: DomainState;
+  offset: number;
+  dataRecords: number;
+  /** Template id of the set being filled, or -1. */
+  setId: number;
+  setStart: number;
+}
+
+const MAX_INTERFACES_PER_DOMAIN = 4096;
+/** IPv4 and IPv6 data templates, interface and domain options templates. */
+const TEMPLATE_RECORDS_PER_MESSAGE = 4;
+const MAX_DOMAINS = 65_536;
+
+/**
+ * IPFIX (RFC 7011) encoder: packs flow records into messages no larger than the configured size,
+ * templates first, per observation domain. Pure: no sockets, clock or logging.
+ */
+export class IpfixEncoder implements FlowEncoder {
+  readonly declined = new Map<string, number>();
+  readonly counters = { flowRecords: 0, optionsRecords: 0 };
+  private readonly options: Required<IpfixEncoderOptions>;
+  private readonly templates: FlowTemplates;
+  private readonly options_: { interfaces: OptionsTemplate; domain: OptionsTemplate };
+  private readonly templateSets: Buffer;
+  private readonly strings: CachedViewStrings;
+  private readonly view = new FlowView();
+  private readonly domains = new Map<number, DomainState>();
+  private open: OpenMessage | undefined;
+  private readonly maxStringBytes: number;
+
+  constructor(
+    options: IpfixEncoderOptions,
+    private readonly emit: (message: EncodedMessage) => void,
+  ) {
+    this.options = { ...IPFIX_DEFAULTS, ...definedOnly(options) };
+    const size = this.options.maxMessageSizeInBytes;
+    if (!Number.isInteger(size) || size < MIN_MESSAGE_BYTES || size > MAX_MESSAGE_BYTES) {
+      throw new RangeError(`maximum message size must be ${MIN_MESSAGE_BYTES}..${MAX_MESSAGE_BYTES} bytes, got ${size}`);
+    }
+    this.templates = flowTemplates(this.options.biflow, this.options.enterpriseNumber);
+    this.options_ = optionsTemplates();
+    this.templateSets = encodeTemplateSets([this.templates.ipv4, this.templates.ipv6], [this.options_.interfaces, this.options_.domain]);
+    // Three strings share what is left of an empty message after the fixed part: cap each so any
+    // record fits, whatever the configured size.
+    const room = size - MESSAGE_HEADER_BYTES - SET_HEADER_BYTES - Math.max(this.templates.ipv4.fixedLength, this.templates.ipv6.fixedLength);
+    this.maxStringBytes = Math.min(254, Math.floor(room / 3) - 1);
+    this.strings = new CachedViewStrings(this.maxStringBytes);
+  }
+
+  add(flow: FlowRecord, context: FlowExportContext, nowMs: number): void {
+    const domain = this.domainFor(context.observationDomainId, flow.azure.resourceId, nowMs);
+    if (
+      domain.dataMessagesSinceTemplates >= this.options.templateRefreshPackets ||
+      nowMs - domain.templatesSentAtMs >= this.options.templateRefreshIntervalMs
+    ) {
+      this.sendTemplates(domain, nowMs, 1);
+    }
+    if (context.interfaceIndex !== 0 && !domain.interfaces.has(context.interfaceIndex)) {
+      this.announceInterface(domain, context.interfaceIndex, flow, nowMs);
+    }
+    const template = flow.family === 4 ? this.templates.ipv4 : this.templates.ipv6;
+    const view = this.view;
+    fillForwardView(view, flow, context.flowStartMs, context.interfaceIndex, this.strings);
+    if (this.options.biflow === 'rfc5103') {
+      this.appendFlow(domain, template, nowMs);
+      return;
+    }
+    // Split mode: the forward record always goes out (denies and zero-count starts stay
+    // visible); the reverse one only when the tuple reports reverse traffic.
+    this.appendFlow(domain, template, nowMs);
+    if (hasReverseTraffic(flow)) {
+      reverseView(view);
+      this.appendFlow(domain, template, nowMs);
+    }
+  }
+
+  flush(nowMs: number): void {
+    const open = this.open;
+    if (open === undefined) return;
+    this.open = undefined;
+    if (open.setId >= 0) writeU16(open.buf, open.setStart + 2, open.offset - open.setStart);
+    const domain = open.domain;
+    writeMessageHeader(open.buf, open.offset, nowMs, domain.sequence, domain.id);
+    // Sequence numbers count data records, not messages (RFC 7011 section 3.1), modulo 2^32.
+    domain.sequence = (domain.sequence + open.dataRecords) >>> 0;
+    domain.dataMessagesSinceTemplates++;
+    this.emit({ bytes: open.buf.subarray(0, open.offset), observationDomainId: domain.id, dataRecords: open.dataRecords, templateRecords: 0 });
+  }
+
+  private domainFor(id: number, resourceId: string, nowMs: number): DomainState {
+    let domain = this.domains.get(id);
+    if (domain === undefined) {
+      if (this.domains.size >= MAX_DOMAINS) this.domains.clear();
+      domain = { id, sequence: 0, dataMessagesSinceTemplates: 0, templatesSentAtMs: nowMs, resourceId, interfaces: new Map() };
+      this.domains.set(id, domain);
+      this.sendTemplates(domain, nowMs, this.options.templateRepeatsAtStart);
+    }
+    return domain;
+  }
+
+  /**
+   * Templates travel in messages of their own, ahead of any data that needs them; the options
+   * records that name the domain and its NICs follow in the next data message.
+   */
+  private sendTemplates(domain: DomainState, nowMs: number, copies: number): void {
+    this.flush(nowMs);
+    const length = MESSAGE_HEADER_BYTES + this.templateSets.length;
+    for (let i = 0; i < copies; i++) {
+      const buf = Buffer.allocUnsafe(length);
+      this.templateSets.copy(buf, MESSAGE_HEADER_BYTES);
+      writeMessageHeader(buf, length, nowMs, domain.sequence, domain.id);
+      this.emit({ bytes: buf, observationDomainId: domain.id, dataRecords: 0, templateRecords: TEMPLATE_RECORDS_PER_MESSAGE });
+    }
+    domain.templatesSentAtMs = nowMs;
+    domain.dataMessagesSinceTemplates = 0;
+    if (this.options.describeDomains) this.appendDomainName(domain, nowMs);
+    for (const [index, names] of domain.interfaces) this.appendInterfaceOption(domain, index, names, nowMs);
+  }
+
+  private announceInterface(domain: DomainState, index: number, flow: FlowRecord, nowMs: number): void {
+    if (domain.interfaces.size >= MAX_INTERFACES_PER_DOMAIN) return;
+    const mac = normalizeMac(flow.azure.mac);
+    const resourceName = flow.azure.resourceId.split('/').filter(Boolean).pop() ?? '';
+    const names = {
+      name: this.strings.utf8(mac === '' ? `nic-${index}` : formatMac(mac)),
+      description: this.strings.utf8(resourceName === '' ? 'Azure NIC' : `Azure NIC behind ${resourceName}`),
+    };
+    domain.interfaces.set(index, names);
+    this.appendInterfaceOption(domain, index, names, nowMs);
+  }
+
+  private appendInterfaceOption(domain: DomainState, index: number, names: { name: Uint8Array; description: Uint8Array }, nowMs: number): void {
+    const length = 4 + variableLengthSize(names.name) + variableLengthSize(names.description);
+    const open = this.reserve(domain, this.options_.interfaces.id, length, nowMs);
+    let offset = writeU32(open.buf, open.offset, index);
+    offset = writeVariableLength(open.buf, offset, names.name);
+    open.offset = writeVariableLength(open.buf, offset, names.description);
+    open.dataRecords++;
+    this.counters.optionsRecords++;
+  }
+
+  private appendDomainName(domain: DomainState, nowMs: number): void {
+    const name = truncateUtf8(Buffer.from(domain.resourceId, 'utf8'), this.maxStringBytes * 2);
+    const open = this.reserve(domain, this.options_.domain.id, 4 + variableLengthSize(name), nowMs);
+    const offset = writeU32(open.buf, open.offset, domain.id);
+    open.offset = writeVariableLength(open.buf, offset, name);
+    open.dataRecords++;
+    this.counters.optionsRecords++;
+  }
+
+  private appendFlow(domain: DomainState, template: FlowTemplate, nowMs: number): void {
+    const open = this.reserve(domain, template.id, template.recordLength(this.view), nowMs);
+    open.offset = template.write(open.buf, open.offset, this.view);
+    open.dataRecords++;
+    this.counters.flowRecords++;
+  }
+
+  /** Makes room for one record of `length` bytes in a set of `setId`, starting a message or set as needed. */
+  private reserve(domain: DomainState, setId: number, length: number, nowMs: number): OpenMessage {
+    let open = this.open;
+    const max = this.options.maxMessageSizeInBytes;
+    if (open !== undefined && (open.domain !== domain || open.offset + length + (open.setId === setId ? 0 : SET_HEADER_BYTES) > max)) {
+      this.flush(nowMs);
+      open = undefined;
+    }
+    if (open === undefined) {
+      open = { buf: Buffer.allocUnsafe(max), domain, offset: MESSAGE_HEADER_BYTES, dataRecords: 0, setId: -1, setStart: 0 };
+      this.open = open;
+    }
+    if (open.setId !== setId) {
+      if (open.setId >= 0) writeU16(open.buf, open.setStart + 2, open.offset - open.setStart);
+      open.setId = setId;
+      open.setStart = open.offset;
+      writeU16(open.buf, open.offset, setId);
+      open.offset += SET_HEADER_BYTES;
+    }
+    if (open.offset + length > max) throw new RangeError(`a ${length}-byte record cannot fit a ${max}-byte message`);
+    return open;
+  }
+}
+
+/** RFC 7011 section 3.1: version, length, export time (s), sequence number, observation domain id. */
+export function writeMessageHeader(buf: Buffer, length: number, exportTimeMs: number, sequence: number, domainId: number): void {
+  writeU16(buf, 0, IPFIX_VERSION);
+  writeU16(buf, 2, length);
+  writeU32(buf, 4, Math.floor(exportTimeMs / 1000));
+  writeU32(buf, 8, sequence);
+  writeU32(buf, 12, domainId);
+}
+
+/** One template set (id 2) with the data templates and one options template set (id 3). */
+export function encodeTemplateSets(dataTemplates: readonly FlowTemplate[], options: readonly OptionsTemplate[]): Buffer {
+  const templateSetLength =
+    SET_HEADER_BYTES + dataTemplates.reduce((sum, t) => sum + 4 + t.fields.reduce((s, f) => s + fieldSpecifierSize(f.element), 0), 0);
+  const optionsSetLength =
+    SET_HEADER_BYTES + options.reduce((sum, t) => sum + 6 + [...t.scope, ...t.fields].reduce((s, f) => s + fieldSpecifierSize(f.element), 0), 0);
+  const buf = Buffer.alloc(templateSetLength + optionsSetLength);
+  let offset = writeU16(buf, 0, TEMPLATE_SET_ID);
+  offset = writeU16(buf, offset, templateSetLength);
+  for (const template of dataTemplates) {
+    offset = writeU16(buf, offset, template.id);
+    offset = writeU16(buf, offset, template.fields.length);
+    for (const field of template.fields) offset = writeFieldSpecifier(buf, offset, field.element);
+  }
+  offset = writeU16(buf, offset, OPTIONS_TEMPLATE_SET_ID);
+  offset = writeU16(buf, offset, optionsSetLength);
+  for (const template of options) {
+    offset = writeU16(buf, offset, template.id);
+    offset = writeU16(buf, offset, template.scope.length + template.fields.length);
+    offset = writeU16(buf, offset, template.scope.length);
+    for (const field of [...template.scope, ...template.fields]) offset = writeFieldSpecifier(buf, offset, field.element);
+  }
+  return buf;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,223 @@
+import type { Logger } from 'pino';
+import type { EncodedMessage, FlowEncoder, FlowFormat } from './flow/flowEncoder.js';
+import { FlowStartTimes, DEFAULT_FLOW_TABLE_SIZE } from './enrich/flowStartTimes.js';
+import { InterfaceIndexes } from './enrich/interfaceIndex.js';
+import { ObservationDomains } from './enrich/observationDomain.js';
+import { IpfixEncoder, IPFIX_DEFAULTS } from './ipfix/encoder.js';
+import { ExportMetrics } from './metrics.js';
+import { ProblemReporter } from './problemReporter.js';
+import type { FlowBatch } from './sources/flowBatch.js';
+import { resolveCollector, type CollectorAddress } from './transport/collectorAddress.js';
+import type { DatagramSink } from './transport/datagramSink.js';
+import { PcapWriter, type PcapEndpoint } from './transport/pcap.js';
+import { UdpTransport, type CollectorStats } from './transport/udp.js';
+
+/**
+ * The composition root: source -> parse -> enrich -> encode -> transport, with acknowledgements
+ * flowing back. Every command that exports builds one of these.
+ */
+
+export const DEFAULT_PORTS: Readonly<Record<FlowFormat, number>> = { ipfix: 4739, netflow9: 2055, netflow5: 2055 };
+
+export interface ExportOptions {
+  readonly format: FlowFormat;
+  /** `HOST:PORT` strings as the user wrote them. */
+  readonly collectors: readonly string[];
+  readonly pcapPath?: string;
+  readonly maxMessageSizeInBytes: number;
+  /** Path MTU: a message must fit one unfragmented datagram. Default 1500. */
+  readonly mtuInBytes: number;
+  readonly biflow: 'split' | 'rfc5103';
+  readonly enterpriseNumber: number;
+  /** Forces every flow into one observation domain instead of one per NSG / flow log. */
+  readonly observationDomainId?: number;
+  readonly templateRefreshIntervalMs: number;
+  readonly templateRefreshPackets: number;
+  /** Datagrams per second per collector; 0 = unpaced. */
+  readonly maxPacketsPerSecond: number;
+  readonly socketBufferBytes: number;
+  readonly flowTableSize: number;
+  /** Wall clock, injectable so generated pcaps are reproducible. */
+  readonly now?: () => number;
+}
+
+export const DEFAULT_MAX_PPS = 20_000;
+
+export const EXPORT_DEFAULTS: Omit<ExportOptions, 'collectors'> = {
+  format: 'ipfix',
+  maxMessageSizeInBytes: IPFIX_DEFAULTS.maxMessageSizeInBytes,
+  mtuInBytes: 1500,
+  biflow: 'split',
+  enterpriseNumber: IPFIX_DEFAULTS.enterpriseNumber,
+  templateRefreshIntervalMs: IPFIX_DEFAULTS.templateRefreshIntervalMs,
+  templateRefreshPackets: IPFIX_DEFAULTS.templateRefreshPackets,
+  maxPacketsPerSecond: DEFAULT_MAX_PPS,
+  socketBufferBytes: 4 * 1024 * 1024,
+  flowTableSize: DEFAULT_FLOW_TABLE_SIZE,
+};
+
+export class ConfigurationError extends Error {}
+
+/** IP + UDP header bytes in front of a message: 20 + 8 for IPv4, 40 + 8 for IPv6. */
+const HEADER_BYTES = { 4: 28, 6: 48 } as const;
+
+/** Source port written into pcap-only captures: fixed so captures are reproducible. */
+const PCAP_ONLY_SOURCE_PORT = 50_000;
+
+export class ExportPipeline {
+  readonly metrics = new ExportMetrics();
+  readonly problems: ProblemReporter;
+  private readonly outbox: EncodedMessage[] = [];
+  private readonly encoder: FlowEncoder;
+  private readonly flowStarts: FlowStartTimes;
+  private readonly domains: ObservationDomains;
+  private readonly interfaces = new InterfaceIndexes();
+  private readonly context = { flowStartMs: 0, observationDomainId: 0, interfaceIndex: 0 };
+  private readonly now: () => number;
+  private closed = false;
+
+  private constructor(
+    readonly options: ExportOptions,
+    private readonly sink: DatagramSink,
+    readonly collectorStats: readonly CollectorStats[],
+    private readonly logger: Logger,
+  ) {
+    this.problems = new ProblemReporter(logger.child({ stage: 'parse' }), this.metrics);
+    this.now = options.now ?? Date.now;
+    this.flowStarts = new FlowStartTimes(options.flowTableSize);
+    this.domains = new ObservationDomains(options.observationDomainId);
+    this.encoder = createEncoder(options, (message) => this.outbox.push(message));
+  }
+
+  static async open(options: ExportOptions, logger: Logger): Promise<ExportPipeline> {
+    if (options.collectors.length === 0 && options.pcapPath === undefined) {
+      throw new ConfigurationError('nowhere to send flows: give --collector HOST:PORT and/or --pcap FILE');
+    }
+    const defaultPort = DEFAULT_PORTS[options.format];
+    const collectors: CollectorAddress[] = [];
+    for (const text of options.collectors) collectors.push(await resolveCollector(text, defaultPort));
+    for (const collector of collectors) {
+      const limit = options.mtuInBytes - HEADER_BYTES[collector.family];
+      if (options.maxMessageSizeInBytes > limit) {
+        throw new ConfigurationError(
+          `--max-message-size ${options.maxMessageSizeInBytes} does not fit one unfragmented datagram to ${collector.label} (MTU ${options.mtuInBytes} allows ${limit}); lower it or set --mtu`,
+        );
+      }
+    }
+    const pcap = options.pcapPath === undefined ? undefined : await PcapWriter.open(options.pcapPath);
+    let sink: DatagramSink;
+    let stats: CollectorStats[] = [];
+    if (collectors.length > 0) {
+      const udp = await UdpTransport.open(collectors, {
+        maxPacketsPerSecond: options.maxPacketsPerSecond,
+        socketBufferBytes: options.socketBufferBytes,
+        logger: logger.child({ stage: 'transport' }),
+        onSent: pcap === undefined ? undefined : (payload, source, destination, timeMs) => pcap.write(payload, source, destination, timeMs),
+      });
+      stats = udp.stats;
+      sink = withPcapClose(udp, pcap);
+    } else {
+      sink = pcapOnlySink(pcap!, { address: '127.0.0.1', port: PCAP_ONLY_SOURCE_PORT }, { address: '127.0.0.1', port: defaultPort });
+    }
+    return new ExportPipeline(options, sink, stats, logger);
+  }
+
+  /**
+   * Runs batches from a source through to the transport. Each batch is acknowledged only after
+   * the datagrams built from it were handed to the socket (at-least-once).
+   */
+  async run(batches: AsyncIterable<FlowBatch>, signal?: AbortSignal): Promise<void> {
+    const metrics = this.metrics;
+    for await (const batch of batches) {
+      const nowMs = this.now();
+      const records = batch.records;
+      for (let i = 0; i < records.length; i++) {
+        const flow = records[i]!;
+        const context = this.context;
+        context.flowStartMs = this.flowStarts.startFor(flow);
+        context.observationDomainId = this.domains.domainFor(flow.azure.resourceId);
+        context.interfaceIndex = this.interfaces.indexFor(flow.azure.mac);
+        this.encoder.add(flow, context, nowMs);
+      }
+      metrics.tuples += records.length;
+      metrics.azureRecords += batch.azureRecords;
+      metrics.inputBytes += batch.inputBytes;
+      if (batch.ack !== undefined) {
+        // A live source's batch must not sit in a half-filled message until more data comes.
+        this.encoder.flush(nowMs);
+        await this.sendOutbox(nowMs);
+        await this.sink.drain();
+        await batch.ack();
+      } else {
+        await this.sendOutbox(nowMs);
+      }
+      if (signal?.aborted) break;
+    }
+    const nowMs = this.now();
+    this.encoder.flush(nowMs);
+    await this.sendOutbox(nowMs);
+    await this.sink.drain();
+  }
+
+  private async sendOutbox(nowMs: number): Promise<void> {
+    const metrics = this.metrics;
+    const outbox = this.outbox;
+    for (let i = 0; i < outbox.length; i++) {
+      const message = outbox[i]!;
+      metrics.messages++;
+      metrics.bytesSent += message.bytes.length;
+      if (message.dataRecords === 0) metrics.templateMessages++;
+      const pending = this.sink.send(message.bytes, nowMs);
+      if (pending !== undefined) await pending;
+    }
+    outbox.length = 0;
+    metrics.exportedRecords = this.encoder.counters.flowRecords;
+    metrics.optionsRecords = this.encoder.counters.optionsRecords;
+    for (const [reason, count] of this.encoder.declined) metrics.declined.set(reason, count);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.sink.close();
+  }
+}
+
+function createEncoder(options: ExportOptions, emit: (message: EncodedMessage) => void): FlowEncoder {
+  switch (options.format) {
+    case 'ipfix':
+      return new IpfixEncoder(
+        {
+          maxMessageSizeInBytes: options.maxMessageSizeInBytes,
+          biflow: options.biflow,
+          enterpriseNumber: options.enterpriseNumber,
+          templateRefreshIntervalMs: options.templateRefreshIntervalMs,
+          templateRefreshPackets: options.templateRefreshPackets,
+          describeDomains: options.observationDomainId === undefined,
+        },
+        emit,
+      );
+    default:
+      throw new ConfigurationError(`format '${options.format}' is not supported yet`);
+  }
+}
+
+function withPcapClose(udp: UdpTransport, pcap: PcapWriter | undefined): DatagramSink {
+  if (pcap === undefined) return udp;
+  return {
+    send: (payload, timeMs) => udp.send(payload, timeMs),
+    drain: () => udp.drain(),
+    close: async () => {
+      await udp.close();
+      await pcap.close();
+    },
+  };
+}
+
+function pcapOnlySink(pcap: PcapWriter, source: PcapEndpoint, destination: PcapEndpoint): DatagramSink {
+  return {
+    send: (payload, timeMs) => pcap.write(payload, source, destination, timeMs),
+    drain: async () => {},
+    close: () => pcap.close(),
+  };
+}

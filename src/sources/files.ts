@@ -1,0 +1,100 @@
+import { createReadStream } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { FlowRecord } from '../flow/flowRecord.js';
+import { FlowLogReader } from '../azure/flowLogReader.js';
+import type { ParseProblem } from '../azure/problems.js';
+import type { FlowBatch } from './flowBatch.js';
+
+export class InputError extends Error {}
+
+export interface FlowLogFile {
+  readonly path: string;
+  readonly bytes: number;
+  /** Epoch ms of the file's first record, or of its y=/m=/d=/h= path, for ordering. */
+  readonly startMs: number;
+}
+
+/**
+ * Expands files and directories (recursing for *.json) into flow log files ordered by time, so a
+ * replay reaches the collector in the order Azure wrote it. A missing path is an error: a typo
+ * must not look like an empty replay.
+ */
+export async function listFlowLogFiles(paths: readonly string[]): Promise<FlowLogFile[]> {
+  const found: { path: string; bytes: number }[] = [];
+  for (const path of paths) {
+    let info;
+    try {
+      info = await stat(path);
+    } catch (error) {
+      throw new InputError(`cannot read '${path}': ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}`);
+    }
+    if (info.isDirectory()) await walk(resolve(path), found);
+    else found.push({ path: resolve(path), bytes: info.size });
+  }
+  const files = await Promise.all(found.map(async (f) => ({ ...f, startMs: await firstTimeMs(f.path) })));
+  return files.sort((a, b) => a.startMs - b.startMs || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+async function walk(directory: string, found: { path: string; bytes: number }[]): Promise<void> {
+  const entries = await readdir(directory, { withFileTypes: true });
+  for (const entry of entries) {
+    const path = join(directory, entry.name);
+    if (entry.isDirectory()) await walk(path, found);
+    else if (entry.isFile() && entry.name.toLowerCase().endsWith('.json')) found.push({ path, bytes: (await stat(path)).size });
+  }
+}
+
+const TIME_PATTERN = /"time"\s*:\s*"([^"]{10,40})"/;
+const PATH_TIME_PATTERN = /y=(\d{4})\/m=(\d{2})\/d=(\d{2})\/h=(\d{2})/;
+
+/** Reads only the head of the file: ordering must not cost a parse of every file. */
+async function firstTimeMs(path: string): Promise<number> {
+  let head = '';
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const buf = Buffer.alloc(8192);
+      const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+      head = buf.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Unreadable files sort last; reading them reports the error.
+  }
+  const time = TIME_PATTERN.exec(head);
+  if (time !== null) {
+    const ms = Date.parse(time[1]!);
+    if (!Number.isNaN(ms)) return ms;
+  }
+  const fromPath = PATH_TIME_PATTERN.exec(path.replaceAll('\\', '/'));
+  if (fromPath !== null) return Date.UTC(Number(fromPath[1]), Number(fromPath[2]) - 1, Number(fromPath[3]), Number(fromPath[4]));
+  return Number.MAX_SAFE_INTEGER;
+}
+
+/** Bytes read per step: large enough for throughput, small enough that memory stays flat. */
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * Streams one file into batches of flows, one batch per chunk read. Malformed input goes to
+ * `onProblem` and never stops the file.
+ */
+export async function* readFlowLogFile(file: string, onProblem: (problem: ParseProblem) => void): AsyncGenerator<FlowBatch> {
+  let records: FlowRecord[] = [];
+  let azureRecords = 0;
+  const reader = new FlowLogReader(file, {
+    flow: (record) => records.push(record),
+    problem: onProblem,
+  });
+  const stream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    reader.push(chunk);
+    const batch: FlowBatch = { records, source: file, azureRecords: reader.recordsRead - azureRecords, inputBytes: chunk.length };
+    azureRecords = reader.recordsRead;
+    records = [];
+    yield batch;
+  }
+  reader.end();
+  yield { records, source: file, azureRecords: reader.recordsRead - azureRecords, inputBytes: 0 };
+}

@@ -1,0 +1,32 @@
+/**
+ * Spaces datagrams evenly at `maxPacketsPerSecond`. UDP has no flow control: a burst faster than
+ * the collector reads overflows its socket buffer and the records are silently lost, so the
+ * default keeps a steady rate. Small bursts (up to `burstMs` worth) are allowed so the timer is
+ * not hit per packet.
+ */
+export class Pacer {
+  private nextAtMs = 0;
+  private readonly intervalMs: number;
+
+  constructor(
+    readonly maxPacketsPerSecond: number,
+    private readonly now: () => number = () => performance.now(),
+    private readonly burstMs = 5,
+  ) {
+    this.intervalMs = maxPacketsPerSecond > 0 ? 1000 / maxPacketsPerSecond : 0;
+  }
+
+  /** Accounts for one packet; returns how long to wait before sending it (0 = now). */
+  delayFor(): number {
+    if (this.intervalMs === 0) return 0;
+    const now = this.now();
+    if (this.nextAtMs < now - this.burstMs) this.nextAtMs = now - this.burstMs;
+    this.nextAtMs += this.intervalMs;
+    const wait = this.nextAtMs - now;
+    return wait > this.burstMs ? wait : 0;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
