@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Writes samples/expected.json: one plain object per flow tuple found in the bundled sample blobs.
+ * Writes test/fixtures/samples-expected.json: one plain object per flow tuple found in the bundled sample blobs.
  *
  * Deliberately independent of src/: nothing but JSON.parse and String.split(','), so that a test
  * comparing the real decoder against this file compares two separate readings of the samples.
@@ -14,7 +14,7 @@
  *   - mac: NSG: the `mac` of the flows entry holding the tuple; VNet: the record's macAddress.
  *
  * Usage: node scripts/expected-from-samples.mjs [--check]
- *   --check  compare with the existing samples/expected.json instead of writing it (exit 1 if stale).
+ *   --check  compare with the existing test/fixtures/samples-expected.json instead of writing it (exit 1 if stale).
  */
 import { readdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
@@ -118,18 +118,18 @@ for (const file of blobs) {
 
 // One object per line: easy to read, easy to diff.
 const text = '[\n' + expected.map((e) => '  ' + JSON.stringify(e)).join(',\n') + '\n]\n';
-const outPath = join(samplesDir, 'expected.json');
+const outPath = join(samplesDir, '..', 'test', 'fixtures', 'samples-expected.json');
 if (process.argv.includes('--check')) {
   const current = readFileSync(outPath, 'utf8');
   if (current !== text) {
-    console.error('samples/expected.json is stale: run node scripts/expected-from-samples.mjs');
+    console.error('test/fixtures/samples-expected.json is stale: run node scripts/expected-from-samples.mjs');
     process.exit(1);
   }
-  console.error(`samples/expected.json is up to date (${expected.length} tuples)`);
+  console.error(`test/fixtures/samples-expected.json is up to date (${expected.length} tuples)`);
 } else {
   writeFileSync(outPath, text);
   const perFile = {};
   for (const e of expected) perFile[e.file] = (perFile[e.file] ?? 0) + 1;
   for (const [file, n] of Object.entries(perFile)) console.error(`${String(n).padStart(4)}  ${file}`);
-  console.error(`${String(expected.length).padStart(4)}  total -> samples/expected.json`);
+  console.error(`${String(expected.length).padStart(4)}  total -> test/fixtures/samples-expected.json`);
 }

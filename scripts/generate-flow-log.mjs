@@ -21,6 +21,9 @@
  * UDP (and some ICMP for VNet), inbound and outbound, several rules; --ipv6-share of the flows
  * use IPv6. Addresses are synthetic and never contacted.
  *
+ * Size: about 67 bytes per tuple for NSG v2 (1,000,000 tuples = 67.4 MB: 42% of the tuples are
+ * B or deny tuples with blank counts) and about 73 bytes for VNet (1,000,000 = 73.7 MB).
+ *
  * Also importable: `import { generateFlowLog } from './generate-flow-log.mjs'`.
  */
 import { createWriteStream } from 'node:fs';
@@ -85,7 +88,7 @@ function makeRandom(seed) {
   return next;
 }
 
-function hex4(n) {
+function hex(n) {
   return n.toString(16);
 }
 
@@ -167,9 +170,10 @@ export async function generateFlowLog({
     nics.push({
       index: i,
       mac: '000D3A' + (0x1b2c00 + i * 0x111).toString(16).toUpperCase().padStart(6, '0'),
-      v4: `10.1.${Math.floor(last / 250)}.${last % 250}`,
-      v6: `fd12:3456:789a:1::${hex4(last)}`,
+      v4: `10.1.0.${last}`,
+      v6: `fd12:3456:789a:1::${hex(last)}`,
       pool: [],
+      open: new Set(),
     });
   }
   const rules = RULES.filter((r) => vnet || !r.vnetOnly).map((r, index) => ({ ...r, index }));
@@ -190,11 +194,11 @@ export async function generateFlowLog({
   };
 
   const internetV4 = () => `${pick(INTERNET_FIRST_OCTETS)}.${randInt(256)}.${randInt(256)}.${1 + randInt(254)}`;
-  const internetV6 = () => `2001:db8:${hex4(randInt(0x10000))}:${hex4(randInt(0x10000))}::${hex4(1 + randInt(0xfffe))}`;
+  const internetV6 = () => `2001:db8:${hex(randInt(0x10000))}:${hex(randInt(0x10000))}::${hex(1 + randInt(0xfffe))}`;
   const vnetV4 = () => `10.1.${1 + randInt(8)}.${4 + randInt(200)}`;
-  const vnetV6 = () => `fd12:3456:789a:${hex4(2 + randInt(8))}::${hex4(4 + randInt(200))}`;
+  const vnetV6 = () => `fd12:3456:789a:${hex(2 + randInt(8))}::${hex(4 + randInt(200))}`;
   const corpV4 = () => `198.51.100.${1 + randInt(254)}`;
-  const corpV6 = () => `2001:db8:c0:1::${hex4(1 + randInt(0xfff))}`;
+  const corpV6 = () => `2001:db8:c0:1::${hex(1 + randInt(0xfff))}`;
   const peerAddress = (peer, v6) => {
     if (peer === 'internet') return v6 ? internetV6() : internetV4();
     if (peer === 'vnet') return v6 ? vnetV6() : vnetV4();
@@ -271,11 +275,16 @@ export async function generateFlowLog({
       }
       pool[i] = pool[pool.length - 1];
       pool.pop();
+      nic.open.delete(flow.middle);
       stateCounts.E++;
       return emit(flow.rule, nic, vnet ? `${time},${flow.middle}E,${flow.enc},${counts(flow.proto)}` : `${time},${flow.middle}A,E,${counts(flow.proto)}`);
     }
     const rule = weighted(allowRules, allowWeight);
-    const { middle, proto } = newConnection(rule, nic);
+    // An open flow's 5-tuple is unique on its NIC, so every C/E continues exactly one B.
+    let conn = newConnection(rule, nic);
+    for (let tries = 0; nic.open.has(conn.middle) && tries < 50; tries++) conn = newConnection(rule, nic);
+    const { middle, proto } = conn;
+    nic.open.add(middle);
     const x = rand();
     const flow = { rule, middle, proto, enc: vnet ? encryptionFor(rule) : '', continues: x < 0.5 ? 0 : x < 0.8 ? 1 : 2 + randInt(4) };
     pool.push(flow);

@@ -119,12 +119,6 @@ export class IpfixEncoder implements FlowEncoder {
 
   add(flow: FlowRecord, context: FlowExportContext, nowMs: number): void {
     const domain = this.domainFor(context.observationDomainId, flow.azure.resourceId, nowMs);
-    if (
-      domain.dataMessagesSinceTemplates >= this.options.templateRefreshPackets ||
-      nowMs - domain.templatesSentAtMs >= this.options.templateRefreshIntervalMs
-    ) {
-      this.sendTemplates(domain, nowMs, 1);
-    }
     if (context.interfaceIndex !== 0 && !domain.interfaces.has(context.interfaceIndex)) {
       this.announceInterface(domain, context.interfaceIndex, flow, nowMs);
     }
@@ -187,6 +181,13 @@ export class IpfixEncoder implements FlowEncoder {
     for (const [index, names] of domain.interfaces) this.appendInterfaceOption(domain, index, names, nowMs);
   }
 
+  private templatesDue(domain: DomainState, nowMs: number): boolean {
+    return (
+      domain.dataMessagesSinceTemplates >= this.options.templateRefreshPackets ||
+      nowMs - domain.templatesSentAtMs >= this.options.templateRefreshIntervalMs
+    );
+  }
+
   private announceInterface(domain: DomainState, index: number, flow: FlowRecord, nowMs: number): void {
     if (domain.interfaces.size >= MAX_INTERFACES_PER_DOMAIN) return;
     const mac = normalizeMac(flow.azure.mac);
@@ -227,15 +228,27 @@ export class IpfixEncoder implements FlowEncoder {
 
   /** Makes room for one record of `length` bytes in a set of `setId`, starting a message or set as needed. */
   private reserve(domain: DomainState, setId: number, length: number, nowMs: number): OpenMessage {
-    let open = this.open;
     const max = this.options.maxMessageSizeInBytes;
-    if (open !== undefined && (open.domain !== domain || open.offset + length + (open.setId === setId ? 0 : SET_HEADER_BYTES) > max)) {
+    const fits = (message: OpenMessage) => message.domain === domain && message.offset + length + (message.setId === setId ? 0 : SET_HEADER_BYTES) <= max;
+    let open = this.open;
+    if (open !== undefined && !fits(open)) {
       this.flush(nowMs);
       open = undefined;
     }
     if (open === undefined) {
-      open = { buf: Buffer.allocUnsafe(max), domain, offset: MESSAGE_HEADER_BYTES, dataRecords: 0, setId: -1, setStart: 0 };
-      this.open = open;
+      // Refresh at a message boundary, so no data message is cut short for it.
+      if (this.templatesDue(domain, nowMs)) {
+        this.sendTemplates(domain, nowMs, 1);
+        open = this.open;
+        if (open !== undefined && !fits(open)) {
+          this.flush(nowMs);
+          open = undefined;
+        }
+      }
+      if (open === undefined) {
+        open = { buf: Buffer.allocUnsafe(max), domain, offset: MESSAGE_HEADER_BYTES, dataRecords: 0, setId: -1, setStart: 0 };
+        this.open = open;
+      }
     }
     if (open.setId !== setId) {
       if (open.setId >= 0) writeU16(open.buf, open.setStart + 2, open.offset - open.setStart);

@@ -36,12 +36,11 @@
  *   gives "1795586515.794000" (a string). {@link pmacctTimeToMs} accepts all of these.
  */
 
-import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ADDRESS_IN_USE,
   freeUdpPort,
-  killPidIfAlive,
   makeTempDir,
   removeTempDir,
   spawnTracked,
@@ -170,7 +169,7 @@ export async function startNfacctd(options: NfacctdOptions = {}): Promise<Nfacct
       });
     } catch (err) {
       lastError = err;
-      await killAll(proc, dir);
+      await stopChild(proc, 'SIGKILL', 1000);
       const text = log();
       removeTempDir(dir);
       if (ADDRESS_IN_USE.test(text)) continue;
@@ -192,11 +191,10 @@ function makeRun(proc: Spawned, host: string, port: number, dir: string, config:
     stop() {
       stopping ??= (async () => {
         try {
-          const pluginPid = readPluginPid(dir);
-          // SIGINT to the core: it flushes its pipe, waits 2 s, SIGINTs the plugin (which purges
-          // the cache to the file) and wait()s for it, so the file is complete once the core exits.
+          // SIGINT to the core only: it flushes its pipe, waits 2 s, SIGINTs the plugin (which
+          // purges the cache to the file) and wait()s for it, so the file is complete once the core
+          // has exited. (stopChild then SIGKILLs whatever is left of the process group.)
           await stopChild(proc, 'SIGINT', 15_000);
-          if (pluginPid !== undefined) killPidIfAlive(pluginPid);
           return { flows: readFlows(dir), log: log() };
         } finally {
           removeTempDir(dir);
@@ -214,26 +212,12 @@ export async function stopAll(): Promise<void> {
   await Promise.allSettled([...running].map((run) => run.stop()));
 }
 
-async function killAll(proc: Spawned, dir: string): Promise<void> {
-  const pluginPid = readPluginPid(dir);
-  await stopChild(proc, 'SIGKILL', 1000);
-  if (pluginPid !== undefined) killPidIfAlive(pluginPid);
-}
-
 function readLog(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {
     return '';
   }
-}
-
-/** nfacctd writes the plugin's pid to "<pidfile>-print-<name>". */
-function readPluginPid(dir: string): number | undefined {
-  const path = join(dir, `nfacctd.pid-print-${PLUGIN}`);
-  if (!existsSync(path)) return undefined;
-  const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-  return Number.isInteger(pid) && pid > 1 ? pid : undefined;
 }
 
 function readFlows(dir: string): PmacctFlow[] {

@@ -10,20 +10,45 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Children and temp dirs still owned by a harness; removed synchronously if the process exits. */
+/**
+ * Children and temp dirs still owned by a harness. Each child runs in its own process group
+ * (spawned detached), so nfacctd's plugin process and tshark's dumpcap go with it. If the test
+ * process exits or is told to stop (vitest ends its fork workers with SIGTERM, which skips 'exit'
+ * handlers unless a signal handler exits), the groups are SIGKILLed and the dirs removed.
+ * A SIGKILLed test process cannot clean up: nfacctd's plugin and dumpcap then survive their parent.
+ */
 const liveChildren = new Set<ChildProcess>();
 const liveDirs = new Set<string>();
 let exitHookInstalled = false;
 
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // ESRCH: the whole group is gone already.
+  }
+}
+
+function emergencyCleanup(): void {
+  for (const child of liveChildren) killGroup(child, 'SIGKILL');
+  liveChildren.clear();
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+  liveDirs.clear();
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of liveChildren) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
-    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
-  });
+  process.once('exit', emergencyCleanup);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      emergencyCleanup();
+      // Keep the default "die on this signal" unless somebody else handles it.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.once(signal, onSignal);
+  }
 }
 
 /** A fresh directory under the OS temp dir, removed at process exit unless {@link removeTempDir} ran first. */
@@ -72,19 +97,27 @@ export interface Spawned {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns `command`, records its output and registers it for last-resort cleanup. */
+/**
+ * Spawns `command` in its own process group, records its output and registers it for
+ * last-resort cleanup.
+ */
 export function spawnTracked(command: string, args: string[], options: SpawnOptions = {}): Spawned {
   installExitHook();
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options, detached: true });
   liveChildren.add(child);
   let text = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    // 'close' fires after the exit and after stdio is drained, so output() is complete by then.
-    child.once('close', (code, signal) => {
+    child.once('exit', (code, signal) => {
       liveChildren.delete(child);
-      resolve({ code, signal });
+      // 'close' (stdio drained) normally follows at once; a grandchild holding the pipes open
+      // (nfacctd's plugin, dumpcap) must not hold us up for long.
+      const timer = setTimeout(() => resolve({ code, signal }), 1000);
+      child.once('close', () => {
+        clearTimeout(timer);
+        resolve({ code, signal });
+      });
     });
     child.once('error', (err) => {
       text += `\n[spawn error] ${err.message}\n`;
@@ -123,28 +156,19 @@ export async function waitUntil(
 }
 
 /**
- * Sends `signal` to the child (by its pid) and waits for it to exit; after `graceMs` it is
- * SIGKILLed. Safe to call on a child that has already exited.
+ * Sends `signal` to the child (its pid only, not the group: nfacctd's core must be the one to stop
+ * its plugin) and waits for it to exit; after `graceMs` the whole process group is SIGKILLed.
+ * Leftovers of the group are SIGKILLed after the exit as well. Safe on an already exited child.
  */
 export async function stopChild(spawned: Spawned, signal: NodeJS.Signals, graceMs: number): Promise<void> {
   const { child } = spawned;
   if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }, graceMs);
+  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
   try {
     await spawned.exited;
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** Kills a process by pid if it is still alive (used for nfacctd's plugin child). */
-export function killPidIfAlive(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // ESRCH: already gone.
+    killGroup(child, 'SIGKILL');
   }
 }
 

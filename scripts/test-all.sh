@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine (root), builds, and runs every test.
+# The same command runs in CI (.ci/run) and on a developer's machine: `npm run test:all`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v nfcapd >/dev/null 2>&1 || need+=(nfdump)
+command -v nfacctd >/dev/null 2>&1 || need+=(pmacct)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test:all: missing ${need[*]}; run as root or install them: apt-get install -y tshark nfdump pmacct" >&2
+    exit 1
+  fi
+  echo "test:all: installing ${need[*]} (Debian packages) ..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer before it asks.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+[ -d node_modules ] || npm ci
+npm run build
+npx tsc -p tsconfig.json --noEmit
+# The real-decoder tests must not silently skip in CI.
+export NSG2IPFIX_REQUIRE_DECODERS=1
+npx vitest run "$@"

@@ -1,0 +1,38 @@
+import type { AzureContext, FlowRecord } from '../../src/flow/flowRecord.js';
+import { parseAddress } from '../../src/azure/tupleFields.js';
+
+export const NSG_CONTEXT: AzureContext = {
+  rule: 'UserRule_AllowHttps',
+  mac: '000D3AF87856',
+  resourceId: '/SUBSCRIPTIONS/0/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WEB-NSG',
+  aclId: '',
+  encryption: '',
+  flowLogGuid: '',
+};
+
+/** A FlowRecord with sensible defaults, for encoder and enrich tests. */
+export function flow(overrides: Partial<Omit<FlowRecord, 'sourceAddress' | 'destinationAddress'>> & { src?: string; dst?: string } = {}): FlowRecord {
+  const { src = '10.0.0.4', dst = '203.0.113.9', ...rest } = overrides;
+  const source = parseAddress(src);
+  const destination = parseAddress(dst);
+  if (!('bytes' in source) || !('bytes' in destination)) throw new Error('bad test address');
+  return {
+    kind: 'nsg-v2',
+    timeMs: 1_749_718_800_000,
+    family: source.family,
+    sourceAddress: source.bytes,
+    destinationAddress: destination.bytes,
+    sourcePort: 49152,
+    destinationPort: 443,
+    protocol: 6,
+    direction: 'outbound',
+    decision: 'allow',
+    state: 'continue',
+    packetsForward: 10,
+    bytesForward: 1000,
+    packetsReverse: 8,
+    bytesReverse: 6000,
+    azure: NSG_CONTEXT,
+    ...rest,
+  };
+}

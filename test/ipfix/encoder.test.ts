@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import type { EncodedMessage } from '../../src/flow/flowEncoder.js';
+import { IpfixEncoder } from '../../src/ipfix/encoder.js';
+import { DatagramDecoder } from '../../src/listen/datagramDecoder.js';
+import { flow } from '../helpers/flows.js';
+
+const NOW = 1_764_000_000_000; // 2025-11-24T16:00:00Z: export time 0x69248100 s
+const hex = (text: string) => text.replace(/\s+/g, '');
+
+function encode(flows: ReturnType<typeof flow>[], options: ConstructorParameters<typeof IpfixEncoder>[0] = {}, domain = 7, ifIndex = 3): EncodedMessage[] {
+  const messages: EncodedMessage[] = [];
+  const encoder = new IpfixEncoder({ templateRepeatsAtStart: 1, ...options }, (m) => messages.push({ ...m, bytes: Buffer.from(m.bytes) }));
+  for (const f of flows) encoder.add(f, { flowStartMs: f.timeMs - 60_000, observationDomainId: domain, interfaceIndex: ifIndex }, NOW);
+  encoder.flush(NOW);
+  return messages;
+}
+
+describe('IPFIX encoder', () => {
+  it('sends templates first, in a message of their own, with the header RFC 7011 section 3.1 asks for', () => {
+    const [templates] = encode([flow()]);
+    const bytes = templates!.bytes;
+    expect(templates!.dataRecords).toBe(0);
+    // version 10, length, export time, sequence 0, domain 7
+    expect(bytes.subarray(0, 16).toString('hex')).toBe(hex(`000a ${bytes.length.toString(16).padStart(4, '0')} 69248100 00000000 00000007`));
+    // Template set (id 2), first template 256 with 18 fields; PEN 32473 = 0x7ed9 on our elements.
+    expect(bytes.subarray(16, 20 + 4 + 14 * 4 + 4 * 8).toString('hex')).toBe(
+      hex(`0002 00bc  0100 0012
+        0098 0008  0099 0008  0008 0004  000c 0004  0007 0002  000b 0002  0004 0001  003d 0001
+        0059 0001  00e9 0001  0001 0008  0002 0008  000a 0004  000e 0004
+        8004 0006 00007ed9  8001 ffff 00007ed9  8002 ffff 00007ed9  8003 ffff 00007ed9`),
+    );
+    // The options template set follows: id 3, interface options (260) scoped by ingressInterface.
+    const optionsSet = 16 + 0xbc;
+    expect(bytes.readUInt16BE(optionsSet)).toBe(3);
+    expect(bytes.subarray(optionsSet + 4, optionsSet + 4 + 6 + 12).toString('hex')).toBe(hex('0104 0003 0001  000a 0004  0052 ffff  0053 ffff'));
+    expect(optionsSet + bytes.readUInt16BE(optionsSet + 2)).toBe(bytes.length);
+  });
+
+  it('writes a flow record byte for byte as the template describes it', () => {
+    const messages = encode([flow({ packetsReverse: 0, bytesReverse: 0 })]);
+    const data = messages[1]!.bytes;
+    // Options records (domain name, then the NIC) come first; the flow set is last.
+    let offset = 16;
+    let flowSet = -1;
+    while (offset < data.length) {
+      if (data.readUInt16BE(offset) === 256) flowSet = offset;
+      offset += data.readUInt16BE(offset + 2);
+    }
+    expect(offset).toBe(data.length);
+    expect(data.subarray(flowSet + 4).toString('hex')).toBe(
+      hex(`00000197635d2c20 00000197635e1680  0a000004 cb007109  c000 01bb  06  01  40  05
+        00000000000003e8 000000000000000a  00000000 00000003  000d3af87856
+        13 5573657252756c655f416c6c6f774874747073  00  00`),
+    );
+  });
+
+  it('counts data records in the sequence number, per observation domain', () => {
+    const messages = encode(Array.from({ length: 40 }, (_, i) => flow({ sourcePort: 1000 + i })));
+    const data = messages.filter((m) => m.dataRecords > 0);
+    expect(data.length).toBeGreaterThan(1);
+    let expected = 0;
+    for (const message of data) {
+      expect(message.bytes.readUInt32BE(8)).toBe(expected);
+      expected += message.dataRecords;
+    }
+  });
+
+  it('never writes a message larger than the maximum size, and fills messages close to it', () => {
+    const messages = encode(Array.from({ length: 500 }, (_, i) => flow({ sourcePort: i, src: i % 3 === 0 ? '2001:db8::1' : '10.0.0.1', dst: i % 3 === 0 ? '2001:db8::2' : '10.0.0.2' })), {
+      maxMessageSizeInBytes: 512,
+    });
+    for (const m of messages) {
+      expect(m.bytes.length).toBeLessThanOrEqual(512);
+      expect(m.bytes.readUInt16BE(2)).toBe(m.bytes.length);
+    }
+    const data = messages.filter((m) => m.dataRecords > 0);
+    expect(data.slice(0, -1).every((m) => m.bytes.length > 400)).toBe(true);
+  });
+
+  it('splits a biflow tuple into a forward and a reverse record by default', () => {
+    const decoder = new DatagramDecoder(32473);
+    const records = encode([flow()]).flatMap((m) => decoder.decode(m.bytes, 'test').records).filter((r) => !r.options);
+    expect(records.map((r) => r.fields)).toMatchObject([
+      { sourceIPv4Address: '10.0.0.4', destinationIPv4Address: '203.0.113.9', octetDeltaCount: 1000, packetDeltaCount: 10, flowDirection: 1, ingressInterface: 0, egressInterface: 3 },
+      { sourceIPv4Address: '203.0.113.9', destinationIPv4Address: '10.0.0.4', sourceTransportPort: 443, destinationTransportPort: 49152, octetDeltaCount: 6000, packetDeltaCount: 8, flowDirection: 0, ingressInterface: 3, egressInterface: 0 },
+    ]);
+  });
+
+  it('keeps one forward record even with no counts, so denies and flow starts stay visible', () => {
+    const decoder = new DatagramDecoder(32473);
+    const deny = flow({ decision: 'deny', state: 'begin', packetsForward: undefined, bytesForward: undefined, packetsReverse: undefined, bytesReverse: undefined });
+    const records = encode([deny]).flatMap((m) => decoder.decode(m.bytes, 'test').records).filter((r) => !r.options);
+    expect(records).toHaveLength(1);
+    expect(records[0]!.fields).toMatchObject({ forwardingStatus: 129, firewallEvent: 3, octetDeltaCount: 0, packetDeltaCount: 0 });
+  });
+
+  it('carries reverse counters in RFC 5103 elements with --biflow rfc5103', () => {
+    const decoder = new DatagramDecoder(32473);
+    const messages = encode([flow({ src: '2001:db8::4', dst: '2001:db8::9' })], { biflow: 'rfc5103' });
+    const records = messages.flatMap((m) => decoder.decode(m.bytes, 'test').records).filter((r) => !r.options);
+    expect(records).toHaveLength(1);
+    expect(records[0]!.templateId).toBe(259);
+    expect(records[0]!.fields).toMatchObject({
+      sourceIPv6Address: '2001:db8::4',
+      octetDeltaCount: 1000,
+      reverseOctetDeltaCount: 6000,
+      reversePacketDeltaCount: 8,
+    });
+  });
+
+  it('re-sends templates after the configured number of data messages', () => {
+    const messages = encode(Array.from({ length: 300 }, (_, i) => flow({ sourcePort: i })), { templateRefreshPackets: 5, maxMessageSizeInBytes: 512 });
+    const templateIndexes = messages.flatMap((m, i) => (m.dataRecords === 0 ? [i] : []));
+    expect(templateIndexes.length).toBeGreaterThan(3);
+    for (let i = 1; i < templateIndexes.length; i++) expect(templateIndexes[i]! - templateIndexes[i - 1]!).toBeLessThanOrEqual(5 + 1);
+  });
+
+  it('gives each observation domain its own templates and sequence numbers', () => {
+    const messages: EncodedMessage[] = [];
+    const encoder = new IpfixEncoder({ templateRepeatsAtStart: 2 }, (m) => messages.push(m));
+    encoder.add(flow(), { flowStartMs: 0, observationDomainId: 1, interfaceIndex: 0 }, NOW);
+    encoder.add(flow(), { flowStartMs: 0, observationDomainId: 2, interfaceIndex: 0 }, NOW);
+    encoder.flush(NOW);
+    const summary = messages.map((m) => [m.observationDomainId, m.dataRecords, m.bytes.readUInt32BE(8)]);
+    expect(summary).toEqual([
+      [1, 0, 0],
+      [1, 0, 0],
+      [1, 3, 0], // domain name options record + the flow's two uniflow records
+      [2, 0, 0],
+      [2, 0, 0],
+      [2, 3, 0],
+    ]);
+  });
+
+  it('truncates long Azure strings so any record still fits the smallest message', () => {
+    const long = flow({ azure: { ...flow().azure, rule: 'R'.repeat(5000), aclId: 'é'.repeat(3000) } });
+    const messages = encode([long], { maxMessageSizeInBytes: 512 });
+    const decoder = new DatagramDecoder(32473);
+    const records = messages.flatMap((m) => decoder.decode(m.bytes, 'test').records).filter((r) => !r.options);
+    expect(records).toHaveLength(2);
+    expect(String(records[0]!.fields['azureRuleName'])).toMatch(/^R+$/);
+    expect(String(records[0]!.fields['azureAclId'])).toMatch(/^é+$/);
+  });
+
+  it('rejects a maximum message size outside 512..65535', () => {
+    expect(() => new IpfixEncoder({ maxMessageSizeInBytes: 100 }, () => {})).toThrow(/512/);
+  });
+});
