@@ -37,6 +37,8 @@ export interface ExportOptions {
   readonly maxPacketsPerSecond: number;
   readonly socketBufferBytes: number;
   readonly flowTableSize: number;
+  /** Export options records naming NICs and domains (IPFIX). */
+  readonly optionsRecords: boolean;
   /** Wall clock, injectable so generated pcaps are reproducible. */
   readonly now?: () => number;
 }
@@ -54,6 +56,7 @@ export const EXPORT_DEFAULTS: Omit<ExportOptions, 'collectors'> = {
   maxPacketsPerSecond: DEFAULT_MAX_PPS,
   socketBufferBytes: 4 * 1024 * 1024,
   flowTableSize: DEFAULT_FLOW_TABLE_SIZE,
+  optionsRecords: false,
 };
 
 export class ConfigurationError extends Error {}
@@ -104,7 +107,7 @@ export class ExportPipeline {
         );
       }
     }
-    const pcap = options.pcapPath === undefined ? undefined : await PcapWriter.open(options.pcapPath);
+    const pcap = options.pcapPath === undefined ? undefined : await openPcap(options.pcapPath);
     let sink: DatagramSink;
     let stats: CollectorStats[] = [];
     if (collectors.length > 0) {
@@ -193,12 +196,21 @@ function createEncoder(options: ExportOptions, emit: (message: EncodedMessage) =
           enterpriseNumber: options.enterpriseNumber,
           templateRefreshIntervalMs: options.templateRefreshIntervalMs,
           templateRefreshPackets: options.templateRefreshPackets,
+          optionsRecords: options.optionsRecords,
           describeDomains: options.observationDomainId === undefined,
         },
         emit,
       );
     default:
       throw new ConfigurationError(`format '${options.format}' is not supported yet`);
+  }
+}
+
+async function openPcap(path: string): Promise<PcapWriter> {
+  try {
+    return await PcapWriter.open(path);
+  } catch (error) {
+    throw new ConfigurationError(`cannot write pcap '${path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
 

@@ -21,6 +21,7 @@ export interface ExportFlags {
   maxPps: number;
   socketBuffer: number;
   flowTableSize: number;
+  optionsRecords?: boolean;
   logLevel: LogLevel;
 }
 
@@ -62,6 +63,7 @@ export function addExportOptions(command: Command): Command {
     .option('--max-pps <n>', 'datagrams per second per collector (0 = unpaced)', integer('--max-pps', 0, 10_000_000), DEFAULT_MAX_PPS)
     .option('--socket-buffer <bytes>', 'UDP send buffer size (0 = OS default)', integer('--socket-buffer', 0, 1 << 30), EXPORT_DEFAULTS.socketBufferBytes)
     .option('--flow-table-size <n>', 'flows remembered to give C/E tuples their start time', integer('--flow-table-size', 0, 100_000_000), DEFAULT_FLOW_TABLE_SIZE)
+    .option('--options-records', 'also export options records naming each NIC (interfaceName = MAC) and NSG / flow log (observationDomainName); nfdump 1.7 miscounts them as sequence errors')
     .addOption(new Option('--log-level <level>', 'log level (logs are JSON lines on stderr)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'));
 }
 
@@ -80,6 +82,7 @@ export function exportOptionsFrom(flags: ExportFlags, now?: () => number): Expor
     maxPacketsPerSecond: flags.maxPps,
     socketBufferBytes: flags.socketBuffer,
     flowTableSize: flags.flowTableSize,
+    optionsRecords: flags.optionsRecords === true,
     now,
   };
 }

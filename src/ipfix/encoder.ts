@@ -40,7 +40,14 @@ export interface IpfixEncoderOptions {
   readonly templateRefreshPackets?: number;
   /** Template messages sent back to back when a domain first appears. Default 3. */
   readonly templateRepeatsAtStart?: number;
-  /** Export the Azure resource id of each domain (options record). Off when domains are forced. */
+  /**
+   * Export options records naming each NIC (interfaceName, interfaceDescription) and each domain
+   * (observationDomainName = the Azure resource id). Off by default: nfdump 1.7 does not count
+   * options data records it has no use for in its sequence check and reports every message after
+   * one as a sequence failure, although RFC 7011 counts them (tshark agrees).
+   */
+  readonly optionsRecords?: boolean;
+  /** Name domains in the options records; off when every flow is forced into one domain. */
   readonly describeDomains?: boolean;
 }
 
@@ -51,6 +58,7 @@ export const IPFIX_DEFAULTS = {
   templateRefreshIntervalMs: 60_000,
   templateRefreshPackets: 500,
   templateRepeatsAtStart: 3,
+  optionsRecords: false,
   describeDomains: true,
 } as const satisfies Required<IpfixEncoderOptions>;
 
@@ -77,8 +85,6 @@ interface OpenMessage {
 }
 
 const MAX_INTERFACES_PER_DOMAIN = 4096;
-/** IPv4 and IPv6 data templates, interface and domain options templates. */
-const TEMPLATE_RECORDS_PER_MESSAGE = 4;
 const MAX_DOMAINS = 65_536;
 
 /**
@@ -97,6 +103,7 @@ export class IpfixEncoder implements FlowEncoder {
   private readonly domains = new Map<number, DomainState>();
   private open: OpenMessage | undefined;
   private readonly maxStringBytes: number;
+  private readonly templateRecordsPerMessage: number;
 
   constructor(
     options: IpfixEncoderOptions,
@@ -109,7 +116,11 @@ export class IpfixEncoder implements FlowEncoder {
     }
     this.templates = flowTemplates(this.options.biflow, this.options.enterpriseNumber);
     this.options_ = optionsTemplates();
-    this.templateSets = encodeTemplateSets([this.templates.ipv4, this.templates.ipv6], [this.options_.interfaces, this.options_.domain]);
+    this.templateSets = encodeTemplateSets(
+      [this.templates.ipv4, this.templates.ipv6],
+      this.options.optionsRecords ? [this.options_.interfaces, this.options_.domain] : [],
+    );
+    this.templateRecordsPerMessage = 2 + (this.options.optionsRecords ? 2 : 0);
     // Three strings share what is left of an empty message after the fixed part: cap each so any
     // record fits, whatever the configured size.
     const room = size - MESSAGE_HEADER_BYTES - SET_HEADER_BYTES - Math.max(this.templates.ipv4.fixedLength, this.templates.ipv6.fixedLength);
@@ -119,7 +130,7 @@ export class IpfixEncoder implements FlowEncoder {
 
   add(flow: FlowRecord, context: FlowExportContext, nowMs: number): void {
     const domain = this.domainFor(context.observationDomainId, flow.azure.resourceId, nowMs);
-    if (context.interfaceIndex !== 0 && !domain.interfaces.has(context.interfaceIndex)) {
+    if (this.options.optionsRecords && context.interfaceIndex !== 0 && !domain.interfaces.has(context.interfaceIndex)) {
       this.announceInterface(domain, context.interfaceIndex, flow, nowMs);
     }
     const template = flow.family === 4 ? this.templates.ipv4 : this.templates.ipv6;
@@ -173,10 +184,11 @@ export class IpfixEncoder implements FlowEncoder {
       const buf = Buffer.allocUnsafe(length);
       this.templateSets.copy(buf, MESSAGE_HEADER_BYTES);
       writeMessageHeader(buf, length, nowMs, domain.sequence, domain.id);
-      this.emit({ bytes: buf, observationDomainId: domain.id, dataRecords: 0, templateRecords: TEMPLATE_RECORDS_PER_MESSAGE });
+      this.emit({ bytes: buf, observationDomainId: domain.id, dataRecords: 0, templateRecords: this.templateRecordsPerMessage });
     }
     domain.templatesSentAtMs = nowMs;
     domain.dataMessagesSinceTemplates = 0;
+    if (!this.options.optionsRecords) return;
     if (this.options.describeDomains) this.appendDomainName(domain, nowMs);
     for (const [index, names] of domain.interfaces) this.appendInterfaceOption(domain, index, names, nowMs);
   }
@@ -276,7 +288,9 @@ export function encodeTemplateSets(dataTemplates: readonly FlowTemplate[], optio
   const templateSetLength =
     SET_HEADER_BYTES + dataTemplates.reduce((sum, t) => sum + 4 + t.fields.reduce((s, f) => s + fieldSpecifierSize(f.element), 0), 0);
   const optionsSetLength =
-    SET_HEADER_BYTES + options.reduce((sum, t) => sum + 6 + [...t.scope, ...t.fields].reduce((s, f) => s + fieldSpecifierSize(f.element), 0), 0);
+    options.length === 0
+      ? 0
+      : SET_HEADER_BYTES + options.reduce((sum, t) => sum + 6 + [...t.scope, ...t.fields].reduce((s, f) => s + fieldSpecifierSize(f.element), 0), 0);
   const buf = Buffer.alloc(templateSetLength + optionsSetLength);
   let offset = writeU16(buf, 0, TEMPLATE_SET_ID);
   offset = writeU16(buf, offset, templateSetLength);
@@ -285,6 +299,7 @@ export function encodeTemplateSets(dataTemplates: readonly FlowTemplate[], optio
     offset = writeU16(buf, offset, template.fields.length);
     for (const field of template.fields) offset = writeFieldSpecifier(buf, offset, field.element);
   }
+  if (options.length === 0) return buf;
   offset = writeU16(buf, offset, OPTIONS_TEMPLATE_SET_ID);
   offset = writeU16(buf, offset, optionsSetLength);
   for (const template of options) {

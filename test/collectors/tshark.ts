@@ -167,3 +167,59 @@ export async function stopAll(): Promise<void> {
   await Promise.allSettled([...captures].map((c) => c.stop()));
   for (const dir of captureDirs.splice(0)) removeTempDir(dir);
 }
+
+/** One decoded flow (or options) record, fields flattened: `cflow.srcaddr` -> ['10.0.0.1'] (arrays keep RFC 5103 forward/reverse pairs). */
+export interface TsharkFlow {
+  readonly frame: number;
+  readonly setId: number;
+  readonly fields: Record<string, string[]>;
+}
+
+export interface TsharkMessage {
+  readonly frame: number;
+  /** `cflow.*` header fields of the message. */
+  readonly header: Record<string, string>;
+  readonly udpLength: number;
+  readonly flows: TsharkFlow[];
+}
+
+function flatten(node: unknown, into: Record<string, string[]>): void {
+  if (node === null || typeof node !== 'object') return;
+  for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+    if (typeof value === 'string') (into[key] ??= []).push(value);
+    else if (Array.isArray(value)) {
+      for (const item of value) {
+        if (typeof item === 'string') (into[key] ??= []).push(item);
+        else flatten(item, into);
+      }
+    } else flatten(value, into);
+  }
+}
+
+/**
+ * Every NetFlow/IPFIX message in the pcap with its records, from tshark's full JSON tree
+ * (`--no-duplicate-keys`, so repeated fields such as forward and reverse octets stay apart).
+ */
+export function tsharkMessages(pcapPath: string, options?: TsharkOptions): TsharkMessage[] {
+  const out = runTshark(['-r', pcapPath, '-n', ...decodeAsArgs(options), '-T', 'json', '--no-duplicate-keys', '-J', 'udp cflow']);
+  const frames = JSON.parse(out.trim() === '' ? '[]' : out) as { _source: { layers: Record<string, unknown> } }[];
+  return frames.map((frame, index) => {
+    const layers = frame._source.layers;
+    const udp = layers['udp'] as Record<string, string> | undefined;
+    const cflow = (layers['cflow'] ?? {}) as Record<string, unknown>;
+    const header: Record<string, string> = {};
+    const flows: TsharkFlow[] = [];
+    for (const [key, value] of Object.entries(cflow)) {
+      if (typeof value === 'string') header[key] = value;
+      const set = /^(?:Set|FlowSet) \d+ \[id=(\d+)\]/.exec(key);
+      if (set === null || value === null || typeof value !== 'object') continue;
+      for (const [flowKey, flowValue] of Object.entries(value as Record<string, unknown>)) {
+        if (!/^(?:Flow|pdu) \d+/.test(flowKey)) continue;
+        const fields: Record<string, string[]> = {};
+        flatten(flowValue, fields);
+        flows.push({ frame: index + 1, setId: Number(set[1]), fields });
+      }
+    }
+    return { frame: index + 1, header, udpLength: Number(udp?.['udp.length'] ?? 0), flows };
+  });
+}

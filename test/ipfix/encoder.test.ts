@@ -17,7 +17,7 @@ function encode(flows: ReturnType<typeof flow>[], options: ConstructorParameters
 
 describe('IPFIX encoder', () => {
   it('sends templates first, in a message of their own, with the header RFC 7011 section 3.1 asks for', () => {
-    const [templates] = encode([flow()]);
+    const [templates] = encode([flow()], { optionsRecords: true });
     const bytes = templates!.bytes;
     expect(templates!.dataRecords).toBe(0);
     // version 10, length, export time, sequence 0, domain 7
@@ -125,10 +125,24 @@ describe('IPFIX encoder', () => {
     expect(summary).toEqual([
       [1, 0, 0],
       [1, 0, 0],
-      [1, 3, 0], // domain name options record + the flow's two uniflow records
+      [1, 2, 0], // the flow's two uniflow records
       [2, 0, 0],
       [2, 0, 0],
-      [2, 3, 0],
+      [2, 2, 0],
+    ]);
+  });
+
+  it('names NICs and domains in options records only when asked (--options-records)', () => {
+    const decoder = new DatagramDecoder(32473);
+    const names = (optionsRecords: boolean) =>
+      encode([flow()], { optionsRecords })
+        .flatMap((m) => decoder.decode(m.bytes, String(optionsRecords)).records)
+        .filter((r) => r.options)
+        .map((r) => r.fields);
+    expect(names(false)).toEqual([]);
+    expect(names(true)).toEqual([
+      { observationDomainId: 7, observationDomainName: flow().azure.resourceId },
+      { ingressInterface: 3, interfaceName: '00:0d:3a:f8:78:56', interfaceDescription: 'Azure NIC behind WEB-NSG' },
     ]);
   });
 

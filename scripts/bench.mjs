@@ -1,0 +1,664 @@
+#!/usr/bin/env node
+/**
+ * Throughput benchmark: how far is a full replay from the cost of just parsing the JSON?
+ *
+ *   npm run bench [-- --tuples 1000000] [--runs 1] [--json results.json] [--keep] [--profile]
+ *
+ * Generates (or reuses from os.tmpdir()/nsg2ipfix-bench/) a synthetic NSG v2 flow log, then
+ * measures in one go, each in its own child process so they do not share a heap or a JIT:
+ *
+ *   a. bare JSON.parse        `node -e` reading the file and JSON.parse-ing it, nothing else
+ *   b. parse -> FlowRecord    the file streamed in 1 MiB chunks through dist FlowLogReader
+ *   c. encode only            FlowRecords parsed up front, then only IpfixEncoder.add/flush timed
+ *   d. end-to-end, unpaced    the real CLI (`replay --max-pps 0`) to a UDP receiver in this process
+ *   e. end-to-end, default    the same at the default pacing (no --max-pps)
+ *
+ * Wall times are from spawn to exit (node start-up included, as for a user); in-child times come
+ * from performance.now() inside the child (JSON.parse alone, the streaming loop, the encode loop,
+ * the CLI's own summary elapsedMs). Peak RSS comes from `/usr/bin/time -f %M` when available, else
+ * from polling /proc/PID/status VmHWM, else it is not measured.
+ *
+ * The table goes to stdout, progress to stderr. Only node built-ins are used. dist/ is rebuilt
+ * (`npm run build`) first when it is missing or older than src/.
+ *
+ * Options:
+ *   --tuples N    flow tuples in the synthetic file (default 1000000)
+ *   --runs N      repeat every stage N times; report the median and the best (default 1)
+ *   --json FILE   also write the results as JSON
+ *   --keep        keep this run's scratch directory (summary JSON, child logs, CPU profile);
+ *                 the generated input is a cache and is always kept for the next run
+ *   --profile     also run the unpaced replay once under `node --cpu-prof` and print the top
+ *                 self-time functions and files (not counted in the timings)
+ *   --top N       rows in the profile listing (default 10)
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SRC = path.join(ROOT, 'src');
+const DIST = path.join(ROOT, 'dist');
+const CLI = path.join(ROOT, 'bin', 'nsg2ipfix.js');
+const GENERATOR = path.join(ROOT, 'scripts', 'generate-flow-log.mjs');
+const CACHE_DIR = path.join(os.tmpdir(), 'nsg2ipfix-bench');
+const NODE = process.execPath;
+const CHUNK_BYTES = 1 << 20;
+const RECV_BUFFER_BYTES = 64 << 20;
+
+const USAGE = `usage: npm run bench -- [--tuples N] [--runs N] [--json FILE] [--keep] [--profile] [--top N]`;
+
+const log = (line) => process.stderr.write(`bench: ${line}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// options
+
+function parseArgs(argv) {
+  const opts = { tuples: 1_000_000, runs: 1, json: undefined, keep: false, profile: false, top: 10 };
+  const positiveInt = (name, text) => {
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} needs a positive whole number, got '${text}'`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i];
+    let value;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const next = () => {
+      if (value !== undefined) return value;
+      if (i + 1 >= argv.length) throw new Error(`${arg} needs a value`);
+      return argv[++i];
+    };
+    switch (arg) {
+      case '--tuples': opts.tuples = positiveInt(arg, next()); break;
+      case '--runs': opts.runs = positiveInt(arg, next()); break;
+      case '--top': opts.top = positiveInt(arg, next()); break;
+      case '--json': opts.json = path.resolve(next()); break;
+      case '--keep': opts.keep = true; break;
+      case '--profile': opts.profile = true; break;
+      case '--help': case '-h': return null;
+      default: throw new Error(`unknown option ${argv[i]}`);
+    }
+  }
+  return opts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// build
+
+/** Why dist/ must be rebuilt, or undefined when every src/*.ts has an up-to-date dist/*.js. */
+function staleReason() {
+  if (!fs.existsSync(DIST)) return 'dist/ is missing';
+  for (const rel of ['cli.js', 'azure/flowLogReader.js', 'ipfix/encoder.js']) {
+    if (!fs.existsSync(path.join(DIST, rel))) return `dist/${rel} is missing`;
+  }
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        const reason = walk(full);
+        if (reason) return reason;
+        continue;
+      }
+      if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue;
+      const rel = path.relative(SRC, full);
+      const out = path.join(DIST, rel.replace(/\.ts$/, '.js'));
+      let outStat;
+      try {
+        outStat = fs.statSync(out);
+      } catch {
+        return `dist/${path.relative(DIST, out)} is missing`;
+      }
+      if (fs.statSync(full).mtimeMs > outStat.mtimeMs) return `src/${rel} is newer than dist/`;
+    }
+    return undefined;
+  };
+  return walk(SRC);
+}
+
+function ensureBuild() {
+  const reason = staleReason();
+  if (reason === undefined) {
+    log('dist/ is up to date');
+    return;
+  }
+  log(`${reason}: running npm run build`);
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const result = spawnSync(npm, ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 2, 2] });
+  if (result.error) throw new Error(`cannot run npm run build: ${result.error.message}`);
+  if (result.status !== 0) throw new Error(`npm run build failed (exit ${result.status}); fix the build and run again`);
+  const still = staleReason();
+  if (still !== undefined) log(`warning: after the build, ${still} (was src/ edited meanwhile?)`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// input
+
+async function ensureInput(tuples) {
+  const params = { kind: 'nsg-v2', tuples, ipv6Share: 0.05, tuplesPerRecord: 2000, seed: 1, start: '2025-06-12T09:00:00Z', macs: 4 };
+  const generatorHash = createHash('sha256').update(fs.readFileSync(GENERATOR)).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(JSON.stringify({ params, generatorHash })).digest('hex').slice(0, 12);
+  fs.mkdirSync(CACHE_DIR, { recursive: true });
+  const file = path.join(CACHE_DIR, `nsg-v2-${tuples}-${key}.json`);
+  const metaFile = `${file}.meta`;
+  try {
+    const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8'));
+    if (meta.key === key && fs.statSync(file).size === meta.result.bytes) {
+      log(`reusing ${file} (${(meta.result.bytes / 1e6).toFixed(1)} MB)`);
+      return { file, params, ...meta.result };
+    }
+  } catch {
+    // no usable cache entry: generate
+  }
+  const { generateFlowLog } = await import(pathToFileURL(GENERATOR).href);
+  const tmp = `${file}.tmp-${process.pid}`;
+  log(`generating ${tuples} tuples into ${file}`);
+  let result;
+  try {
+    result = await generateFlowLog({
+      ...params,
+      out: tmp,
+      progress: (p) => log(`  generate ${((100 * p.tuples) / p.totalTuples).toFixed(0).padStart(3)}%  ${(p.bytes / 1e6).toFixed(1)} MB  ${(p.elapsedMs / 1000).toFixed(1)} s`),
+    });
+    fs.renameSync(tmp, file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  const kept = { tuples: result.tuples, records: result.records, bytes: result.bytes, stateCounts: result.stateCounts };
+  fs.writeFileSync(metaFile, `${JSON.stringify({ key, params, generatorHash, result: kept }, null, 2)}\n`);
+  log(`generated ${(result.bytes / 1e6).toFixed(1)} MB in ${(result.elapsedMs / 1000).toFixed(1)} s`);
+  return { file, params, ...kept };
+}
+
+// ---------------------------------------------------------------------------------------------
+// child processes and peak RSS
+
+/** How peak RSS is measured: GNU time if it works, else /proc polling, else not at all. */
+function detectRssMethod(scratch) {
+  const which = spawnSync('which', ['time'], { encoding: 'utf8' });
+  const timePath = which.status === 0 ? which.stdout.trim().split('\n')[0] : '';
+  if (timePath) {
+    const out = path.join(scratch, 'time-probe.txt');
+    const probe = spawnSync(timePath, ['-f', '%M', '-o', out, NODE, '-e', '0'], { stdio: 'ignore' });
+    try {
+      if (probe.status === 0 && /^\d+\s*$/m.test(fs.readFileSync(out, 'utf8'))) return { kind: 'time', timePath, label: `${timePath} -f %M` };
+    } catch {
+      // fall through
+    }
+  }
+  if (process.platform === 'linux' && fs.existsSync(`/proc/${process.pid}/status`)) return { kind: 'proc', label: '/proc/PID/status VmHWM (polled)' };
+  return { kind: 'none', label: 'not measured (no GNU time, no /proc)' };
+}
+
+let rssMethod = { kind: 'none', label: 'not measured' };
+let childSeq = 0;
+
+/**
+ * Spawns `node ...args` and resolves when it exits: wall time from spawn to exit, exit status,
+ * stdout, stderr, peak RSS in KiB (or undefined).
+ */
+function runNode(args, scratch) {
+  const seq = ++childSeq;
+  const rssFile = path.join(scratch, `rss-${seq}.txt`);
+  let command = NODE;
+  let argv = args;
+  if (rssMethod.kind === 'time') {
+    command = rssMethod.timePath;
+    argv = ['-f', '%M', '-o', rssFile, NODE, ...args];
+  }
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let exitedAt;
+    let status;
+    let polledKb;
+    let poll;
+    const stdout = [];
+    const stderr = [];
+    child.stdout.on('data', (b) => stdout.push(b));
+    child.stderr.on('data', (b) => stderr.push(b));
+    if (rssMethod.kind === 'proc') {
+      const read = () => {
+        try {
+          const m = /VmHWM:\s+(\d+)\s*kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+          if (m) polledKb = Math.max(polledKb ?? 0, Number(m[1]));
+        } catch {
+          // exited between polls
+        }
+      };
+      poll = setInterval(read, 20);
+      read();
+    }
+    child.on('error', (error) => {
+      clearInterval(poll);
+      reject(error);
+    });
+    child.on('exit', (code, signal) => {
+      exitedAt = performance.now();
+      status = { code, signal };
+      clearInterval(poll);
+    });
+    child.on('close', () => {
+      let peakRssKb = polledKb;
+      if (rssMethod.kind === 'time') {
+        try {
+          const lines = fs.readFileSync(rssFile, 'utf8').trim().split('\n');
+          const n = Number(lines[lines.length - 1]);
+          if (Number.isFinite(n)) peakRssKb = n;
+        } catch {
+          // no figure
+        }
+      }
+      resolve({
+        wallMs: (exitedAt ?? performance.now()) - started,
+        code: status?.code ?? null,
+        signal: status?.signal ?? null,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+        peakRssKb,
+      });
+    });
+  });
+}
+
+function failed(label, result) {
+  const tail = (result.stderr || result.stdout).trim().split('\n').slice(-15).join('\n');
+  return new Error(`${label}: child exited with ${result.signal ?? `code ${result.code}`}\n${tail}`);
+}
+
+/** Last stdout line of a child as JSON. */
+function childJson(label, result) {
+  if (result.code !== 0) throw failed(label, result);
+  const lines = result.stdout.trim().split('\n');
+  try {
+    return JSON.parse(lines[lines.length - 1]);
+  } catch {
+    throw new Error(`${label}: no JSON result on stdout:\n${result.stdout.slice(-2000)}\n${result.stderr.slice(-2000)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// stage children (the file path is argv[1] of `node -e`)
+
+const BARE_PARSE = `
+const fs = require('node:fs');
+const file = process.argv[1];
+const t0 = performance.now();
+const text = fs.readFileSync(file, 'utf8');
+const t1 = performance.now();
+const doc = JSON.parse(text);
+const t2 = performance.now();
+// touch the result so the parse cannot be dropped
+const records = doc.records.length;
+const last = doc.records[records - 1];
+if (typeof last !== 'object' || last === null) throw new Error('unexpected document');
+process.stdout.write(JSON.stringify({ readMs: t1 - t0, parseMs: t2 - t1, records, chars: text.length }) + '\\n');
+`;
+
+const readerPreamble = () => `
+import { createReadStream } from 'node:fs';
+import { FlowLogReader } from ${JSON.stringify(pathToFileURL(path.join(DIST, 'azure', 'flowLogReader.js')).href)};
+const file = process.argv[1];
+let problems = 0;
+let skipped = 0;
+async function readAll(onFlow) {
+  const reader = new FlowLogReader(file, { flow: onFlow, problem(p) { problems++; skipped += p.skipped ?? 0; } });
+  for await (const chunk of createReadStream(file, { highWaterMark: ${CHUNK_BYTES} })) reader.push(chunk);
+  reader.end();
+  return reader.recordsRead;
+}
+`;
+
+const PARSE_TO_RECORDS = () => `${readerPreamble()}
+let tuples = 0;
+let ipv6 = 0;
+const states = { begin: 0, continue: 0, end: 0, deny: 0, none: 0 };
+let denied = 0;
+const t0 = performance.now();
+const azureRecords = await readAll((r) => {
+  tuples++;
+  if (r.family === 6) ipv6++;
+  states[r.state ?? 'none']++;
+  if (r.decision === 'deny') denied++;
+});
+const t1 = performance.now();
+process.stdout.write(JSON.stringify({ ms: t1 - t0, tuples, ipv6, states, denied, azureRecords, problems, skipped }) + '\\n');
+`;
+
+const ENCODE_ONLY = () => `${readerPreamble()}
+import { IpfixEncoder } from ${JSON.stringify(pathToFileURL(path.join(DIST, 'ipfix', 'encoder.js')).href)};
+const records = [];
+const p0 = performance.now();
+await readAll((r) => { records.push(r); });
+const p1 = performance.now();
+let bytes = 0;
+let messages = 0;
+const enc = new IpfixEncoder({}, (message) => { bytes += message.bytes.length; messages++; });
+const t0 = performance.now();
+for (const record of records) enc.add(record, { flowStartMs: record.timeMs, observationDomainId: 1, interfaceIndex: 5 }, Date.now());
+enc.flush(Date.now());
+const t1 = performance.now();
+process.stdout.write(JSON.stringify({
+  parseMs: p1 - p0, ms: t1 - t0, tuples: records.length, problems,
+  flowRecords: enc.counters.flowRecords, optionsRecords: enc.counters.optionsRecords,
+  messages, bytes, declined: Object.fromEntries(enc.declined),
+}) + '\\n');
+`;
+
+// ---------------------------------------------------------------------------------------------
+// UDP receiver
+
+async function startReceiver() {
+  const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER_BYTES });
+  const counts = { datagrams: 0, bytes: 0, lastAt: 0 };
+  socket.on('message', (msg) => {
+    counts.datagrams++;
+    counts.bytes += msg.length;
+    counts.lastAt = performance.now();
+  });
+  await new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: socket.address().port,
+    recvBufferSize: socket.getRecvBufferSize(),
+    counts,
+    reset() {
+      counts.datagrams = 0;
+      counts.bytes = 0;
+      counts.lastAt = 0;
+    },
+    /** Waits until nothing has arrived for `quietMs` (at most `maxMs`): drains what is queued. */
+    async settle(quietMs = 250, maxMs = 5000) {
+      const began = performance.now();
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 50));
+        const now = performance.now();
+        if (now - Math.max(counts.lastAt, began) >= quietMs || now - began >= maxMs) return;
+      }
+    },
+    close: () => new Promise((r) => socket.close(r)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// stages
+
+async function stageBareParse(input, scratch) {
+  const result = await runNode(['-e', BARE_PARSE, input.file], scratch);
+  const out = childJson('bare JSON.parse', result);
+  return { wallMs: result.wallMs, childMs: out.parseMs, readMs: out.readMs, peakRssKb: result.peakRssKb, records: out.records };
+}
+
+async function stageParse(input, scratch) {
+  const result = await runNode(['--input-type=module', '-e', PARSE_TO_RECORDS(), input.file], scratch);
+  const out = childJson('parse -> FlowRecord', result);
+  return { wallMs: result.wallMs, childMs: out.ms, peakRssKb: result.peakRssKb, tuples: out.tuples, ipv6: out.ipv6, states: out.states, denied: out.denied, azureRecords: out.azureRecords, problems: out.problems, skipped: out.skipped };
+}
+
+async function stageEncode(input, scratch) {
+  const result = await runNode(['--input-type=module', '-e', ENCODE_ONLY(), input.file], scratch);
+  const out = childJson('encode', result);
+  return { wallMs: result.wallMs, childMs: out.ms, parseMs: out.parseMs, peakRssKb: result.peakRssKb, tuples: out.tuples, flowRecords: out.flowRecords, optionsRecords: out.optionsRecords, messages: out.messages, bytes: out.bytes, declined: out.declined };
+}
+
+async function stageReplay(input, scratch, receiver, { paced, extraNodeArgs = [], tag }) {
+  const summaryFile = path.join(scratch, `summary-${tag}-${++childSeq}.json`);
+  const args = [...extraNodeArgs, CLI, 'replay', input.file, '--collector', `127.0.0.1:${receiver.port}`, ...(paced ? [] : ['--max-pps', '0']), '--quiet', '--summary-json', summaryFile];
+  receiver.reset();
+  const result = await runNode(args, scratch);
+  await receiver.settle();
+  if (result.code !== 0) throw failed(`replay (${tag})`, result);
+  const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
+  const sent = summary.collectors?.[0];
+  return {
+    wallMs: result.wallMs,
+    childMs: summary.elapsedMs,
+    peakRssKb: result.peakRssKb,
+    tuples: summary.tuples,
+    exportedRecords: summary.exportedRecords,
+    optionsRecords: summary.optionsRecords,
+    messages: summary.messages,
+    templateMessages: summary.templateMessages,
+    bytesSent: summary.bytesSent,
+    datagramsSent: sent?.datagrams,
+    sendErrors: sent?.errors,
+    datagramsReceived: receiver.counts.datagrams,
+    bytesReceived: receiver.counts.bytes,
+    skippedTuples: sumValues(summary.skippedTuples),
+    skippedRecords: sumValues(summary.skippedRecords),
+    stderrLines: result.stderr.trim() === '' ? 0 : result.stderr.trim().split('\n').length,
+  };
+}
+
+function sumValues(obj) {
+  return Object.values(obj ?? {}).reduce((a, b) => a + b, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU profile
+
+async function profileReplay(input, scratch, receiver, top) {
+  const dir = path.join(scratch, 'cpu-prof');
+  fs.mkdirSync(dir, { recursive: true });
+  const run = await stageReplay(input, scratch, receiver, { paced: false, extraNodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir], tag: 'profile' });
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  if (files.length === 0) throw new Error('node --cpu-prof wrote no profile');
+  const profileFile = path.join(dir, files[0]);
+  const profile = JSON.parse(fs.readFileSync(profileFile, 'utf8'));
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map();
+  const { samples, timeDeltas } = profile;
+  // A sample's time is the gap to the next sample (what DevTools shows as self time).
+  for (let i = 0; i < samples.length; i++) {
+    const dt = i + 1 < timeDeltas.length ? timeDeltas[i + 1] : 0;
+    selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + Math.max(0, dt));
+  }
+  const totalUs = profile.endTime - profile.startTime;
+  const fns = new Map();
+  const filesSelf = new Map();
+  for (const [id, us] of selfUs) {
+    const { functionName, url, lineNumber, columnNumber } = byId.get(id).callFrame;
+    const where = shortUrl(url);
+    const key = `${functionName || '(anonymous)'}${where ? ` ${where}:${lineNumber + 1}:${columnNumber + 1}` : ''}`;
+    fns.set(key, (fns.get(key) ?? 0) + us);
+    const fileKey = where || functionName || '(unknown)';
+    filesSelf.set(fileKey, (filesSelf.get(fileKey) ?? 0) + us);
+  }
+  const rank = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, us]) => ({ name, selfMs: us / 1000, share: us / totalUs }));
+  return { wallMs: run.wallMs, totalMs: totalUs / 1000, functions: rank(fns), files: rank(filesSelf), profileFile };
+
+}
+
+function shortUrl(url) {
+  if (!url) return '';
+  let p = url;
+  if (p.startsWith('file://')) p = fileURLToPath(p);
+  if (p.startsWith(ROOT + path.sep)) return path.relative(ROOT, p);
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// statistics and output
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Median of the runs' main time; details from the run closest to it. */
+function combine(runs, timeOf) {
+  const times = runs.map(timeOf);
+  const med = median(times);
+  let pick = runs[0];
+  for (const r of runs) if (Math.abs(timeOf(r) - med) < Math.abs(timeOf(pick) - med)) pick = r;
+  const rss = runs.map((r) => r.peakRssKb).filter((v) => v !== undefined);
+  return { ...pick, ms: med, bestMs: Math.min(...times), allMs: times, peakRssKb: rss.length ? Math.max(...rss) : undefined };
+}
+
+const fmtS = (ms) => (ms / 1000).toFixed(2);
+const fmtInt = (n) => (n === undefined || n === null ? '-' : Math.round(n).toLocaleString('en-US'));
+const fmtRate = (tuples, ms) => (ms > 0 ? fmtInt((tuples / ms) * 1000) : '-');
+const fmtRss = (kb) => (kb === undefined ? 'n/m' : `${(kb / 1024).toFixed(0)} MiB`);
+const fmtRatio = (x) => `${x.toFixed(2)}x`;
+
+function table(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function report(ctx) {
+  const { input, opts, bare, parse, encode, e2e, paced, receiver, profile } = ctx;
+  const tuples = input.tuples;
+  const base = bare.ms;
+  const showBest = opts.runs > 1;
+  const header = ['stage', 'seconds', ...(showBest ? ['best'] : []), 'tuples/s', 'vs bare parse', 'in-child s', 'peak RSS', 'notes'];
+  const row = (name, s, inChild, notes) => [name, fmtS(s.ms), ...(showBest ? [fmtS(s.bestMs)] : []), fmtRate(tuples, s.ms), fmtRatio(s.ms / base), inChild === undefined ? '-' : fmtS(inChild), fmtRss(s.peakRssKb), notes];
+  const loss = (r) => (r.messages > 0 ? `${(100 * (1 - r.datagramsReceived / r.messages)).toFixed(1)}% lost` : '');
+  const rows = [
+    row('a. bare JSON.parse (node -e)', bare, bare.childMs, `JSON.parse ${fmtS(bare.childMs)} s + readFileSync ${fmtS(bare.readMs)} s; ${fmtInt(bare.records)} Azure records`),
+    row('b. parse -> FlowRecord', parse, parse.childMs, `${fmtInt(parse.tuples)} tuples (${fmtInt(parse.ipv6)} IPv6), ${fmtInt(parse.problems)} problems`),
+    row('c. encode only (in-child)', encode, encode.childMs, `${fmtInt(encode.flowRecords)} records, ${fmtInt(encode.messages)} messages, ${fmtInt(encode.bytes)} B; whole child ${fmtS(encode.wallMs)} s (parse ${fmtS(encode.parseMs)} s)`),
+    row('d. end-to-end --max-pps 0', e2e, e2e.childMs, `${fmtInt(e2e.exportedRecords)} records, ${fmtInt(e2e.messages)} msgs sent, ${fmtInt(e2e.datagramsReceived)} received (${loss(e2e)})`),
+    row('e. end-to-end default pacing', paced, paced.childMs, `${fmtInt(paced.exportedRecords)} records, ${fmtInt(paced.messages)} msgs sent, ${fmtInt(paced.datagramsReceived)} received (${loss(paced)})`),
+  ];
+  const out = [];
+  out.push(`nsg2ipfix bench: ${fmtInt(tuples)} tuples, ${(input.bytes / 1e6).toFixed(1)} MB NSG v2 (${fmtInt(input.records)} records, ~${(input.params.ipv6Share * 100).toFixed(0)}% IPv6 flows)`);
+  out.push(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), runs: ${opts.runs}${opts.runs > 1 ? ' (median; best shown)' : ''}`);
+  out.push(`seconds = wall time from spawn to exit, except c (encode loop only); tuples/s on seconds; in-child = time measured inside the child`);
+  out.push('');
+  out.push(table(header, rows));
+  out.push('');
+  out.push(`key figure: end-to-end (unpaced) / bare JSON.parse = ${fmtRatio(e2e.ms / bare.ms)} wall (${fmtRatio(e2e.childMs / bare.childMs)} in-child: replay elapsed vs JSON.parse alone)`);
+  out.push(`            parse -> FlowRecord / bare JSON.parse = ${fmtRatio(parse.ms / bare.ms)} wall (${fmtRatio(parse.childMs / bare.childMs)} in-child)`);
+  const detail = (name, r) => `${name}: tuples ${fmtInt(r.tuples)}, exported records ${fmtInt(r.exportedRecords)} (+${fmtInt(r.optionsRecords)} options), messages ${fmtInt(r.messages)} (${fmtInt(r.templateMessages)} template), bytes sent ${fmtInt(r.bytesSent)}, datagrams sent ${fmtInt(r.datagramsSent)} (send errors ${fmtInt(r.sendErrors)}), received ${fmtInt(r.datagramsReceived)} / ${fmtInt(r.bytesReceived)} B, skipped tuples ${fmtInt(r.skippedTuples)}, records ${fmtInt(r.skippedRecords)}`;
+  out.push('');
+  out.push(detail('d', e2e));
+  out.push(detail('e', paced));
+  out.push(`tuple states (b): ${Object.entries(parse.states).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}, of which denied ${fmtInt(parse.denied)}; generator: ${Object.entries(input.stateCounts ?? {}).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
+  out.push(`receiver: 127.0.0.1:${receiver.port}, SO_RCVBUF asked ${fmtInt(RECV_BUFFER_BYTES)}, got ${fmtInt(receiver.recvBufferSize)} (capped by net.core.rmem_max)`);
+  out.push(`peak RSS: ${rssMethod.label}`);
+  if (profile) {
+    out.push('');
+    out.push(`CPU profile of one unpaced replay (node --cpu-prof, wall ${fmtS(profile.wallMs)} s, profiled ${fmtS(profile.totalMs)} s), top ${opts.top} by self time:`);
+    out.push(table(['self ms', 'share', 'function'], profile.functions.map((f) => [f.selfMs.toFixed(0), `${(f.share * 100).toFixed(1)}%`, f.name])));
+    out.push('');
+    out.push(`by file:`);
+    out.push(table(['self ms', 'share', 'file'], profile.files.map((f) => [f.selfMs.toFixed(0), `${(f.share * 100).toFixed(1)}%`, f.name])));
+  }
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${error.message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (opts === null) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  ensureBuild();
+  const input = await ensureInput(opts.tuples);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nsg2ipfix-bench-run-'));
+  rssMethod = detectRssMethod(scratch);
+  log(`peak RSS via ${rssMethod.label}`);
+  const receiver = await startReceiver();
+  try {
+    const runs = { bare: [], parse: [], encode: [], e2e: [], paced: [] };
+    for (let run = 1; run <= opts.runs; run++) {
+      const tag = opts.runs > 1 ? ` (run ${run}/${opts.runs})` : '';
+      const step = async (name, list, fn, show) => {
+        log(`${name}${tag}...`);
+        const r = await fn();
+        list.push(r);
+        log(`  ${show(r)}`);
+      };
+      await step('a. bare JSON.parse', runs.bare, () => stageBareParse(input, scratch), (r) => `${fmtS(r.wallMs)} s wall, JSON.parse ${fmtS(r.childMs)} s`);
+      await step('b. parse -> FlowRecord', runs.parse, () => stageParse(input, scratch), (r) => `${fmtS(r.wallMs)} s wall, ${fmtS(r.childMs)} s in child, ${fmtInt(r.tuples)} tuples`);
+      await step('c. encode only', runs.encode, () => stageEncode(input, scratch), (r) => `${fmtS(r.childMs)} s encoding, ${fmtInt(r.messages)} messages`);
+      await step('d. end-to-end, --max-pps 0', runs.e2e, () => stageReplay(input, scratch, receiver, { paced: false, tag: 'unpaced' }), (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`);
+      await step('e. end-to-end, default pacing', runs.paced, () => stageReplay(input, scratch, receiver, { paced: true, tag: 'paced' }), (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`);
+    }
+    const wall = (r) => r.wallMs;
+    const results = {
+      input,
+      opts,
+      receiver,
+      bare: combine(runs.bare, wall),
+      parse: combine(runs.parse, wall),
+      encode: combine(runs.encode, (r) => r.childMs),
+      e2e: combine(runs.e2e, wall),
+      paced: combine(runs.paced, wall),
+    };
+    // bare.ms is the wall median; the in-child ratio uses the median JSON.parse time.
+    results.bare.childMs = median(runs.bare.map((r) => r.childMs));
+    results.parse.childMs = median(runs.parse.map((r) => r.childMs));
+    results.e2e.childMs = median(runs.e2e.map((r) => r.childMs));
+    if (opts.profile) {
+      log('profiling one unpaced replay with node --cpu-prof...');
+      results.profile = await profileReplay(input, scratch, receiver, opts.top);
+      if (opts.keep) log(`CPU profile: ${results.profile.profileFile} (open in Chrome DevTools)`);
+      else delete results.profile.profileFile;
+    }
+    process.stdout.write(`${report(results)}\n`);
+    if (opts.json) {
+      const json = {
+        date: new Date().toISOString(),
+        node: process.version,
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        rssMethod: rssMethod.label,
+        input: { file: input.file, tuples: input.tuples, records: input.records, bytes: input.bytes, params: input.params, stateCounts: input.stateCounts },
+        runs: opts.runs,
+        receiverBufferBytes: receiver.recvBufferSize,
+        stages: {
+          bareJsonParse: results.bare,
+          parseToFlowRecord: results.parse,
+          encode: results.encode,
+          endToEndUnpaced: results.e2e,
+          endToEndDefaultPacing: results.paced,
+        },
+        ratios: {
+          endToEndVsBareParseWall: results.e2e.ms / results.bare.ms,
+          endToEndVsBareParseInChild: results.e2e.childMs / results.bare.childMs,
+          parseVsBareParseWall: results.parse.ms / results.bare.ms,
+        },
+        ...(results.profile ? { profile: results.profile } : {}),
+      };
+      fs.writeFileSync(opts.json, `${JSON.stringify(json, null, 2)}\n`);
+      log(`results written to ${opts.json}`);
+    }
+  } finally {
+    await receiver.close();
+    if (opts.keep) log(`kept scratch files in ${scratch}`);
+    else fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  return 0;
+}
+
+main().then(
+  (code) => { process.exitCode = code; },
+  (error) => {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
