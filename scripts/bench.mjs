@@ -19,7 +19,8 @@
  * from polling /proc/PID/status VmHWM, else it is not measured.
  *
  * The table goes to stdout, progress to stderr. Only node built-ins are used. dist/ is rebuilt
- * (`npm run build`) first when it is missing or older than src/.
+ * (`npm run build`) first when it is missing or older than src/ (NSG2IPFIX_BENCH_NO_BUILD=1:
+ * never rebuild, just warn; the smoke test uses it so a test run never compiles dist/).
  *
  * Options:
  *   --tuples N    flow tuples in the synthetic file (default 1000000)
@@ -127,6 +128,11 @@ function ensureBuild() {
   const reason = staleReason();
   if (reason === undefined) {
     log('dist/ is up to date');
+    return;
+  }
+  if (process.env.NSG2IPFIX_BENCH_NO_BUILD === '1') {
+    if (!fs.existsSync(path.join(DIST, 'cli.js'))) throw new Error(`${reason}, and NSG2IPFIX_BENCH_NO_BUILD=1 forbids building it`);
+    log(`warning: ${reason}; not rebuilding (NSG2IPFIX_BENCH_NO_BUILD=1)`);
     return;
   }
   log(`${reason}: running npm run build`);

@@ -4,6 +4,8 @@ import { FlowStartTimes, DEFAULT_FLOW_TABLE_SIZE } from './enrich/flowStartTimes
 import { InterfaceIndexes } from './enrich/interfaceIndex.js';
 import { ObservationDomains } from './enrich/observationDomain.js';
 import { IpfixEncoder, IPFIX_DEFAULTS } from './ipfix/encoder.js';
+import { NetflowV5Encoder } from './netflow/v5.js';
+import { NetflowV9Encoder } from './netflow/v9.js';
 import { ExportMetrics } from './metrics.js';
 import { ProblemReporter } from './problemReporter.js';
 import type { FlowBatch } from './sources/flowBatch.js';
@@ -176,7 +178,12 @@ export class ExportPipeline {
     outbox.length = 0;
     metrics.exportedRecords = this.encoder.counters.flowRecords;
     metrics.optionsRecords = this.encoder.counters.optionsRecords;
-    for (const [reason, count] of this.encoder.declined) metrics.declined.set(reason, count);
+    for (const [reason, count] of this.encoder.declined) {
+      if (!metrics.declined.has(reason)) {
+        this.logger.warn({ stage: 'encode', format: this.options.format, reason }, `${this.options.format} cannot carry some flows (${reason}): they are counted and skipped`);
+      }
+      metrics.declined.set(reason, count);
+    }
   }
 
   async close(): Promise<void> {
@@ -187,22 +194,25 @@ export class ExportPipeline {
 }
 
 function createEncoder(options: ExportOptions, emit: (message: EncodedMessage) => void): FlowEncoder {
+  const refresh = {
+    maxMessageSizeInBytes: options.maxMessageSizeInBytes,
+    templateRefreshIntervalMs: options.templateRefreshIntervalMs,
+    templateRefreshPackets: options.templateRefreshPackets,
+    optionsRecords: options.optionsRecords,
+  };
+  if (options.format !== 'ipfix' && options.biflow === 'rfc5103') {
+    throw new ConfigurationError(`--biflow rfc5103 needs IPFIX (RFC 5103 reverse elements); ${options.format} splits biflows into two records`);
+  }
   switch (options.format) {
     case 'ipfix':
       return new IpfixEncoder(
-        {
-          maxMessageSizeInBytes: options.maxMessageSizeInBytes,
-          biflow: options.biflow,
-          enterpriseNumber: options.enterpriseNumber,
-          templateRefreshIntervalMs: options.templateRefreshIntervalMs,
-          templateRefreshPackets: options.templateRefreshPackets,
-          optionsRecords: options.optionsRecords,
-          describeDomains: options.observationDomainId === undefined,
-        },
+        { ...refresh, biflow: options.biflow, enterpriseNumber: options.enterpriseNumber, describeDomains: options.observationDomainId === undefined },
         emit,
       );
-    default:
-      throw new ConfigurationError(`format '${options.format}' is not supported yet`);
+    case 'netflow9':
+      return new NetflowV9Encoder(refresh, emit);
+    case 'netflow5':
+      return new NetflowV5Encoder({ maxMessageSizeInBytes: options.maxMessageSizeInBytes }, emit);
   }
 }
 

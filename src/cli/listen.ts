@@ -27,7 +27,7 @@ export function recordToJson(record: DecodedRecord): Record<string, unknown> {
 
 export function listenCommand(): Command {
   return new Command('listen')
-    .description('a built-in collector for debugging: decodes IPFIX and prints one JSON line per data record')
+    .description('a built-in collector for debugging: decodes IPFIX, NetFlow v9 and v5 and prints one JSON line per data record')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'UDP port (4739 IPFIX; use 2055 for NetFlow)', '4739')
     .option('--enterprise-number <pen>', 'PEN of the Azure elements, to name them', String(DEFAULT_ENTERPRISE_NUMBER))

@@ -29,6 +29,8 @@ export class FlowView {
   aclId: Uint8Array = EMPTY;
   encryption: Uint8Array = EMPTY;
   nicMac: Uint8Array = NO_MAC;
+  /** NetFlow v9 / v5 only: epoch ms of sysUptime 0 in the packet being written. */
+  uptimeBaseMs = 0;
 }
 
 const EMPTY = new Uint8Array(0);

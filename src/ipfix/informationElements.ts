@@ -49,6 +49,10 @@ export const IANA_ELEMENTS = {
   destinationTransportPort: iana(11, 'unsigned16', 2),
   destinationIPv4Address: iana(12, 'ipv4Address', 4),
   egressInterface: iana(14, 'unsigned32', 4),
+  /** NetFlow v9 LAST_SWITCHED: sysUptime ms at the flow's end. */
+  flowEndSysUpTime: iana(21, 'unsigned32', 4),
+  /** NetFlow v9 FIRST_SWITCHED: sysUptime ms at the flow's start. */
+  flowStartSysUpTime: iana(22, 'unsigned32', 4),
   sourceIPv6Address: iana(27, 'ipv6Address', 16),
   destinationIPv6Address: iana(28, 'ipv6Address', 16),
   flowDirection: iana(61, 'unsigned8', 1),

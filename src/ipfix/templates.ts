@@ -15,6 +15,10 @@ export const TEMPLATE_IDS = {
   biflowIPv6: 259,
   interfaceOptions: 260,
   domainOptions: 261,
+  /** NetFlow v9 gets ids of its own, so a v9 and an IPFIX stream can never be confused (tshark). */
+  netflow9IPv4: 300,
+  netflow9IPv6: 301,
+  netflow9InterfaceOptions: 302,
 } as const;
 
 type AddressSlot = 'sourceAddress' | 'destinationAddress';
@@ -44,6 +48,27 @@ const FLOW_FIELDS: readonly (ElementName | AddressSlot)[] = [
 /** RFC 5103 biflow: the forward layout plus the reverse counters. */
 const BIFLOW_FIELDS: readonly (ElementName | AddressSlot)[] = [...FLOW_FIELDS, 'reverseOctetDeltaCount', 'reversePacketDeltaCount'];
 
+/**
+ * NetFlow v9 (RFC 3954): fixed-length fields only, times as sysUptime. firewallEvent (233) is left
+ * out on purpose: nfdump reads it in v9 as a Cisco NSEL event and stops treating the record as a
+ * flow. The Azure elements need enterprise numbers, which v9 does not have.
+ */
+const NETFLOW9_FIELDS: readonly (ElementName | AddressSlot)[] = [
+  'flowStartSysUpTime',
+  'flowEndSysUpTime',
+  'sourceAddress',
+  'destinationAddress',
+  'sourceTransportPort',
+  'destinationTransportPort',
+  'protocolIdentifier',
+  'flowDirection',
+  'forwardingStatus',
+  'octetDeltaCount',
+  'packetDeltaCount',
+  'ingressInterface',
+  'egressInterface',
+];
+
 export interface FieldSpec {
   readonly name: ElementName;
   readonly element: InformationElement;
@@ -55,6 +80,8 @@ type FieldWriter = (buf: Buffer, offset: number, view: FlowView) => number;
 const FIELD_WRITERS: Partial<Record<ElementName, FieldWriter>> = {
   flowStartMilliseconds: (b, o, v) => writeU64(b, o, v.flowStartMs),
   flowEndMilliseconds: (b, o, v) => writeU64(b, o, v.flowEndMs),
+  flowStartSysUpTime: (b, o, v) => writeU32(b, o, v.flowStartMs - v.uptimeBaseMs),
+  flowEndSysUpTime: (b, o, v) => writeU32(b, o, v.flowEndMs - v.uptimeBaseMs),
   sourceIPv4Address: (b, o, v) => writeBytes(b, o, v.sourceAddress),
   destinationIPv4Address: (b, o, v) => writeBytes(b, o, v.destinationAddress),
   sourceIPv6Address: (b, o, v) => writeBytes(b, o, v.sourceAddress),
@@ -135,6 +162,13 @@ export function flowTemplates(biflow: 'split' | 'rfc5103', enterpriseNumber: num
   return {
     ipv4: buildFlowTemplate(v4Id, resolve(slots, 4, enterpriseNumber)),
     ipv6: buildFlowTemplate(v6Id, resolve(slots, 6, enterpriseNumber)),
+  };
+}
+
+export function netflow9Templates(): FlowTemplates {
+  return {
+    ipv4: buildFlowTemplate(TEMPLATE_IDS.netflow9IPv4, resolve(NETFLOW9_FIELDS, 4, 0)),
+    ipv6: buildFlowTemplate(TEMPLATE_IDS.netflow9IPv6, resolve(NETFLOW9_FIELDS, 6, 0)),
   };
 }
 

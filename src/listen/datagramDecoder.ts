@@ -1,4 +1,5 @@
 import { decodeIpfixMessage, DecodeError, FieldNamer, TemplateCache, type DecodedRecord } from '../ipfix/decoder.js';
+import { decodeNetflow5Message, decodeNetflow9Message } from '../netflow/decoder.js';
 
 export interface DatagramDecodeResult {
   readonly records: DecodedRecord[];
@@ -26,6 +27,8 @@ export class DatagramDecoder {
         const result = decodeIpfixMessage(datagram, exporter, this.templates, this.namer);
         return { records: result.records, unknownTemplateSets: result.unknownTemplateSets };
       }
+      if (version === 9) return decodeNetflow9Message(datagram, exporter, this.templates, this.namer);
+      if (version === 5) return { records: decodeNetflow5Message(datagram, exporter), unknownTemplateSets: 0 };
       return { records: [], error: `unsupported version ${version}`, unknownTemplateSets: 0 };
     } catch (error) {
       if (error instanceof DecodeError || error instanceof RangeError) return { records: [], error: error.message, unknownTemplateSets: 0 };

@@ -20,6 +20,8 @@ export interface SamplePcap {
 export const SAMPLE_PCAPS: readonly SamplePcap[] = [
   { file: 'ipfix-uniflow.pcap', description: 'IPFIX, biflow split into two uniflow records', flags: { format: 'ipfix', biflow: 'split' } },
   { file: 'ipfix-rfc5103-biflow.pcap', description: 'IPFIX, RFC 5103 biflow (reverse counters, PEN 29305)', flags: { format: 'ipfix', biflow: 'rfc5103' } },
+  { file: 'netflow9.pcap', description: 'NetFlow v9, biflow split into two uniflow records', flags: { format: 'netflow9' } },
+  { file: 'netflow5.pcap', description: 'NetFlow v5 (IPv4 only)', flags: { format: 'netflow5' } },
 ];
 
 /** 2025-06-12T10:00:00Z: just after the sample hour, as if exported when the blob closed. */

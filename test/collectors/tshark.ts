@@ -211,7 +211,17 @@ export function tsharkMessages(pcapPath: string, options?: TsharkOptions): Tshar
     const flows: TsharkFlow[] = [];
     for (const [key, value] of Object.entries(cflow)) {
       if (typeof value === 'string') header[key] = value;
+      if (/^pdu \d+/.test(key)) {
+        // NetFlow v5: fixed records straight under the header.
+        const fields: Record<string, string[]> = {};
+        flatten(value, fields);
+        flows.push({ frame: index + 1, setId: 0, fields });
+        continue;
+      }
       const set = /^(?:Set|FlowSet) \d+ \[id=(\d+)\]/.exec(key);
+      if (set === null && key.endsWith('_tree') && value !== null && typeof value === 'object') {
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (typeof v === 'string') header[k] = v;
+      }
       if (set === null || value === null || typeof value !== 'object') continue;
       for (const [flowKey, flowValue] of Object.entries(value as Record<string, unknown>)) {
         if (!/^(?:Flow|pdu) \d+/.test(flowKey)) continue;

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 
 /** One tuple of the bundled samples as an independent reading (scripts/expected-from-samples.mjs) sees it. */
 export interface ExpectedTuple {
@@ -54,10 +54,13 @@ export function expectedTuples(): ExpectedTuple[] {
  * tuple's flow starts at the same flow's previous tuple (within its NIC's file; end and deny
  * tuples close the flow), else at the tuple time.
  */
-export function expectedRecords(biflow: 'split' | 'rfc5103'): ExpectedRecord[] {
+export function expectedRecords(biflow: 'split' | 'rfc5103', options: { shiftMs?: number; ipv4Only?: boolean } = {}): ExpectedRecord[] {
   const lastSeen = new Map<string, number>();
   const records: ExpectedRecord[] = [];
-  for (const t of expectedTuples()) {
+  const shiftMs = options.shiftMs ?? 0;
+  for (const original of expectedTuples()) {
+    if (options.ipv4Only && original.srcAddr.includes(':')) continue;
+    const t = { ...original, timeMs: original.timeMs + shiftMs };
     const key = `${t.file}|${t.protocol}|${t.srcAddr}|${t.srcPort}|${t.dstAddr}|${t.dstPort}`;
     const previous = lastSeen.get(key);
     const startMs = previous !== undefined && previous <= t.timeMs ? previous : t.timeMs;
@@ -112,4 +115,44 @@ export function byFlow<T extends { srcAddr: string; dstAddr: string; srcPort: nu
     (a.direction ?? 0) - (b.direction ?? 0) ||
     (a.rule ?? '').localeCompare(b.rule ?? '')
   );
+}
+
+/**
+ * Copies the sample logs into `dir` with every timestamp moved by `shiftMs` (a whole number of
+ * seconds), e.g. to make them recent. Returns the directory.
+ */
+export function shiftedSamples(dir: string, shiftMs: number): string {
+  for (const file of listJson(SAMPLES_DIR)) {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { records: Record<string, unknown>[] };
+    for (const record of doc.records) {
+      record['time'] = new Date(Date.parse(String(record['time'])) + shiftMs).toISOString();
+      const shiftTuple = (tuple: string) => {
+        const [ts, ...rest] = tuple.split(',');
+        const value = Number(ts);
+        const shifted = value >= 1e11 ? value + shiftMs : value + shiftMs / 1000;
+        return [String(shifted), ...rest].join(',');
+      };
+      const walk = (node: unknown): void => {
+        if (Array.isArray(node)) node.forEach(walk);
+        else if (node !== null && typeof node === 'object') {
+          for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+            if (key === 'flowTuples' && Array.isArray(value)) (node as Record<string, unknown>)[key] = value.map((t) => shiftTuple(String(t)));
+            else walk(value);
+          }
+        }
+      };
+      walk(record);
+    }
+    const target = join(dir, relative(SAMPLES_DIR, file));
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, JSON.stringify(doc));
+  }
+  return dir;
+}
+
+function listJson(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? listJson(path) : entry.name.endsWith('.json') ? [path] : [];
+  });
 }

@@ -1,0 +1,51 @@
+/**
+ * Smoke test of scripts/bench.mjs on a tiny input: it runs end to end and its counts agree.
+ * Timings are machine-dependent and deliberately not asserted (only that they are measured).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const BUILT = existsSync(join(ROOT, 'dist', 'cli.js'));
+const scratch = mkdtempSync(join(tmpdir(), 'nsg2ipfix-bench-test-'));
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('scripts/bench.mjs', () => {
+  it.skipIf(!BUILT)('measures every stage on a small synthetic file', () => {
+    const jsonFile = join(scratch, 'bench.json');
+    const run = spawnSync(process.execPath, ['scripts/bench.mjs', '--tuples', '3000', '--json', jsonFile], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, NSG2IPFIX_BENCH_NO_BUILD: '1' },
+      timeout: 120_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    for (const stage of ['a. bare JSON.parse', 'b. parse -> FlowRecord', 'c. encode only', 'd. end-to-end --max-pps 0', 'e. end-to-end default pacing']) {
+      expect(run.stdout).toContain(stage);
+    }
+    expect(run.stdout).toContain('key figure: end-to-end (unpaced) / bare JSON.parse');
+
+    const result = JSON.parse(readFileSync(jsonFile, 'utf8'));
+    const { bareJsonParse, parseToFlowRecord, encode, endToEndUnpaced, endToEndDefaultPacing } = result.stages;
+    expect(result.input.tuples).toBe(3000);
+    expect(parseToFlowRecord.tuples).toBe(3000);
+    expect(parseToFlowRecord.problems).toBe(0);
+    expect(encode.tuples).toBe(3000);
+    for (const e2e of [endToEndUnpaced, endToEndDefaultPacing]) {
+      expect(e2e.tuples).toBe(3000);
+      expect(e2e.exportedRecords).toBe(encode.flowRecords);
+      expect(e2e.datagramsSent).toBe(e2e.messages);
+    }
+    // A few hundred datagrams at the default pacing fit any loopback receive buffer.
+    expect(endToEndDefaultPacing.datagramsReceived).toBe(endToEndDefaultPacing.messages);
+    for (const stage of [bareJsonParse, parseToFlowRecord, encode, endToEndUnpaced, endToEndDefaultPacing]) {
+      expect(stage.ms).toBeGreaterThan(0);
+      expect(stage.wallMs).toBeGreaterThan(0);
+    }
+    expect(result.ratios.endToEndVsBareParseWall).toBeGreaterThan(0);
+  });
+});
