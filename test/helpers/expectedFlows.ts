@@ -156,3 +156,35 @@ function listJson(dir: string): string[] {
     return entry.isDirectory() ? listJson(path) : entry.name.endsWith('.json') ? [path] : [];
   });
 }
+
+/** The fields every collector shows of a uniflow record: what the interop tests compare. */
+export interface CoreFields {
+  srcAddr: string;
+  dstAddr: string;
+  srcPort: number;
+  dstPort: number;
+  protocol: number;
+  bytes: number;
+  packets: number;
+  startMs: number;
+  endMs: number;
+}
+
+export function coreFields(r: CoreFields): CoreFields {
+  return {
+    srcAddr: r.srcAddr,
+    dstAddr: r.dstAddr,
+    srcPort: r.srcPort,
+    dstPort: r.dstPort,
+    protocol: r.protocol,
+    bytes: r.bytes,
+    packets: r.packets,
+    startMs: r.startMs,
+    endMs: r.endMs,
+  };
+}
+
+/** nfdump's view of a flow in the same shape (in-direction counters, first/last). */
+export function nfdumpCoreFields(f: { srcAddr: string; dstAddr: string; srcPort: number; dstPort: number; protocol: number; inBytes: number; inPackets: number; firstMs: number; lastMs: number }): CoreFields {
+  return coreFields({ ...f, bytes: f.inBytes, packets: f.inPackets, startMs: f.firstMs, endMs: f.lastMs });
+}

@@ -12,7 +12,7 @@ import { pmacctTimeToMs } from '../collectors/nfacctd.js';
 import { startNfcapd, stopAll as stopAllNfcapd } from '../collectors/nfcapd.js';
 import { tsharkExpertMessages, tsharkMessages, tsharkTimeToMs, type TsharkMessage } from '../collectors/tshark.js';
 import { runCli } from '../helpers/cli.js';
-import { byFlow, expectedRecords, SAMPLES_DIR, type ExpectedRecord } from '../helpers/expectedFlows.js';
+import { byFlow, coreFields, expectedRecords, nfdumpCoreFields, SAMPLES_DIR, type ExpectedRecord } from '../helpers/expectedFlows.js';
 import { requireDecoders } from '../helpers/decoders.js';
 
 const PCAPS_DIR = join(import.meta.dirname, '..', '..', 'pcaps');
@@ -132,28 +132,8 @@ describe('IPFIX over UDP into nfcapd / nfdump', () => {
   });
 
   it('stores exactly the sample flows: addresses, ports, protocol, bytes, packets, start and end times', () => {
-    const stored = result.flows.map((f) => ({
-      srcAddr: f.srcAddr,
-      dstAddr: f.dstAddr,
-      srcPort: f.srcPort,
-      dstPort: f.dstPort,
-      protocol: f.protocol,
-      bytes: f.inBytes,
-      packets: f.inPackets,
-      startMs: f.firstMs,
-      endMs: f.lastMs,
-    }));
-    const expected = expectedRecords('split').map(({ srcAddr, dstAddr, srcPort, dstPort, protocol, bytes, packets, startMs, endMs }) => ({
-      srcAddr,
-      dstAddr,
-      srcPort,
-      dstPort,
-      protocol,
-      bytes,
-      packets,
-      startMs,
-      endMs,
-    }));
+    const stored = result.flows.map(nfdumpCoreFields);
+    const expected = expectedRecords('split').map(coreFields);
     expect(stored.sort(byFlow)).toEqual(expected.sort(byFlow));
   });
 

@@ -11,7 +11,7 @@ import { startNfcapd, stopAll as stopAllNfcapd } from '../collectors/nfcapd.js';
 import { tsharkExpertMessages, tsharkMessages, type TsharkMessage } from '../collectors/tshark.js';
 import { runCli } from '../helpers/cli.js';
 import { requireDecoders } from '../helpers/decoders.js';
-import { byFlow, expectedRecords, expectedTuples, SAMPLES_DIR, shiftedSamples } from '../helpers/expectedFlows.js';
+import { byFlow, coreFields, expectedRecords, expectedTuples, nfdumpCoreFields, SAMPLES_DIR, shiftedSamples } from '../helpers/expectedFlows.js';
 
 requireDecoders();
 const work = mkdtempSync(join(tmpdir(), 'nsg2ipfix-netflow-'));
@@ -62,17 +62,7 @@ function tsharkFlows(messages: TsharkMessage[]) {
   });
 }
 
-const pick = ({ srcAddr, dstAddr, srcPort, dstPort, protocol, bytes, packets, startMs, endMs }: ReturnType<typeof expectedRecords>[number]) => ({
-  srcAddr,
-  dstAddr,
-  srcPort,
-  dstPort,
-  protocol,
-  bytes,
-  packets,
-  startMs,
-  endMs,
-});
+const pick = coreFields;
 
 describe.each(CASES)('$format, $age logs', ({ format, age }) => {
   it('nfcapd stores every flow with exact addresses, ports, protocol, counts and absolute times, and no sequence errors', async () => {
@@ -85,17 +75,7 @@ describe.each(CASES)('$format, $age logs', ({ format, age }) => {
     const result = await nfcapd.stop();
     expect(result.sequenceErrors).toBe(0);
     expect(result.badPackets).toBe(0);
-    const stored = result.flows.map((f) => ({
-      srcAddr: f.srcAddr,
-      dstAddr: f.dstAddr,
-      srcPort: f.srcPort,
-      dstPort: f.dstPort,
-      protocol: f.protocol,
-      bytes: f.inBytes,
-      packets: f.inPackets,
-      startMs: f.firstMs,
-      endMs: f.lastMs,
-    }));
+    const stored = result.flows.map(nfdumpCoreFields);
     expect(stored.sort(byFlow)).toEqual(expectedFor(format, shift).map(pick).sort(byFlow));
 
     // The same datagrams, captured with --pcap, decode clean in tshark with the same values.
