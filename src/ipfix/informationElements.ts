@@ -74,12 +74,14 @@ export const REVERSE_ELEMENTS = {
 /**
  * Our Azure elements; `enterpriseNumber` here is a placeholder replaced by the configured PEN.
  * Numbers are part of the public interface (collectors are configured with them): never reuse one.
+ * They start at 1001 so no id equals an RFC 5103 reverse element's (29305/1, 29305/2...):
+ * pmacct 1.7 tells enterprise elements apart by id and template order, not by PEN.
  */
 export const AZURE_ELEMENTS = {
-  azureRuleName: { id: 1, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
-  azureAclId: { id: 2, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
-  azureEncryption: { id: 3, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
-  azureNicMac: { id: 4, enterpriseNumber: -1, type: 'macAddress', length: 6 },
+  azureRuleName: { id: 1001, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureAclId: { id: 1002, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureEncryption: { id: 1003, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureNicMac: { id: 1004, enterpriseNumber: -1, type: 'macAddress', length: 6 },
 } as const satisfies Record<string, InformationElement>;
 
 export type ElementName = keyof typeof IANA_ELEMENTS | keyof typeof REVERSE_ELEMENTS | keyof typeof AZURE_ELEMENTS;

@@ -170,7 +170,7 @@ describe('IPFIX over UDP into pmacct nfacctd', () => {
       primitives: [
         'name=flow_dir field_type=61 len=1 semantics=u_int',
         'name=fwd_status field_type=89 len=1 semantics=u_int',
-        'name=fw_event field_type=233 len=1 semantics=u_int',
+        'name=firewall_event field_type=233 len=1 semantics=u_int',
       ].join('\n'),
     });
     const run = await runCli(['replay', SAMPLES_DIR, '--collector', `127.0.0.1:${nfacctd.port}`, '--quiet']);

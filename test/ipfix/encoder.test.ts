@@ -27,7 +27,7 @@ describe('IPFIX encoder', () => {
       hex(`0002 00bc  0100 0012
         0098 0008  0099 0008  0008 0004  000c 0004  0007 0002  000b 0002  0004 0001  003d 0001
         0059 0001  00e9 0001  0001 0008  0002 0008  000a 0004  000e 0004
-        8004 0006 00007ed9  8001 ffff 00007ed9  8002 ffff 00007ed9  8003 ffff 00007ed9`),
+        83ec 0006 00007ed9  83e9 ffff 00007ed9  83ea ffff 00007ed9  83eb ffff 00007ed9`),
     );
     // The options template set follows: id 3, interface options (260) scoped by ingressInterface.
     const optionsSet = 16 + 0xbc;
