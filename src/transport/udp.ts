@@ -1,5 +1,4 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import type { CollectorAddress } from './collectorAddress.js';
 import type { DatagramSink } from './datagramSink.js';
@@ -30,14 +29,18 @@ const MAX_IN_FLIGHT = 512;
 const ERROR_LOG_INTERVAL_MS = 10_000;
 
 /**
- * UDP export to one or more collectors with node:dgram. One long-lived socket per address family,
- * bound once, so every collector sees one stable exporter address and port (collectors key
- * templates by it). Send errors (ECONNREFUSED while a collector restarts, EHOSTUNREACH...) are
- * counted and logged, never fatal: UDP export must outlive its collectors.
+ * UDP export to one or more collectors with node:dgram. Every collector of an address family is
+ * sent from the same local port, bound once, so collectors see one stable exporter (they key
+ * templates by its address and port). Each collector has its own connected socket on that port
+ * (SO_REUSEADDR), because only a connected UDP socket hears ICMP port-unreachable: send errors
+ * (ECONNREFUSED while a collector restarts, EHOSTUNREACH...) are counted and logged, never fatal.
+ * UDP export must outlive its collectors, and a failing collector never holds up the others.
  */
 export class UdpTransport implements DatagramSink {
   readonly stats: CollectorStats[];
-  private readonly sockets = new Map<4 | 6, Socket>();
+  /** One connected socket per collector; those of one address family share one local port. */
+  private readonly sockets: Socket[] = [];
+  private readonly endpoints: PcapEndpoint[] = [];
   private readonly pacer: Pacer;
   private inFlight = 0;
   private drainWaiters: (() => void)[] = [];
@@ -55,26 +58,34 @@ export class UdpTransport implements DatagramSink {
 
   static async open(collectors: readonly CollectorAddress[], options: UdpTransportOptions): Promise<UdpTransport> {
     const transport = new UdpTransport(collectors, options);
-    for (const family of new Set(collectors.map((c) => c.family))) {
-      const socket = createSocket({ type: family === 4 ? 'udp4' : 'udp6', sendBufferSize: options.socketBufferBytes || undefined });
-      socket.on('error', (error) => options.logger.warn({ err: error, family }, 'UDP socket error'));
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind({ port: 0, address: family === 4 ? '0.0.0.0' : '::' }, () => {
-          socket.off('error', reject);
-          resolve();
+    const portByFamily = new Map<4 | 6, number>();
+    try {
+      for (let i = 0; i < collectors.length; i++) {
+        const collector = collectors[i]!;
+        const socket = createSocket({
+          type: collector.family === 4 ? 'udp4' : 'udp6',
+          reuseAddr: true,
+          sendBufferSize: options.socketBufferBytes || undefined,
         });
-      });
-      socket.unref();
-      transport.sockets.set(family, socket);
+        transport.sockets.push(socket);
+        // ICMP "port unreachable" comes back as an 'error' event on a connected socket: count it.
+        socket.on('error', (error: NodeJS.ErrnoException) => transport.recordError(i, error));
+        await bindSocket(socket, collector.family, portByFamily.get(collector.family) ?? 0);
+        portByFamily.set(collector.family, socket.address().port);
+        await new Promise<void>((resolve) => socket.connect(collector.port, collector.address, resolve));
+        socket.unref();
+        transport.endpoints.push(localEndpointOf(socket, collector));
+      }
+    } catch (error) {
+      await transport.close();
+      throw error;
     }
     return transport;
   }
 
-  /** The exporter end of each collector's conversation, as a capture would show it. */
-  localEndpoint(collector: CollectorAddress): PcapEndpoint {
-    const socket = this.sockets.get(collector.family)!;
-    return { address: sourceAddressFor(collector), port: socket.address().port };
+  /** The exporter end of a collector's conversation, as a capture would show it. */
+  localEndpoint(index: number): PcapEndpoint {
+    return this.endpoints[index]!;
   }
 
   send(payload: Buffer, timeMs: number): void | Promise<void> {
@@ -88,10 +99,10 @@ export class UdpTransport implements DatagramSink {
     const pending: Promise<void>[] = [];
     for (let i = 0; i < this.collectors.length; i++) {
       const collector = this.collectors[i]!;
-      const socket = this.sockets.get(collector.family)!;
+      const socket = this.sockets[i]!;
       this.inFlight++;
       const stats = this.stats[i]!;
-      socket.send(payload, collector.port, collector.address, (error) => {
+      socket.send(payload, (error) => {
         this.inFlight--;
         if (error) this.recordError(i, error);
         else {
@@ -100,7 +111,7 @@ export class UdpTransport implements DatagramSink {
         }
         if (this.inFlight === 0 || this.inFlight < MAX_IN_FLIGHT / 2) this.wakeDrainWaiters();
       });
-      const capture = this.options.onSent?.(payload, this.localEndpoint(collector), { address: collector.address, port: collector.port }, timeMs);
+      const capture = this.options.onSent?.(payload, this.localEndpoint(i), { address: collector.address, port: collector.port }, timeMs);
       if (capture) pending.push(capture);
     }
     if (this.inFlight >= MAX_IN_FLIGHT) pending.push(this.waitForRoom(MAX_IN_FLIGHT / 2));
@@ -137,18 +148,23 @@ export class UdpTransport implements DatagramSink {
     if (this.closed) return;
     await this.drain();
     this.closed = true;
-    await Promise.all([...this.sockets.values()].map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    await Promise.all(this.sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
   }
 }
 
-/** The source address the kernel will most likely pick, for capture framing only. */
-function sourceAddressFor(collector: CollectorAddress): string {
-  const loopback = collector.family === 4 ? collector.address.startsWith('127.') : collector.address === '::1';
-  if (loopback) return collector.family === 4 ? '127.0.0.1' : '::1';
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const a of addresses ?? []) {
-      if (!a.internal && (a.family === 'IPv4' ? 4 : 6) === collector.family && !a.address.startsWith('fe80')) return a.address;
-    }
-  }
-  return collector.family === 4 ? '0.0.0.0' : '::';
+/** After connect() the kernel has chosen the source address: the one the collector sees. */
+function localEndpointOf(socket: Socket, collector: CollectorAddress): PcapEndpoint {
+  const local = socket.address();
+  const unspecified = local.address === '0.0.0.0' || local.address === '::';
+  return { address: unspecified ? (collector.family === 4 ? '127.0.0.1' : '::1') : local.address, port: local.port };
+}
+
+function bindSocket(socket: Socket, family: 4 | 6, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ port, address: family === 4 ? '0.0.0.0' : '::' }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
 }
