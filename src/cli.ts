@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { blobCommand } from './cli/blob.js';
 import { demoCommand } from './cli/demo.js';
 import { listenCommand } from './cli/listen.js';
 import { replayCommand } from './cli/replay.js';
@@ -7,6 +8,7 @@ import { UsageError } from './cli/usageError.js';
 import { ConfigurationError } from './pipeline.js';
 import { InputError } from './sources/files.js';
 import { CollectorAddressError } from './transport/collectorAddress.js';
+import { scrubSecrets } from './secrets.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -17,6 +19,7 @@ export function buildProgram(): Command {
     .addCommand(replayCommand())
     .addCommand(listenCommand())
     .addCommand(demoCommand())
+    .addCommand(blobCommand())
     .showHelpAfterError();
 }
 
@@ -34,7 +37,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     if (USER_ERRORS.some((type) => error instanceof type)) {
-      process.stderr.write(`nsg2ipfix: ${(error as Error).message}\n`);
+      process.stderr.write(`nsg2ipfix: ${scrubSecrets((error as Error).message)}\n`);
       return 2;
     }
     throw error;

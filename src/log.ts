@@ -1,10 +1,13 @@
 import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import { scrubSecrets, scrubValue } from './secrets.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type LogFormat = 'auto' | 'json' | 'pretty';
 
 /**
- * Paths of values that may hold secrets, wherever a child logger puts them. Connection strings
- * and SAS tokens must never reach a log line.
+ * Keys that hold secrets wherever a child logger puts them; values that merely contain one
+ * (an error message with a SAS URL) are scrubbed by pattern as well (see secrets.ts).
  */
 const REDACT_PATHS = [
   'connectionString',
@@ -15,12 +18,31 @@ const REDACT_PATHS = [
   '*.accountKey',
   'password',
   '*.password',
+  'checkpointConnectionString',
+  '*.checkpointConnectionString',
+  'blobConnectionString',
+  '*.blobConnectionString',
 ];
 
-/** The one logger, built by the CLI and passed down. JSON lines on stderr: stdout is for data. */
-export function createLogger(level: LogLevel = 'info'): Logger {
+/**
+ * The one logger, built by the CLI and passed down. JSON lines on stderr (stdout is for data);
+ * `pretty` (or `auto` on a terminal) prints them for people.
+ */
+export function createLogger(level: LogLevel = 'info', format: LogFormat = 'auto'): Logger {
+  const wantsPretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
+  const destination = wantsPretty ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true }) : pino.destination({ fd: 2, sync: true });
   return pino(
-    { name: 'nsg2ipfix', level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { pid: process.pid } },
-    pino.destination({ fd: 2, sync: true }),
+    {
+      name: 'nsg2ipfix',
+      level,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      base: { pid: process.pid },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map((arg) => (typeof arg === 'string' ? scrubSecrets(arg) : scrubValue(arg))) as Parameters<typeof method>);
+        },
+      },
+    },
+    destination,
   );
 }

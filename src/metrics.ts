@@ -16,6 +16,8 @@ export class ExportMetrics {
   messages = 0;
   templateMessages = 0;
   bytesSent = 0;
+  /** Epoch ms of the newest tuple exported so far (source lag = now - this). */
+  newestTupleMs = 0;
   readonly skippedRecords = new Map<SkipReason, number>();
   readonly skippedTuples = new Map<SkipReason, number>();
   readonly declined = new Map<string, number>();

@@ -136,14 +136,17 @@ export class ExportPipeline {
     for await (const batch of batches) {
       const nowMs = this.now();
       const records = batch.records;
+      let newest = metrics.newestTupleMs;
       for (let i = 0; i < records.length; i++) {
         const flow = records[i]!;
+        if (flow.timeMs > newest) newest = flow.timeMs;
         const context = this.context;
         context.flowStartMs = this.flowStarts.startFor(flow);
         context.observationDomainId = this.domains.domainFor(flow.azure.resourceId);
         context.interfaceIndex = this.interfaces.indexFor(flow.azure.mac);
         this.encoder.add(flow, context, nowMs);
       }
+      metrics.newestTupleMs = newest;
       metrics.tuples += records.length;
       metrics.azureRecords += batch.azureRecords;
       metrics.inputBytes += batch.inputBytes;

@@ -4,7 +4,7 @@ import { DEFAULT_FLOW_TABLE_SIZE } from '../enrich/flowStartTimes.js';
 import { DEFAULT_ENTERPRISE_NUMBER } from '../ipfix/informationElements.js';
 import { IPFIX_DEFAULTS, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from '../ipfix/encoder.js';
 import { ConfigurationError, DEFAULT_MAX_PPS, EXPORT_DEFAULTS, type ExportOptions } from '../pipeline.js';
-import type { LogLevel } from '../log.js';
+import type { LogFormat, LogLevel } from '../log.js';
 
 /** Raw option values as commander hands them over. */
 export interface ExportFlags {
@@ -23,6 +23,7 @@ export interface ExportFlags {
   flowTableSize: number;
   optionsRecords?: boolean;
   logLevel: LogLevel;
+  logFormat?: LogFormat;
 }
 
 function integer(name: string, min: number, max: number) {
@@ -64,7 +65,8 @@ export function addExportOptions(command: Command): Command {
     .option('--socket-buffer <bytes>', 'UDP send buffer size (0 = OS default)', integer('--socket-buffer', 0, 1 << 30), EXPORT_DEFAULTS.socketBufferBytes)
     .option('--flow-table-size <n>', 'flows remembered to give C/E tuples their start time', integer('--flow-table-size', 0, 100_000_000), DEFAULT_FLOW_TABLE_SIZE)
     .option('--options-records', 'also export options records naming each NIC (interfaceName = MAC) and NSG / flow log (observationDomainName); nfdump 1.7 miscounts them as sequence errors')
-    .addOption(new Option('--log-level <level>', 'log level (logs are JSON lines on stderr)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'));
+    .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .addOption(new Option('--log-format <format>', 'json lines, pretty, or auto (pretty on a terminal)').choices(['auto', 'json', 'pretty']).default('auto'));
 }
 
 export function exportOptionsFrom(flags: ExportFlags, now?: () => number): ExportOptions {

@@ -72,7 +72,7 @@ export function replayCommand(): Command {
     '\nExamples:\n  nsg2ipfix replay ./logs --collector 127.0.0.1:4739\n  nsg2ipfix replay PT1H.json --collector [::1]:4739 --biflow rfc5103 --pcap out.pcap\n  nsg2ipfix replay ./logs --pcap flows.pcap',
   );
   command.action(async (paths: string[], flags: ReplayFlags) => {
-    const logger = createLogger(flags.logLevel);
+    const logger = createLogger(flags.logLevel, flags.logFormat);
     const { summary, unreadableFiles } = await replayFiles(paths, flags, logger, { progress: !flags.quiet });
     if (flags.summaryJson !== undefined) await writeFile(flags.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
     if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
