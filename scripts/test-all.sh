@@ -17,12 +17,13 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   # tshark asks whether non-root users may capture; answer before it asks.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-  apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  # A freshly booted VM may still be running unattended-upgrades: wait for the dpkg lock.
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need[@]}" >/dev/null
 fi
 
 [ -d node_modules ] || npm ci
-npm run build
+# vitest's global setup builds dist/ for the tests that run the real CLI; this checks test types too.
 npx tsc -p tsconfig.json --noEmit
 # The real-decoder tests must not silently skip in CI.
 export NSG2IPFIX_REQUIRE_DECODERS=1

@@ -4,6 +4,7 @@ import { blobCommand } from './cli/blob.js';
 import { demoCommand } from './cli/demo.js';
 import { listenCommand } from './cli/listen.js';
 import { replayCommand } from './cli/replay.js';
+import { configCommand, runCommand } from './cli/run.js';
 import { UsageError } from './cli/usageError.js';
 import { ConfigurationError } from './pipeline.js';
 import { InputError } from './sources/files.js';
@@ -20,6 +21,8 @@ export function buildProgram(): Command {
     .addCommand(listenCommand())
     .addCommand(demoCommand())
     .addCommand(blobCommand())
+    .addCommand(runCommand(buildProgram))
+    .addCommand(configCommand(buildProgram))
     .showHelpAfterError();
 }
 
@@ -30,7 +33,10 @@ const USER_ERRORS = [UsageError, ConfigurationError, InputError, CollectorAddres
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   program.exitOverride();
-  for (const command of program.commands) command.exitOverride();
+  for (const command of program.commands) {
+    command.exitOverride();
+    for (const sub of command.commands) sub.exitOverride();
+  }
   try {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
-import { createLogger } from '../log.js';
+import type { SourceHealth } from '../observability/sourceHealth.js';
 import { ExportPipeline } from '../pipeline.js';
 import type { FlowBatch } from '../sources/flowBatch.js';
 import { listFlowLogFiles, readFlowLogFile, type FlowLogFile } from '../sources/files.js';
@@ -10,10 +10,12 @@ import { addExportOptions, exportOptionsFrom, type ExportFlags } from './exportO
 import { startProgress } from './progress.js';
 import { formatSummary, summarize, type ExportSummary } from './summary.js';
 import { UsageError } from './usageError.js';
+import { currentSourceName, HTTP_OPTION_DESCRIPTION, monitorSource, withServiceRuntime, type ServiceRuntime } from './serviceRuntime.js';
 
 interface ReplayFlags extends ExportFlags {
   summaryJson?: string;
   quiet?: boolean;
+  http?: string;
 }
 
 export interface ReplayResult {
@@ -26,7 +28,7 @@ export async function replayFiles(
   paths: readonly string[],
   flags: ExportFlags,
   logger: Logger,
-  options: { progress: boolean; now?: () => number },
+  options: { progress: boolean; now?: () => number; runtime?: ServiceRuntime },
 ): Promise<ReplayResult> {
   const files = await listFlowLogFiles(paths);
   if (files.length === 0) throw new UsageError(`no *.json flow log files found in ${paths.join(', ')}`);
@@ -35,8 +37,12 @@ export async function replayFiles(
   const totalBytes = files.reduce((sum, f) => sum + f.bytes, 0);
   const stopProgress = startProgress(pipeline.metrics, totalBytes, files.length, options.progress);
   const unreadableFiles: string[] = [];
+  const runtime = options.runtime;
+  // A replay is "ready" while it reads: every batch counts as a successful read.
+  const health = runtime === undefined ? undefined : monitorSource(runtime, currentSourceName('replay'), pipeline, 60_000);
+  health?.succeeded();
   try {
-    await pipeline.run(batchesFrom(files, pipeline, logger, unreadableFiles));
+    await pipeline.run(batchesFrom(files, pipeline, logger, unreadableFiles, health), runtime?.signal);
   } finally {
     stopProgress();
     await pipeline.close();
@@ -46,12 +52,15 @@ export async function replayFiles(
   return { summary, unreadableFiles };
 }
 
-async function* batchesFrom(files: readonly FlowLogFile[], pipeline: ExportPipeline, logger: Logger, unreadable: string[]): AsyncGenerator<FlowBatch> {
+async function* batchesFrom(files: readonly FlowLogFile[], pipeline: ExportPipeline, logger: Logger, unreadable: string[], health?: SourceHealth): AsyncGenerator<FlowBatch> {
   const metrics: ExportMetrics = pipeline.metrics;
   for (const file of files) {
     logger.debug({ file: file.path, bytes: file.bytes }, 'replaying file');
     try {
-      yield* readFlowLogFile(file.path, pipeline.problems.report);
+      for await (const batch of readFlowLogFile(file.path, pipeline.problems.report)) {
+        health?.succeeded();
+        yield batch;
+      }
     } catch (error) {
       unreadable.push(file.path);
       logger.error({ file: file.path, code: (error as NodeJS.ErrnoException).code }, `cannot read file: ${(error as Error).message}`);
@@ -71,9 +80,11 @@ export function replayCommand(): Command {
     'after',
     '\nExamples:\n  nsg2ipfix replay ./logs --collector 127.0.0.1:4739\n  nsg2ipfix replay PT1H.json --collector [::1]:4739 --biflow rfc5103 --pcap out.pcap\n  nsg2ipfix replay ./logs --pcap flows.pcap',
   );
+  command.option('--http <host:port>', HTTP_OPTION_DESCRIPTION);
   command.action(async (paths: string[], flags: ReplayFlags) => {
-    const logger = createLogger(flags.logLevel, flags.logFormat);
-    const { summary, unreadableFiles } = await replayFiles(paths, flags, logger, { progress: !flags.quiet });
+    const { summary, unreadableFiles } = await withServiceRuntime(flags, (runtime) =>
+      replayFiles(paths, flags, runtime.logger, { progress: !flags.quiet, runtime }),
+    );
     if (flags.summaryJson !== undefined) await writeFile(flags.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
     if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
     if (unreadableFiles.length > 0) {

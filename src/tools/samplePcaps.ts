@@ -48,7 +48,7 @@ export async function writeSamplePcaps(outDir: string, samplesDir = SAMPLES_DIR)
       logLevel: 'warn',
       ...sample.flags,
     };
-    await replayFiles([samplesDir], flags, createLogger('warn'), { progress: false, now: () => SAMPLE_EXPORT_TIME_MS });
+    await replayFiles([samplesDir], flags, createLogger('error', 'json'), { progress: false, now: () => SAMPLE_EXPORT_TIME_MS });
     written.push(path);
   }
   return written;

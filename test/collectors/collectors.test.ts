@@ -146,7 +146,7 @@ describe('collector harnesses (hand-built NetFlow v5)', () => {
       startNfcapd({ host: '::1' }),
       startNfacctd({ primitives: 'name=proto_int field_type=4 len=1 semantics=u_int' }),
     ]);
-    const capture = isRoot ? await captureLoopback(v4.port) : undefined;
+    const capture = isRoot ? await captureLoopback(v4.port, { expectPackets: 3 }) : undefined;
     capturedPort = v4.port;
     try {
       await Promise.all([
@@ -300,7 +300,7 @@ describe('collector harnesses (hand-built NetFlow v5)', () => {
     expect(tsharkTimeToMs(second?.['cflow.abstimeend']?.[0] ?? '')).toBe(EXPECTED_LAST_MS + 249);
   });
 
-  it.skipIf(!isRoot)('captureLoopback records what was sent to nfcapd', () => {
+  it.skipIf(!isRoot && process.env['NSG2IPFIX_REQUIRE_DECODERS'] !== '1')('captureLoopback records what was sent to nfcapd', () => {
     expect(capturedPcap).toBeDefined();
     const packets = tsharkFields(capturedPcap ?? '', ['cflow.version', 'cflow.sequence', 'cflow.srcaddr'], {
       decodeAsPorts: [capturedPort],

@@ -27,6 +27,7 @@
  */
 
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir, spawnTracked, stopChild, waitUntil, type Spawned } from './util.js';
 
@@ -122,7 +123,7 @@ const captureDirs: string[] = [];
  * Live capture of `udp port <port>` on lo (needs root or capture capabilities). Resolves once
  * tshark reports "Capture started." so packets sent afterwards are recorded.
  */
-export async function captureLoopback(port: number, options: { startTimeoutMs?: number } = {}): Promise<LoopbackCapture> {
+export async function captureLoopback(port: number, options: { startTimeoutMs?: number; expectPackets?: number } = {}): Promise<LoopbackCapture> {
   const dir = makeTempDir('tshark');
   captureDirs.push(dir);
   const pcapPath = join(dir, `lo-udp-${port}.pcap`);
@@ -146,6 +147,12 @@ export async function captureLoopback(port: number, options: { startTimeoutMs?: 
     stop() {
       stopping ??= (async () => {
         try {
+          // dumpcap writes packets out a little after they arrive: wait (bounded) until the file
+          // holds what the caller sent, or SIGINT may cut the last ones off.
+          if (options.expectPackets !== undefined) {
+            const expected = options.expectPackets;
+            await waitUntil(() => classicPcapRecords(pcapPath) >= expected, { timeoutMs: 5000, exited: proc.exited, what: `${expected} packets in ${pcapPath}`, describe: proc.output }).catch(() => {});
+          }
           await stopChild(proc, 'SIGINT', 10_000);
           return pcapPath;
         } finally {
@@ -157,6 +164,19 @@ export async function captureLoopback(port: number, options: { startTimeoutMs?: 
   };
   captures.add(capture);
   return capture;
+}
+
+/** Records in a classic pcap file written so far (0 if it does not exist yet). */
+function classicPcapRecords(path: string): number {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    return 0;
+  }
+  let count = 0;
+  for (let offset = 24; offset + 16 <= bytes.length; count++) offset += 16 + bytes.readUInt32LE(offset + 8);
+  return count;
 }
 
 /**

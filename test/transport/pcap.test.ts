@@ -206,7 +206,7 @@ describe('PcapWriter', () => {
   });
 
   const TSHARK = '/usr/bin/tshark';
-  it.skipIf(!existsSync(TSHARK))('produces a file tshark reads with valid checksums', async () => {
+  it.skipIf(!existsSync(TSHARK) && process.env['NSG2IPFIX_REQUIRE_DECODERS'] !== '1')('produces a file tshark reads with valid checksums', async () => {
     const file = join(dir, 'tshark.pcap');
     const big = Buffer.alloc(1400);
     for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;

@@ -1,0 +1,74 @@
+import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { formatProblems, parseRunConfig, SOURCE_COMMANDS, type SourceType } from '../config/runConfig.js';
+import { UsageError } from './usageError.js';
+import { HTTP_OPTION_DESCRIPTION, withServiceRuntime, withSourceName } from './serviceRuntime.js';
+
+/** The source commands a config can use, by source type, from a fresh program. */
+function sourceCommands(program: Command): Partial<Record<SourceType, Command>> {
+  const found: Partial<Record<SourceType, Command>> = {};
+  for (const [type, name] of Object.entries(SOURCE_COMMANDS) as [SourceType, string][]) {
+    const command = program.commands.find((c) => c.name() === name);
+    if (command !== undefined) found[type] = command;
+  }
+  return found;
+}
+
+async function loadPlan(file: string, programFactory: () => Command) {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read config '${file}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const { plan, problems } = parseRunConfig(text, sourceCommands(programFactory()));
+  if (plan === undefined) throw new UsageError(formatProblems(file, problems));
+  return plan;
+}
+
+/**
+ * `nsg2ipfix run --config FILE`: every source of the file, side by side in one process, one
+ * logger, one stop signal, one HTTP endpoint. Each source runs its own command (same options,
+ * same code as on the command line) with its own pipeline and checkpoints.
+ */
+export function runCommand(programFactory: () => Command): Command {
+  return new Command('run')
+    .description('run the sources of a YAML config file (files, blob, eventhub) as a long-lived sidecar')
+    .requiredOption('--config <file>', 'YAML config (see nsg2ipfix.example.yaml)')
+    .option('--http <host:port>', `${HTTP_OPTION_DESCRIPTION}; overrides the file's http`)
+    .addHelpText('after', '\nExamples:\n  nsg2ipfix run --config /etc/nsg2ipfix/nsg2ipfix.yaml\n  nsg2ipfix run --config nsg2ipfix.yaml --http 127.0.0.1:9464')
+    .action(async (flags: { config: string; http?: string }) => {
+      const plan = await loadPlan(flags.config, programFactory);
+      const http = flags.http ?? plan.http;
+      await withServiceRuntime(
+        { logLevel: plan.logLevel as never, logFormat: plan.logFormat as never, ...(http === undefined ? {} : { http }) },
+        async (runtime) => {
+          runtime.logger.info({ config: flags.config, sources: plan.sources.map((s) => `${s.name} (${s.type})`) }, 'starting sources');
+          const results = await Promise.allSettled(
+            plan.sources.map((source) =>
+              withSourceName(source.name, async () => {
+                const program = programFactory();
+                program.exitOverride();
+                for (const command of program.commands) command.exitOverride();
+                await program.parseAsync(['node', 'nsg2ipfix', SOURCE_COMMANDS[source.type], ...source.argv]);
+              }),
+            ),
+          );
+          const failed = results.flatMap((result, i) => (result.status === 'rejected' ? [{ source: plan.sources[i]!.name, error: result.reason as Error }] : []));
+          for (const { source, error } of failed) runtime.logger.error({ source, err: error }, `source stopped with an error: ${error.message}`);
+          if (failed.length > 0) throw new UsageError(`${failed.length} of ${plan.sources.length} sources failed (first: ${failed[0]!.source}: ${failed[0]!.error.message})`);
+        },
+      );
+    });
+}
+
+export function configCommand(programFactory: () => Command): Command {
+  const check = new Command('check')
+    .description('validate a config file without running it: every problem at once, with its key path and a hint')
+    .requiredOption('--config <file>', 'YAML config to check')
+    .action(async (flags: { config: string }) => {
+      const plan = await loadPlan(flags.config, programFactory);
+      process.stdout.write(`${flags.config}: ok, ${plan.sources.length} source${plan.sources.length === 1 ? '' : 's'}: ${plan.sources.map((s) => `${s.name} (${s.type})`).join(', ')}\n`);
+    });
+  return new Command('config').description('work with config files').addCommand(check);
+}

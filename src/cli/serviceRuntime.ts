@@ -1,0 +1,97 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Logger } from 'pino';
+import { createLogger, type LogFormat, type LogLevel } from '../log.js';
+import type { ExportPipeline } from '../pipeline.js';
+import { startHttpServer } from '../observability/httpServer.js';
+import { PrometheusMetrics } from '../observability/prometheus.js';
+import { SourceHealth } from '../observability/sourceHealth.js';
+
+/**
+ * What a long-running source command (blob, eventhub, run) shares: one logger, one stop signal
+ * (SIGTERM / SIGINT: stop intake, flush, checkpoint, exit; a second signal exits at once), one
+ * optional HTTP endpoint with /healthz, /readyz and /metrics. `run --config` hosts several
+ * sources in one runtime; a single command gets a runtime of its own.
+ */
+export interface ServiceRuntime {
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  readonly metrics: PrometheusMetrics;
+}
+
+export interface RuntimeFlags {
+  readonly logLevel: LogLevel;
+  readonly logFormat?: LogFormat;
+  /** `HOST:PORT` for the HTTP endpoint; off when absent. */
+  readonly http?: string;
+}
+
+/** How long a stop may take before the process gives up waiting and exits non-zero. */
+export const DEFAULT_STOP_TIMEOUT_MS = 25_000;
+
+const current = new AsyncLocalStorage<ServiceRuntime>();
+const sourceName = new AsyncLocalStorage<string>();
+
+/** Runs `body` with the name a config file gave the source (labels its logs and metrics). */
+export function withSourceName<T>(name: string, body: () => Promise<T>): Promise<T> {
+  return sourceName.run(name, body);
+}
+
+/** The config's name for the running source, or `fallback` when run as a plain command. */
+export function currentSourceName(fallback: string): string {
+  return sourceName.getStore() ?? fallback;
+}
+
+/**
+ * Runs `body` inside the enclosing runtime (under `run --config`) or a new one, and returns its
+ * result. The new runtime owns the signal handlers and the HTTP server and removes them after.
+ */
+export async function withServiceRuntime<T>(flags: RuntimeFlags, body: (runtime: ServiceRuntime) => Promise<T>, stopTimeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<T> {
+  const enclosing = current.getStore();
+  if (enclosing !== undefined) return body(enclosing);
+
+  const logger = createLogger(flags.logLevel, flags.logFormat);
+  const controller = new AbortController();
+  const metrics = new PrometheusMetrics();
+  let signals = 0;
+  let stopTimer: NodeJS.Timeout | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      logger.info({ signal }, 'stopping: no new intake; flushing and writing checkpoints');
+      controller.abort();
+      stopTimer = setTimeout(() => {
+        logger.error({ timeoutMs: stopTimeoutMs }, 'stop took too long: exiting');
+        process.exit(1);
+      }, stopTimeoutMs);
+      stopTimer.unref();
+    } else {
+      logger.warn({ signal }, 'second signal: exiting at once');
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const http = flags.http === undefined ? undefined : await startHttpServer(flags.http, metrics, logger);
+  const runtime: ServiceRuntime = { logger, signal: controller.signal, metrics };
+  try {
+    return await current.run(runtime, () => body(runtime));
+  } finally {
+    if (stopTimer !== undefined) clearTimeout(stopTimer);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await http?.close();
+  }
+}
+
+/**
+ * Makes a source's pipeline visible on /metrics and /readyz. `staleAfterMs`: how long without
+ * a successful poll or receive before the source counts as not ready.
+ */
+export function monitorSource(runtime: ServiceRuntime, name: string, pipeline: ExportPipeline, staleAfterMs: number): SourceHealth {
+  const health = new SourceHealth(name, staleAfterMs);
+  runtime.metrics.add({ name, metrics: pipeline.metrics, collectors: () => pipeline.collectorStats, health });
+  return health;
+}
+
+/** The `--http` option every long-running command offers. */
+export const HTTP_OPTION_DESCRIPTION = 'serve /healthz, /readyz and /metrics (Prometheus) on HOST:PORT, e.g. 127.0.0.1:9464 (off by default)';
