@@ -1,0 +1,153 @@
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { ConfigurationError, ExportPipeline } from '../pipeline.js';
+import { DEFAULT_CONTAINERS } from '../sources/blobPaths.js';
+import { BlobSource, BlobSourceError, DEFAULT_MAX_BLOB_FAILURES, parseStartAt } from '../sources/blobSource.js';
+import { BlobStateStore, DEFAULT_STATE_BLOB_NAME } from '../state/blobStateStore.js';
+import { FileStateStore } from '../state/fileStateStore.js';
+import { StateError, type StateStore } from '../state/sourceState.js';
+import { addExportOptions, exportOptionsFrom, type ExportFlags } from './exportOptions.js';
+import { formatSummary, summarize } from './summary.js';
+import { UsageError } from './usageError.js';
+import { currentSourceName, HTTP_OPTION_DESCRIPTION, monitorSource, withServiceRuntime } from './serviceRuntime.js';
+
+interface BlobFlags extends ExportFlags {
+  accountUrl?: string;
+  connectionString?: string;
+  sasToken?: string;
+  container: string[];
+  subscription: string[];
+  resourceGroup: string[];
+  nsg: string[];
+  flowLog: string[];
+  mac: string[];
+  pollInterval: number;
+  stateDir: string;
+  stateContainer?: string;
+  stateBlob: string;
+  startAt: string;
+  once?: boolean;
+  maxBlobFailures: number;
+  retryPoisoned?: boolean;
+  summaryJson?: string;
+  quiet?: boolean;
+  http?: string;
+}
+
+export const DEFAULT_STATE_DIR = 'nsg2ipfix-state';
+export const DEFAULT_POLL_INTERVAL_SECONDS = 60;
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function wholeNumber(name: string, min: number, max: number) {
+  return (text: string): number => {
+    const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+    if (!(value >= min && value <= max)) throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got '${text}'`);
+    return value;
+  };
+}
+
+export function blobCommand(): Command {
+  const command = new Command('blob')
+    .description('follow live PT1H.json flow log blobs in a storage account, block by block, and send new flows to collectors; resumes after a restart')
+    .addOption(new Option('--account-url <url>', 'blob endpoint, e.g. https://ACCOUNT.blob.core.windows.net (DefaultAzureCredential, or a SAS in the query)').env('NSG2IPFIX_ACCOUNT_URL'))
+    .addOption(new Option('--connection-string <string>', 'storage connection string (prefer the environment variable: the command line is visible to other users)').env('NSG2IPFIX_CONNECTION_STRING'))
+    .addOption(new Option('--sas-token <token>', 'SAS token for --account-url (needs read and list)').env('NSG2IPFIX_SAS_TOKEN'))
+    .option('--container <name>', `container to follow; repeat for several (default: ${DEFAULT_CONTAINERS.join(' and ')})`, collect, [])
+    .option('--subscription <id>', 'only flow logs of this subscription; repeatable', collect, [])
+    .option('--resource-group <name>', 'only flow logs of this resource group (for VNet flow logs: the flow log\'s, usually NetworkWatcherRG); repeatable', collect, [])
+    .option('--nsg <name>', 'only this NSG (NSG flow logs); repeatable; with --flow-log, either matches', collect, [])
+    .option('--flow-log <name>', 'only this VNet flow log; repeatable', collect, [])
+    .option('--mac <mac>', 'only this NIC (any notation: 00-0D-3A-..., 000D3A...); repeatable', collect, [])
+    .option('--poll-interval <seconds>', 'seconds between polls of the account', wholeNumber('--poll-interval', 1, 86_400), DEFAULT_POLL_INTERVAL_SECONDS)
+    .option('--state-dir <dir>', 'directory of the cursor state file (the default store)', DEFAULT_STATE_DIR)
+    .option('--state-container <name>', 'keep the cursor state in this container of the same account instead of --state-dir')
+    .option('--state-blob <name>', 'name of the state blob in --state-container (one per instance)', DEFAULT_STATE_BLOB_NAME)
+    .option('--start-at <when>', 'resume (stored cursors; "now" when there are none), now, beginning, or an ISO 8601 time', 'resume')
+    .option('--once', 'one discovery and read pass, then exit (cron, tests)')
+    .option('--max-blob-failures <n>', 'failed reads in a row before a blob is marked poisoned and skipped', wholeNumber('--max-blob-failures', 1, 1000), DEFAULT_MAX_BLOB_FAILURES)
+    .option('--retry-poisoned', 'try blobs marked poisoned in the state again')
+    .option('--summary-json <file>', 'write the summary as JSON to this file on exit')
+    .option('-q, --quiet', 'no summary table on exit')
+    .option('--http <host:port>', HTTP_OPTION_DESCRIPTION);
+  addExportOptions(command);
+  command.addHelpText(
+    'after',
+    [
+      '',
+      'Examples:',
+      '  nsg2ipfix blob --account-url https://ACCOUNT.blob.core.windows.net -c 10.0.0.5:4739',
+      '  NSG2IPFIX_CONNECTION_STRING="..." nsg2ipfix blob -c 127.0.0.1:4739 --state-dir /var/lib/nsg2ipfix',
+      '  nsg2ipfix blob --account-url "https://ACCOUNT.blob.core.windows.net?sv=...&sig=..." --once -c 127.0.0.1',
+    ].join('\n'),
+  );
+  command.action(async (flags: BlobFlags) => {
+    const sources = [flags.accountUrl, flags.connectionString].filter((v) => v !== undefined && v !== '');
+    if (sources.length === 0) throw new UsageError('no storage account: give --account-url URL or --connection-string (or set NSG2IPFIX_ACCOUNT_URL / NSG2IPFIX_CONNECTION_STRING)');
+    if (sources.length > 1) throw new UsageError('give either --account-url or --connection-string (check NSG2IPFIX_ACCOUNT_URL / NSG2IPFIX_CONNECTION_STRING), not both');
+    if (flags.stateContainer !== undefined && command.getOptionValueSource('stateDir') === 'cli') throw new UsageError('give either --state-dir or --state-container, not both');
+    const startAt = parseStartAt(flags.startAt);
+    if (startAt === undefined) throw new UsageError(`--start-at must be resume, now, beginning or an ISO 8601 time, got '${flags.startAt}'`);
+
+    await withServiceRuntime(flags, async (runtime) => {
+      const logger = runtime.logger;
+      // Loaded here: the Azure SDK takes ~0.6 s to import, which the other commands must not pay.
+      const { BlobAccountError, openBlobAccount } = await import('../sources/blobAccount.js');
+      let account;
+      try {
+        account = openBlobAccount({
+          ...(flags.connectionString ? { connectionString: flags.connectionString } : {}),
+          ...(flags.accountUrl ? { accountUrl: flags.accountUrl } : {}),
+          ...(flags.sasToken ? { sasToken: flags.sasToken } : {}),
+        });
+      } catch (error) {
+        if (error instanceof BlobAccountError) throw new UsageError(error.message);
+        throw error;
+      }
+      const store: StateStore =
+        flags.stateContainer !== undefined ? new BlobStateStore(account.service.getContainerClient(flags.stateContainer), flags.stateBlob) : new FileStateStore(flags.stateDir);
+      const containers = flags.container.length > 0 ? [...new Set(flags.container)] : DEFAULT_CONTAINERS;
+      const pipeline = await ExportPipeline.open(exportOptionsFrom(flags), logger);
+      const name = currentSourceName('blob');
+      const sourceLogger = logger.child({ stage: 'source', source: name });
+      // Ready while polls succeed: a poll is overdue after three intervals.
+      const health = monitorSource(runtime, name, pipeline, Math.max(3 * flags.pollInterval * 1000, 60_000));
+      const started = performance.now();
+      let source: BlobSource | undefined;
+      try {
+        source = await BlobSource.open({
+          service: account.service,
+          containers,
+          filters: { subscriptions: flags.subscription, resourceGroups: flags.resourceGroup, names: [...flags.nsg, ...flags.flowLog], macs: flags.mac },
+          store,
+          startAt,
+          pollIntervalMs: flags.pollInterval * 1000,
+          once: flags.once === true,
+          maxBlobFailures: flags.maxBlobFailures,
+          retryPoisoned: flags.retryPoisoned === true,
+          onProblem: pipeline.problems.report,
+          logger: sourceLogger,
+          onPass: () => health.succeeded(),
+          onCheckpoint: () => health.checkpointed(),
+        });
+        health.succeeded();
+        sourceLogger.info(
+          { ...account.description, containers, state: store.description, startAt: flags.startAt, pollIntervalSeconds: flags.pollInterval, once: flags.once === true },
+          'following flow log blobs',
+        );
+        await pipeline.run(source.batches(runtime.signal), runtime.signal);
+      } catch (error) {
+        if (error instanceof BlobSourceError || error instanceof StateError) throw new UsageError(error.message);
+        throw error;
+      } finally {
+        await pipeline.close();
+      }
+      pipeline.metrics.filesRead = source.stats.blobsRead;
+      const summary = summarize(pipeline.metrics, pipeline.collectorStats, performance.now() - started, flags.pcap);
+      logger.info({ ...summary, blobSource: source.stats }, 'blob source stopped');
+      if (flags.summaryJson !== undefined) await writeFile(flags.summaryJson, `${JSON.stringify({ ...summary, blobSource: source.stats }, null, 2)}\n`);
+      if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
+    });
+  });
+  return command;
+}
