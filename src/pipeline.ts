@@ -66,6 +66,9 @@ export class ConfigurationError extends Error {}
 /** IP + UDP header bytes in front of a message: 20 + 8 for IPv4, 40 + 8 for IPv6. */
 const HEADER_BYTES = { 4: 28, 6: 48 } as const;
 
+/** After a send error, templates go out with every batch for this long. */
+const TEMPLATE_RESEND_AFTER_ERROR_MS = 30_000;
+
 /** Source port written into pcap-only captures: fixed so captures are reproducible. */
 const PCAP_ONLY_SOURCE_PORT = 50_000;
 
@@ -135,6 +138,10 @@ export class ExportPipeline {
     const metrics = this.metrics;
     for await (const batch of batches) {
       const nowMs = this.now();
+      // While a collector refuses datagrams (restarting, unreachable), every batch carries the
+      // templates again, so it can decode data the moment it is back instead of dropping it
+      // until the next scheduled refresh.
+      if (this.sink.lastErrorMs > 0 && Date.now() - this.sink.lastErrorMs < TEMPLATE_RESEND_AFTER_ERROR_MS) this.encoder.refreshTemplates();
       const records = batch.records;
       let newest = metrics.newestTupleMs;
       for (let i = 0; i < records.length; i++) {
@@ -230,6 +237,9 @@ async function openPcap(path: string): Promise<PcapWriter> {
 function withPcapClose(udp: UdpTransport, pcap: PcapWriter | undefined): DatagramSink {
   if (pcap === undefined) return udp;
   return {
+    get lastErrorMs() {
+      return udp.lastErrorMs;
+    },
     send: (payload, timeMs) => udp.send(payload, timeMs),
     drain: () => udp.drain(),
     close: async () => {
@@ -241,6 +251,7 @@ function withPcapClose(udp: UdpTransport, pcap: PcapWriter | undefined): Datagra
 
 function pcapOnlySink(pcap: PcapWriter, source: PcapEndpoint, destination: PcapEndpoint): DatagramSink {
   return {
+    lastErrorMs: 0,
     send: (payload, timeMs) => pcap.write(payload, source, destination, timeMs),
     drain: async () => {},
     close: () => pcap.close(),

@@ -27,6 +27,8 @@ export interface FlowEncoder {
   add(flow: FlowRecord, context: FlowExportContext, nowMs: number): void;
   /** Emits the partly filled message, if any. */
   flush(nowMs: number): void;
+  /** Sends templates again before the next data of every domain (a collector may have restarted). */
+  refreshTemplates(): void;
   /** Records the encoder declined (e.g. IPv6 in NetFlow v5), by reason. */
   readonly declined: ReadonlyMap<string, number>;
   /** Flow data records written (a split biflow tuple counts twice) and options data records. */

@@ -149,6 +149,10 @@ export class IpfixEncoder implements FlowEncoder {
     }
   }
 
+  refreshTemplates(): void {
+    for (const state of this.domains.values()) state.templatesSentAtMs = -Infinity;
+  }
+
   flush(nowMs: number): void {
     const open = this.open;
     if (open === undefined) return;

@@ -98,6 +98,9 @@ export class NetflowV5Encoder implements FlowEncoder {
     }
   }
 
+  /** NetFlow v5 has no templates. */
+  refreshTemplates(): void {}
+
   flush(nowMs: number): void {
     const open = this.open;
     if (open === undefined) return;

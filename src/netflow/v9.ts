@@ -107,6 +107,10 @@ export class NetflowV9Encoder implements FlowEncoder {
     }
   }
 
+  refreshTemplates(): void {
+    for (const state of this.sources.values()) state.templatesSentAtMs = -Infinity;
+  }
+
   flush(nowMs: number): void {
     const open = this.open;
     if (open === undefined) return;

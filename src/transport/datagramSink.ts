@@ -8,4 +8,6 @@ export interface DatagramSink {
   /** Resolves when every datagram handed over so far has left the process (socket callback / file write). */
   drain(): Promise<void>;
   close(): Promise<void>;
+  /** Epoch ms of the latest send error on any destination; 0 if none. */
+  readonly lastErrorMs: number;
 }

@@ -46,6 +46,7 @@ export class UdpTransport implements DatagramSink {
   private drainWaiters: (() => void)[] = [];
   private readonly lastErrorLogMs: number[];
   private closed = false;
+  lastErrorMs = 0;
 
   private constructor(
     private readonly collectors: readonly CollectorAddress[],
@@ -120,6 +121,7 @@ export class UdpTransport implements DatagramSink {
 
   private recordError(index: number, error: NodeJS.ErrnoException): void {
     const stats = this.stats[index]!;
+    this.lastErrorMs = Date.now();
     stats.errors++;
     stats.lastError = error.code ?? error.message;
     const now = Date.now();
