@@ -4,6 +4,8 @@ import type { ExportMetrics } from './metrics.js';
 
 /** Log lines per reason before further ones are only counted: a file of a million bad tuples must not flood the log. */
 const LOGGED_PER_REASON = 20;
+/** Hostile input must not turn into megabyte log lines. */
+const MAX_DETAIL_CHARS = 300;
 
 /**
  * Counts every skipped record or tuple and logs each one once with its context, up to a cap per
@@ -24,7 +26,7 @@ export class ProblemReporter {
     this.logged.set(problem.reason, logged + 1);
     this.logger.warn(
       { reason: problem.reason, unit: problem.unit, ...problem.context, ...(logged + 1 === LOGGED_PER_REASON ? { note: `further '${problem.reason}' problems are counted, not logged` } : {}) },
-      `skipped ${problem.unit}: ${problem.detail}`,
+      `skipped ${problem.unit}: ${problem.detail.length > MAX_DETAIL_CHARS ? `${problem.detail.slice(0, MAX_DETAIL_CHARS)}…` : problem.detail}`,
     );
   };
 }

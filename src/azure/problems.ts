@@ -61,6 +61,7 @@ function safeStringify(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    // Too deep to stringify (100k nested arrays) or circular: describe, never recurse again.
+    return Array.isArray(value) ? '[array]' : Object.prototype.toString.call(value);
   }
 }

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { excerpt } from './problems.js';
 
 /**
  * Field parsers shared by the NSG and VNet tuple readers. Each returns the value, or a string
@@ -16,14 +17,14 @@ const MILLISECONDS_THRESHOLD = 100_000_000_000;
 
 /** Epoch seconds or milliseconds as Azure writes them, to epoch ms. */
 export function parseTimestampMs(text: string): FieldResult<number> {
-  if (!isDigits(text)) return new FieldError(`timestamp '${text}' is not a whole number`);
+  if (!isDigits(text)) return new FieldError(`timestamp '${excerpt(text)}' is not a whole number`);
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value === 0) return new FieldError(`timestamp '${text}' out of range`);
+  if (!Number.isSafeInteger(value) || value === 0) return new FieldError(`timestamp '${excerpt(text)}' out of range`);
   return value >= MILLISECONDS_THRESHOLD ? value : value * 1000;
 }
 
 export function parsePort(text: string): FieldResult<number> {
-  if (!isDigits(text) || text.length > 5) return new FieldError(`port '${text}' is not a number from 0 to 65535`);
+  if (!isDigits(text) || text.length > 5) return new FieldError(`port '${excerpt(text)}' is not a number from 0 to 65535`);
   const value = Number(text);
   return value <= 0xffff ? value : new FieldError(`port ${value} out of range`);
 }
@@ -31,9 +32,9 @@ export function parsePort(text: string): FieldResult<number> {
 /** A packet or byte count: blank means "not reported" (B and deny tuples), not zero. */
 export function parseCount(text: string): FieldResult<number | undefined> {
   if (text.length === 0) return undefined;
-  if (!isDigits(text)) return new FieldError(`count '${text}' is not a whole number`);
+  if (!isDigits(text)) return new FieldError(`count '${excerpt(text)}' is not a whole number`);
   const value = Number(text);
-  return Number.isSafeInteger(value) ? value : new FieldError(`count '${text}' too large`);
+  return Number.isSafeInteger(value) ? value : new FieldError(`count '${excerpt(text)}' too large`);
 }
 
 export interface ParsedAddress {
@@ -51,7 +52,7 @@ export function parseAddress(text: string): FieldResult<ParsedAddress> {
   if (text.includes(':') && ipaddr.IPv6.isValid(text)) {
     return { family: 6, bytes: Uint8Array.from(ipaddr.IPv6.parse(text).toByteArray()) };
   }
-  return new FieldError(`'${text}' is not an IPv4 or IPv6 address`);
+  return new FieldError(`'${excerpt(text)}' is not an IPv4 or IPv6 address`);
 }
 
 /** Strict a.b.c.d with 0..255 parts and no leading zeros (leading zeros are ambiguous: octal?). */

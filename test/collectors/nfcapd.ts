@@ -78,18 +78,20 @@ export interface NfcapdOptions {
   host?: string;
   /** How long to wait for "Startup nfcapd.", default 10 s. */
   startTimeoutMs?: number;
+  /** A fixed UDP port (e.g. to restart a collector where an exporter sends); default a free one. */
+  port?: number;
 }
 
 const running = new Set<NfcapdRun>();
 
-/** Starts nfcapd on a free UDP port of `host` and resolves once it has bound its socket. */
+/** Starts nfcapd on a free (or the given) UDP port of `host` and resolves once it has bound its socket. */
 export async function startNfcapd(options: NfcapdOptions = {}): Promise<NfcapdRun> {
   const host = options.host ?? '127.0.0.1';
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   let lastError: unknown;
   // The free port can be taken between probing and nfcapd's bind: retry a few times.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freeUdpPort(host);
+    const port = options.port ?? (await freeUdpPort(host));
     const dir = makeTempDir('nfcapd');
     const proc = spawnTracked(NFCAPD, ['-w', dir, '-p', String(port), '-b', host, '-t', '60'], {
       env: { ...process.env, TZ: 'UTC' },
