@@ -22,6 +22,7 @@ const COMMA = 0x2c;
 const COLON = 0x3a;
 
 const RECORDS_KEY = Buffer.from('records');
+const BOM = [0xef, 0xbb, 0xbf];
 
 /** Default cap on one record's size: a minute of one NIC's flows is far below it. */
 export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024 * 1024;
@@ -31,6 +32,14 @@ export interface RecordSliceSink {
   record(bytes: Buffer, recordIndex: number): void;
   /** Input that could not be cut into records. */
   problem(reason: 'invalid-json' | 'truncated-json' | 'empty-input' | 'oversized-record', detail: string, recordIndex: number): void;
+  /**
+   * Optional shortcut for an element of the records array that starts with `{` at chunk[start]:
+   * the sink may take the whole record itself, if it is valid JSON that ends inside the chunk
+   * within `maxBytes`, instead of having it cut and handed to record(). Returns the index after the
+   * record's closing brace, or -1 to leave the record to the splitter (nothing consumed). A record
+   * taken this way counts exactly as if record() had been called with its bytes.
+   */
+  recordAt?(chunk: Buffer, start: number, recordIndex: number, maxBytes: number): number;
 }
 
 type Mode =
@@ -70,7 +79,8 @@ export class RecordSplitter {
   private awaitingValue = false;
   private recordIndex = 0;
   private sawInput = false;
-  private atFirstByte = true;
+  /** Bytes of a leading UTF-8 BOM seen so far (it may be split across chunks); -1 once decided. */
+  private bomBytes = 0;
   private oversized = false;
 
   constructor(
@@ -81,18 +91,43 @@ export class RecordSplitter {
   /** Feeds the next chunk; record slices are handed to the sink as they complete. */
   push(chunk: Buffer): void {
     let start = 0;
-    if (this.atFirstByte && chunk.length > 0) {
-      this.atFirstByte = false;
-      if (chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) start = 3;
+    if (this.bomBytes >= 0) {
+      while (start < chunk.length && this.bomBytes < 3) {
+        if (chunk[start] !== BOM[this.bomBytes]) break;
+        this.bomBytes++;
+        start++;
+      }
+      if (this.bomBytes === 3) this.bomBytes = -1;
+      else if (start < chunk.length) {
+        // Not a BOM after all: the bytes taken for one are input, and input cannot start with them.
+        if (this.bomBytes > 0) {
+          this.failOnFirstBomByte();
+          return;
+        }
+        this.bomBytes = -1;
+      }
     }
     let collectFrom = this.collecting ? start : -1;
-    for (let i = start; i < chunk.length; i++) {
-      const byte = chunk[i]!;
+    const length = chunk.length;
+    for (let i = start; i < length; i++) {
+      let byte = chunk[i]!;
       if (this.mode === 'broken') return;
       if (this.inString) {
+        if (!this.escaped && this.keyStart < 0) {
+          // Most of a flow log is string content (the tuples): run to the next quote or backslash.
+          while (byte !== QUOTE && byte !== BACKSLASH) {
+            if (++i === length) break;
+            byte = chunk[i]!;
+          }
+          if (i === length) break;
+        }
         if (this.escaped) this.escaped = false;
-        else if (byte === BACKSLASH) this.escaped = true;
-        else if (byte === QUOTE) {
+        else if (byte === BACKSLASH) {
+          this.escaped = true;
+          // A key with an escape is never read as "records" (keyLength does not see escaped
+          // bytes, so going on matching would depend on where the chunks end).
+          this.keyMatches = false;
+        } else if (byte === QUOTE) {
           this.inString = false;
           if (this.keyStart >= 0) this.finishKey(chunk, i);
         } else if (this.keyStart >= 0 && this.keyMatches) {
@@ -193,6 +228,14 @@ export class RecordSplitter {
             this.closeElements();
             break;
           }
+          if (byte === OPEN_BRACE && this.sink.recordAt !== undefined) {
+            const after = this.sink.recordAt(chunk, i, this.recordIndex, this.maxRecordBytes);
+            if (after > i) {
+              this.recordIndex++;
+              i = after - 1;
+              break;
+            }
+          }
           this.collecting = true;
           collectFrom = i;
           if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
@@ -220,6 +263,10 @@ export class RecordSplitter {
   /** Signals the end of input: an unfinished record is reported as truncated. */
   end(): void {
     if (this.mode === 'broken') return;
+    if (this.bomBytes > 0) {
+      this.failOnFirstBomByte();
+      return;
+    }
     if (!this.sawInput) {
       this.sink.problem('empty-input', 'no JSON in the input', this.recordIndex);
       return;
@@ -232,6 +279,13 @@ export class RecordSplitter {
       this.collecting = false;
       this.mode = 'broken';
     }
+  }
+
+  /** What reading a partial BOM as input leads to: its first byte cannot start a value. */
+  private failOnFirstBomByte(): void {
+    this.bomBytes = -1;
+    this.sawInput = true;
+    this.fail('invalid-json', `unexpected byte '${String.fromCharCode(BOM[0]!)}' where a record or a list of records should start`);
   }
 
   private closeElements(): void {
@@ -268,8 +322,9 @@ export class RecordSplitter {
   }
 
   private keep(part: Buffer): void {
-    if (this.oversized) return;
+    // Counted even once oversized: the problem reports the record's real size.
     this.carryBytes += part.length;
+    if (this.oversized) return;
     if (this.carryBytes > this.maxRecordBytes) {
       this.oversized = true;
       this.carry = [];

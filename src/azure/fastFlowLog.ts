@@ -1,0 +1,1363 @@
+import type { AzureContext, FlowDecision, FlowDirection, FlowRecord, FlowState } from '../flow/flowRecord.js';
+import { readNsgTuple } from './nsgFlowLog.js';
+import type { ParseProblem } from './problems.js';
+import { asString } from './recordShape.js';
+import type { FlowSink } from './tupleSink.js';
+import { readVnetTuple } from './vnetFlowLog.js';
+
+/**
+ * The fast path of FlowLogReader: reads one record's bytes straight into FlowRecords, without
+ * JSON.parse, without a string per tuple and without splitting tuples into field strings.
+ *
+ * It is an optimisation only, never a second definition of the format. It accepts a record only
+ * when it can prove that the reference path (JSON.parse + nsgFlowLog.ts / vnetFlowLog.ts) would
+ * produce exactly the same FlowRecords and no problem at all; for anything else it returns null
+ * before a single flow went out, and the caller parses the record the reference way, which also
+ * writes every problem and skip reason. So:
+ *
+ * - the whole record is validated as JSON (strings, escapes, numbers, nesting, whitespace), also the
+ *   values of keys it does not use, because the reference path rejects the record for any syntax
+ *   error anywhere in it;
+ * - keys may come in any order; a repeated scalar key counts with its last value, as in JSON.parse;
+ *   a repeated key that holds flows, or a key spelled with escapes, sends the record to the
+ *   reference path;
+ * - scalar values it needs (category, ids, MACs, rule names, Version) are decoded exactly as
+ *   JSON.parse decodes them (JSON.parse of the raw value when it is not a plain string);
+ * - a tuple it cannot read itself (another address notation, a field it does not know, escapes) is
+ *   handed as a string to the reference tuple reader; if that reports a problem, the record goes to
+ *   the reference path.
+ *
+ * Allocation per tuple is the FlowRecord itself and, for an IPv4 address not seen lately, one view
+ * into a shared pool buffer (instead of a typed array with its own buffer per address); recent IPv4
+ * addresses are shared between records. Strings that repeat from record to record (rule names,
+ * MACs, ids) are decoded once and shared too.
+ */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const DOT = 0x2e;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/** Nesting beyond this goes to the reference path (JSON.parse has no such limit; we need none). */
+const MAX_DEPTH = 64;
+/** Same threshold as tupleFields.parseTimestampMs: at or above, epoch ms; below, epoch seconds. */
+const MILLISECONDS_THRESHOLD = 100_000_000_000;
+/** Digits a number may have to be read exactly by accumulation (Number.isSafeInteger holds). */
+const MAX_EXACT_DIGITS = 15;
+
+const NSG_CATEGORY = 'NetworkSecurityGroupFlowEvent';
+const VNET_CATEGORY = 'FlowLogFlowEvent';
+
+// ---------------------------------------------------------------------------------------------
+// JSON syntax
+
+function skipWhitespace(buf: Buffer, i: number, end: number): number {
+  while (i < end) {
+    const c = buf[i]!;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    i++;
+  }
+  return i;
+}
+
+/** buf[i], or -1 at and past `end` (never an out-of-bounds read: those deoptimize the reader). */
+function byteAt(buf: Buffer, i: number, end: number): number {
+  return i < end ? buf[i]! : -1;
+}
+
+/** Set by scanString: the string held at least one escape. */
+let stringEscaped = false;
+
+function isHex(c: number | undefined): boolean {
+  return c !== undefined && ((c >= DIGIT_0 && c <= DIGIT_9) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46));
+}
+
+/** `i` at an opening quote: the index of the closing quote, or -1 when the string is not valid JSON. */
+function scanString(buf: Buffer, i: number, end: number): number {
+  stringEscaped = false;
+  i++;
+  while (i < end) {
+    const c = buf[i]!;
+    if (c === QUOTE) return i;
+    if (c === BACKSLASH) {
+      stringEscaped = true;
+      if (i + 1 >= end) return -1;
+      const n = buf[i + 1];
+      if (n === 0x75) {
+        if (i + 5 >= end || !(isHex(buf[i + 2]) && isHex(buf[i + 3]) && isHex(buf[i + 4]) && isHex(buf[i + 5]))) return -1;
+        i += 6;
+        continue;
+      }
+      // " \ / b f n r t
+      if (n === QUOTE || n === BACKSLASH || n === 0x2f || n === 0x62 || n === 0x66 || n === 0x6e || n === 0x72 || n === 0x74) {
+        i += 2;
+        continue;
+      }
+      return -1;
+    }
+    if (c < 0x20) return -1;
+    i++;
+  }
+  return -1;
+}
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= DIGIT_0 && c <= DIGIT_9;
+}
+
+/** A JSON number from `i`: the index after it, or -1. */
+function skipNumber(buf: Buffer, i: number, end: number): number {
+  if (byteAt(buf, i, end) === 0x2d) i++;
+  const first = byteAt(buf, i, end);
+  if (first === DIGIT_0) i++;
+  else if (first !== undefined && first >= 0x31 && first <= DIGIT_9) {
+    i++;
+    while (i < end && isDigit(byteAt(buf, i, end))) i++;
+  } else return -1;
+  if (i < end && byteAt(buf, i, end) === DOT) {
+    const from = ++i;
+    while (i < end && isDigit(byteAt(buf, i, end))) i++;
+    if (i === from) return -1;
+  }
+  if (i < end && (byteAt(buf, i, end) === 0x65 || byteAt(buf, i, end) === 0x45)) {
+    i++;
+    if (i < end && (byteAt(buf, i, end) === 0x2b || byteAt(buf, i, end) === 0x2d)) i++;
+    const from = i;
+    while (i < end && isDigit(byteAt(buf, i, end))) i++;
+    if (i === from) return -1;
+  }
+  return i > end ? -1 : i;
+}
+
+function skipLiteral(buf: Buffer, i: number, end: number, literal: string): number {
+  if (i + literal.length > end) return -1;
+  for (let k = 0; k < literal.length; k++) if (buf[i + k] !== literal.charCodeAt(k)) return -1;
+  return i + literal.length;
+}
+
+/** Any JSON value from `i` (no leading whitespace): the index after it, or -1 when it is not valid. */
+function skipValue(buf: Buffer, i: number, end: number, depth: number): number {
+  if (depth > MAX_DEPTH || i >= end) return -1;
+  const c = byteAt(buf, i, end);
+  if (c === QUOTE) {
+    const close = scanString(buf, i, end);
+    return close < 0 ? -1 : close + 1;
+  }
+  if (c === OPEN_BRACE) {
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACE) return i + 1;
+    for (;;) {
+      if (byteAt(buf, i, end) !== QUOTE) return -1;
+      const close = scanString(buf, i, end);
+      if (close < 0) return -1;
+      i = skipWhitespace(buf, close + 1, end);
+      if (byteAt(buf, i, end) !== COLON) return -1;
+      i = skipValue(buf, skipWhitespace(buf, i + 1, end), end, depth + 1);
+      if (i < 0) return -1;
+      i = skipWhitespace(buf, i, end);
+      const next = byteAt(buf, i, end);
+      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
+      else if (next === CLOSE_BRACE) return i + 1;
+      else return -1;
+    }
+  }
+  if (c === OPEN_BRACKET) {
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
+    for (;;) {
+      i = skipValue(buf, i, end, depth + 1);
+      if (i < 0) return -1;
+      i = skipWhitespace(buf, i, end);
+      const next = byteAt(buf, i, end);
+      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
+      else if (next === CLOSE_BRACKET) return i + 1;
+      else return -1;
+    }
+  }
+  if (c === 0x74) return skipLiteral(buf, i, end, 'true');
+  if (c === 0x66) return skipLiteral(buf, i, end, 'false');
+  if (c === 0x6e) return skipLiteral(buf, i, end, 'null');
+  if (c === 0x2d || (c >= DIGIT_0 && c <= DIGIT_9)) return skipNumber(buf, i, end);
+  return -1;
+}
+
+/** Whether the key at buf[start, start + length) is `name` (ASCII). */
+function keyIs(buf: Buffer, start: number, length: number, name: string): boolean {
+  if (length !== name.length) return false;
+  for (let k = 0; k < length; k++) if (buf[start + k] !== name.charCodeAt(k)) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// strings that repeat from record to record
+
+const STRING_CACHE_SIZE = 64;
+
+/**
+ * Decoded strings by their raw bytes: rule names, MACs and ids repeat in every record, so they are
+ * decoded once and the same string object goes into every AzureContext (later stages key maps by
+ * them).
+ */
+class StringCache {
+  private readonly bytes: Buffer[] = [];
+  private readonly texts: string[] = [];
+  private next = 0;
+
+  get(buf: Buffer, start: number, end: number): string {
+    const length = end - start;
+    const entries = this.bytes;
+    search: for (let e = 0; e < entries.length; e++) {
+      const candidate = entries[e]!;
+      if (candidate.length !== length) continue;
+      for (let k = 0; k < length; k++) if (candidate[k] !== buf[start + k]) continue search;
+      return this.texts[e]!;
+    }
+    const text = buf.toString('utf8', start, end);
+    if (length <= 1024) {
+      const copy = Buffer.from(buf.subarray(start, end));
+      if (entries.length < STRING_CACHE_SIZE) {
+        entries.push(copy);
+        this.texts.push(text);
+      } else {
+        entries[this.next] = copy;
+        this.texts[this.next] = text;
+        this.next = (this.next + 1) % STRING_CACHE_SIZE;
+      }
+    }
+    return text;
+  }
+}
+
+const strings = new StringCache();
+
+/** A raw JSON value (validated) as a JS value, exactly as JSON.parse gives it inside the record. */
+function rawValue(buf: Buffer, start: number, end: number): unknown {
+  if (buf[start] === QUOTE && !hasBackslash(buf, start + 1, end - 1)) return strings.get(buf, start + 1, end - 1);
+  return JSON.parse(buf.toString('utf8', start, end));
+}
+
+function hasBackslash(buf: Buffer, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (buf[k] === BACKSLASH) return true;
+  return false;
+}
+
+/** recordShape.asString of a raw JSON value; '' when absent (start < 0). */
+function rawString(buf: Buffer, start: number, end: number): string {
+  return start < 0 ? '' : asString(rawValue(buf, start, end));
+}
+
+// ---------------------------------------------------------------------------------------------
+// tuple fields
+
+/**
+ * Address bytes live in small pool buffers; each address is a view into one (one object instead of
+ * a typed array and its own buffer). Pools are never reused, so a view stays valid as long as its
+ * record lives; small pools keep what a long-lived record (or the cache below) pins small.
+ */
+const POOL_BYTES = 4096;
+let pool = new ArrayBuffer(POOL_BYTES);
+let poolBytes = new Uint8Array(pool);
+let poolOffset = 0;
+
+/**
+ * Recently read IPv4 addresses, direct-mapped by address: the NIC's own address is on one side of
+ * every tuple and a flow's C and E tuples repeat its B tuple's peer, so most IPv4 addresses are
+ * shared instead of allocated. Address bytes are never written after they are read (FlowRecord
+ * addresses are read-only by contract), so sharing one array between records is safe.
+ */
+const IPV4_CACHE_BITS = 14;
+const ipv4CacheKeys = new Int32Array(1 << IPV4_CACHE_BITS);
+const ipv4CacheValues: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(1 << IPV4_CACHE_BITS).fill(undefined);
+/** The cache is emptied every this many pools, so it never keeps more than 1 MiB of pools alive. */
+const POOLS_PER_CACHE_GENERATION = 256;
+let poolsSinceCacheCleared = 0;
+
+/** Set by readAddress. */
+let addressFamily: 4 | 6 = 4;
+let addressBytes: Uint8Array = poolBytes;
+
+/**
+ * An address field from `p` up to the next comma: the comma's index, or -1 when the field is not
+ * a plain dotted quad or a plain (hex groups, at most one `::`) IPv6 address.
+ */
+function readAddress(buf: Buffer, p: number): number {
+  let address = 0;
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  let i = p;
+  for (;;) {
+    const c = buf[i]!;
+    if (c >= DIGIT_0 && c <= DIGIT_9) {
+      if (digits > 0 && value === 0) return readIpv6(buf, p);
+      value = value * 10 + (c - DIGIT_0);
+      if (++digits > 3 || value > 255) return readIpv6(buf, p);
+    } else if (c === DOT) {
+      if (digits === 0 || part === 3) return -1;
+      address = (address << 8) | value;
+      part++;
+      value = 0;
+      digits = 0;
+    } else if (c === COMMA) {
+      if (digits === 0 || part !== 3) return readIpv6(buf, p);
+      address = (address << 8) | value;
+      break;
+    } else {
+      return part === 0 ? readIpv6(buf, p) : -1;
+    }
+    i++;
+  }
+  addressFamily = 4;
+  const slot = Math.imul(address, 0x9e3779b1) >>> (32 - IPV4_CACHE_BITS);
+  const cached = ipv4CacheValues[slot];
+  if (cached !== undefined && ipv4CacheKeys[slot] === address) {
+    addressBytes = cached;
+    return i;
+  }
+  if (poolOffset + 4 > POOL_BYTES) newPool();
+  const base = poolOffset;
+  const bytes = poolBytes;
+  bytes[base] = address >>> 24;
+  bytes[base + 1] = (address >>> 16) & 0xff;
+  bytes[base + 2] = (address >>> 8) & 0xff;
+  bytes[base + 3] = address & 0xff;
+  poolOffset = base + 4;
+  const view = new Uint8Array(pool, base, 4);
+  ipv4CacheKeys[slot] = address;
+  ipv4CacheValues[slot] = view;
+  addressBytes = view;
+  return i;
+}
+
+function newPool(): void {
+  pool = new ArrayBuffer(POOL_BYTES);
+  poolBytes = new Uint8Array(pool);
+  poolOffset = 0;
+  if (++poolsSinceCacheCleared >= POOLS_PER_CACHE_GENERATION) {
+    poolsSinceCacheCleared = 0;
+    ipv4CacheValues.fill(undefined);
+  }
+}
+
+function hexValue(c: number): number {
+  if (c >= DIGIT_0 && c <= DIGIT_9) return c - DIGIT_0;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
+const groups = new Uint16Array(8);
+
+/** The IPv6 subset ipaddr.js reads the same way (checked by test/azure/fastFlowLog.test.ts). */
+function readIpv6(buf: Buffer, p: number): number {
+  let i = p;
+  let count = 0;
+  let gap = -1;
+  if (buf[i] === COLON) {
+    if (buf[i + 1] !== COLON) return -1;
+    gap = 0;
+    i += 2;
+  }
+  if (buf[i] !== COMMA || gap < 0) {
+    for (;;) {
+      let value = 0;
+      let digits = 0;
+      let c = buf[i]!;
+      for (;;) {
+        const h = hexValue(c);
+        if (h < 0) break;
+        value = value * 16 + h;
+        if (++digits > 4) return -1;
+        c = buf[++i]!;
+      }
+      if (digits === 0 || count === 8) return -1;
+      groups[count++] = value;
+      if (c === COMMA) break;
+      if (c !== COLON) return -1;
+      i++;
+      if (buf[i] === COLON) {
+        if (gap >= 0) return -1;
+        gap = count;
+        i++;
+        if (buf[i] === COMMA) break;
+      }
+    }
+  }
+  if (gap < 0 ? count !== 8 : count > 7) return -1;
+  if (poolOffset + 16 > POOL_BYTES) newPool();
+  const base = poolOffset;
+  const bytes = poolBytes;
+  const zeros = 8 - count;
+  let out = base;
+  for (let g = 0; g < count; g++) {
+    if (g === gap) for (let z = 0; z < zeros; z++, out += 2) bytes[out] = bytes[out + 1] = 0;
+    bytes[out++] = groups[g]! >> 8;
+    bytes[out++] = groups[g]! & 0xff;
+  }
+  if (gap === count) for (let z = 0; z < zeros; z++, out += 2) bytes[out] = bytes[out + 1] = 0;
+  addressFamily = 6;
+  addressBytes = new Uint8Array(pool, base, 16);
+  poolOffset = base + 16;
+  return i;
+}
+
+/**
+ * The fast tuple readers stop at the first byte that does not fit the field they read (a quote
+ * does not fit any) and give up after more bytes than any field of theirs can hold, so they read at
+ * most this many bytes past a tuple's opening quote. Closer than this to the end of the buffer, a
+ * tuple is read fast only if a quote follows within the buffer: the readers never read out of
+ * bounds (which would cost a deoptimization each time a record is cut by a chunk boundary).
+ */
+const TUPLE_READ_LIMIT = 512;
+
+function hasQuote(buf: Buffer, from: number, end: number): boolean {
+  for (let k = from; k < end; k++) if (buf[k] === QUOTE) return true;
+  return false;
+}
+
+/** Set by readCount. */
+let countValue: number | undefined;
+
+/** A packet or byte count from `p` ending at `terminator`: the terminator's index, or -1. */
+function readCount(buf: Buffer, p: number, terminator: number): number {
+  let value = 0;
+  let digits = 0;
+  let c = buf[p]!;
+  while (c >= DIGIT_0 && c <= DIGIT_9) {
+    value = value * 10 + (c - DIGIT_0);
+    if (++digits > MAX_EXACT_DIGITS) return -1;
+    c = buf[++p]!;
+  }
+  if (c !== terminator) return -1;
+  countValue = digits === 0 ? undefined : value;
+  return p;
+}
+
+/** Set by readPort. */
+let portValue = 0;
+
+function readPort(buf: Buffer, p: number): number {
+  let value = 0;
+  let digits = 0;
+  let c = buf[p]!;
+  while (c >= DIGIT_0 && c <= DIGIT_9) {
+    value = value * 10 + (c - DIGIT_0);
+    if (++digits > 5) return -1;
+    c = buf[++p]!;
+  }
+  if (c !== COMMA || digits === 0 || value > 0xffff) return -1;
+  portValue = value;
+  return p;
+}
+
+/** Set by readTimestamp: the index of the comma after the timestamp. */
+let timestampEnd = 0;
+
+/** A tuple timestamp from `p` as epoch ms (see tupleFields.parseTimestampMs), or -1. */
+function readTimestamp(buf: Buffer, p: number): number {
+  let value = 0;
+  let digits = 0;
+  let c = buf[p]!;
+  while (c >= DIGIT_0 && c <= DIGIT_9) {
+    value = value * 10 + (c - DIGIT_0);
+    if (++digits > MAX_EXACT_DIGITS) return -1;
+    c = buf[++p]!;
+  }
+  if (c !== COMMA || digits === 0 || value === 0) return -1;
+  timestampEnd = p;
+  return value >= MILLISECONDS_THRESHOLD ? value : value * 1000;
+}
+
+/** Tuples of each field count read in the current properties (checked against Version after it). */
+let nsgV1Tuples = 0;
+let nsgV2Tuples = 0;
+
+/**
+ * One NSG tuple from `p` (just after its opening quote) into `out`: the index of its closing
+ * quote, or -1 when it is not in the plain form (nothing is added then).
+ */
+function readNsgTupleFast(buf: Buffer, p: number, azure: AzureContext, out: FlowRecord[]): number {
+  const timeMs = readTimestamp(buf, p);
+  if (timeMs < 0) return -1;
+  p = readAddress(buf, timestampEnd + 1);
+  if (p < 0) return -1;
+  const family = addressFamily;
+  const sourceAddress = addressBytes;
+  p = readAddress(buf, p + 1);
+  if (p < 0 || addressFamily !== family) return -1;
+  const destinationAddress = addressBytes;
+  p = readPort(buf, p + 1);
+  if (p < 0) return -1;
+  const sourcePort = portValue;
+  p = readPort(buf, p + 1);
+  if (p < 0) return -1;
+  const destinationPort = portValue;
+  let c = buf[++p];
+  const protocol = c === 0x54 ? 6 : c === 0x55 ? 17 : 0;
+  if (protocol === 0 || buf[++p] !== COMMA) return -1;
+  c = buf[++p];
+  const direction: FlowDirection | undefined = c === 0x49 ? 'inbound' : c === 0x4f ? 'outbound' : undefined;
+  if (direction === undefined || buf[++p] !== COMMA) return -1;
+  c = buf[++p];
+  const decision: FlowDecision | undefined = c === 0x41 ? 'allow' : c === 0x44 ? 'deny' : undefined;
+  if (decision === undefined) return -1;
+  c = buf[++p];
+  if (c === QUOTE) {
+    nsgV1Tuples++;
+    out.push({
+      kind: 'nsg-v1',
+      timeMs,
+      family,
+      sourceAddress,
+      destinationAddress,
+      sourcePort,
+      destinationPort,
+      protocol,
+      direction,
+      decision,
+      state: undefined,
+      packetsForward: undefined,
+      bytesForward: undefined,
+      packetsReverse: undefined,
+      bytesReverse: undefined,
+      azure,
+    });
+    return p;
+  }
+  if (c !== COMMA) return -1;
+  c = buf[++p];
+  const state: FlowState | undefined = c === 0x42 ? 'begin' : c === 0x43 ? 'continue' : c === 0x45 ? 'end' : undefined;
+  if (state === undefined || buf[++p] !== COMMA) return -1;
+  p = readCount(buf, p + 1, COMMA);
+  if (p < 0) return -1;
+  const packetsForward = countValue;
+  p = readCount(buf, p + 1, COMMA);
+  if (p < 0) return -1;
+  const bytesForward = countValue;
+  p = readCount(buf, p + 1, COMMA);
+  if (p < 0) return -1;
+  const packetsReverse = countValue;
+  p = readCount(buf, p + 1, QUOTE);
+  if (p < 0) return -1;
+  nsgV2Tuples++;
+  out.push({
+    kind: 'nsg-v2',
+    timeMs,
+    family,
+    sourceAddress,
+    destinationAddress,
+    sourcePort,
+    destinationPort,
+    protocol,
+    direction,
+    decision,
+    state,
+    packetsForward,
+    bytesForward,
+    packetsReverse,
+    bytesReverse: countValue,
+    azure,
+  });
+  return p;
+}
+
+/** Longer encryption words (none is) go through the reference reader. */
+const MAX_ENCRYPTION_BYTES = 64;
+
+function isEncryptionByte(c: number): boolean {
+  return (c >= DIGIT_0 && c <= DIGIT_9) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c === 0x5f;
+}
+
+/** One VNet tuple, as readNsgTupleFast; `group` gives the AzureContext of its encryption. */
+function readVnetTupleFast(buf: Buffer, p: number, group: VnetGroup, out: FlowRecord[]): number {
+  const timeMs = readTimestamp(buf, p);
+  if (timeMs < 0) return -1;
+  p = readAddress(buf, timestampEnd + 1);
+  if (p < 0) return -1;
+  const family = addressFamily;
+  const sourceAddress = addressBytes;
+  p = readAddress(buf, p + 1);
+  if (p < 0 || addressFamily !== family) return -1;
+  const destinationAddress = addressBytes;
+  p = readPort(buf, p + 1);
+  if (p < 0) return -1;
+  const sourcePort = portValue;
+  p = readPort(buf, p + 1);
+  if (p < 0) return -1;
+  const destinationPort = portValue;
+  let protocol = 0;
+  let digits = 0;
+  let c = buf[++p]!;
+  while (c >= DIGIT_0 && c <= DIGIT_9) {
+    protocol = protocol * 10 + (c - DIGIT_0);
+    if (++digits > 3) return -1;
+    c = buf[++p]!;
+  }
+  if (c !== COMMA || digits === 0 || protocol > 255) return -1;
+  c = buf[++p]!;
+  const direction: FlowDirection | undefined = c === 0x49 ? 'inbound' : c === 0x4f ? 'outbound' : undefined;
+  if (direction === undefined || buf[++p] !== COMMA) return -1;
+  c = buf[++p]!;
+  const state: FlowState | undefined = c === 0x42 ? 'begin' : c === 0x43 ? 'continue' : c === 0x45 ? 'end' : c === 0x44 ? 'deny' : undefined;
+  if (state === undefined || buf[++p] !== COMMA) return -1;
+  const start = ++p;
+  c = buf[p]!;
+  while (c !== COMMA) {
+    if (!isEncryptionByte(c) || p - start >= MAX_ENCRYPTION_BYTES) return -1;
+    c = buf[++p]!;
+  }
+  const encryptionEnd = p;
+  p = readCount(buf, p + 1, COMMA);
+  if (p < 0) return -1;
+  const packetsForward = countValue;
+  p = readCount(buf, p + 1, COMMA);
+  if (p < 0) return -1;
+  const bytesForward = countValue;
+  p = readCount(buf, p + 1, COMMA);
+  if (p < 0) return -1;
+  const packetsReverse = countValue;
+  p = readCount(buf, p + 1, QUOTE);
+  if (p < 0) return -1;
+  out.push({
+    kind: 'vnet',
+    timeMs,
+    family,
+    sourceAddress,
+    destinationAddress,
+    sourcePort,
+    destinationPort,
+    protocol,
+    direction,
+    decision: state === 'deny' ? 'deny' : 'allow',
+    state,
+    packetsForward,
+    bytesForward,
+    packetsReverse,
+    bytesReverse: countValue,
+    azure: group.contextFor(buf, start, encryptionEnd),
+  });
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Azure contexts, completed when the record is read (their keys may come after the tuples)
+
+type MutableContext = { -readonly [K in keyof AzureContext]: AzureContext[K] };
+
+function newNsgContext(): MutableContext {
+  return { rule: '', mac: '', resourceId: '', aclId: '', encryption: '', flowLogGuid: '' };
+}
+
+/** One VNet flow group: one context per encryption value, as vnetFlowLog.ts shares them. */
+class VnetGroup {
+  readonly contexts: MutableContext[] = [];
+  private last: MutableContext | undefined;
+
+  constructor(private readonly all: MutableContext[]) {}
+
+  contextFor(buf: Buffer, start: number, end: number): AzureContext {
+    const last = this.last;
+    if (last !== undefined && sameAscii(buf, start, end, last.encryption)) return last;
+    for (const context of this.contexts) {
+      if (sameAscii(buf, start, end, context.encryption)) {
+        this.last = context;
+        return context;
+      }
+    }
+    return this.add(strings.get(buf, start, end));
+  }
+
+  contextForText(encryption: string): AzureContext {
+    for (const context of this.contexts) if (context.encryption === encryption) return context;
+    return this.add(encryption);
+  }
+
+  private add(encryption: string): MutableContext {
+    const context: MutableContext = { rule: '', mac: '', resourceId: '', aclId: '', flowLogGuid: '', encryption };
+    this.contexts.push(context);
+    this.all.push(context);
+    this.last = context;
+    return context;
+  }
+}
+
+function sameAscii(buf: Buffer, start: number, end: number, text: string): boolean {
+  if (end - start !== text.length) return false;
+  for (let k = 0; k < text.length; k++) if (buf[start + k] !== text.charCodeAt(k)) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// records
+
+/** Collects what the reference tuple readers hand back for a tuple the fast path passed on. */
+class CaptureSink implements FlowSink {
+  private record: FlowRecord | undefined;
+  flow(record: FlowRecord): void {
+    this.record = record;
+  }
+  /** The record handed over since the last call, if any. */
+  take(): FlowRecord | undefined {
+    const record = this.record;
+    this.record = undefined;
+    return record;
+  }
+  problem(_problem: ParseProblem): void {
+    // The reference reader returns the reason as well; the caller gives up on the record.
+  }
+}
+
+const NO_VNET_SHARED = { rule: '', mac: '', resourceId: '', aclId: '', flowLogGuid: '' };
+
+/**
+ * Reads one record at a time: a slice RecordSplitter cut (read), or in place in the chunk when the
+ * record lies wholly inside it (readAt, via RecordSliceSink.recordAt: no copy and no splitter scan).
+ * Not re-entrant; one per FlowLogReader.
+ */
+export class FastRecordReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private end = 0;
+  private readonly nsgFlows: FlowRecord[] = [];
+  private readonly vnetFlows: FlowRecord[] = [];
+  private readonly nsgContexts: MutableContext[] = [];
+  /** Per NSG context: whether it takes the record's macAddress (its group has no mac). */
+  private readonly nsgNeedsRecordMac: boolean[] = [];
+  private readonly vnetContexts: MutableContext[] = [];
+  private readonly capture = new CaptureSink();
+
+  // Raw value ranges of the record's scalar keys (-1: absent).
+  private resourceIdStart = -1;
+  private resourceIdEnd = -1;
+  private macStart = -1;
+  private macEnd = -1;
+  private flowLogResourceIdStart = -1;
+  private flowLogResourceIdEnd = -1;
+  private targetResourceIdStart = -1;
+  private targetResourceIdEnd = -1;
+  private flowLogGuidStart = -1;
+  private flowLogGuidEnd = -1;
+  /** `category` as JSON.parse gives it, once read. */
+  private category: unknown = undefined;
+  private sawCategory = false;
+  private sawProperties = false;
+  private sawFlowRecords = false;
+  /** properties / flowRecords were read as flows (not just skipped). */
+  private nsgRead = false;
+  private vnetRead = false;
+
+  /**
+   * The record's flows, in the order the reference path emits them, or null when the record must
+   * go through the reference path. The array is reused by the next call.
+   */
+  read(bytes: Buffer): readonly FlowRecord[] | null {
+    return this.readAt(bytes, 0, bytes.length, true);
+  }
+
+  /** Index after the record of the last successful readAt. */
+  recordEnd = 0;
+
+  /**
+   * The record whose opening brace is at buf[start], if it ends before `end`: its flows as for
+   * read(), with recordEnd set to the index after its closing brace; null otherwise. With `whole`,
+   * buf[start, end) must hold the record and nothing but whitespace.
+   */
+  readAt(buf: Buffer, start: number, end: number, whole = false): readonly FlowRecord[] | null {
+    this.buf = buf;
+    this.end = end;
+    this.reset();
+    let flows: FlowRecord[] | null = null;
+    try {
+      flows = this.readRecord(start, whole);
+    } catch {
+      flows = null;
+    }
+    if (flows === null) this.reset();
+    this.buf = EMPTY;
+    return flows;
+  }
+
+  /** Drops the last record's flows once they were handed on (they are not kept alive here). */
+  release(): void {
+    this.reset();
+  }
+
+  private reset(): void {
+    this.nsgFlows.length = 0;
+    this.vnetFlows.length = 0;
+    this.nsgContexts.length = 0;
+    this.nsgNeedsRecordMac.length = 0;
+    this.vnetContexts.length = 0;
+    this.resourceIdStart = this.macStart = this.flowLogResourceIdStart = this.targetResourceIdStart = this.flowLogGuidStart = -1;
+    this.category = undefined;
+    this.sawCategory = this.sawProperties = this.sawFlowRecords = this.nsgRead = this.vnetRead = false;
+    this.capture.take();
+  }
+
+  private readRecord(start: number, whole: boolean): FlowRecord[] | null {
+    const buf = this.buf;
+    const end = this.end;
+    let i = whole ? skipWhitespace(buf, start, end) : start;
+    if (byteAt(buf, i, end) !== OPEN_BRACE) return null;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) !== CLOSE_BRACE) {
+      for (;;) {
+        if (byteAt(buf, i, end) !== QUOTE) return null;
+        const close = scanString(buf, i, end);
+        if (close < 0 || stringEscaped) return null;
+        const keyStart = i + 1;
+        const keyLength = close - keyStart;
+        i = skipWhitespace(buf, close + 1, end);
+        if (byteAt(buf, i, end) !== COLON) return null;
+        i = skipWhitespace(buf, i + 1, end);
+        const valueStart = i;
+        if (keyIs(buf, keyStart, keyLength, 'properties')) {
+          if (this.sawProperties) return null;
+          this.sawProperties = true;
+          // Read as NSG flows unless the category already says otherwise.
+          if (byteAt(buf, i, end) === OPEN_BRACE && (!this.sawCategory || this.category === NSG_CATEGORY)) {
+            i = this.readNsgProperties(i);
+            this.nsgRead = true;
+          } else i = skipValue(buf, i, end, 1);
+        } else if (keyIs(buf, keyStart, keyLength, 'flowRecords')) {
+          if (this.sawFlowRecords) return null;
+          this.sawFlowRecords = true;
+          if (byteAt(buf, i, end) === OPEN_BRACE && (!this.sawCategory || this.category === VNET_CATEGORY)) {
+            i = this.readVnetFlowRecords(i);
+            this.vnetRead = true;
+          } else i = skipValue(buf, i, end, 1);
+        } else {
+          i = skipValue(buf, i, end, 1);
+          if (i < 0) return null;
+          if (keyIs(buf, keyStart, keyLength, 'category')) {
+            if (this.sawCategory) return null;
+            this.sawCategory = true;
+            this.category = rawValue(buf, valueStart, i);
+          } else if (keyIs(buf, keyStart, keyLength, 'resourceId')) {
+            this.resourceIdStart = valueStart;
+            this.resourceIdEnd = i;
+          } else if (keyIs(buf, keyStart, keyLength, 'macAddress')) {
+            this.macStart = valueStart;
+            this.macEnd = i;
+          } else if (keyIs(buf, keyStart, keyLength, 'flowLogResourceID')) {
+            this.flowLogResourceIdStart = valueStart;
+            this.flowLogResourceIdEnd = i;
+          } else if (keyIs(buf, keyStart, keyLength, 'targetResourceID')) {
+            this.targetResourceIdStart = valueStart;
+            this.targetResourceIdEnd = i;
+          } else if (keyIs(buf, keyStart, keyLength, 'flowLogGUID')) {
+            this.flowLogGuidStart = valueStart;
+            this.flowLogGuidEnd = i;
+          }
+        }
+        if (i < 0) return null;
+        i = skipWhitespace(buf, i, end);
+        const next = byteAt(buf, i, end);
+        if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
+        else if (next === CLOSE_BRACE) break;
+        else return null;
+      }
+    }
+    // Values are read up to their delimiters, which may lie past `end` in the buffer: the record
+    // counts only if it ends within the limit.
+    if (i >= end) return null;
+    this.recordEnd = i + 1;
+    if (whole && skipWhitespace(buf, i + 1, end) !== end) return null;
+
+    // The kind, decided as flowLogReader.readFlowLogRecord decides it.
+    const category = this.sawCategory ? this.category : undefined;
+    if (category === VNET_CATEGORY || (category === undefined && this.sawFlowRecords)) {
+      if (!this.vnetRead) return null;
+      const resourceId = rawString(buf, this.flowLogResourceIdStart, this.flowLogResourceIdEnd) || rawString(buf, this.targetResourceIdStart, this.targetResourceIdEnd);
+      const mac = rawString(buf, this.macStart, this.macEnd);
+      const flowLogGuid = rawString(buf, this.flowLogGuidStart, this.flowLogGuidEnd);
+      for (const context of this.vnetContexts) {
+        context.resourceId = resourceId;
+        context.mac = mac;
+        context.flowLogGuid = flowLogGuid;
+      }
+      return this.vnetFlows;
+    }
+    if (category === NSG_CATEGORY || (category === undefined && this.sawProperties)) {
+      if (!this.nsgRead) return null;
+      const resourceId = rawString(buf, this.resourceIdStart, this.resourceIdEnd);
+      const recordMac = rawString(buf, this.macStart, this.macEnd);
+      const contexts = this.nsgContexts;
+      for (let c = 0; c < contexts.length; c++) {
+        const context = contexts[c]!;
+        context.resourceId = resourceId;
+        if (this.nsgNeedsRecordMac[c]) context.mac = recordMac;
+      }
+      return this.nsgFlows;
+    }
+    return null;
+  }
+
+  /**
+   * A key of an object whose values the caller reads: returns the index of the value (whitespace
+   * skipped) and sets keyStart / keyLength, or -1. `i` is at the key's opening quote.
+   */
+  private keyStart = 0;
+  private keyLength = 0;
+
+  private readKey(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    if (byteAt(buf, i, end) !== QUOTE) return -1;
+    const close = scanString(buf, i, this.end);
+    if (close < 0 || stringEscaped) return -1;
+    this.keyStart = i + 1;
+    this.keyLength = close - i - 1;
+    i = skipWhitespace(buf, close + 1, this.end);
+    if (byteAt(buf, i, end) !== COLON) return -1;
+    return skipWhitespace(buf, i + 1, this.end);
+  }
+
+  /** After a member's value: the index of the next key, `end` + 1 encoded as -2 for the closing brace, or -1. */
+  private afterMember(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    i = skipWhitespace(buf, i, this.end);
+    const next = byteAt(buf, i, end);
+    if (next === COMMA) return skipWhitespace(buf, i + 1, this.end);
+    if (next === CLOSE_BRACE) return -2 - i;
+    return -1;
+  }
+
+  // ---- NSG: properties { Version, flows: [ { rule, flows: [ { mac, flowTuples: [..] } ] } ] }
+
+  private readNsgProperties(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    nsgV1Tuples = 0;
+    nsgV2Tuples = 0;
+    let versionStart = -1;
+    let versionEnd = -1;
+    let lowerVersionStart = -1;
+    let lowerVersionEnd = -1;
+    let sawFlows = false;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1; // no flows: a problem for the reference path
+    for (;;) {
+      i = this.readKey(i);
+      if (i < 0) return -1;
+      const valueStart = i;
+      if (keyIs(buf, this.keyStart, this.keyLength, 'flows')) {
+        if (sawFlows || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
+        sawFlows = true;
+        i = this.readNsgRuleGroups(i);
+      } else {
+        const isVersion = keyIs(buf, this.keyStart, this.keyLength, 'Version');
+        const isLowerVersion = !isVersion && keyIs(buf, this.keyStart, this.keyLength, 'version');
+        i = skipValue(buf, i, end, 2);
+        if (isVersion) {
+          versionStart = valueStart;
+          versionEnd = i;
+        } else if (isLowerVersion) {
+          lowerVersionStart = valueStart;
+          lowerVersionEnd = i;
+        }
+      }
+      if (i < 0) return -1;
+      i = this.afterMember(i);
+      if (i === -1) return -1;
+      if (i < -1) {
+        i = -2 - i;
+        break;
+      }
+    }
+    if (!sawFlows) return -1;
+    // As nsgFlowLog.readNsgRecord: Number(properties['Version'] ?? properties['version']).
+    const upper = versionStart < 0 ? undefined : rawValue(buf, versionStart, versionEnd);
+    const lower = lowerVersionStart < 0 ? undefined : rawValue(buf, lowerVersionStart, lowerVersionEnd);
+    const declared = Number(upper ?? lower);
+    if (declared === 1 && nsgV2Tuples > 0) return -1;
+    if (declared === 2 && nsgV1Tuples > 0) return -1;
+    return i + 1;
+  }
+
+  private readNsgRuleGroups(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
+    for (;;) {
+      if (byteAt(buf, i, end) !== OPEN_BRACE) return -1;
+      i = this.readNsgRuleGroup(i);
+      if (i < 0) return -1;
+      i = skipWhitespace(buf, i, end);
+      const next = byteAt(buf, i, end);
+      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
+      else if (next === CLOSE_BRACKET) return i + 1;
+      else return -1;
+    }
+  }
+
+  private readNsgRuleGroup(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    const firstContext = this.nsgContexts.length;
+    let ruleStart = -1;
+    let ruleEnd = -1;
+    let sawFlows = false;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
+    for (;;) {
+      i = this.readKey(i);
+      if (i < 0) return -1;
+      const valueStart = i;
+      if (keyIs(buf, this.keyStart, this.keyLength, 'flows')) {
+        if (sawFlows || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
+        sawFlows = true;
+        i = this.readNsgMacGroups(i);
+      } else {
+        const isRule = keyIs(buf, this.keyStart, this.keyLength, 'rule');
+        i = skipValue(buf, i, end, 4);
+        if (isRule) {
+          ruleStart = valueStart;
+          ruleEnd = i;
+        }
+      }
+      if (i < 0) return -1;
+      i = this.afterMember(i);
+      if (i === -1) return -1;
+      if (i < -1) {
+        i = -2 - i;
+        break;
+      }
+    }
+    if (!sawFlows) return -1;
+    const rule = rawString(buf, ruleStart, ruleEnd);
+    const contexts = this.nsgContexts;
+    for (let c = firstContext; c < contexts.length; c++) contexts[c]!.rule = rule;
+    return i + 1;
+  }
+
+  private readNsgMacGroups(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
+    for (;;) {
+      if (byteAt(buf, i, end) !== OPEN_BRACE) return -1;
+      i = this.readNsgMacGroup(i);
+      if (i < 0) return -1;
+      i = skipWhitespace(buf, i, end);
+      const next = byteAt(buf, i, end);
+      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
+      else if (next === CLOSE_BRACKET) return i + 1;
+      else return -1;
+    }
+  }
+
+  private readNsgMacGroup(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    const context = newNsgContext();
+    let macStart = -1;
+    let macEnd = -1;
+    let sawTuples = false;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
+    for (;;) {
+      i = this.readKey(i);
+      if (i < 0) return -1;
+      const valueStart = i;
+      if (keyIs(buf, this.keyStart, this.keyLength, 'flowTuples')) {
+        if (sawTuples || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
+        sawTuples = true;
+        i = this.readNsgTuples(i, context);
+      } else {
+        const isMac = keyIs(buf, this.keyStart, this.keyLength, 'mac');
+        i = skipValue(buf, i, end, 6);
+        if (isMac) {
+          macStart = valueStart;
+          macEnd = i;
+        }
+      }
+      if (i < 0) return -1;
+      i = this.afterMember(i);
+      if (i === -1) return -1;
+      if (i < -1) {
+        i = -2 - i;
+        break;
+      }
+    }
+    if (!sawTuples) return -1;
+    // As nsgFlowLog: asString(macGroup['mac']) || recordMac (the record's mac is known at its end).
+    context.mac = rawString(buf, macStart, macEnd);
+    this.nsgContexts.push(context);
+    this.nsgNeedsRecordMac.push(context.mac === '');
+    return i + 1;
+  }
+
+  private readNsgTuples(i: number, azure: AzureContext): number {
+    const buf = this.buf;
+    const end = this.end;
+    const out = this.nsgFlows;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
+    for (;;) {
+      if (byteAt(buf, i, end) !== QUOTE) return -1;
+      let close = end - i > TUPLE_READ_LIMIT || hasQuote(buf, i + 1, end) ? readNsgTupleFast(buf, i + 1, azure, out) : -1;
+      if (close < 0) {
+        close = this.readNsgTupleSlow(i, azure);
+        if (close < 0) return -1;
+      }
+      i = close + 1;
+      let next = byteAt(buf, i, end);
+      if (next === COMMA) {
+        i++;
+        if (byteAt(buf, i, end) !== QUOTE) i = skipWhitespace(buf, i, end);
+        continue;
+      }
+      if (next === CLOSE_BRACKET) return i + 1;
+      i = skipWhitespace(buf, i, end);
+      next = byteAt(buf, i, end);
+      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
+      else if (next === CLOSE_BRACKET) return i + 1;
+      else return -1;
+    }
+  }
+
+  /** A tuple string the fast reader passed on, through nsgFlowLog.readNsgTuple. */
+  private readNsgTupleSlow(quote: number, azure: AzureContext): number {
+    const text = this.tupleText(quote);
+    if (text === undefined) return -1;
+    const capture = this.capture;
+    capture.take();
+    // Version may come after the flows: read with "1 or 2 by field count", checked at the end.
+    const reason = readNsgTuple(text.value, undefined, azure, capture);
+    const record = capture.take();
+    if (reason !== undefined || record === undefined) return -1;
+    if (record.kind === 'nsg-v1') nsgV1Tuples++;
+    else nsgV2Tuples++;
+    this.nsgFlows.push(record);
+    return text.close;
+  }
+
+  /** The JSON string at `quote` as JSON.parse decodes it, and its closing quote; undefined if invalid. */
+  private tupleText(quote: number): { value: string; close: number } | undefined {
+    const buf = this.buf;
+    const close = scanString(buf, quote, this.end);
+    if (close < 0) return undefined;
+    const value = stringEscaped ? (JSON.parse(buf.toString('utf8', quote, close + 1)) as string) : buf.toString('utf8', quote + 1, close);
+    return { value, close };
+  }
+
+  // ---- VNet: flowRecords { flows: [ { aclID, flowGroups: [ { rule, flowTuples: [..] } ] } ] }
+
+  private readVnetFlowRecords(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    let sawFlows = false;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
+    for (;;) {
+      i = this.readKey(i);
+      if (i < 0) return -1;
+      if (keyIs(buf, this.keyStart, this.keyLength, 'flows')) {
+        if (sawFlows || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
+        sawFlows = true;
+        i = this.readVnetAcls(i);
+      } else i = skipValue(buf, i, end, 2);
+      if (i < 0) return -1;
+      i = this.afterMember(i);
+      if (i === -1) return -1;
+      if (i < -1) {
+        i = -2 - i;
+        break;
+      }
+    }
+    return sawFlows ? i + 1 : -1;
+  }
+
+  private readVnetAcls(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
+    for (;;) {
+      if (byteAt(buf, i, end) !== OPEN_BRACE) return -1;
+      i = this.readVnetAcl(i);
+      if (i < 0) return -1;
+      i = skipWhitespace(buf, i, end);
+      const next = byteAt(buf, i, end);
+      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
+      else if (next === CLOSE_BRACKET) return i + 1;
+      else return -1;
+    }
+  }
+
+  private readVnetAcl(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    const firstContext = this.vnetContexts.length;
+    let aclStart = -1;
+    let aclEnd = -1;
+    let sawGroups = false;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
+    for (;;) {
+      i = this.readKey(i);
+      if (i < 0) return -1;
+      const valueStart = i;
+      if (keyIs(buf, this.keyStart, this.keyLength, 'flowGroups')) {
+        if (sawGroups || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
+        sawGroups = true;
+        i = this.readVnetGroups(i);
+      } else {
+        const isAcl = keyIs(buf, this.keyStart, this.keyLength, 'aclID');
+        i = skipValue(buf, i, end, 4);
+        if (isAcl) {
+          aclStart = valueStart;
+          aclEnd = i;
+        }
+      }
+      if (i < 0) return -1;
+      i = this.afterMember(i);
+      if (i === -1) return -1;
+      if (i < -1) {
+        i = -2 - i;
+        break;
+      }
+    }
+    if (!sawGroups) return -1;
+    const aclId = rawString(buf, aclStart, aclEnd);
+    const contexts = this.vnetContexts;
+    for (let c = firstContext; c < contexts.length; c++) contexts[c]!.aclId = aclId;
+    return i + 1;
+  }
+
+  private readVnetGroups(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
+    for (;;) {
+      if (byteAt(buf, i, end) !== OPEN_BRACE) return -1;
+      i = this.readVnetGroup(i);
+      if (i < 0) return -1;
+      i = skipWhitespace(buf, i, end);
+      const next = byteAt(buf, i, end);
+      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
+      else if (next === CLOSE_BRACKET) return i + 1;
+      else return -1;
+    }
+  }
+
+  private readVnetGroup(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    const group = new VnetGroup(this.vnetContexts);
+    let ruleStart = -1;
+    let ruleEnd = -1;
+    let sawTuples = false;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
+    for (;;) {
+      i = this.readKey(i);
+      if (i < 0) return -1;
+      const valueStart = i;
+      if (keyIs(buf, this.keyStart, this.keyLength, 'flowTuples')) {
+        if (sawTuples || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
+        sawTuples = true;
+        i = this.readVnetTuples(i, group);
+      } else {
+        const isRule = keyIs(buf, this.keyStart, this.keyLength, 'rule');
+        i = skipValue(buf, i, end, 6);
+        if (isRule) {
+          ruleStart = valueStart;
+          ruleEnd = i;
+        }
+      }
+      if (i < 0) return -1;
+      i = this.afterMember(i);
+      if (i === -1) return -1;
+      if (i < -1) {
+        i = -2 - i;
+        break;
+      }
+    }
+    if (!sawTuples) return -1;
+    const rule = rawString(buf, ruleStart, ruleEnd);
+    for (const context of group.contexts) context.rule = rule;
+    return i + 1;
+  }
+
+  private readVnetTuples(i: number, group: VnetGroup): number {
+    const buf = this.buf;
+    const end = this.end;
+    const out = this.vnetFlows;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
+    for (;;) {
+      if (byteAt(buf, i, end) !== QUOTE) return -1;
+      let close = end - i > TUPLE_READ_LIMIT || hasQuote(buf, i + 1, end) ? readVnetTupleFast(buf, i + 1, group, out) : -1;
+      if (close < 0) {
+        close = this.readVnetTupleSlow(i, group);
+        if (close < 0) return -1;
+      }
+      i = close + 1;
+      let next = byteAt(buf, i, end);
+      if (next === COMMA) {
+        i++;
+        if (byteAt(buf, i, end) !== QUOTE) i = skipWhitespace(buf, i, end);
+        continue;
+      }
+      if (next === CLOSE_BRACKET) return i + 1;
+      i = skipWhitespace(buf, i, end);
+      next = byteAt(buf, i, end);
+      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
+      else if (next === CLOSE_BRACKET) return i + 1;
+      else return -1;
+    }
+  }
+
+  /** A tuple string the fast reader passed on, through vnetFlowLog.readVnetTuple. */
+  private readVnetTupleSlow(quote: number, group: VnetGroup): number {
+    const text = this.tupleText(quote);
+    if (text === undefined) return -1;
+    const capture = this.capture;
+    capture.take();
+    const reason = readVnetTuple(text.value, NO_VNET_SHARED, new Map(), capture);
+    const r = capture.take();
+    if (reason !== undefined || r === undefined) return -1;
+    this.vnetFlows.push({
+      kind: r.kind,
+      timeMs: r.timeMs,
+      family: r.family,
+      sourceAddress: r.sourceAddress,
+      destinationAddress: r.destinationAddress,
+      sourcePort: r.sourcePort,
+      destinationPort: r.destinationPort,
+      protocol: r.protocol,
+      direction: r.direction,
+      decision: r.decision,
+      state: r.state,
+      packetsForward: r.packetsForward,
+      bytesForward: r.bytesForward,
+      packetsReverse: r.packetsReverse,
+      bytesReverse: r.bytesReverse,
+      azure: group.contextForText(r.azure.encryption),
+    });
+    return text.close;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The fast address reader on its own, for tests: the address, or undefined when the fast path
+ * would hand the tuple to the reference reader instead.
+ */
+export function fastParseAddress(text: string): { readonly family: 4 | 6; readonly bytes: Uint8Array } | undefined {
+  const buf = Buffer.from(`${text},`, 'utf8');
+  if (readAddress(buf, 0) !== buf.length - 1) return undefined;
+  return { family: addressFamily, bytes: addressBytes };
+}
