@@ -23,8 +23,8 @@ export interface CollectorStats {
   lastError: string | undefined;
 }
 
-/** Datagrams handed to libuv but not yet confirmed: beyond this the sender waits. */
-const MAX_IN_FLIGHT = 512;
+/** Datagrams queued in libuv (not yet accepted by the kernel): beyond this the sender waits. */
+const MAX_QUEUED = 512;
 /** Repeated send errors are logged at most this often per collector. */
 const ERROR_LOG_INTERVAL_MS = 10_000;
 
@@ -41,9 +41,8 @@ export class UdpTransport implements DatagramSink {
   /** One connected socket per collector; those of one address family share one local port. */
   private readonly sockets: Socket[] = [];
   private readonly endpoints: PcapEndpoint[] = [];
+  private readonly onSendDone: ((error: Error | null) => void)[] = [];
   private readonly pacer: Pacer;
-  private inFlight = 0;
-  private drainWaiters: (() => void)[] = [];
   private readonly lastErrorLogMs: number[];
   private closed = false;
   lastErrorMs = 0;
@@ -71,6 +70,9 @@ export class UdpTransport implements DatagramSink {
         transport.sockets.push(socket);
         // ICMP "port unreachable" comes back as an 'error' event on a connected socket: count it.
         socket.on('error', (error: NodeJS.ErrnoException) => transport.recordError(i, error));
+        transport.onSendDone.push((error) => {
+          if (error) transport.recordError(i, error);
+        });
         await bindSocket(socket, collector.family, portByFamily.get(collector.family) ?? 0);
         portByFamily.set(collector.family, socket.address().port);
         await new Promise<void>((resolve) => socket.connect(collector.port, collector.address, resolve));
@@ -97,26 +99,30 @@ export class UdpTransport implements DatagramSink {
   }
 
   private sendNow(payload: Buffer, timeMs: number): void | Promise<void> {
-    const pending: Promise<void>[] = [];
+    let pending: Promise<void>[] | undefined;
+    let queued = 0;
     for (let i = 0; i < this.collectors.length; i++) {
-      const collector = this.collectors[i]!;
       const socket = this.sockets[i]!;
-      this.inFlight++;
+      // One bound callback per socket, not a closure per datagram. It must be there: Node drops a
+      // send error (ECONNREFUSED from an earlier ICMP unreachable) when send has no callback.
+      socket.send(payload, this.onSendDone[i]);
       const stats = this.stats[i]!;
-      socket.send(payload, (error) => {
-        this.inFlight--;
-        if (error) this.recordError(i, error);
-        else {
-          stats.datagrams++;
-          stats.bytes += payload.length;
-        }
-        if (this.inFlight === 0 || this.inFlight < MAX_IN_FLIGHT / 2) this.wakeDrainWaiters();
-      });
-      const capture = this.options.onSent?.(payload, this.localEndpoint(i), { address: collector.address, port: collector.port }, timeMs);
-      if (capture) pending.push(capture);
+      stats.datagrams++;
+      stats.bytes += payload.length;
+      queued = Math.max(queued, socket.getSendQueueCount());
+      if (this.options.onSent !== undefined) {
+        const collector = this.collectors[i]!;
+        const capture = this.options.onSent(payload, this.endpoints[i]!, { address: collector.address, port: collector.port }, timeMs);
+        if (capture) (pending ??= []).push(capture);
+      }
     }
-    if (this.inFlight >= MAX_IN_FLIGHT) pending.push(this.waitForRoom(MAX_IN_FLIGHT / 2));
-    if (pending.length > 0) return Promise.all(pending).then(() => undefined);
+    if (queued >= MAX_QUEUED) (pending ??= []).push(this.waitForQueue(MAX_QUEUED / 2));
+    if (pending !== undefined) return Promise.all(pending).then(() => undefined);
+  }
+
+  /** Waits until no socket has more than `limit` datagrams queued in libuv. */
+  private async waitForQueue(limit: number): Promise<void> {
+    while (this.sockets.some((socket) => socket.getSendQueueCount() > limit)) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   private recordError(index: number, error: NodeJS.ErrnoException): void {
@@ -131,19 +137,8 @@ export class UdpTransport implements DatagramSink {
     }
   }
 
-  private waitForRoom(limit: number): Promise<void> {
-    if (this.inFlight <= limit) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
-  }
-
-  private wakeDrainWaiters(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const wake of waiters) wake();
-  }
-
   async drain(): Promise<void> {
-    while (this.inFlight > 0) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    await this.waitForQueue(0);
   }
 
   async close(): Promise<void> {
