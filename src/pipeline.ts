@@ -45,7 +45,7 @@ export interface ExportOptions {
   readonly now?: () => number;
 }
 
-export const DEFAULT_MAX_PPS = 20_000;
+export const DEFAULT_MAX_PPS = 10_000;
 
 export const EXPORT_DEFAULTS: Omit<ExportOptions, 'collectors'> = {
   format: 'ipfix',
