@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { blobCommand } from './cli/blob.js';
 import { demoCommand } from './cli/demo.js';
+import { eventhubCommand } from './cli/eventhub.js';
 import { listenCommand } from './cli/listen.js';
 import { replayCommand } from './cli/replay.js';
 import { configCommand, runCommand } from './cli/run.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .addCommand(listenCommand())
     .addCommand(demoCommand())
     .addCommand(blobCommand())
+    .addCommand(eventhubCommand())
     .addCommand(runCommand(buildProgram))
     .addCommand(configCommand(buildProgram))
     .showHelpAfterError();

@@ -1,0 +1,429 @@
+import {
+  earliestEventPosition,
+  latestEventPosition,
+  type EventHubConsumerClient,
+  type EventPosition,
+  type PartitionContext,
+  type ReceivedEventData,
+  type Subscription,
+} from '@azure/event-hubs';
+import type { Logger } from 'pino';
+import { isFlowLogBlobUrl } from '../azure/blobCreatedEvent.js';
+import type { ParseProblem } from '../azure/problems.js';
+import type { FlowRecord } from '../flow/flowRecord.js';
+import { redactSecrets } from './azureErrors.js';
+import { EventBodyDecoder, type BodyKind, type DecodedBody } from './eventHubBody.js';
+import type { NotifiedBlobReader, NotifiedStep } from './eventHubBlobs.js';
+import type { FlowBatch } from './flowBatch.js';
+
+/**
+ * The Event Hubs source. The distributed engine is the SDK's: EventHubConsumerClient with a
+ * BlobCheckpointStore shares the partitions among every instance of one consumer group and hands
+ * a dead instance's partitions to the others; this class turns each partition's events into
+ * FlowBatches for the one pipeline and writes checkpoints.
+ *
+ * Checkpoints (at-least-once): a partition's checkpoint names the last event whose records were
+ * ALL handed to the transport (the pipeline's ack). The SDK awaits `processEvents` before it
+ * receives more for that partition, and `processEvents` returns only once every batch it queued
+ * was acknowledged, so per partition at most one receive batch is in flight and checkpoints move
+ * in order. They are written in the background (the pipeline never waits for the store), newest
+ * first when writes fall behind, and `close()` waits for them. A crash re-delivers the events after the last checkpoint: their tuples may be sent
+ * twice, never lost.
+ *
+ * Stopping (`stop()`): no new events are taken; batches already queued and the events being
+ * converted are sent; their checkpoints are written; `close()` then releases the partitions.
+ */
+
+export type StartAt = { readonly kind: 'earliest' } | { readonly kind: 'latest' } | { readonly kind: 'time'; readonly ms: number };
+
+/** Parses `--start-at`: earliest, latest or an ISO 8601 time. */
+export function parseEventHubStartAt(text: string): StartAt | undefined {
+  const value = text.trim().toLowerCase();
+  if (value === 'earliest' || value === 'latest') return { kind: value };
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
+  const ms = Date.parse(text.trim());
+  return Number.isNaN(ms) ? undefined : { kind: 'time', ms };
+}
+
+export function eventPositionFor(startAt: StartAt): EventPosition {
+  switch (startAt.kind) {
+    case 'earliest':
+      return earliestEventPosition;
+    case 'latest':
+      return latestEventPosition;
+    case 'time':
+      return { enqueuedOn: new Date(startAt.ms) };
+  }
+}
+
+export interface EventHubSourceOptions {
+  readonly client: EventHubConsumerClient;
+  /** For partitions without a checkpoint. */
+  readonly startAt: StartAt;
+  /** False with `--no-checkpoint`: nothing is written. */
+  readonly checkpoints: boolean;
+  /** Reads the blobs Event Grid notifications name. */
+  readonly blobs: NotifiedBlobReader;
+  readonly onProblem: (problem: ParseProblem) => void;
+  readonly logger: Logger;
+  /** Events per receive call. Default 64. */
+  readonly maxBatchSize?: number;
+  /** Longest wait for a receive call to fill. Default 5 s (events are handed over ~20 ms after they arrive anyway). */
+  readonly maxWaitTimeInSeconds?: number;
+  /** Most tuples in one FlowBatch. Default 20,000. */
+  readonly maxBatchRecords?: number;
+}
+
+export interface EventHubSourceStats {
+  events: number;
+  /** Per body kind, events seen. */
+  readonly kinds: Record<BodyKind, number>;
+  /** Events that were none of the supported kinds (counted, logged, skipped). */
+  unrecognizedEvents: number;
+  /** BlobCreated notifications of blobs that are not PT1H.json, and other Event Grid event types. */
+  ignoredNotifications: number;
+  checkpoints: number;
+  checkpointFailures: number;
+  partitionsClaimed: number;
+  partitionsLost: number;
+}
+
+/** One partition as this instance holds it, from processInitialize to processClose. */
+interface PartitionWork {
+  readonly id: string;
+  readonly context: PartitionContext;
+  closed: boolean;
+  /** The newest event to checkpoint, not yet written. */
+  nextCheckpoint?: ReceivedEventData;
+  /** The checkpoint writer of this partition, while it runs. */
+  writing?: Promise<void>;
+}
+
+interface Queued {
+  readonly work: PartitionWork;
+  readonly batch: FlowBatch;
+  /** Resolves true once acknowledged, false when dropped (partition lost, source stopped). */
+  readonly settle: (acked: boolean) => void;
+}
+
+interface Group {
+  records: FlowRecord[];
+  azureRecords: number;
+  inputBytes: number;
+  /** The last event whose records are all in this group or in batches queued before it. */
+  lastEvent: ReceivedEventData | undefined;
+}
+
+const DEFAULT_MAX_BATCH_SIZE = 64;
+const DEFAULT_MAX_WAIT_SECONDS = 5;
+const DEFAULT_MAX_BATCH_RECORDS = 20_000;
+/** Unrecognised events logged one by one before further ones are only counted. */
+const LOGGED_UNRECOGNIZED = 100;
+const CHECKPOINT_ERROR_LOG_INTERVAL_MS = 60_000;
+
+export class EventHubSource {
+  readonly stats: EventHubSourceStats = {
+    events: 0,
+    kinds: { 'flow-log': 0, connector: 0, 'blob-created': 0, 'other-event': 0 },
+    unrecognizedEvents: 0,
+    ignoredNotifications: 0,
+    checkpoints: 0,
+    checkpointFailures: 0,
+    partitionsClaimed: 0,
+    partitionsLost: 0,
+  };
+  private readonly decoder = new EventBodyDecoder();
+  private readonly partitions = new Map<string, PartitionWork>();
+  private readonly queue: Queued[] = [];
+  private wakeUp: (() => void) | undefined;
+  /** processEvents calls converting events right now. */
+  private active = 0;
+  private stopping = false;
+  private readonly stopController = new AbortController();
+  private releaseBlocked!: () => void;
+  /** Resolves when the source is closed: handlers called while stopping wait for it. */
+  private readonly blocked = new Promise<void>((resolve) => (this.releaseBlocked = resolve));
+  private subscription: Subscription | undefined;
+  /** Checkpoint writers running, of every partition (closed ones included). */
+  private readonly writers = new Set<Promise<void>>();
+  private lastCheckpointErrorLogMs = -Infinity;
+  private closed = false;
+
+  constructor(private readonly options: EventHubSourceOptions) {}
+
+  /** The batches, until stop() and everything in flight was handed over. */
+  async *batches(): AsyncGenerator<FlowBatch> {
+    const { client, logger } = this.options;
+    this.subscription = client.subscribe(
+      {
+        processInitialize: async (context) => this.onInitialize(context),
+        processEvents: async (events, context) => this.onEvents(events, context),
+        processError: async (error, context) => this.onError(error, context),
+        processClose: async (reason, context) => this.onClose(reason, context),
+      },
+      {
+        startPosition: eventPositionFor(this.options.startAt),
+        maxBatchSize: this.options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
+        maxWaitTimeInSeconds: this.options.maxWaitTimeInSeconds ?? DEFAULT_MAX_WAIT_SECONDS,
+        skipParsingBodyAsJson: true,
+      },
+    );
+    logger.debug('subscribed');
+    try {
+      for (;;) {
+        const item = this.queue.shift();
+        if (item !== undefined) {
+          if (item.work.closed) {
+            item.settle(false);
+            continue;
+          }
+          yield item.batch;
+          continue;
+        }
+        if (this.stopping && this.active === 0) return;
+        await new Promise<void>((resolve) => (this.wakeUp = resolve));
+      }
+    } finally {
+      this.stop();
+      for (const item of this.queue.splice(0)) item.settle(false);
+    }
+  }
+
+  /** Stops taking new events; what is in flight still goes out. Idempotent. */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.stopController.abort();
+    this.wake();
+  }
+
+  /** Releases the partitions (other instances take them over at once) and the connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stop();
+    this.releaseBlocked();
+    try {
+      // Final checkpoints first: once the partitions are released, another instance starts from them.
+      while (this.writers.size > 0) await Promise.all(this.writers);
+      await this.subscription?.close();
+    } finally {
+      await this.options.blobs.flush();
+      await this.options.client.close();
+    }
+  }
+
+  private wake(): void {
+    const wake = this.wakeUp;
+    this.wakeUp = undefined;
+    wake?.();
+  }
+
+  private async onInitialize(context: PartitionContext): Promise<void> {
+    this.partitions.set(context.partitionId, { id: context.partitionId, context, closed: false });
+    this.stats.partitionsClaimed++;
+    this.options.logger.info({ partition: context.partitionId }, 'partition claimed');
+  }
+
+  private async onClose(reason: string, context: PartitionContext): Promise<void> {
+    const work = this.partitions.get(context.partitionId);
+    if (work !== undefined && work.context === context) {
+      work.closed = true;
+      this.partitions.delete(context.partitionId);
+    }
+    if (reason === 'OwnershipLost') this.stats.partitionsLost++;
+    this.options.logger.info({ partition: context.partitionId, reason }, reason === 'OwnershipLost' ? 'partition taken over by another instance' : 'partition released');
+    this.wake();
+  }
+
+  private async onError(error: Error, context: PartitionContext): Promise<void> {
+    const e = error as Error & { code?: string; retryable?: boolean };
+    this.options.logger.warn(
+      { partition: context.partitionId === '' ? undefined : context.partitionId, code: e.code, retryable: e.retryable, error: redactSecrets(String(e.message).split('\n', 1)[0] ?? '') },
+      context.partitionId === '' ? 'Event Hubs error (load balancing): the client keeps trying' : 'Event Hubs error on a partition: the client keeps trying',
+    );
+  }
+
+  private async onEvents(events: ReceivedEventData[], context: PartitionContext): Promise<void> {
+    if (events.length === 0) return;
+    if (this.stopping) {
+      // Not taken: these events are delivered again after the last checkpoint.
+      await this.blocked;
+      return;
+    }
+    let work = this.partitions.get(context.partitionId);
+    if (work === undefined || work.context !== context) {
+      work = { id: context.partitionId, context, closed: false };
+      this.partitions.set(context.partitionId, work);
+    }
+    this.active++;
+    try {
+      await this.convert(events, work);
+    } finally {
+      this.active--;
+      this.wake();
+    }
+  }
+
+  private async convert(events: ReceivedEventData[], work: PartitionWork): Promise<void> {
+    const { logger } = this.options;
+    const maxRecords = this.options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS;
+    const pending: Promise<boolean>[] = [];
+    let group = newGroup();
+    const sink = { flow: (record: FlowRecord) => group.records.push(record), problem: this.options.onProblem };
+    const hub = work.context.eventHubName;
+    events: for (const event of events) {
+      if (this.stopping || work.closed) break;
+      this.stats.events++;
+      const source = `${hub}/${work.id}#${event.sequenceNumber}`;
+      let decoded: DecodedBody;
+      try {
+        decoded = this.decoder.decode(event.body, event.properties, source, sink);
+      } catch (error) {
+        // A reader bug must cost this event only, never the partition.
+        decoded = { recognized: false, kinds: new Set(), azureRecords: 0, notifications: [], otherEvents: [], why: `cannot be read: ${(error as Error).message}` };
+      }
+      group.azureRecords += decoded.azureRecords;
+      group.inputBytes += bodyBytes(event.body);
+      for (const kind of decoded.kinds) this.stats.kinds[kind]++;
+      if (!decoded.recognized) this.unrecognized(event, work, decoded.why ?? '', decoded.excerpt ?? '');
+      if (decoded.otherEvents.length > 0) {
+        this.stats.ignoredNotifications += decoded.otherEvents.length;
+        logger.debug({ partition: work.id, sequenceNumber: event.sequenceNumber, eventTypes: decoded.otherEvents }, 'Event Grid events of other types ignored');
+      }
+      if (decoded.notifications.length > 0) {
+        // Everything before this event goes out first, so the blob's blocks follow in order.
+        if (group.records.length > 0 || group.lastEvent !== undefined) {
+          pending.push(this.enqueue(work, group, undefined));
+          group = newGroup();
+        }
+        for (const notification of decoded.notifications) {
+          if (!isFlowLogBlobUrl(notification.url)) {
+            this.stats.ignoredNotifications++;
+            logger.debug({ partition: work.id, sequenceNumber: event.sequenceNumber, eventId: notification.id }, 'BlobCreated notification of a blob that is not PT1H.json: ignored');
+            continue;
+          }
+          try {
+            for await (const step of this.options.blobs.read(notification, this.stopController.signal)) {
+              const stepGroup: Group = { records: step.records, azureRecords: step.azureRecords, inputBytes: step.inputBytes, lastEvent: undefined };
+              // The blob stays locked until its step is sent: the next step reads from the moved cursor.
+              const acked = await this.enqueue(work, stepGroup, step);
+              if (!acked || work.closed) break events;
+              if (this.stopping) break events;
+            }
+          } catch (error) {
+            // Azure failures are handled (and logged) by the reader; this is anything else. The
+            // blob's next notification reads what was left.
+            logger.error({ partition: work.id, sequenceNumber: event.sequenceNumber, eventId: notification.id, error: redactSecrets(String((error as Error).message)) }, 'cannot read notified blob: notification skipped');
+          }
+          if (this.stopping || work.closed) break events;
+        }
+        group.lastEvent = event;
+        continue;
+      }
+      group.lastEvent = event;
+      if (group.records.length >= maxRecords) {
+        pending.push(this.enqueue(work, group, undefined));
+        group = newGroup();
+      }
+    }
+    if (group.records.length > 0 || group.lastEvent !== undefined) pending.push(this.enqueue(work, group, undefined));
+    logger.debug({ partition: work.id, events: events.length, firstSequenceNumber: events[0]!.sequenceNumber, batches: pending.length }, 'events received');
+    await Promise.all(pending);
+  }
+
+  /** Queues a batch for the pipeline; resolves true once it was acknowledged (and checkpointed). */
+  private enqueue(work: PartitionWork, group: Group, step: NotifiedStep | undefined): Promise<boolean> {
+    return new Promise<boolean>((settle) => {
+      const lastEvent = group.lastEvent;
+      const batch: FlowBatch = {
+        records: group.records,
+        source: step === undefined ? `${work.context.eventHubName}/${work.id}` : step.blob,
+        azureRecords: group.azureRecords,
+        inputBytes: group.inputBytes,
+        ack: async () => {
+          try {
+            if (step !== undefined) await step.commit();
+            if (lastEvent !== undefined) this.scheduleCheckpoint(work, lastEvent);
+          } finally {
+            settle(true);
+          }
+        },
+      };
+      this.queue.push({ work, batch, settle });
+      this.wake();
+    });
+  }
+
+  /**
+   * Checkpoints are written in the background, one writer per partition, newest event wins: the
+   * pipeline never waits for the checkpoint store, and a partition's checkpoints never go back.
+   */
+  private scheduleCheckpoint(work: PartitionWork, event: ReceivedEventData): void {
+    if (!this.options.checkpoints) return;
+    work.nextCheckpoint = event;
+    if (work.writing !== undefined) return;
+    const writing = (async () => {
+      try {
+        while (work.nextCheckpoint !== undefined) {
+          const next = work.nextCheckpoint;
+          work.nextCheckpoint = undefined;
+          await this.checkpoint(work, next);
+        }
+      } finally {
+        // In the same tick as the loop's last check: a checkpoint scheduled later starts a new writer.
+        work.writing = undefined;
+      }
+    })();
+    work.writing = writing;
+    this.writers.add(writing);
+    void writing.then(() => this.writers.delete(writing));
+  }
+
+  private async checkpoint(work: PartitionWork, event: ReceivedEventData): Promise<void> {
+    // A partition taken over meanwhile is checkpointed by its new owner, which re-reads from the
+    // last checkpoint: writing ours now could move its checkpoint back.
+    if (!this.options.checkpoints || work.closed) return;
+    try {
+      await work.context.updateCheckpoint(event);
+      this.stats.checkpoints++;
+    } catch (error) {
+      this.stats.checkpointFailures++;
+      const nowMs = Date.now();
+      if (nowMs - this.lastCheckpointErrorLogMs >= CHECKPOINT_ERROR_LOG_INTERVAL_MS) {
+        this.lastCheckpointErrorLogMs = nowMs;
+        this.options.logger.warn(
+          { partition: work.id, sequenceNumber: event.sequenceNumber, failures: this.stats.checkpointFailures, error: redactSecrets(String((error as Error).message).split('\n', 1)[0] ?? '') },
+          'cannot write checkpoint: the next one covers these events (after a restart they would be read again)',
+        );
+      }
+    }
+  }
+
+  private unrecognized(event: ReceivedEventData, work: PartitionWork, why: string, excerpt: string): void {
+    const count = ++this.stats.unrecognizedEvents;
+    if (count > LOGGED_UNRECOGNIZED) return;
+    this.options.logger.warn(
+      {
+        partition: work.id,
+        sequenceNumber: event.sequenceNumber,
+        offset: event.offset,
+        enqueuedTime: event.enqueuedTimeUtc?.toISOString(),
+        why,
+        excerpt,
+        ...(count === LOGGED_UNRECOGNIZED ? { note: 'further unrecognized events are counted, not logged' } : {}),
+      },
+      'skipped event: not a flow log payload, connector record or BlobCreated notification',
+    );
+  }
+}
+
+function newGroup(): Group {
+  return { records: [], azureRecords: 0, inputBytes: 0, lastEvent: undefined };
+}
+
+function bodyBytes(body: unknown): number {
+  if (body instanceof Uint8Array) return body.byteLength;
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  return 0;
+}
