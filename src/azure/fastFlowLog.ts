@@ -1096,17 +1096,20 @@ export class FastRecordReader {
     return i + 1;
   }
 
-  private readNsgTuples(i: number, azure: AzureContext): number {
+  /**
+   * The tuple list whose `[` is at `i`: each tuple read straight from bytes, or (a form the fast
+   * reader passes on) by the reference reader. Returns the index after `]`, or -1 to give up.
+   */
+  private readTupleList(i: number, readFast: (start: number) => number, readSlow: (quote: number) => number): number {
     const buf = this.buf;
     const end = this.end;
-    const out = this.nsgFlows;
     i = skipWhitespace(buf, i + 1, end);
     if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
     for (;;) {
       if (byteAt(buf, i, end) !== QUOTE) return -1;
-      let close = end - i > TUPLE_READ_LIMIT || hasQuote(buf, i + 1, end) ? readNsgTupleFast(buf, i + 1, azure, out) : -1;
+      let close = end - i > TUPLE_READ_LIMIT || hasQuote(buf, i + 1, end) ? readFast(i + 1) : -1;
       if (close < 0) {
-        close = this.readNsgTupleSlow(i, azure);
+        close = readSlow(i);
         if (close < 0) return -1;
       }
       i = close + 1;
@@ -1124,6 +1127,13 @@ export class FastRecordReader {
       else return -1;
     }
   }
+
+  private readNsgTuples(i: number, azure: AzureContext): number {
+    const buf = this.buf;
+    const out = this.nsgFlows;
+    return this.readTupleList(i, (start) => readNsgTupleFast(buf, start, azure, out), (quote) => this.readNsgTupleSlow(quote, azure));
+  }
+
 
   /** A tuple string the fast reader passed on, through nsgFlowLog.readNsgTuple. */
   private readNsgTupleSlow(quote: number, azure: AzureContext): number {
@@ -1292,32 +1302,10 @@ export class FastRecordReader {
 
   private readVnetTuples(i: number, group: VnetGroup): number {
     const buf = this.buf;
-    const end = this.end;
     const out = this.vnetFlows;
-    i = skipWhitespace(buf, i + 1, end);
-    if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
-    for (;;) {
-      if (byteAt(buf, i, end) !== QUOTE) return -1;
-      let close = end - i > TUPLE_READ_LIMIT || hasQuote(buf, i + 1, end) ? readVnetTupleFast(buf, i + 1, group, out) : -1;
-      if (close < 0) {
-        close = this.readVnetTupleSlow(i, group);
-        if (close < 0) return -1;
-      }
-      i = close + 1;
-      let next = byteAt(buf, i, end);
-      if (next === COMMA) {
-        i++;
-        if (byteAt(buf, i, end) !== QUOTE) i = skipWhitespace(buf, i, end);
-        continue;
-      }
-      if (next === CLOSE_BRACKET) return i + 1;
-      i = skipWhitespace(buf, i, end);
-      next = byteAt(buf, i, end);
-      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
-      else if (next === CLOSE_BRACKET) return i + 1;
-      else return -1;
-    }
+    return this.readTupleList(i, (start) => readVnetTupleFast(buf, start, group, out), (quote) => this.readVnetTupleSlow(quote, group));
   }
+
 
   /** A tuple string the fast reader passed on, through vnetFlowLog.readVnetTuple. */
   private readVnetTupleSlow(quote: number, group: VnetGroup): number {
