@@ -1,12 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { ConfigurationError, ExportPipeline } from '../pipeline.js';
+import { ExportPipeline } from '../pipeline.js';
 import { DEFAULT_CONTAINERS } from '../sources/blobPaths.js';
 import { BlobSource, BlobSourceError, DEFAULT_MAX_BLOB_FAILURES, parseStartAt } from '../sources/blobSource.js';
 import { BlobStateStore, DEFAULT_STATE_BLOB_NAME } from '../state/blobStateStore.js';
 import { FileStateStore } from '../state/fileStateStore.js';
 import { StateError, type StateStore } from '../state/sourceState.js';
-import { addExportOptions, exportOptionsFrom, type ExportFlags } from './exportOptions.js';
+import { addExportOptions, collect, exportOptionsFrom, integer, type ExportFlags } from './exportOptions.js';
 import { formatSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
 import { currentSourceName, HTTP_OPTION_DESCRIPTION, monitorSource, withServiceRuntime } from './serviceRuntime.js';
@@ -37,15 +37,7 @@ interface BlobFlags extends ExportFlags {
 export const DEFAULT_STATE_DIR = 'nsg2ipfix-state';
 export const DEFAULT_POLL_INTERVAL_SECONDS = 60;
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-function wholeNumber(name: string, min: number, max: number) {
-  return (text: string): number => {
-    const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-    if (!(value >= min && value <= max)) throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got '${text}'`);
-    return value;
-  };
-}
 
 export function blobCommand(): Command {
   const command = new Command('blob')
@@ -59,13 +51,13 @@ export function blobCommand(): Command {
     .option('--nsg <name>', 'only this NSG (NSG flow logs); repeatable; with --flow-log, either matches', collect, [])
     .option('--flow-log <name>', 'only this VNet flow log; repeatable', collect, [])
     .option('--mac <mac>', 'only this NIC (any notation: 00-0D-3A-..., 000D3A...); repeatable', collect, [])
-    .option('--poll-interval <seconds>', 'seconds between polls of the account', wholeNumber('--poll-interval', 1, 86_400), DEFAULT_POLL_INTERVAL_SECONDS)
+    .option('--poll-interval <seconds>', 'seconds between polls of the account', integer('--poll-interval', 1, 86_400), DEFAULT_POLL_INTERVAL_SECONDS)
     .option('--state-dir <dir>', 'directory of the cursor state file (the default store)', DEFAULT_STATE_DIR)
     .option('--state-container <name>', 'keep the cursor state in this container of the same account instead of --state-dir')
     .option('--state-blob <name>', 'name of the state blob in --state-container (one per instance)', DEFAULT_STATE_BLOB_NAME)
     .option('--start-at <when>', 'resume (stored cursors; "now" when there are none), now, beginning, or an ISO 8601 time', 'resume')
     .option('--once', 'one discovery and read pass, then exit (cron, tests)')
-    .option('--max-blob-failures <n>', 'failed reads in a row before a blob is marked poisoned and skipped', wholeNumber('--max-blob-failures', 1, 1000), DEFAULT_MAX_BLOB_FAILURES)
+    .option('--max-blob-failures <n>', 'failed reads in a row before a blob is marked poisoned and skipped', integer('--max-blob-failures', 1, 1000), DEFAULT_MAX_BLOB_FAILURES)
     .option('--retry-poisoned', 'try blobs marked poisoned in the state again')
     .option('--summary-json <file>', 'write the summary as JSON to this file on exit')
     .option('-q, --quiet', 'no summary table on exit')

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { ConfigurationError, ExportPipeline } from '../pipeline.js';
+import { ExportPipeline } from '../pipeline.js';
 import type { NotifiedBlobReader } from '../sources/eventHubBlobs.js';
 import type { EventHubSource } from '../sources/eventHubSource.js';
 import { StateError, type StateStore } from '../state/sourceState.js';
-import { addExportOptions, exportOptionsFrom, type ExportFlags } from './exportOptions.js';
+import { addExportOptions, collect, exportOptionsFrom, integer, type ExportFlags } from './exportOptions.js';
 import { formatSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
 import { currentSourceName, HTTP_OPTION_DESCRIPTION, monitorSource, withServiceRuntime } from './serviceRuntime.js';
@@ -36,13 +36,6 @@ interface EventHubFlags extends ExportFlags {
 export const DEFAULT_EVENTHUB_STATE_DIR = 'nsg2ipfix-eventhub-state';
 export const DEFAULT_EVENTHUB_STATE_BLOB = 'nsg2ipfix-eventhub-blob-state.json';
 
-function wholeNumber(name: string, min: number, max: number) {
-  return (text: string): number => {
-    const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-    if (!(value >= min && value <= max)) throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got '${text}'`);
-    return value;
-  };
-}
 
 export function eventhubCommand(): Command {
   const command = new Command('eventhub')
@@ -73,8 +66,8 @@ export function eventhubCommand(): Command {
     .option('--state-container <name>', 'keep the block cursors in this container of the checkpoint account instead of --state-dir')
     .option('--state-blob <name>', 'name of the cursor blob in --state-container (one per instance)', DEFAULT_EVENTHUB_STATE_BLOB)
     .option('--instance-id <id>', 'name of this instance in the ownership records, unique per instance (default: kept in --state-dir, so a restart takes its partitions back at once)')
-    .option('--load-balancing-interval <seconds>', 'seconds between ownership checks and claims', wholeNumber('--load-balancing-interval', 1, 3600), 5)
-    .option('--ownership-expiration <seconds>', 'seconds after which a silent instance\'s partitions are taken over', wholeNumber('--ownership-expiration', 2, 86_400), 30)
+    .option('--load-balancing-interval <seconds>', 'seconds between ownership checks and claims', integer('--load-balancing-interval', 1, 3600), 5)
+    .option('--ownership-expiration <seconds>', 'seconds after which a silent instance\'s partitions are taken over', integer('--ownership-expiration', 2, 86_400), 30)
     .option('--summary-json <file>', 'write the summary as JSON to this file on exit')
     .option('-q, --quiet', 'no summary table on exit')
     .option('--http <host:port>', HTTP_OPTION_DESCRIPTION);

@@ -26,7 +26,8 @@ export interface ExportFlags {
   logFormat?: LogFormat;
 }
 
-function integer(name: string, min: number, max: number) {
+/** A commander parser for a whole number in [min, max], with a message naming the option. */
+export function integer(name: string, min: number, max: number) {
   return (text: string): number => {
     const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
     if (!(value >= min && value <= max)) throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got '${text}'`);
@@ -34,7 +35,8 @@ function integer(name: string, min: number, max: number) {
   };
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+/** A commander parser for repeatable options: `-c a -c b` -> ['a', 'b']. */
+export const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** The options every exporting command shares (replay now; blob and eventhub later). */
 export function addExportOptions(command: Command): Command {
