@@ -238,6 +238,7 @@ export function eventhubCommand(): Command {
           blobs,
           onProblem: pipeline.problems.report,
           logger: sourceLogger,
+          onCheckpoint: () => health.checkpointed(),
         });
         sourceLogger.info(
           {

@@ -66,6 +66,8 @@ export interface EventHubSourceOptions {
   readonly blobs: NotifiedBlobReader;
   readonly onProblem: (problem: ParseProblem) => void;
   readonly logger: Logger;
+  /** Called after each checkpoint written (checkpoint age on /metrics). */
+  readonly onCheckpoint?: () => void;
   /** Events per receive call. Default 64. */
   readonly maxBatchSize?: number;
   /** Longest wait for a receive call to fill. Default 5 s (events are handed over ~20 ms after they arrive anyway). */
@@ -387,6 +389,7 @@ export class EventHubSource {
     try {
       await work.context.updateCheckpoint(event);
       this.stats.checkpoints++;
+      this.options.onCheckpoint?.();
     } catch (error) {
       this.stats.checkpointFailures++;
       const nowMs = Date.now();
