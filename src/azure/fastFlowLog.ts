@@ -981,14 +981,15 @@ export class FastRecordReader {
     return i + 1;
   }
 
-  private readNsgRuleGroups(i: number): number {
+  /** A list of objects (`[` at i), each read by `readItem` from its `{`. Index after `]`, or -1. */
+  private readObjectList(i: number, readItem: (start: number) => number): number {
     const buf = this.buf;
     const end = this.end;
     i = skipWhitespace(buf, i + 1, end);
     if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
     for (;;) {
       if (byteAt(buf, i, end) !== OPEN_BRACE) return -1;
-      i = this.readNsgRuleGroup(i);
+      i = readItem(i);
       if (i < 0) return -1;
       i = skipWhitespace(buf, i, end);
       const next = byteAt(buf, i, end);
@@ -997,104 +998,87 @@ export class FastRecordReader {
       else return -1;
     }
   }
+
+  /** Raw bounds of the label string the last readListOwner found (set as it returns). */
+  private labelStart = -1;
+  private labelEnd = -1;
+
+  /**
+   * An object (`{` at i) with one required list under `listKey`, read by `readList`, and an
+   * optional string under `labelKey` (its raw bounds left in labelStart / labelEnd); other members
+   * are validated and skipped at nesting `depth`. Index after `}`, or -1 to give up.
+   */
+  private readListOwner(i: number, listKey: string, readList: (start: number) => number, labelKey: string, depth: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    let labelStart = -1;
+    let labelEnd = -1;
+    let sawList = false;
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
+    for (;;) {
+      i = this.readKey(i);
+      if (i < 0) return -1;
+      const valueStart = i;
+      if (keyIs(buf, this.keyStart, this.keyLength, listKey)) {
+        if (sawList || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
+        sawList = true;
+        i = readList(i);
+      } else {
+        const isLabel = keyIs(buf, this.keyStart, this.keyLength, labelKey);
+        i = skipValue(buf, i, end, depth);
+        if (isLabel) {
+          labelStart = valueStart;
+          labelEnd = i;
+        }
+      }
+      if (i < 0) return -1;
+      i = this.afterMember(i);
+      if (i === -1) return -1;
+      if (i < -1) {
+        i = -2 - i;
+        break;
+      }
+    }
+    if (!sawList) return -1;
+    // Set last: the lists read above run nested readListOwner calls of their own.
+    this.labelStart = labelStart;
+    this.labelEnd = labelEnd;
+    return i + 1;
+  }
+
+  private readNsgRuleGroups(i: number): number {
+    return this.readObjectList(i, (start) => this.readNsgRuleGroup(start));
+  }
+
 
   private readNsgRuleGroup(i: number): number {
-    const buf = this.buf;
-    const end = this.end;
     const firstContext = this.nsgContexts.length;
-    let ruleStart = -1;
-    let ruleEnd = -1;
-    let sawFlows = false;
-    i = skipWhitespace(buf, i + 1, end);
-    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
-    for (;;) {
-      i = this.readKey(i);
-      if (i < 0) return -1;
-      const valueStart = i;
-      if (keyIs(buf, this.keyStart, this.keyLength, 'flows')) {
-        if (sawFlows || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
-        sawFlows = true;
-        i = this.readNsgMacGroups(i);
-      } else {
-        const isRule = keyIs(buf, this.keyStart, this.keyLength, 'rule');
-        i = skipValue(buf, i, end, 4);
-        if (isRule) {
-          ruleStart = valueStart;
-          ruleEnd = i;
-        }
-      }
-      if (i < 0) return -1;
-      i = this.afterMember(i);
-      if (i === -1) return -1;
-      if (i < -1) {
-        i = -2 - i;
-        break;
-      }
-    }
-    if (!sawFlows) return -1;
-    const rule = rawString(buf, ruleStart, ruleEnd);
+    i = this.readListOwner(i, 'flows', (start) => this.readNsgMacGroups(start), 'rule', 4);
+    if (i < 0) return -1;
+    const rule = rawString(this.buf, this.labelStart, this.labelEnd);
     const contexts = this.nsgContexts;
     for (let c = firstContext; c < contexts.length; c++) contexts[c]!.rule = rule;
-    return i + 1;
+    return i;
   }
+
 
   private readNsgMacGroups(i: number): number {
-    const buf = this.buf;
-    const end = this.end;
-    i = skipWhitespace(buf, i + 1, end);
-    if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
-    for (;;) {
-      if (byteAt(buf, i, end) !== OPEN_BRACE) return -1;
-      i = this.readNsgMacGroup(i);
-      if (i < 0) return -1;
-      i = skipWhitespace(buf, i, end);
-      const next = byteAt(buf, i, end);
-      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
-      else if (next === CLOSE_BRACKET) return i + 1;
-      else return -1;
-    }
+    return this.readObjectList(i, (start) => this.readNsgMacGroup(start));
   }
 
+
   private readNsgMacGroup(i: number): number {
-    const buf = this.buf;
-    const end = this.end;
     const context = newNsgContext();
-    let macStart = -1;
-    let macEnd = -1;
-    let sawTuples = false;
-    i = skipWhitespace(buf, i + 1, end);
-    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
-    for (;;) {
-      i = this.readKey(i);
-      if (i < 0) return -1;
-      const valueStart = i;
-      if (keyIs(buf, this.keyStart, this.keyLength, 'flowTuples')) {
-        if (sawTuples || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
-        sawTuples = true;
-        i = this.readNsgTuples(i, context);
-      } else {
-        const isMac = keyIs(buf, this.keyStart, this.keyLength, 'mac');
-        i = skipValue(buf, i, end, 6);
-        if (isMac) {
-          macStart = valueStart;
-          macEnd = i;
-        }
-      }
-      if (i < 0) return -1;
-      i = this.afterMember(i);
-      if (i === -1) return -1;
-      if (i < -1) {
-        i = -2 - i;
-        break;
-      }
-    }
-    if (!sawTuples) return -1;
+    i = this.readListOwner(i, 'flowTuples', (start) => this.readNsgTuples(start, context), 'mac', 6);
+    if (i < 0) return -1;
     // As nsgFlowLog: asString(macGroup['mac']) || recordMac (the record's mac is known at its end).
-    context.mac = rawString(buf, macStart, macEnd);
+    context.mac = rawString(this.buf, this.labelStart, this.labelEnd);
     this.nsgContexts.push(context);
     this.nsgNeedsRecordMac.push(context.mac === '');
-    return i + 1;
+    return i;
   }
+
 
   /**
    * The tuple list whose `[` is at `i`: each tuple read straight from bytes, or (a form the fast
@@ -1188,117 +1172,35 @@ export class FastRecordReader {
   }
 
   private readVnetAcls(i: number): number {
-    const buf = this.buf;
-    const end = this.end;
-    i = skipWhitespace(buf, i + 1, end);
-    if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
-    for (;;) {
-      if (byteAt(buf, i, end) !== OPEN_BRACE) return -1;
-      i = this.readVnetAcl(i);
-      if (i < 0) return -1;
-      i = skipWhitespace(buf, i, end);
-      const next = byteAt(buf, i, end);
-      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
-      else if (next === CLOSE_BRACKET) return i + 1;
-      else return -1;
-    }
+    return this.readObjectList(i, (start) => this.readVnetAcl(start));
   }
+
 
   private readVnetAcl(i: number): number {
-    const buf = this.buf;
-    const end = this.end;
     const firstContext = this.vnetContexts.length;
-    let aclStart = -1;
-    let aclEnd = -1;
-    let sawGroups = false;
-    i = skipWhitespace(buf, i + 1, end);
-    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
-    for (;;) {
-      i = this.readKey(i);
-      if (i < 0) return -1;
-      const valueStart = i;
-      if (keyIs(buf, this.keyStart, this.keyLength, 'flowGroups')) {
-        if (sawGroups || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
-        sawGroups = true;
-        i = this.readVnetGroups(i);
-      } else {
-        const isAcl = keyIs(buf, this.keyStart, this.keyLength, 'aclID');
-        i = skipValue(buf, i, end, 4);
-        if (isAcl) {
-          aclStart = valueStart;
-          aclEnd = i;
-        }
-      }
-      if (i < 0) return -1;
-      i = this.afterMember(i);
-      if (i === -1) return -1;
-      if (i < -1) {
-        i = -2 - i;
-        break;
-      }
-    }
-    if (!sawGroups) return -1;
-    const aclId = rawString(buf, aclStart, aclEnd);
+    i = this.readListOwner(i, 'flowGroups', (start) => this.readVnetGroups(start), 'aclID', 4);
+    if (i < 0) return -1;
+    const aclId = rawString(this.buf, this.labelStart, this.labelEnd);
     const contexts = this.vnetContexts;
     for (let c = firstContext; c < contexts.length; c++) contexts[c]!.aclId = aclId;
-    return i + 1;
+    return i;
   }
+
 
   private readVnetGroups(i: number): number {
-    const buf = this.buf;
-    const end = this.end;
-    i = skipWhitespace(buf, i + 1, end);
-    if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
-    for (;;) {
-      if (byteAt(buf, i, end) !== OPEN_BRACE) return -1;
-      i = this.readVnetGroup(i);
-      if (i < 0) return -1;
-      i = skipWhitespace(buf, i, end);
-      const next = byteAt(buf, i, end);
-      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
-      else if (next === CLOSE_BRACKET) return i + 1;
-      else return -1;
-    }
+    return this.readObjectList(i, (start) => this.readVnetGroup(start));
   }
 
+
   private readVnetGroup(i: number): number {
-    const buf = this.buf;
-    const end = this.end;
     const group = new VnetGroup(this.vnetContexts);
-    let ruleStart = -1;
-    let ruleEnd = -1;
-    let sawTuples = false;
-    i = skipWhitespace(buf, i + 1, end);
-    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
-    for (;;) {
-      i = this.readKey(i);
-      if (i < 0) return -1;
-      const valueStart = i;
-      if (keyIs(buf, this.keyStart, this.keyLength, 'flowTuples')) {
-        if (sawTuples || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
-        sawTuples = true;
-        i = this.readVnetTuples(i, group);
-      } else {
-        const isRule = keyIs(buf, this.keyStart, this.keyLength, 'rule');
-        i = skipValue(buf, i, end, 6);
-        if (isRule) {
-          ruleStart = valueStart;
-          ruleEnd = i;
-        }
-      }
-      if (i < 0) return -1;
-      i = this.afterMember(i);
-      if (i === -1) return -1;
-      if (i < -1) {
-        i = -2 - i;
-        break;
-      }
-    }
-    if (!sawTuples) return -1;
-    const rule = rawString(buf, ruleStart, ruleEnd);
+    i = this.readListOwner(i, 'flowTuples', (start) => this.readVnetTuples(start, group), 'rule', 6);
+    if (i < 0) return -1;
+    const rule = rawString(this.buf, this.labelStart, this.labelEnd);
     for (const context of group.contexts) context.rule = rule;
-    return i + 1;
+    return i;
   }
+
 
   private readVnetTuples(i: number, group: VnetGroup): number {
     const buf = this.buf;
