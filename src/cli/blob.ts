@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { ExportPipeline } from '../pipeline.js';
 import { DEFAULT_CONTAINERS } from '../sources/blobPaths.js';
@@ -6,10 +5,10 @@ import { BlobSource, BlobSourceError, DEFAULT_MAX_BLOB_FAILURES, parseStartAt } 
 import { BlobStateStore, DEFAULT_STATE_BLOB_NAME } from '../state/blobStateStore.js';
 import { FileStateStore } from '../state/fileStateStore.js';
 import { StateError, type StateStore } from '../state/sourceState.js';
-import { addExportOptions, collect, exportOptionsFrom, integer, type ExportFlags } from './exportOptions.js';
-import { formatSummary, summarize } from './summary.js';
+import { addExportOptions, addRunOptions, collect, exportOptionsFrom, integer, type ExportFlags } from './exportOptions.js';
+import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
-import { currentSourceName, HTTP_OPTION_DESCRIPTION, monitorSource, withServiceRuntime } from './serviceRuntime.js';
+import { currentSourceName, monitorSource, withServiceRuntime } from './serviceRuntime.js';
 
 interface BlobFlags extends ExportFlags {
   accountUrl?: string;
@@ -58,10 +57,8 @@ export function blobCommand(): Command {
     .option('--start-at <when>', 'resume (stored cursors; "now" when there are none), now, beginning, or an ISO 8601 time', 'resume')
     .option('--once', 'one discovery and read pass, then exit (cron, tests)')
     .option('--max-blob-failures <n>', 'failed reads in a row before a blob is marked poisoned and skipped', integer('--max-blob-failures', 1, 1000), DEFAULT_MAX_BLOB_FAILURES)
-    .option('--retry-poisoned', 'try blobs marked poisoned in the state again')
-    .option('--summary-json <file>', 'write the summary as JSON to this file on exit')
-    .option('-q, --quiet', 'no summary table on exit')
-    .option('--http <host:port>', HTTP_OPTION_DESCRIPTION);
+    .option('--retry-poisoned', 'try blobs marked poisoned in the state again');
+  addRunOptions(command);
   addExportOptions(command);
   command.addHelpText(
     'after',
@@ -137,8 +134,7 @@ export function blobCommand(): Command {
       pipeline.metrics.filesRead = source.stats.blobsRead;
       const summary = summarize(pipeline.metrics, pipeline.collectorStats, performance.now() - started, flags.pcap);
       logger.info({ ...summary, blobSource: source.stats }, 'blob source stopped');
-      if (flags.summaryJson !== undefined) await writeFile(flags.summaryJson, `${JSON.stringify({ ...summary, blobSource: source.stats }, null, 2)}\n`);
-      if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
+      await reportSummary(summary, flags, { blobSource: source.stats });
     });
   });
   return command;

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { ExportPipeline } from '../pipeline.js';
 import type { NotifiedBlobReader } from '../sources/eventHubBlobs.js';
 import type { EventHubSource } from '../sources/eventHubSource.js';
 import { StateError, type StateStore } from '../state/sourceState.js';
-import { addExportOptions, collect, exportOptionsFrom, integer, type ExportFlags } from './exportOptions.js';
-import { formatSummary, summarize } from './summary.js';
+import { addExportOptions, addRunOptions, collect, exportOptionsFrom, integer, type ExportFlags } from './exportOptions.js';
+import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
-import { currentSourceName, HTTP_OPTION_DESCRIPTION, monitorSource, withServiceRuntime } from './serviceRuntime.js';
+import { currentSourceName, monitorSource, withServiceRuntime } from './serviceRuntime.js';
 
 interface EventHubFlags extends ExportFlags {
   connectionString?: string;
@@ -67,10 +66,8 @@ export function eventhubCommand(): Command {
     .option('--state-blob <name>', 'name of the cursor blob in --state-container (one per instance)', DEFAULT_EVENTHUB_STATE_BLOB)
     .option('--instance-id <id>', 'name of this instance in the ownership records, unique per instance (default: kept in --state-dir, so a restart takes its partitions back at once)')
     .option('--load-balancing-interval <seconds>', 'seconds between ownership checks and claims', integer('--load-balancing-interval', 1, 3600), 5)
-    .option('--ownership-expiration <seconds>', 'seconds after which a silent instance\'s partitions are taken over', integer('--ownership-expiration', 2, 86_400), 30)
-    .option('--summary-json <file>', 'write the summary as JSON to this file on exit')
-    .option('-q, --quiet', 'no summary table on exit')
-    .option('--http <host:port>', HTTP_OPTION_DESCRIPTION);
+    .option('--ownership-expiration <seconds>', 'seconds after which a silent instance\'s partitions are taken over', integer('--ownership-expiration', 2, 86_400), 30);
+  addRunOptions(command);
   addExportOptions(command);
   command.addHelpText(
     'after',
@@ -273,14 +270,14 @@ export function eventhubCommand(): Command {
       const summary = summarize(pipeline.metrics, pipeline.collectorStats, performance.now() - started, flags.pcap);
       const eventHub = { ...source.stats, notifiedBlobs: blobs?.stats };
       logger.info({ ...summary, eventHub }, 'event hub source stopped');
-      if (flags.summaryJson !== undefined) await writeFile(flags.summaryJson, `${JSON.stringify({ ...summary, eventHub }, null, 2)}\n`);
-      if (!flags.quiet) {
-        const s = source.stats;
-        process.stdout.write(
-          `${formatSummary(summary)}\n\nevents ${s.events} (unrecognized ${s.unrecognizedEvents}), checkpoints ${s.checkpoints}` +
-            `${s.checkpointFailures > 0 ? ` (${s.checkpointFailures} failed)` : ''}, partitions claimed ${s.partitionsClaimed}\n`,
-        );
-      }
+      const s = source.stats;
+      await reportSummary(
+        summary,
+        flags,
+        { eventHub },
+        `events ${s.events} (unrecognized ${s.unrecognizedEvents}), checkpoints ${s.checkpoints}` +
+          `${s.checkpointFailures > 0 ? ` (${s.checkpointFailures} failed)` : ''}, partitions claimed ${s.partitionsClaimed}`,
+      );
     });
   });
   return command;

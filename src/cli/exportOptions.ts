@@ -5,6 +5,7 @@ import { DEFAULT_ENTERPRISE_NUMBER } from '../ipfix/informationElements.js';
 import { IPFIX_DEFAULTS, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from '../ipfix/encoder.js';
 import { ConfigurationError, DEFAULT_MAX_PPS, EXPORT_DEFAULTS, type ExportOptions } from '../pipeline.js';
 import type { LogFormat, LogLevel } from '../log.js';
+import { HTTP_OPTION_DESCRIPTION } from './serviceRuntime.js';
 
 /** Raw option values as commander hands them over. */
 export interface ExportFlags {
@@ -38,7 +39,15 @@ export function integer(name: string, min: number, max: number) {
 /** A commander parser for repeatable options: `-c a -c b` -> ['a', 'b']. */
 export const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-/** The options every exporting command shares (replay now; blob and eventhub later). */
+/** What every exporting command offers about its run: the summary and the HTTP endpoint. */
+export function addRunOptions(command: Command): Command {
+  return command
+    .option('--summary-json <file>', 'write the summary as JSON to this file when the command ends')
+    .option('-q, --quiet', 'no progress line and no summary table')
+    .option('--http <host:port>', HTTP_OPTION_DESCRIPTION);
+}
+
+/** The options every exporting command shares (replay, blob, eventhub). */
 export function addExportOptions(command: Command): Command {
   return command
     .option('-c, --collector <host:port>', 'collector to send to; repeat for several (IPv6 as [addr]:port; default port 4739 IPFIX, 2055 NetFlow)', collect, [])

@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { SourceHealth } from '../observability/sourceHealth.js';
@@ -6,11 +5,11 @@ import { ExportPipeline } from '../pipeline.js';
 import type { FlowBatch } from '../sources/flowBatch.js';
 import { listFlowLogFiles, readFlowLogFile, type FlowLogFile } from '../sources/files.js';
 import type { ExportMetrics } from '../metrics.js';
-import { addExportOptions, exportOptionsFrom, type ExportFlags } from './exportOptions.js';
+import { addExportOptions, addRunOptions, exportOptionsFrom, type ExportFlags } from './exportOptions.js';
 import { startProgress } from './progress.js';
-import { formatSummary, summarize, type ExportSummary } from './summary.js';
+import { reportSummary, summarize, type ExportSummary } from './summary.js';
 import { UsageError } from './usageError.js';
-import { currentSourceName, HTTP_OPTION_DESCRIPTION, monitorSource, withServiceRuntime, type ServiceRuntime } from './serviceRuntime.js';
+import { currentSourceName, monitorSource, withServiceRuntime, type ServiceRuntime } from './serviceRuntime.js';
 
 interface ReplayFlags extends ExportFlags {
   summaryJson?: string;
@@ -72,21 +71,18 @@ async function* batchesFrom(files: readonly FlowLogFile[], pipeline: ExportPipel
 export function replayCommand(): Command {
   const command = new Command('replay')
     .description('replay downloaded flow log files (PT1H.json, directories recursed for *.json) to collectors, in time order')
-    .argument('<paths...>', 'files or directories of NSG / VNet flow logs')
-    .option('--summary-json <file>', 'write the end-of-run summary as JSON to this file')
-    .option('-q, --quiet', 'no progress and no summary table');
+    .argument('<paths...>', 'files or directories of NSG / VNet flow logs');
+  addRunOptions(command);
   addExportOptions(command);
   command.addHelpText(
     'after',
     '\nExamples:\n  nsg2ipfix replay ./logs --collector 127.0.0.1:4739\n  nsg2ipfix replay PT1H.json --collector [::1]:4739 --biflow rfc5103 --pcap out.pcap\n  nsg2ipfix replay ./logs --pcap flows.pcap',
   );
-  command.option('--http <host:port>', HTTP_OPTION_DESCRIPTION);
   command.action(async (paths: string[], flags: ReplayFlags) => {
     const { summary, unreadableFiles } = await withServiceRuntime(flags, (runtime) =>
       replayFiles(paths, flags, runtime.logger, { progress: !flags.quiet, runtime }),
     );
-    if (flags.summaryJson !== undefined) await writeFile(flags.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
-    if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
+    await reportSummary(summary, flags);
     if (unreadableFiles.length > 0) {
       throw new UsageError(`${unreadableFiles.length} of ${summary.files} files could not be read (first: ${unreadableFiles[0]})`);
     }

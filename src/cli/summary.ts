@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import type { ExportMetrics } from '../metrics.js';
 import type { CollectorStats } from '../transport/udp.js';
 import { formatBytes, formatNumber, formatTable } from './table.js';
@@ -74,4 +75,18 @@ export function formatSummary(summary: ExportSummary): string {
 
 function sum(counts: Record<string, number>): number {
   return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * How every exporting command ends: the summary as JSON with `--summary-json` (plus the source's
+ * own `details`) and as a table on stdout unless `--quiet` (plus `footer`).
+ */
+export async function reportSummary(
+  summary: ExportSummary,
+  flags: { summaryJson?: string; quiet?: boolean },
+  details: Record<string, unknown> = {},
+  footer = '',
+): Promise<void> {
+  if (flags.summaryJson !== undefined) await writeFile(flags.summaryJson, `${JSON.stringify({ ...summary, ...details }, null, 2)}\n`);
+  if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}${footer === '' ? '' : `\n\n${footer}`}\n`);
 }
