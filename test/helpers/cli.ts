@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { spawnTracked, stopChild, type Spawned } from '../collectors/util.js';
 
 const execFileAsync = promisify(execFile);
 export const CLI = join(import.meta.dirname, '..', '..', 'bin', 'nsg2ipfix.js');
@@ -24,4 +25,21 @@ export async function runCli(args: string[], options: { timeoutMs?: number; env?
     const e = error as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
+}
+
+export interface RunningCli extends Spawned {
+  /** SIGTERM (graceful) or SIGKILL; resolves with the exit. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `node bin/nsg2ipfix.js <command> ...` as a long-running child (blob, eventhub, run). */
+export function startCli(command: string, args: string[], env: NodeJS.ProcessEnv = {}, stopGraceMs = 10_000): RunningCli {
+  const spawned = spawnTracked(process.execPath, [CLI, command, ...args], { env: { ...process.env, ...env } });
+  return {
+    ...spawned,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      await stopChild(spawned, signal, stopGraceMs);
+      return spawned.exited;
+    },
+  };
 }

@@ -9,8 +9,10 @@ import { FlowListener } from '../../src/listen/flowListener.js';
 import { floorHour, HOUR_MS, hourPrefix } from '../../src/sources/blobPaths.js';
 import { STATE_FILE_NAME } from '../../src/state/fileStateStore.js';
 import type { SourceState } from '../../src/state/sourceState.js';
-import { spawnTracked, stopChild, waitUntil, type Spawned } from '../collectors/util.js';
-import { CLI } from '../helpers/cli.js';
+import { waitUntil } from '../collectors/util.js';
+import { startCli, type RunningCli } from '../helpers/cli.js';
+
+export type { RunningCli };
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 
@@ -145,21 +147,9 @@ export class TupleCollector {
   }
 }
 
-export interface RunningCli extends Spawned {
-  /** SIGTERM (graceful) or SIGKILL; resolves with the exit. */
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 /** `node bin/nsg2ipfix.js blob ...` as a long-running child. */
 export function startBlobCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
-  const spawned = spawnTracked(process.execPath, [CLI, 'blob', ...args], { env: { ...process.env, ...env } });
-  return {
-    ...spawned,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      await stopChild(spawned, signal, 10_000);
-      return spawned.exited;
-    },
-  };
+  return startCli('blob', args, env, 10_000);
 }
 
 export function readStateFile(dir: string): SourceState | undefined {

@@ -6,8 +6,10 @@
 
 import type { ContainerClient } from '@azure/storage-blob';
 import { FlowListener } from '../../src/listen/flowListener.js';
-import { spawnTracked, stopChild, waitUntil, type Spawned } from '../collectors/util.js';
-import { CLI } from '../helpers/cli.js';
+import { waitUntil } from '../collectors/util.js';
+import { startCli, type RunningCli } from '../helpers/cli.js';
+
+export type { RunningCli };
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 export const NSG_ID = `/SUBSCRIPTIONS/${SUB}/RESOURCEGROUPS/DEMO-RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WEB-NSG`;
@@ -206,21 +208,9 @@ export class TupleCollector {
   }
 }
 
-export interface RunningCli extends Spawned {
-  /** SIGTERM (graceful) or SIGKILL; resolves with the exit. */
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 /** `node bin/nsg2ipfix.js eventhub ...` as a long-running child. */
 export function startEventHubCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
-  const spawned = spawnTracked(process.execPath, [CLI, 'eventhub', ...args], { env: { ...process.env, ...env } });
-  return {
-    ...spawned,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      await stopChild(spawned, signal, 15_000);
-      return spawned.exited;
-    },
-  };
+  return startCli('eventhub', args, env, 15_000);
 }
 
 /** Sequence number of each partition's checkpoint, as BlobCheckpointStore stored it. */
