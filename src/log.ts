@@ -1,6 +1,8 @@
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 import { scrubSecrets, scrubValue } from './secrets.js';
+
+const require = createRequire(import.meta.url);
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type LogFormat = 'auto' | 'json' | 'pretty';
@@ -30,7 +32,8 @@ const REDACT_PATHS = [
  */
 export function createLogger(level: LogLevel = 'info', format: LogFormat = 'auto'): Logger {
   const wantsPretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
-  const destination = wantsPretty ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true }) : pino.destination({ fd: 2, sync: true });
+  // pino-pretty is loaded only for people at a terminal: services log JSON and start faster.
+  const destination = wantsPretty ? (require('pino-pretty') as typeof import('pino-pretty'))({ destination: 2, sync: true, colorize: process.stderr.isTTY === true }) : pino.destination({ fd: 2, sync: true });
   return pino(
     {
       name: 'nsg2ipfix',

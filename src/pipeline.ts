@@ -12,7 +12,8 @@ import type { FlowBatch } from './sources/flowBatch.js';
 import { resolveCollector, type CollectorAddress } from './transport/collectorAddress.js';
 import type { DatagramSink } from './transport/datagramSink.js';
 import { PcapWriter, type PcapEndpoint } from './transport/pcap.js';
-import { UdpTransport, type CollectorStats } from './transport/udp.js';
+import { ThreadedUdpTransport } from './transport/threadedUdp.js';
+import type { CollectorStats } from './transport/udp.js';
 
 /**
  * The composition root: source -> parse -> enrich -> encode -> transport, with acknowledgements
@@ -116,7 +117,7 @@ export class ExportPipeline {
     let sink: DatagramSink;
     let stats: CollectorStats[] = [];
     if (collectors.length > 0) {
-      const udp = await UdpTransport.open(collectors, {
+      const udp = await ThreadedUdpTransport.open(collectors, {
         maxPacketsPerSecond: options.maxPacketsPerSecond,
         socketBufferBytes: options.socketBufferBytes,
         logger: logger.child({ stage: 'transport' }),
@@ -234,7 +235,7 @@ async function openPcap(path: string): Promise<PcapWriter> {
   }
 }
 
-function withPcapClose(udp: UdpTransport, pcap: PcapWriter | undefined): DatagramSink {
+function withPcapClose(udp: ThreadedUdpTransport, pcap: PcapWriter | undefined): DatagramSink {
   if (pcap === undefined) return udp;
   return {
     get lastErrorMs() {

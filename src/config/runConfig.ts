@@ -1,5 +1,5 @@
 import type { Command, Option } from 'commander';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 
 /**
  * `nsg2ipfix run --config FILE`: one YAML file describing one or more sources and where their
@@ -15,6 +15,9 @@ import { parseDocument } from 'yaml';
  *
  * `${VAR}` is replaced by the environment variable VAR (keep secrets out of the file).
  */
+
+/** yaml is loaded when a config is read: other commands should not pay its start-up. */
+const parseDocument: typeof import('yaml').parseDocument = (...args) => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parseDocument(...args);
 
 export interface ConfigProblem {
   /** Where, as a key path: `sources[1].maxPps`. */

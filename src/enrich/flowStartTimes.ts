@@ -114,8 +114,9 @@ function nicId(azure: AzureContext): number {
 const KEY_WORDS = 11;
 const SHORT_KEY_WORDS = 5;
 /** Marks a key of a flow whose fields are not the usual numbers (see oddKeyId). */
-const ODD_KEY = 0xffffffff;
-const key = new Uint32Array(KEY_WORDS);
+const ODD_KEY = -1;
+// Int32, not Uint32: words above 2^31 would leave the small-integer range and cost a heap number.
+const key = new Int32Array(KEY_WORDS);
 /** Whether the packed key uses all 11 words (an address longer than 4 bytes). */
 let longKey = false;
 
@@ -135,7 +136,7 @@ function packKey(flow: FlowRecord, nic: number): number {
     source.length <= 16 && destination.length <= 16
   ) {
     k[1] = protocol | (source.length << 8) | (destination.length << 16);
-    k[2] = ((sourcePort << 16) | destinationPort) >>> 0;
+    k[2] = (sourcePort << 16) | destinationPort;
     longKey = source.length > 4 || destination.length > 4;
     if (!longKey) {
       k[3] = word(source, 0);
@@ -176,11 +177,11 @@ function packKey(flow: FlowRecord, nic: number): number {
 /** Four address bytes from `offset` as one word, missing bytes as 0. */
 function word(bytes: Uint8Array, offset: number): number {
   if (offset + 4 <= bytes.length) {
-    return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
+    return (bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!;
   }
   let value = 0;
   for (let i = 0; i < 4; i++) value = (value << 8) | (offset + i < bytes.length ? bytes[offset + i]! : 0);
-  return value >>> 0;
+  return value | 0;
 }
 
 function mix(h: number, k: number): number {
@@ -205,7 +206,7 @@ function oddKeyId(flow: FlowRecord, nic: number): number {
   let id = oddKeyIds.get(text);
   if (id === undefined) {
     if (oddKeyIds.size >= 1_000_000) oddKeyIds.clear();
-    id = nextOddKeyId++ >>> 0;
+    id = nextOddKeyId++ | 0;
     oddKeyIds.set(text, id);
   }
   return id;
@@ -228,7 +229,7 @@ class FlowTable {
   private mask = INITIAL_CAPACITY - 1;
   /** The key's hash per slot, 0 when empty. */
   private hashes = new Int32Array(INITIAL_CAPACITY);
-  private keys = new Uint32Array(INITIAL_CAPACITY * KEY_WORDS);
+  private keys = new Int32Array(INITIAL_CAPACITY * KEY_WORDS);
   values = new Float64Array(INITIAL_CAPACITY);
 
   /** Slot of the key packed in `key`, or -1. */
@@ -307,7 +308,7 @@ class FlowTable {
     const oldValues = this.values;
     const capacity = oldHashes.length * 2;
     const hashes = new Int32Array(capacity);
-    const keys = new Uint32Array(capacity * KEY_WORDS);
+    const keys = new Int32Array(capacity * KEY_WORDS);
     const values = new Float64Array(capacity);
     const mask = capacity - 1;
     for (let i = 0; i < oldHashes.length; i++) {
@@ -326,7 +327,7 @@ class FlowTable {
   }
 }
 
-function sameTail(keys: Uint32Array, base: number): boolean {
+function sameTail(keys: Int32Array, base: number): boolean {
   const k = key;
   for (let i = SHORT_KEY_WORDS; i < KEY_WORDS; i++) if (keys[base + i] !== k[i]) return false;
   return true;

@@ -1,4 +1,4 @@
-import type { FlowRecord } from './flowRecord.js';
+import type { AzureContext, FlowRecord } from './flowRecord.js';
 import { FIREWALL_EVENT, FLOW_DIRECTION, FORWARDING_STATUS } from '../ipfix/informationElements.js';
 
 /**
@@ -43,10 +43,20 @@ const FIREWALL_EVENT_BY_STATE = {
   deny: FIREWALL_EVENT.flowDenied,
 } as const;
 
+/** The wire bytes of an AzureContext's strings and NIC MAC. */
+export interface AzureBytes {
+  readonly ruleName: Uint8Array;
+  readonly aclId: Uint8Array;
+  readonly encryption: Uint8Array;
+  readonly nicMac: Uint8Array;
+}
+
 /** Encoded Azure strings and MACs, cached: the same few rule names repeat on every tuple. */
 export interface ViewStrings {
   utf8(text: string): Uint8Array;
   mac(text: string): Uint8Array;
+  /** The bytes of every string of `azure`; consecutive tuples share one context, so this is cached. */
+  azureBytes(azure: AzureContext): AzureBytes;
 }
 
 /**
@@ -73,10 +83,11 @@ export function fillForwardView(view: FlowView, flow: FlowRecord, flowStartMs: n
   view.reversePackets = flow.packetsReverse ?? 0;
   view.ingressInterface = inbound ? interfaceIndex : 0;
   view.egressInterface = inbound ? 0 : interfaceIndex;
-  view.ruleName = strings.utf8(flow.azure.rule);
-  view.aclId = strings.utf8(flow.azure.aclId);
-  view.encryption = strings.utf8(flow.azure.encryption);
-  view.nicMac = strings.mac(flow.azure.mac);
+  const bytes = strings.azureBytes(flow.azure);
+  view.ruleName = bytes.ruleName;
+  view.aclId = bytes.aclId;
+  view.encryption = bytes.encryption;
+  view.nicMac = bytes.nicMac;
 }
 
 /** Whether the tuple reports any traffic from destination back to source. */

@@ -12,6 +12,7 @@ import {
   type OptionsTemplate,
   writeFieldSpecifier,
 } from './templates.js';
+import { MessageBuffers } from './messageBuffers.js';
 import { CachedViewStrings, truncateUtf8 } from './viewStrings.js';
 import { variableLengthSize, writeU16, writeU32, writeVariableLength } from './writers.js';
 
@@ -102,6 +103,9 @@ export class IpfixEncoder implements FlowEncoder {
   private readonly view = new FlowView();
   private readonly domains = new Map<number, DomainState>();
   private open: OpenMessage | undefined;
+  /** The domain of the previous flow: consecutive flows nearly always share one. */
+  private lastDomain: DomainState | undefined;
+  private readonly buffers: MessageBuffers;
   private readonly maxStringBytes: number;
   private readonly templateRecordsPerMessage: number;
 
@@ -114,6 +118,7 @@ export class IpfixEncoder implements FlowEncoder {
     if (!Number.isInteger(size) || size < MIN_MESSAGE_BYTES || size > MAX_MESSAGE_BYTES) {
       throw new RangeError(`maximum message size must be ${MIN_MESSAGE_BYTES}..${MAX_MESSAGE_BYTES} bytes, got ${size}`);
     }
+    this.buffers = new MessageBuffers(size);
     this.templates = flowTemplates(this.options.biflow, this.options.enterpriseNumber);
     this.options_ = optionsTemplates();
     this.templateSets = encodeTemplateSets(
@@ -163,10 +168,12 @@ export class IpfixEncoder implements FlowEncoder {
     // Sequence numbers count data records, not messages (RFC 7011 section 3.1), modulo 2^32.
     domain.sequence = (domain.sequence + open.dataRecords) >>> 0;
     domain.dataMessagesSinceTemplates++;
-    this.emit({ bytes: open.buf.subarray(0, open.offset), observationDomainId: domain.id, dataRecords: open.dataRecords, templateRecords: 0 });
+    this.emit({ bytes: this.buffers.finish(open.buf, open.offset), observationDomainId: domain.id, dataRecords: open.dataRecords, templateRecords: 0 });
   }
 
   private domainFor(id: number, resourceId: string, nowMs: number): DomainState {
+    const last = this.lastDomain;
+    if (last !== undefined && last.id === id) return last;
     let domain = this.domains.get(id);
     if (domain === undefined) {
       if (this.domains.size >= MAX_DOMAINS) this.domains.clear();
@@ -174,6 +181,7 @@ export class IpfixEncoder implements FlowEncoder {
       this.domains.set(id, domain);
       this.sendTemplates(domain, nowMs, this.options.templateRepeatsAtStart);
     }
+    this.lastDomain = domain;
     return domain;
   }
 
@@ -244,10 +252,8 @@ export class IpfixEncoder implements FlowEncoder {
 
   /** Makes room for one record of `length` bytes in a set of `setId`, starting a message or set as needed. */
   private reserve(domain: DomainState, setId: number, length: number, nowMs: number): OpenMessage {
-    const max = this.options.maxMessageSizeInBytes;
-    const fits = (message: OpenMessage) => message.domain === domain && message.offset + length + (message.setId === setId ? 0 : SET_HEADER_BYTES) <= max;
     let open = this.open;
-    if (open !== undefined && !fits(open)) {
+    if (open !== undefined && !this.fits(open, domain, setId, length)) {
       this.flush(nowMs);
       open = undefined;
     }
@@ -256,13 +262,13 @@ export class IpfixEncoder implements FlowEncoder {
       if (this.templatesDue(domain, nowMs)) {
         this.sendTemplates(domain, nowMs, 1);
         open = this.open;
-        if (open !== undefined && !fits(open)) {
+        if (open !== undefined && !this.fits(open, domain, setId, length)) {
           this.flush(nowMs);
           open = undefined;
         }
       }
       if (open === undefined) {
-        open = { buf: Buffer.allocUnsafe(max), domain, offset: MESSAGE_HEADER_BYTES, dataRecords: 0, setId: -1, setStart: 0 };
+        open = { buf: this.buffers.take(), domain, offset: MESSAGE_HEADER_BYTES, dataRecords: 0, setId: -1, setStart: 0 };
         this.open = open;
       }
     }
@@ -273,8 +279,14 @@ export class IpfixEncoder implements FlowEncoder {
       writeU16(open.buf, open.offset, setId);
       open.offset += SET_HEADER_BYTES;
     }
-    if (open.offset + length > max) throw new RangeError(`a ${length}-byte record cannot fit a ${max}-byte message`);
+    if (open.offset + length > this.options.maxMessageSizeInBytes) {
+      throw new RangeError(`a ${length}-byte record cannot fit a ${this.options.maxMessageSizeInBytes}-byte message`);
+    }
     return open;
+  }
+
+  private fits(message: OpenMessage, domain: DomainState, setId: number, length: number): boolean {
+    return message.domain === domain && message.offset + length + (message.setId === setId ? 0 : SET_HEADER_BYTES) <= this.options.maxMessageSizeInBytes;
   }
 }
 

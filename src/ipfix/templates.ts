@@ -1,6 +1,6 @@
 import type { FlowView } from '../flow/flowView.js';
 import { elementFor, type ElementName, type InformationElement, VARIABLE_LENGTH } from './informationElements.js';
-import { variableLengthSize, writeBytes, writeU16, writeU32, writeU64, writeU8, writeVariableLength } from './writers.js';
+import { writeU16, writeU32 } from './writers.js';
 
 /**
  * Templates are data: a list of element names. One spec yields the IPv4 and the IPv6 variant.
@@ -74,34 +74,35 @@ export interface FieldSpec {
   readonly element: InformationElement;
 }
 
-/** Writes one field of a FlowView; returns the new offset. */
-type FieldWriter = (buf: Buffer, offset: number, view: FlowView) => number;
-
-const FIELD_WRITERS: Partial<Record<ElementName, FieldWriter>> = {
-  flowStartMilliseconds: (b, o, v) => writeU64(b, o, v.flowStartMs),
-  flowEndMilliseconds: (b, o, v) => writeU64(b, o, v.flowEndMs),
-  flowStartSysUpTime: (b, o, v) => writeU32(b, o, v.flowStartMs - v.uptimeBaseMs),
-  flowEndSysUpTime: (b, o, v) => writeU32(b, o, v.flowEndMs - v.uptimeBaseMs),
-  sourceIPv4Address: (b, o, v) => writeBytes(b, o, v.sourceAddress),
-  destinationIPv4Address: (b, o, v) => writeBytes(b, o, v.destinationAddress),
-  sourceIPv6Address: (b, o, v) => writeBytes(b, o, v.sourceAddress),
-  destinationIPv6Address: (b, o, v) => writeBytes(b, o, v.destinationAddress),
-  sourceTransportPort: (b, o, v) => writeU16(b, o, v.sourcePort),
-  destinationTransportPort: (b, o, v) => writeU16(b, o, v.destinationPort),
-  protocolIdentifier: (b, o, v) => writeU8(b, o, v.protocol),
-  flowDirection: (b, o, v) => writeU8(b, o, v.direction),
-  forwardingStatus: (b, o, v) => writeU8(b, o, v.forwardingStatus),
-  firewallEvent: (b, o, v) => writeU8(b, o, v.firewallEvent),
-  octetDeltaCount: (b, o, v) => writeU64(b, o, v.octets),
-  packetDeltaCount: (b, o, v) => writeU64(b, o, v.packets),
-  reverseOctetDeltaCount: (b, o, v) => writeU64(b, o, v.reverseOctets),
-  reversePacketDeltaCount: (b, o, v) => writeU64(b, o, v.reversePackets),
-  ingressInterface: (b, o, v) => writeU32(b, o, v.ingressInterface),
-  egressInterface: (b, o, v) => writeU32(b, o, v.egressInterface),
-  azureNicMac: (b, o, v) => writeBytes(b, o, v.nicMac),
-  azureRuleName: (b, o, v) => writeVariableLength(b, o, v.ruleName),
-  azureAclId: (b, o, v) => writeVariableLength(b, o, v.aclId),
-  azureEncryption: (b, o, v) => writeVariableLength(b, o, v.encryption),
+/**
+ * Where each element's value comes from in a FlowView, as a JS expression over `v`. The wire
+ * encoding follows from the element's type and length.
+ */
+const FIELD_VALUES: Partial<Record<ElementName, string>> = {
+  flowStartMilliseconds: 'v.flowStartMs',
+  flowEndMilliseconds: 'v.flowEndMs',
+  flowStartSysUpTime: 'v.flowStartMs - v.uptimeBaseMs',
+  flowEndSysUpTime: 'v.flowEndMs - v.uptimeBaseMs',
+  sourceIPv4Address: 'v.sourceAddress',
+  destinationIPv4Address: 'v.destinationAddress',
+  sourceIPv6Address: 'v.sourceAddress',
+  destinationIPv6Address: 'v.destinationAddress',
+  sourceTransportPort: 'v.sourcePort',
+  destinationTransportPort: 'v.destinationPort',
+  protocolIdentifier: 'v.protocol',
+  flowDirection: 'v.direction',
+  forwardingStatus: 'v.forwardingStatus',
+  firewallEvent: 'v.firewallEvent',
+  octetDeltaCount: 'v.octets',
+  packetDeltaCount: 'v.packets',
+  reverseOctetDeltaCount: 'v.reverseOctets',
+  reversePacketDeltaCount: 'v.reversePackets',
+  ingressInterface: 'v.ingressInterface',
+  egressInterface: 'v.egressInterface',
+  azureNicMac: 'v.nicMac',
+  azureRuleName: 'v.ruleName',
+  azureAclId: 'v.aclId',
+  azureEncryption: 'v.encryption',
 };
 
 /** A data template: its wire definition and how to write a FlowView with it. */
@@ -128,26 +129,74 @@ function resolve(slots: readonly (ElementName | AddressSlot)[], family: 4 | 6, e
   });
 }
 
+const BYTE_ARRAY_TYPES = new Set(['ipv4Address', 'ipv6Address', 'macAddress']);
+
+/**
+ * JS source writing one field at `o + at` (network byte order, RFC 7011 section 6.1). Numbers are
+ * split into bytes by hand: a template is compiled into one straight-line function per layout, as
+ * protobufjs compiles its codecs, because calling one writer per field cost more than the parse.
+ */
+function fieldSource(field: FieldSpec, at: number): string {
+  const value = FIELD_VALUES[field.name];
+  if (value === undefined) throw new Error(`no value for element ${field.name}`);
+  const { type, length } = field.element;
+  const byte = (i: number, expression: string) => `b[o + ${at + i}] = ${expression};`;
+  if (BYTE_ARRAY_TYPES.has(type)) {
+    const lines = [`x = ${value};`];
+    for (let i = 0; i < length; i++) lines.push(byte(i, `x[${i}]`));
+    return lines.join(' ');
+  }
+  switch (length) {
+    case 1:
+      return byte(0, value);
+    case 2:
+      return `n = ${value}; ${byte(0, 'n >>> 8')} ${byte(1, 'n')}`;
+    case 4:
+      return `n = ${value}; ${byte(0, 'n >>> 24')} ${byte(1, 'n >>> 16')} ${byte(2, 'n >>> 8')} ${byte(3, 'n')}`;
+    case 8:
+      // Exact for whole numbers below 2^53 (times in ms, counts): no bigint on the hot path.
+      return [
+        `n = ${value}; h = (n / 4294967296) >>> 0;`,
+        byte(0, 'h >>> 24'), byte(1, 'h >>> 16'), byte(2, 'h >>> 8'), byte(3, 'h'),
+        byte(4, 'n >>> 24'), byte(5, 'n >>> 16'), byte(6, 'n >>> 8'), byte(7, 'n'),
+      ].join(' ');
+    default:
+      throw new Error(`cannot write ${type} of ${length} bytes (${field.name})`);
+  }
+}
+
+/** Variable-length string (RFC 7011 section 7): one length byte below 255, else 255 and two bytes. */
+function variableLengthSource(field: FieldSpec, at: number): string {
+  return [
+    `x = ${FIELD_VALUES[field.name]}; o += ${at}; n = x.length;`,
+    'if (n < 255) { b[o++] = n; } else { b[o] = 255; b[o + 1] = n >>> 8; b[o + 2] = n; o += 3; }',
+    'for (let i = 0; i < n; i++) b[o + i] = x[i];',
+    'o += n;',
+  ].join(' ');
+}
+
 function buildFlowTemplate(id: number, fields: FieldSpec[]): FlowTemplate {
-  const writers = fields.map((field) => {
-    const writer = FIELD_WRITERS[field.name];
-    if (writer === undefined) throw new Error(`no writer for element ${field.name}`);
-    return writer;
-  });
-  const fixedLength = fields.reduce((sum, f) => sum + (f.element.length === VARIABLE_LENGTH ? 0 : f.element.length), 0);
-  const hasStrings = fields.some((f) => f.element.length === VARIABLE_LENGTH);
-  return {
-    id,
-    fields,
-    fixedLength,
-    recordLength: hasStrings
-      ? (view) => fixedLength + variableLengthSize(view.ruleName) + variableLengthSize(view.aclId) + variableLengthSize(view.encryption)
-      : () => fixedLength,
-    write(buf, offset, view) {
-      for (let i = 0; i < writers.length; i++) offset = writers[i]!(buf, offset, view);
-      return offset;
-    },
-  };
+  const lines: string[] = ['let n = 0, h = 0, x;'];
+  const lengthTerms: string[] = [];
+  let at = 0;
+  let fixedLength = 0;
+  for (const field of fields) {
+    if (field.element.length === VARIABLE_LENGTH) {
+      lines.push(variableLengthSource(field, at));
+      at = 0;
+      const bytes = `${FIELD_VALUES[field.name]}.length`;
+      lengthTerms.push(`(${bytes} < 255 ? 1 : 3) + ${bytes}`);
+    } else {
+      lines.push(fieldSource(field, at));
+      at += field.element.length;
+      fixedLength += field.element.length;
+    }
+  }
+  lines.push(`return o + ${at};`);
+  // The source is built from the constant tables above only, never from input.
+  const write = new Function('b', 'o', 'v', lines.join('\n')) as FlowTemplate['write'];
+  const recordLength = new Function('v', `return ${[String(fixedLength), ...lengthTerms].join(' + ')};`) as FlowTemplate['recordLength'];
+  return { id, fields, fixedLength, recordLength, write };
 }
 
 /** The data templates of one run, chosen by the biflow mode. */

@@ -1,4 +1,5 @@
-import type { ViewStrings } from '../flow/flowView.js';
+import type { AzureContext } from '../flow/flowRecord.js';
+import type { AzureBytes, ViewStrings } from '../flow/flowView.js';
 import { normalizeMac } from '../enrich/interfaceIndex.js';
 
 const CACHE_LIMIT = 4096;
@@ -11,6 +12,9 @@ const NO_MAC = new Uint8Array(6);
 export class CachedViewStrings implements ViewStrings {
   private readonly strings = new Map<string, Uint8Array>();
   private readonly macs = new Map<string, Uint8Array>();
+  private readonly byContext = new WeakMap<AzureContext, AzureBytes>();
+  private lastContext: AzureContext | undefined;
+  private lastBytes: AzureBytes | undefined;
 
   constructor(private readonly maxStringBytes: number) {}
 
@@ -21,6 +25,18 @@ export class CachedViewStrings implements ViewStrings {
       if (this.strings.size >= CACHE_LIMIT) this.strings.clear();
       this.strings.set(text, bytes);
     }
+    return bytes;
+  }
+
+  azureBytes(azure: AzureContext): AzureBytes {
+    if (azure === this.lastContext) return this.lastBytes!;
+    let bytes = this.byContext.get(azure);
+    if (bytes === undefined) {
+      bytes = { ruleName: this.utf8(azure.rule), aclId: this.utf8(azure.aclId), encryption: this.utf8(azure.encryption), nicMac: this.mac(azure.mac) };
+      this.byContext.set(azure, bytes);
+    }
+    this.lastContext = azure;
+    this.lastBytes = bytes;
     return bytes;
   }
 

@@ -5,6 +5,7 @@ import { formatMac, normalizeMac } from '../enrich/interfaceIndex.js';
 import { IPFIX_DEFAULTS, MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES } from '../ipfix/encoder.js';
 import { IANA_ELEMENTS } from '../ipfix/informationElements.js';
 import { netflow9Templates, TEMPLATE_IDS, type FlowTemplate, type FlowTemplates } from '../ipfix/templates.js';
+import { MessageBuffers } from '../ipfix/messageBuffers.js';
 import { CachedViewStrings } from '../ipfix/viewStrings.js';
 import { writeU16, writeU32 } from '../ipfix/writers.js';
 import { clampStartMs, UPTIME_SLACK_MS, UptimeClock } from './uptimeClock.js';
@@ -70,6 +71,7 @@ export class NetflowV9Encoder implements FlowEncoder {
   private readonly view = new FlowView();
   private readonly clock = new UptimeClock();
   private readonly sources = new Map<number, SourceState>();
+  private readonly buffers: MessageBuffers;
   private open: OpenPacket | undefined;
 
   constructor(
@@ -87,6 +89,7 @@ export class NetflowV9Encoder implements FlowEncoder {
     if (!Number.isInteger(size) || size < MIN_MESSAGE_BYTES || size > MAX_MESSAGE_BYTES) {
       throw new RangeError(`maximum message size must be ${MIN_MESSAGE_BYTES}..${MAX_MESSAGE_BYTES} bytes, got ${size}`);
     }
+    this.buffers = new MessageBuffers(size);
     this.templates = netflow9Templates();
     this.templateFlowsets = encodeV9TemplateFlowsets([this.templates.ipv4, this.templates.ipv6], this.options.optionsRecords);
     this.templateRecordCount = 2 + (this.options.optionsRecords ? 1 : 0);
@@ -121,7 +124,7 @@ export class NetflowV9Encoder implements FlowEncoder {
     writeV9Header(open.buf, open.records, times.sysUptimeMs, times.unixSeconds, source.sequence, source.id);
     source.sequence = (source.sequence + 1) >>> 0;
     source.dataPacketsSinceTemplates++;
-    this.emit({ bytes: open.buf.subarray(0, open.offset), observationDomainId: source.id, dataRecords: open.dataRecords, templateRecords: 0 });
+    this.emit({ bytes: this.buffers.finish(open.buf, open.offset), observationDomainId: source.id, dataRecords: open.dataRecords, templateRecords: 0 });
   }
 
   private sourceFor(id: number, nowMs: number): SourceState {
@@ -197,14 +200,8 @@ export class NetflowV9Encoder implements FlowEncoder {
    * uptime base to cover its times, else a new packet starts with a base of its own.
    */
   private reserve(source: SourceState, flowsetId: number, length: number, nowMs: number, flow: FlowView | undefined): OpenPacket {
-    const max = this.options.maxMessageSizeInBytes;
-    // Worst case: a new flowset header and padding to 4 bytes after this record.
-    const fits = (packet: OpenPacket) =>
-      packet.source === source &&
-      packet.offset + length + (packet.flowsetId === flowsetId ? 0 : FLOWSET_HEADER_BYTES) + 3 <= max &&
-      (flow === undefined || packet.flows === 0 || this.clock.fits(flow.flowStartMs, flow.flowEndMs));
     let open = this.open;
-    if (open !== undefined && !fits(open)) {
+    if (open !== undefined && !this.fits(open, source, flowsetId, length, flow)) {
       this.flush(nowMs);
       open = undefined;
     }
@@ -212,13 +209,13 @@ export class NetflowV9Encoder implements FlowEncoder {
       if (this.templatesDue(source, nowMs)) {
         this.sendTemplates(source, nowMs, 1);
         open = this.open;
-        if (open !== undefined && !fits(open)) {
+        if (open !== undefined && !this.fits(open, source, flowsetId, length, flow)) {
           this.flush(nowMs);
           open = undefined;
         }
       }
       if (open === undefined) {
-        open = { buf: Buffer.allocUnsafe(max), source, offset: HEADER_BYTES, records: 0, dataRecords: 0, flows: 0, flowsetId: -1, flowsetStart: 0 };
+        open = { buf: this.buffers.take(), source, offset: HEADER_BYTES, records: 0, dataRecords: 0, flows: 0, flowsetId: -1, flowsetStart: 0 };
         this.open = open;
         this.clock.open(nowMs);
       }
@@ -232,6 +229,15 @@ export class NetflowV9Encoder implements FlowEncoder {
       open.offset += FLOWSET_HEADER_BYTES;
     }
     return open;
+  }
+
+  private fits(packet: OpenPacket, source: SourceState, flowsetId: number, length: number, flow: FlowView | undefined): boolean {
+    // Worst case: a new flowset header and padding to 4 bytes after this record.
+    return (
+      packet.source === source &&
+      packet.offset + length + (packet.flowsetId === flowsetId ? 0 : FLOWSET_HEADER_BYTES) + 3 <= this.options.maxMessageSizeInBytes &&
+      (flow === undefined || packet.flows === 0 || this.clock.fits(flow.flowStartMs, flow.flowEndMs))
+    );
   }
 
   /** RFC 3954 section 5.3: pad the flowset to a 4-byte boundary; its length includes the padding. */

@@ -18,6 +18,8 @@ export function parseListenAddress(text: string): { host: string; port: number }
  */
 export async function startHttpServer(address: string, metrics: PrometheusMetrics, logger: Logger): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const { host, port } = parseListenAddress(address);
+  // Build the registry now, so process metrics are collected from the start, not the first scrape.
+  void metrics.registry;
   const server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') {

@@ -1,7 +1,10 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Counter as CounterType, Gauge as GaugeType, Registry as RegistryType } from 'prom-client';
 import type { ExportMetrics } from '../metrics.js';
 import type { CollectorStats } from '../transport/udp.js';
 import type { SourceHealth } from './sourceHealth.js';
+
+const require = createRequire(import.meta.url);
 
 /** One running source as /metrics sees it. */
 export interface MonitoredSource {
@@ -16,19 +19,30 @@ export interface MonitoredSource {
  * is counted twice, and the hot path never touches prom-client. Values are gathered on scrape.
  */
 export class PrometheusMetrics {
-  readonly registry = new Registry();
   private readonly sources: MonitoredSource[] = [];
+  private built: RegistryType | undefined;
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'nsg2ipfix_' });
+  /**
+   * Built on first use (the HTTP server asks for it when it starts): prom-client costs a tenth of
+   * a second of start-up, which a replay without --http should not pay.
+   */
+  get registry(): RegistryType {
+    this.built ??= this.buildRegistry();
+    return this.built;
+  }
+
+  private buildRegistry(): RegistryType {
+    const { collectDefaultMetrics, Counter, Gauge, Registry } = require('prom-client') as typeof import('prom-client');
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry, prefix: 'nsg2ipfix_' });
     const sources = this.sources;
     const counter = (name: string, help: string, labelNames: string[], read: (add: (labels: Record<string, string>, value: number) => void) => void) =>
       new Counter({
         name,
         help,
         labelNames,
-        registers: [this.registry],
-        collect(this: Counter) {
+        registers: [registry],
+        collect(this: CounterType) {
           this.reset();
           read((labels, value) => {
             if (value > 0) this.inc(labels, value);
@@ -40,8 +54,8 @@ export class PrometheusMetrics {
         name,
         help,
         labelNames,
-        registers: [this.registry],
-        collect(this: Gauge) {
+        registers: [registry],
+        collect(this: GaugeType) {
           this.reset();
           read((labels, value) => this.set(labels, value));
         },
@@ -86,6 +100,7 @@ export class PrometheusMetrics {
     gauge('nsg2ipfix_source_ready', '1 when the source is connected and polled or received recently', ['source'], (set) => {
       for (const s of sources) set({ source: s.name }, s.health.ready() ? 1 : 0);
     });
+    return registry;
   }
 
   add(source: MonitoredSource): void {

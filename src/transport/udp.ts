@@ -1,18 +1,21 @@
 import { createSocket, type Socket } from 'node:dgram';
-import type { Logger } from 'pino';
 import type { CollectorAddress } from './collectorAddress.js';
-import type { DatagramSink } from './datagramSink.js';
 import { Pacer, sleep } from './pacer.js';
 import type { PcapEndpoint } from './pcap.js';
+
+/** What the transport logs through: a pino logger, or the sending thread's relay to one. */
+export interface WarningLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
 
 export interface UdpTransportOptions {
   /** Datagrams per second per collector; 0 turns pacing off. */
   readonly maxPacketsPerSecond: number;
   /** SO_SNDBUF for each socket, bytes; 0 keeps the OS default. */
   readonly socketBufferBytes: number;
-  readonly logger: Logger;
-  /** Called with each datagram actually handed to a socket, with both ends (for --pcap). */
-  readonly onSent?: (payload: Buffer, source: PcapEndpoint, destination: PcapEndpoint, timeMs: number) => void | Promise<void>;
+  readonly logger: WarningLogger;
+  /** Called after each counted send error (the sending thread reports its counters then). */
+  readonly onError?: () => void;
 }
 
 export interface CollectorStats {
@@ -36,7 +39,7 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
  * (ECONNREFUSED while a collector restarts, EHOSTUNREACH...) are counted and logged, never fatal.
  * UDP export must outlive its collectors, and a failing collector never holds up the others.
  */
-export class UdpTransport implements DatagramSink {
+export class UdpTransport {
   readonly stats: CollectorStats[];
   /** One connected socket per collector; those of one address family share one local port. */
   private readonly sockets: Socket[] = [];
@@ -91,15 +94,15 @@ export class UdpTransport implements DatagramSink {
     return this.endpoints[index]!;
   }
 
-  send(payload: Buffer, timeMs: number): void | Promise<void> {
+  /** Hands one datagram to every collector's socket; a promise means: wait (pacing, full queue). */
+  send(payload: Buffer): void | Promise<void> {
     if (this.closed) throw new Error('send on a closed UDP transport');
     const wait = this.pacer.delayFor();
-    if (wait > 0) return sleep(wait).then(() => this.sendNow(payload, timeMs));
-    return this.sendNow(payload, timeMs);
+    if (wait > 0) return sleep(wait).then(() => this.sendNow(payload));
+    return this.sendNow(payload);
   }
 
-  private sendNow(payload: Buffer, timeMs: number): void | Promise<void> {
-    let pending: Promise<void>[] | undefined;
+  private sendNow(payload: Buffer): void | Promise<void> {
     let queued = 0;
     for (let i = 0; i < this.collectors.length; i++) {
       const socket = this.sockets[i]!;
@@ -110,14 +113,8 @@ export class UdpTransport implements DatagramSink {
       stats.datagrams++;
       stats.bytes += payload.length;
       queued = Math.max(queued, socket.getSendQueueCount());
-      if (this.options.onSent !== undefined) {
-        const collector = this.collectors[i]!;
-        const capture = this.options.onSent(payload, this.endpoints[i]!, { address: collector.address, port: collector.port }, timeMs);
-        if (capture) (pending ??= []).push(capture);
-      }
     }
-    if (queued >= MAX_QUEUED) (pending ??= []).push(this.waitForQueue(MAX_QUEUED / 2));
-    if (pending !== undefined) return Promise.all(pending).then(() => undefined);
+    if (queued >= MAX_QUEUED) return this.waitForQueue(MAX_QUEUED / 2);
   }
 
   /** Waits until no socket has more than `limit` datagrams queued in libuv. */
@@ -135,6 +132,7 @@ export class UdpTransport implements DatagramSink {
       this.lastErrorLogMs[index] = now;
       this.options.logger.warn({ collector: stats.label, code: error.code, errors: stats.errors }, 'sending to collector failed; continuing');
     }
+    this.options.onError?.();
   }
 
   async drain(): Promise<void> {
