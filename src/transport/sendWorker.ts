@@ -59,9 +59,10 @@ async function handle(udp: UdpTransport, message: ToSender): Promise<void> {
       let offset = 0;
       while (offset < bytes.length) {
         const length = bytes.readUInt16BE(offset);
-        const pending = udp.send(bytes.subarray(offset + 2, offset + 2 + length));
+        const next = offset + 2 + length;
+        const pending = udp.send(bytes.subarray(offset + 2, next), next >= bytes.length);
         if (pending !== undefined) await pending;
-        offset += 2 + length;
+        offset = next;
       }
       // The buffer is reused by the exporting thread: nothing queued in libuv may still point into it.
       await udp.drain();

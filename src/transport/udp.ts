@@ -28,6 +28,10 @@ export interface CollectorStats {
 
 /** Datagrams queued in libuv (not yet accepted by the kernel): beyond this the sender waits. */
 const MAX_QUEUED = 512;
+/** Every this many datagrams, a send carries a callback that hears send errors (see sendNow). */
+const CHECKED_SEND_INTERVAL = 16;
+/** After a send error, every send carries one for this long. */
+const CHECK_EVERY_SEND_AFTER_ERROR_MS = 30_000;
 /** Repeated send errors are logged at most this often per collector. */
 const ERROR_LOG_INTERVAL_MS = 10_000;
 
@@ -48,6 +52,7 @@ export class UdpTransport {
   private readonly pacer: Pacer;
   private readonly lastErrorLogMs: number[];
   private closed = false;
+  private sends = 0;
   lastErrorMs = 0;
 
   private constructor(
@@ -94,21 +99,30 @@ export class UdpTransport {
     return this.endpoints[index]!;
   }
 
-  /** Hands one datagram to every collector's socket; a promise means: wait (pacing, full queue). */
-  send(payload: Buffer): void | Promise<void> {
+  /**
+   * Hands one datagram to every collector's socket; a promise means: wait (pacing, full queue).
+   * `lastOfBurst`: no send follows soon, so this one must hear an error the previous provoked.
+   */
+  send(payload: Buffer, lastOfBurst = false): void | Promise<void> {
     if (this.closed) throw new Error('send on a closed UDP transport');
     const wait = this.pacer.delayFor();
-    if (wait > 0) return sleep(wait).then(() => this.sendNow(payload));
-    return this.sendNow(payload);
+    if (wait > 0) return sleep(wait).then(() => this.sendNow(payload, lastOfBurst));
+    return this.sendNow(payload, lastOfBurst);
   }
 
-  private sendNow(payload: Buffer): void | Promise<void> {
+  private sendNow(payload: Buffer, lastOfBurst: boolean): void | Promise<void> {
     let queued = 0;
+    // A send callback costs a nextTick per datagram, a third of the sending thread's time, and
+    // Node reports a send error (ECONNREFUSED after an ICMP unreachable) only to a callback. So
+    // every CHECKED_SEND_INTERVAL-th send carries one, and every send does while errors are
+    // recent, and so does the last of a burst; the error that one provokes reaches the socket's
+    // 'error' event. A collector going away is noticed within a burst and counted exactly from then on.
+    const checked =
+      lastOfBurst || ++this.sends % CHECKED_SEND_INTERVAL === 0 || Date.now() - this.lastErrorMs < CHECK_EVERY_SEND_AFTER_ERROR_MS;
     for (let i = 0; i < this.collectors.length; i++) {
       const socket = this.sockets[i]!;
-      // One bound callback per socket, not a closure per datagram. It must be there: Node drops a
-      // send error (ECONNREFUSED from an earlier ICMP unreachable) when send has no callback.
-      socket.send(payload, this.onSendDone[i]);
+      if (checked) socket.send(payload, this.onSendDone[i]);
+      else socket.send(payload);
       const stats = this.stats[i]!;
       stats.datagrams++;
       stats.bytes += payload.length;
@@ -142,6 +156,9 @@ export class UdpTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.drain();
+    // An error the last datagrams provoked (ICMP unreachable) is pending on its socket: let one
+    // turn of the event loop poll the sockets so it is counted before they close.
+    for (let turn = 0; turn < 2; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
     this.closed = true;
     await Promise.all(this.sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
   }
