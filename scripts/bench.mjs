@@ -34,7 +34,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -361,40 +360,66 @@ process.stdout.write(JSON.stringify({
 // ---------------------------------------------------------------------------------------------
 // UDP receiver
 
+/**
+ * The collector stand-in: a separate process at the lowest CPU priority that only counts what
+ * arrives. In this process, or at normal priority, its ~10 us of work per datagram would compete
+ * with the exporter for the same cores and be measured as exporter time; at nice 19 it drains its
+ * socket whenever a core is free (the unpaced stage may overflow its buffer: that is reported).
+ */
+const RECEIVER = `
+const dgram = require('node:dgram');
+const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: Number(process.argv[1]) });
+const counts = { datagrams: 0, bytes: 0, lastAt: 0 };
+socket.on('message', (msg) => { counts.datagrams++; counts.bytes += msg.length; counts.lastAt = Date.now(); });
+socket.bind(0, '127.0.0.1', () => process.send({ port: socket.address().port, recvBufferSize: socket.getRecvBufferSize() }));
+process.on('message', (m) => {
+  if (m === 'reset') { counts.datagrams = 0; counts.bytes = 0; counts.lastAt = 0; }
+  process.send({ counts });
+});
+process.on('disconnect', () => process.exit(0));
+`;
+
 async function startReceiver() {
-  const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER_BYTES });
+  const child = spawn(NODE, ['-e', RECEIVER, String(RECV_BUFFER_BYTES)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    os.setPriority(child.pid, 19);
+  } catch {
+    log('warning: could not lower the receiver priority; it competes with the exporter for CPU');
+  }
+  const replies = [];
+  const waiters = [];
+  child.on('message', (m) => {
+    const waiter = waiters.shift();
+    if (waiter) waiter(m);
+    else replies.push(m);
+  });
+  const next = () => (replies.length > 0 ? Promise.resolve(replies.shift()) : new Promise((resolve) => waiters.push(resolve)));
+  const ready = await Promise.race([next(), new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`receiver exited (${code})`))))]);
   const counts = { datagrams: 0, bytes: 0, lastAt: 0 };
-  socket.on('message', (msg) => {
-    counts.datagrams++;
-    counts.bytes += msg.length;
-    counts.lastAt = performance.now();
-  });
-  await new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
+  const ask = async (what) => {
+    child.send(what);
+    Object.assign(counts, (await next()).counts);
+    return counts;
+  };
   return {
-    port: socket.address().port,
-    recvBufferSize: socket.getRecvBufferSize(),
+    port: ready.port,
+    recvBufferSize: ready.recvBufferSize,
     counts,
-    reset() {
-      counts.datagrams = 0;
-      counts.bytes = 0;
-      counts.lastAt = 0;
-    },
+    reset: () => ask('reset'),
     /** Waits until nothing has arrived for `quietMs` (at most `maxMs`): drains what is queued. */
     async settle(quietMs = 250, maxMs = 5000) {
-      const began = performance.now();
+      const began = Date.now();
       for (;;) {
         await new Promise((r) => setTimeout(r, 50));
-        const now = performance.now();
-        if (now - Math.max(counts.lastAt, began) >= quietMs || now - began >= maxMs) return;
+        const { lastAt } = await ask('counts');
+        const now = Date.now();
+        if (now - Math.max(lastAt, began) >= quietMs || now - began >= maxMs) return;
       }
     },
-    close: () => new Promise((r) => socket.close(r)),
+    close: async () => {
+      child.disconnect();
+      await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r()));
+    },
   };
 }
 
@@ -422,7 +447,7 @@ async function stageEncode(input, scratch) {
 async function stageReplay(input, scratch, receiver, { paced, extraNodeArgs = [], tag }) {
   const summaryFile = path.join(scratch, `summary-${tag}-${++childSeq}.json`);
   const args = [...extraNodeArgs, CLI, 'replay', input.file, '--collector', `127.0.0.1:${receiver.port}`, ...(paced ? [] : ['--max-pps', '0']), '--quiet', '--summary-json', summaryFile];
-  receiver.reset();
+  await receiver.reset();
   const result = await runNode(args, scratch);
   await receiver.settle();
   if (result.code !== 0) throw failed(`replay (${tag})`, result);
@@ -459,9 +484,21 @@ async function profileReplay(input, scratch, receiver, top) {
   const dir = path.join(scratch, 'cpu-prof');
   fs.mkdirSync(dir, { recursive: true });
   const run = await stageReplay(input, scratch, receiver, { paced: false, extraNodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir], tag: 'profile' });
+  // One profile per thread: CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; thread 0 is the main one.
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  if (files.length === 0) throw new Error('node --cpu-prof wrote no profile');
-  const profileFile = path.join(dir, files[0]);
+  const threadOf = (f) => Number(f.split('.')[4]);
+  const main = files.find((f) => threadOf(f) === 0);
+  if (main === undefined) throw new Error('node --cpu-prof wrote no main-thread profile');
+  const sender = files.find((f) => threadOf(f) !== 0);
+  return {
+    wallMs: run.wallMs,
+    main: summarizeProfile(path.join(dir, main), top),
+    sender: sender === undefined ? undefined : summarizeProfile(path.join(dir, sender), top),
+    profileFile: path.join(dir, main),
+  };
+}
+
+function summarizeProfile(profileFile, top) {
   const profile = JSON.parse(fs.readFileSync(profileFile, 'utf8'));
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map();
@@ -483,8 +520,7 @@ async function profileReplay(input, scratch, receiver, top) {
     filesSelf.set(fileKey, (filesSelf.get(fileKey) ?? 0) + us);
   }
   const rank = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, us]) => ({ name, selfMs: us / 1000, share: us / totalUs }));
-  return { wallMs: run.wallMs, totalMs: totalUs / 1000, functions: rank(fns), files: rank(filesSelf), profileFile };
-
+  return { totalMs: totalUs / 1000, functions: rank(fns), files: rank(filesSelf) };
 }
 
 function shortUrl(url) {
@@ -555,15 +591,21 @@ function report(ctx) {
   out.push(detail('d', e2e));
   out.push(detail('e', paced));
   out.push(`tuple states (b): ${Object.entries(parse.states).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}, of which denied ${fmtInt(parse.denied)}; generator: ${Object.entries(input.stateCounts ?? {}).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
-  out.push(`receiver: 127.0.0.1:${receiver.port}, SO_RCVBUF asked ${fmtInt(RECV_BUFFER_BYTES)}, got ${fmtInt(receiver.recvBufferSize)} (capped by net.core.rmem_max)`);
+  out.push(`receiver: a separate process at nice 19 on 127.0.0.1:${receiver.port}, SO_RCVBUF asked ${fmtInt(RECV_BUFFER_BYTES)}, got ${fmtInt(receiver.recvBufferSize)} (capped by net.core.rmem_max)`);
   out.push(`peak RSS: ${rssMethod.label}`);
   if (profile) {
+    const rows = (list) => list.map((f) => [f.selfMs.toFixed(0), `${(f.share * 100).toFixed(1)}%`, f.name]);
     out.push('');
-    out.push(`CPU profile of one unpaced replay (node --cpu-prof, wall ${fmtS(profile.wallMs)} s, profiled ${fmtS(profile.totalMs)} s), top ${opts.top} by self time:`);
-    out.push(table(['self ms', 'share', 'function'], profile.functions.map((f) => [f.selfMs.toFixed(0), `${(f.share * 100).toFixed(1)}%`, f.name])));
+    out.push(`CPU profile of one unpaced replay (node --cpu-prof, wall ${fmtS(profile.wallMs)} s), main thread (profiled ${fmtS(profile.main.totalMs)} s), top ${opts.top} by self time:`);
+    out.push(table(['self ms', 'share', 'function'], rows(profile.main.functions)));
     out.push('');
     out.push(`by file:`);
-    out.push(table(['self ms', 'share', 'file'], profile.files.map((f) => [f.selfMs.toFixed(0), `${(f.share * 100).toFixed(1)}%`, f.name])));
+    out.push(table(['self ms', 'share', 'file'], rows(profile.main.files)));
+    if (profile.sender) {
+      out.push('');
+      out.push(`UDP sending thread (profiled ${fmtS(profile.sender.totalMs)} s; "(idle)" is time waiting for the main thread):`);
+      out.push(table(['self ms', 'share', 'function'], rows(profile.sender.functions.slice(0, 5))));
+    }
   }
   return out.join('\n');
 }
