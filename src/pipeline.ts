@@ -146,7 +146,7 @@ export class ExportPipeline {
       const records = batch.records;
       let newest = metrics.newestTupleMs;
       for (let i = 0; i < records.length; i++) {
-        const flow = records[i]!;
+        const flow = records.at(i)!;
         if (flow.timeMs > newest) newest = flow.timeMs;
         const context = this.context;
         context.flowStartMs = this.flowStarts.startFor(flow);

@@ -1,6 +1,6 @@
 import type { AzureContext, FlowDecision, FlowDirection, FlowRecord, FlowState } from '../flow/flowRecord.js';
 import type { ProblemContext, SkipReason } from './problems.js';
-import { asString, recordProblem } from './recordShape.js';
+import { asString, recordProblem, lookup } from './recordShape.js';
 import type { FlowSink } from './tupleSink.js';
 import { FieldError, isDigits, parseAddress, parseCount, parsePort, parseTimestampMs } from './tupleFields.js';
 
@@ -73,14 +73,14 @@ export class ConnectorRecordReader {
     if (destinationPort instanceof FieldError) return ['bad-port', `destinationPort ${destinationPort.detail}`];
     const protocol = protocolNumber(asString(record['transportProtocol']));
     if (protocol === undefined) return ['bad-protocol', `transportProtocol '${asString(record['transportProtocol'])}' is not T, U, a protocol name or number`];
-    const direction = DIRECTION_BY_NAME[asString(record['deviceDirection']).toUpperCase()];
+    const direction = lookup(DIRECTION_BY_NAME, asString(record['deviceDirection']).toUpperCase());
     if (direction === undefined) return ['bad-direction', `deviceDirection '${asString(record['deviceDirection'])}' is not I or O`];
-    const decision = DECISION_BY_NAME[asString(record['deviceAction']).toUpperCase()];
+    const decision = lookup(DECISION_BY_NAME, asString(record['deviceAction']).toUpperCase());
     if (decision === undefined) return ['bad-decision', `deviceAction '${asString(record['deviceAction'])}' is not A or D`];
     const stateText = asString(record['flowState']);
     let state: FlowState | undefined;
     if (stateText !== '') {
-      state = STATE_BY_NAME[stateText.toUpperCase()];
+      state = lookup(STATE_BY_NAME, stateText.toUpperCase());
       if (state === undefined) return ['bad-state', `flowState '${stateText}' is not B, C or E`];
     }
     const counts: (number | undefined)[] = [];
@@ -146,7 +146,7 @@ function tupleTime(record: Record<string, unknown>): number | FieldError {
 }
 
 function protocolNumber(text: string): number | undefined {
-  const named = PROTOCOL_BY_NAME[text.toUpperCase()];
+  const named = lookup(PROTOCOL_BY_NAME, text.toUpperCase());
   if (named !== undefined) return named;
   if (isDigits(text) && text.length <= 3) {
     const value = Number(text);

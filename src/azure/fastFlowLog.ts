@@ -1,4 +1,5 @@
-import type { AzureContext, FlowDecision, FlowDirection, FlowRecord, FlowState } from '../flow/flowRecord.js';
+import { DENIED, FlowColumns, IPV6, KIND_CODES, OUTBOUND, STATE_CODES } from '../flow/flowColumns.js';
+import type { AzureContext, FlowRecord } from '../flow/flowRecord.js';
 import { readNsgTuple } from './nsgFlowLog.js';
 import type { ParseProblem } from './problems.js';
 import { asString } from './recordShape.js';
@@ -6,7 +7,7 @@ import type { FlowSink } from './tupleSink.js';
 import { readVnetTuple } from './vnetFlowLog.js';
 
 /**
- * The fast path of FlowLogReader: reads one record's bytes straight into FlowRecords, without
+ * The fast path of FlowLogReader: reads one record's bytes straight into FlowColumns, without
  * JSON.parse, without a string per tuple and without splitting tuples into field strings.
  *
  * It is an optimisation only, never a second definition of the format. It accepts a record only
@@ -27,10 +28,9 @@ import { readVnetTuple } from './vnetFlowLog.js';
  *   handed as a string to the reference tuple reader; if that reports a problem, the record goes to
  *   the reference path.
  *
- * Allocation per tuple is the FlowRecord itself and, for an IPv4 address not seen lately, one view
- * into a shared pool buffer (instead of a typed array with its own buffer per address); recent IPv4
- * addresses are shared between records. Strings that repeat from record to record (rule names,
- * MACs, ids) are decoded once and shared too.
+ * Tuples go straight into FlowColumns (typed arrays reused from record to record): nothing is
+ * allocated per tuple, not even address bytes. Strings that repeat from record to record (rule
+ * names, MACs, ids) are decoded once and shared.
  */
 
 const QUOTE = 0x22;
@@ -256,38 +256,15 @@ function rawString(buf: Buffer, start: number, end: number): string {
 // ---------------------------------------------------------------------------------------------
 // tuple fields
 
-/**
- * Address bytes live in small pool buffers; each address is a view into one (one object instead of
- * a typed array and its own buffer). Pools are never reused, so a view stays valid as long as its
- * record lives; small pools keep what a long-lived record (or the cache below) pins small.
- */
-const POOL_BYTES = 4096;
-let pool = new ArrayBuffer(POOL_BYTES);
-let poolBytes = new Uint8Array(pool);
-let poolOffset = 0;
-
-/**
- * Recently read IPv4 addresses, direct-mapped by address: the NIC's own address is on one side of
- * every tuple and a flow's C and E tuples repeat its B tuple's peer, so most IPv4 addresses are
- * shared instead of allocated. Address bytes are never written after they are read (FlowRecord
- * addresses are read-only by contract), so sharing one array between records is safe.
- */
-const IPV4_CACHE_BITS = 14;
-const ipv4CacheKeys = new Int32Array(1 << IPV4_CACHE_BITS);
-const ipv4CacheValues: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(1 << IPV4_CACHE_BITS).fill(undefined);
-/** The cache is emptied every this many pools, so it never keeps more than 1 MiB of pools alive. */
-const POOLS_PER_CACHE_GENERATION = 256;
-let poolsSinceCacheCleared = 0;
-
-/** Set by readAddress. */
+/** Set by readAddress: the family of the address it read. */
 let addressFamily: 4 | 6 = 4;
-let addressBytes: Uint8Array = poolBytes;
 
 /**
- * An address field from `p` up to the next comma: the comma's index, or -1 when the field is not
- * a plain dotted quad or a plain (hex groups, at most one `::`) IPv6 address.
+ * An address field from `p` up to the next comma, written to out[at...] (4 bytes for IPv4, 16 for
+ * IPv6): the comma's index, or -1 when the field is not a plain dotted quad or a plain (hex
+ * groups, at most one `::`) IPv6 address.
  */
-function readAddress(buf: Buffer, p: number): number {
+function readAddress(buf: Buffer, p: number, out: Uint8Array, at: number): number {
   let address = 0;
   let part = 0;
   let value = 0;
@@ -296,9 +273,9 @@ function readAddress(buf: Buffer, p: number): number {
   for (;;) {
     const c = buf[i]!;
     if (c >= DIGIT_0 && c <= DIGIT_9) {
-      if (digits > 0 && value === 0) return readIpv6(buf, p);
+      if (digits > 0 && value === 0) return readIpv6(buf, p, out, at);
       value = value * 10 + (c - DIGIT_0);
-      if (++digits > 3 || value > 255) return readIpv6(buf, p);
+      if (++digits > 3 || value > 255) return readIpv6(buf, p, out, at);
     } else if (c === DOT) {
       if (digits === 0 || part === 3) return -1;
       address = (address << 8) | value;
@@ -306,44 +283,20 @@ function readAddress(buf: Buffer, p: number): number {
       value = 0;
       digits = 0;
     } else if (c === COMMA) {
-      if (digits === 0 || part !== 3) return readIpv6(buf, p);
+      if (digits === 0 || part !== 3) return readIpv6(buf, p, out, at);
       address = (address << 8) | value;
       break;
     } else {
-      return part === 0 ? readIpv6(buf, p) : -1;
+      return part === 0 ? readIpv6(buf, p, out, at) : -1;
     }
     i++;
   }
   addressFamily = 4;
-  const slot = Math.imul(address, 0x9e3779b1) >>> (32 - IPV4_CACHE_BITS);
-  const cached = ipv4CacheValues[slot];
-  if (cached !== undefined && ipv4CacheKeys[slot] === address) {
-    addressBytes = cached;
-    return i;
-  }
-  if (poolOffset + 4 > POOL_BYTES) newPool();
-  const base = poolOffset;
-  const bytes = poolBytes;
-  bytes[base] = address >>> 24;
-  bytes[base + 1] = (address >>> 16) & 0xff;
-  bytes[base + 2] = (address >>> 8) & 0xff;
-  bytes[base + 3] = address & 0xff;
-  poolOffset = base + 4;
-  const view = new Uint8Array(pool, base, 4);
-  ipv4CacheKeys[slot] = address;
-  ipv4CacheValues[slot] = view;
-  addressBytes = view;
+  out[at] = address >>> 24;
+  out[at + 1] = address >>> 16;
+  out[at + 2] = address >>> 8;
+  out[at + 3] = address;
   return i;
-}
-
-function newPool(): void {
-  pool = new ArrayBuffer(POOL_BYTES);
-  poolBytes = new Uint8Array(pool);
-  poolOffset = 0;
-  if (++poolsSinceCacheCleared >= POOLS_PER_CACHE_GENERATION) {
-    poolsSinceCacheCleared = 0;
-    ipv4CacheValues.fill(undefined);
-  }
 }
 
 function hexValue(c: number): number {
@@ -355,7 +308,7 @@ function hexValue(c: number): number {
 const groups = new Uint16Array(8);
 
 /** The IPv6 subset ipaddr.js reads the same way (checked by test/azure/fastFlowLog.test.ts). */
-function readIpv6(buf: Buffer, p: number): number {
+function readIpv6(buf: Buffer, p: number, bytes: Uint8Array, base: number): number {
   let i = p;
   let count = 0;
   let gap = -1;
@@ -390,9 +343,6 @@ function readIpv6(buf: Buffer, p: number): number {
     }
   }
   if (gap < 0 ? count !== 8 : count > 7) return -1;
-  if (poolOffset + 16 > POOL_BYTES) newPool();
-  const base = poolOffset;
-  const bytes = poolBytes;
   const zeros = 8 - count;
   let out = base;
   for (let g = 0; g < count; g++) {
@@ -402,8 +352,6 @@ function readIpv6(buf: Buffer, p: number): number {
   }
   if (gap === count) for (let z = 0; z < zeros; z++, out += 2) bytes[out] = bytes[out + 1] = 0;
   addressFamily = 6;
-  addressBytes = new Uint8Array(pool, base, 16);
-  poolOffset = base + 16;
   return i;
 }
 
@@ -421,8 +369,8 @@ function hasQuote(buf: Buffer, from: number, end: number): boolean {
   return false;
 }
 
-/** Set by readCount. */
-let countValue: number | undefined;
+/** Set by readCount: NaN for a blank count (see FlowColumns.counts). */
+let countValue = NaN;
 
 /** A packet or byte count from `p` ending at `terminator`: the terminator's index, or -1. */
 function readCount(buf: Buffer, p: number, terminator: number): number {
@@ -435,7 +383,7 @@ function readCount(buf: Buffer, p: number, terminator: number): number {
     c = buf[++p]!;
   }
   if (c !== terminator) return -1;
-  countValue = digits === 0 ? undefined : value;
+  countValue = digits === 0 ? NaN : value;
   return p;
 }
 
@@ -479,91 +427,89 @@ let nsgV1Tuples = 0;
 let nsgV2Tuples = 0;
 
 /**
- * One NSG tuple from `p` (just after its opening quote) into `out`: the index of its closing
- * quote, or -1 when it is not in the plain form (nothing is added then).
+ * The fields every tuple starts with (time, source, destination, ports) into row `row` of `out`:
+ * the index of the comma after the destination port, or -1.
  */
-function readNsgTupleFast(buf: Buffer, p: number, azure: AzureContext, out: FlowRecord[]): number {
+function readTupleHead(buf: Buffer, p: number, out: FlowColumns, row: number): number {
   const timeMs = readTimestamp(buf, p);
   if (timeMs < 0) return -1;
-  p = readAddress(buf, timestampEnd + 1);
+  const addresses = out.addresses;
+  const at = row * 32;
+  p = readAddress(buf, timestampEnd + 1, addresses, at);
   if (p < 0) return -1;
   const family = addressFamily;
-  const sourceAddress = addressBytes;
-  p = readAddress(buf, p + 1);
+  p = readAddress(buf, p + 1, addresses, at + 16);
   if (p < 0 || addressFamily !== family) return -1;
-  const destinationAddress = addressBytes;
   p = readPort(buf, p + 1);
   if (p < 0) return -1;
   const sourcePort = portValue;
   p = readPort(buf, p + 1);
   if (p < 0) return -1;
-  const destinationPort = portValue;
+  out.times[row] = timeMs;
+  out.ports[row * 2] = sourcePort;
+  out.ports[row * 2 + 1] = portValue;
+  out.flags[row] = family === 6 ? IPV6 : 0;
+  return p;
+}
+
+/**
+ * One NSG tuple from `p` (just after its opening quote) into a new row of `out`: the index of its
+ * closing quote, or -1 when it is not in the plain form (no row is added then).
+ */
+function readNsgTupleFast(buf: Buffer, p: number, azure: AzureContext, out: FlowColumns): number {
+  const row = out.addRow();
+  const close = readNsgTupleInto(buf, p, out, row);
+  if (close < 0) {
+    out.length = row;
+    return -1;
+  }
+  out.contexts[row] = azure;
+  return close;
+}
+
+function readNsgTupleInto(buf: Buffer, p: number, out: FlowColumns, row: number): number {
+  p = readTupleHead(buf, p, out, row);
+  if (p < 0) return -1;
   let c = buf[++p];
   const protocol = c === 0x54 ? 6 : c === 0x55 ? 17 : 0;
   if (protocol === 0 || buf[++p] !== COMMA) return -1;
   c = buf[++p];
-  const direction: FlowDirection | undefined = c === 0x49 ? 'inbound' : c === 0x4f ? 'outbound' : undefined;
-  if (direction === undefined || buf[++p] !== COMMA) return -1;
+  const outbound = c === 0x4f;
+  if ((!outbound && c !== 0x49) || buf[++p] !== COMMA) return -1;
   c = buf[++p];
-  const decision: FlowDecision | undefined = c === 0x41 ? 'allow' : c === 0x44 ? 'deny' : undefined;
-  if (decision === undefined) return -1;
+  const denied = c === 0x44;
+  if (!denied && c !== 0x41) return -1;
+  out.protocols[row] = protocol;
+  out.flags[row] = out.flags[row]! | (outbound ? OUTBOUND : 0) | (denied ? DENIED : 0);
+  const counts = out.counts;
+  const k = row * 4;
   c = buf[++p];
   if (c === QUOTE) {
     nsgV1Tuples++;
-    out.push({
-      kind: 'nsg-v1',
-      timeMs,
-      family,
-      sourceAddress,
-      destinationAddress,
-      sourcePort,
-      destinationPort,
-      protocol,
-      direction,
-      decision,
-      state: undefined,
-      packetsForward: undefined,
-      bytesForward: undefined,
-      packetsReverse: undefined,
-      bytesReverse: undefined,
-      azure,
-    });
+    out.kinds[row] = KIND_CODES['nsg-v1'];
+    out.states[row] = STATE_CODES.none;
+    counts[k] = counts[k + 1] = counts[k + 2] = counts[k + 3] = NaN;
     return p;
   }
   if (c !== COMMA) return -1;
   c = buf[++p];
-  const state: FlowState | undefined = c === 0x42 ? 'begin' : c === 0x43 ? 'continue' : c === 0x45 ? 'end' : undefined;
-  if (state === undefined || buf[++p] !== COMMA) return -1;
+  const state = c === 0x42 ? STATE_CODES.begin : c === 0x43 ? STATE_CODES.continue : c === 0x45 ? STATE_CODES.end : STATE_CODES.none;
+  if (state === STATE_CODES.none || buf[++p] !== COMMA) return -1;
   p = readCount(buf, p + 1, COMMA);
   if (p < 0) return -1;
-  const packetsForward = countValue;
+  counts[k] = countValue;
   p = readCount(buf, p + 1, COMMA);
   if (p < 0) return -1;
-  const bytesForward = countValue;
+  counts[k + 1] = countValue;
   p = readCount(buf, p + 1, COMMA);
   if (p < 0) return -1;
-  const packetsReverse = countValue;
+  counts[k + 2] = countValue;
   p = readCount(buf, p + 1, QUOTE);
   if (p < 0) return -1;
+  counts[k + 3] = countValue;
   nsgV2Tuples++;
-  out.push({
-    kind: 'nsg-v2',
-    timeMs,
-    family,
-    sourceAddress,
-    destinationAddress,
-    sourcePort,
-    destinationPort,
-    protocol,
-    direction,
-    decision,
-    state,
-    packetsForward,
-    bytesForward,
-    packetsReverse,
-    bytesReverse: countValue,
-    azure,
-  });
+  out.kinds[row] = KIND_CODES['nsg-v2'];
+  out.states[row] = state;
   return p;
 }
 
@@ -575,22 +521,19 @@ function isEncryptionByte(c: number): boolean {
 }
 
 /** One VNet tuple, as readNsgTupleFast; `group` gives the AzureContext of its encryption. */
-function readVnetTupleFast(buf: Buffer, p: number, group: VnetGroup, out: FlowRecord[]): number {
-  const timeMs = readTimestamp(buf, p);
-  if (timeMs < 0) return -1;
-  p = readAddress(buf, timestampEnd + 1);
+function readVnetTupleFast(buf: Buffer, p: number, group: VnetGroup, out: FlowColumns): number {
+  const row = out.addRow();
+  const close = readVnetTupleInto(buf, p, group, out, row);
+  if (close < 0) {
+    out.length = row;
+    return -1;
+  }
+  return close;
+}
+
+function readVnetTupleInto(buf: Buffer, p: number, group: VnetGroup, out: FlowColumns, row: number): number {
+  p = readTupleHead(buf, p, out, row);
   if (p < 0) return -1;
-  const family = addressFamily;
-  const sourceAddress = addressBytes;
-  p = readAddress(buf, p + 1);
-  if (p < 0 || addressFamily !== family) return -1;
-  const destinationAddress = addressBytes;
-  p = readPort(buf, p + 1);
-  if (p < 0) return -1;
-  const sourcePort = portValue;
-  p = readPort(buf, p + 1);
-  if (p < 0) return -1;
-  const destinationPort = portValue;
   let protocol = 0;
   let digits = 0;
   let c = buf[++p]!;
@@ -601,11 +544,11 @@ function readVnetTupleFast(buf: Buffer, p: number, group: VnetGroup, out: FlowRe
   }
   if (c !== COMMA || digits === 0 || protocol > 255) return -1;
   c = buf[++p]!;
-  const direction: FlowDirection | undefined = c === 0x49 ? 'inbound' : c === 0x4f ? 'outbound' : undefined;
-  if (direction === undefined || buf[++p] !== COMMA) return -1;
+  const outbound = c === 0x4f;
+  if ((!outbound && c !== 0x49) || buf[++p] !== COMMA) return -1;
   c = buf[++p]!;
-  const state: FlowState | undefined = c === 0x42 ? 'begin' : c === 0x43 ? 'continue' : c === 0x45 ? 'end' : c === 0x44 ? 'deny' : undefined;
-  if (state === undefined || buf[++p] !== COMMA) return -1;
+  const state = c === 0x42 ? STATE_CODES.begin : c === 0x43 ? STATE_CODES.continue : c === 0x45 ? STATE_CODES.end : c === 0x44 ? STATE_CODES.deny : STATE_CODES.none;
+  if (state === STATE_CODES.none || buf[++p] !== COMMA) return -1;
   const start = ++p;
   c = buf[p]!;
   while (c !== COMMA) {
@@ -613,35 +556,25 @@ function readVnetTupleFast(buf: Buffer, p: number, group: VnetGroup, out: FlowRe
     c = buf[++p]!;
   }
   const encryptionEnd = p;
+  const counts = out.counts;
+  const k = row * 4;
   p = readCount(buf, p + 1, COMMA);
   if (p < 0) return -1;
-  const packetsForward = countValue;
+  counts[k] = countValue;
   p = readCount(buf, p + 1, COMMA);
   if (p < 0) return -1;
-  const bytesForward = countValue;
+  counts[k + 1] = countValue;
   p = readCount(buf, p + 1, COMMA);
   if (p < 0) return -1;
-  const packetsReverse = countValue;
+  counts[k + 2] = countValue;
   p = readCount(buf, p + 1, QUOTE);
   if (p < 0) return -1;
-  out.push({
-    kind: 'vnet',
-    timeMs,
-    family,
-    sourceAddress,
-    destinationAddress,
-    sourcePort,
-    destinationPort,
-    protocol,
-    direction,
-    decision: state === 'deny' ? 'deny' : 'allow',
-    state,
-    packetsForward,
-    bytesForward,
-    packetsReverse,
-    bytesReverse: countValue,
-    azure: group.contextFor(buf, start, encryptionEnd),
-  });
+  counts[k + 3] = countValue;
+  out.kinds[row] = KIND_CODES.vnet;
+  out.protocols[row] = protocol;
+  out.flags[row] = out.flags[row]! | (outbound ? OUTBOUND : 0) | (state === STATE_CODES.deny ? DENIED : 0);
+  out.states[row] = state;
+  out.contexts[row] = group.contextFor(buf, start, encryptionEnd);
   return p;
 }
 
@@ -723,8 +656,8 @@ const NO_VNET_SHARED = { rule: '', mac: '', resourceId: '', aclId: '', flowLogGu
 export class FastRecordReader {
   private buf: Buffer = Buffer.alloc(0);
   private end = 0;
-  private readonly nsgFlows: FlowRecord[] = [];
-  private readonly vnetFlows: FlowRecord[] = [];
+  private readonly nsgFlows = new FlowColumns();
+  private readonly vnetFlows = new FlowColumns();
   private readonly nsgContexts: MutableContext[] = [];
   /** Per NSG context: whether it takes the record's macAddress (its group has no mac). */
   private readonly nsgNeedsRecordMac: boolean[] = [];
@@ -755,7 +688,7 @@ export class FastRecordReader {
    * The record's flows, in the order the reference path emits them, or null when the record must
    * go through the reference path. The array is reused by the next call.
    */
-  read(bytes: Buffer): readonly FlowRecord[] | null {
+  read(bytes: Buffer): FlowColumns | null {
     return this.readAt(bytes, 0, bytes.length, true);
   }
 
@@ -767,11 +700,11 @@ export class FastRecordReader {
    * read(), with recordEnd set to the index after its closing brace; null otherwise. With `whole`,
    * buf[start, end) must hold the record and nothing but whitespace.
    */
-  readAt(buf: Buffer, start: number, end: number, whole = false): readonly FlowRecord[] | null {
+  readAt(buf: Buffer, start: number, end: number, whole = false): FlowColumns | null {
     this.buf = buf;
     this.end = end;
     this.reset();
-    let flows: FlowRecord[] | null = null;
+    let flows: FlowColumns | null = null;
     try {
       flows = this.readRecord(start, whole);
     } catch {
@@ -788,8 +721,8 @@ export class FastRecordReader {
   }
 
   private reset(): void {
-    this.nsgFlows.length = 0;
-    this.vnetFlows.length = 0;
+    this.nsgFlows.clear();
+    this.vnetFlows.clear();
     this.nsgContexts.length = 0;
     this.nsgNeedsRecordMac.length = 0;
     this.vnetContexts.length = 0;
@@ -799,7 +732,7 @@ export class FastRecordReader {
     this.capture.take();
   }
 
-  private readRecord(start: number, whole: boolean): FlowRecord[] | null {
+  private readRecord(start: number, whole: boolean): FlowColumns | null {
     const buf = this.buf;
     const end = this.end;
     let i = whole ? skipWhitespace(buf, start, end) : start;
@@ -1131,7 +1064,7 @@ export class FastRecordReader {
     if (reason !== undefined || record === undefined) return -1;
     if (record.kind === 'nsg-v1') nsgV1Tuples++;
     else nsgV2Tuples++;
-    this.nsgFlows.push(record);
+    this.nsgFlows.append(record);
     return text.close;
   }
 
@@ -1218,24 +1151,7 @@ export class FastRecordReader {
     const reason = readVnetTuple(text.value, NO_VNET_SHARED, new Map(), capture);
     const r = capture.take();
     if (reason !== undefined || r === undefined) return -1;
-    this.vnetFlows.push({
-      kind: r.kind,
-      timeMs: r.timeMs,
-      family: r.family,
-      sourceAddress: r.sourceAddress,
-      destinationAddress: r.destinationAddress,
-      sourcePort: r.sourcePort,
-      destinationPort: r.destinationPort,
-      protocol: r.protocol,
-      direction: r.direction,
-      decision: r.decision,
-      state: r.state,
-      packetsForward: r.packetsForward,
-      bytesForward: r.bytesForward,
-      packetsReverse: r.packetsReverse,
-      bytesReverse: r.bytesReverse,
-      azure: group.contextForText(r.azure.encryption),
-    });
+    this.vnetFlows.append({ ...r, azure: group.contextForText(r.azure.encryption) });
     return text.close;
   }
 }
@@ -1248,6 +1164,7 @@ const EMPTY = Buffer.alloc(0);
  */
 export function fastParseAddress(text: string): { readonly family: 4 | 6; readonly bytes: Uint8Array } | undefined {
   const buf = Buffer.from(`${text},`, 'utf8');
-  if (readAddress(buf, 0) !== buf.length - 1) return undefined;
-  return { family: addressFamily, bytes: addressBytes };
+  const bytes = new Uint8Array(16);
+  if (readAddress(buf, 0, bytes, 0) !== buf.length - 1) return undefined;
+  return { family: addressFamily, bytes: bytes.subarray(0, addressFamily === 4 ? 4 : 16) };
 }

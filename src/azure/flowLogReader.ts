@@ -3,7 +3,7 @@ import type { ProblemContext } from './problems.js';
 import { isNsgRecord, readNsgRecord } from './nsgFlowLog.js';
 import { isObject, recordProblem } from './recordShape.js';
 import { RecordSplitter } from './recordSplitter.js';
-import type { FlowSink } from './tupleSink.js';
+import { emitRows, type FlowSink } from './tupleSink.js';
 import { isVnetRecord, readVnetRecord } from './vnetFlowLog.js';
 
 /**
@@ -87,8 +87,7 @@ export class FlowLogReader {
     if (flows === null) return -1;
     this.recordsRead++;
     this.fastRecords++;
-    const sink = this.sink;
-    for (let i = 0; i < flows.length; i++) sink.flow(flows[i]!);
+    emitRows(this.sink, flows);
     fast.release();
     return fast.recordEnd;
   }
@@ -99,8 +98,7 @@ export class FlowLogReader {
       const flows = this.fast.read(bytes);
       if (flows !== null) {
         this.fastRecords++;
-        const sink = this.sink;
-        for (let i = 0; i < flows.length; i++) sink.flow(flows[i]!);
+        emitRows(this.sink, flows);
         this.fast.release();
         return;
       }

@@ -2,7 +2,7 @@ import type { AzureContext, FlowDecision, FlowDirection, FlowRecord, FlowState }
 import { excerpt, type ProblemContext, type SkipReason } from './problems.js';
 import type { FlowSink } from './tupleSink.js';
 import { FieldError, parseAddress, parseCount, parsePort, parseTimestampMs } from './tupleFields.js';
-import { asArray, asString, isObject, recordProblem, tupleProblem } from './recordShape.js';
+import { asArray, asString, isObject, recordProblem, tupleProblem, lookup } from './recordShape.js';
 
 /**
  * NSG flow logs, versions 1 and 2 (category NetworkSecurityGroupFlowEvent).
@@ -94,17 +94,17 @@ export function readNsgTuple(
   if (sourcePort instanceof FieldError) return ['bad-port', sourcePort.detail];
   const destinationPort = parsePort(fields[4]!);
   if (destinationPort instanceof FieldError) return ['bad-port', destinationPort.detail];
-  const protocol = PROTOCOL_BY_LETTER[fields[5]!];
+  const protocol = lookup(PROTOCOL_BY_LETTER, fields[5]!);
   if (protocol === undefined) return ['bad-protocol', `protocol '${fields[5]}' is not T or U`];
-  const direction = DIRECTION_BY_LETTER[fields[6]!];
+  const direction = lookup(DIRECTION_BY_LETTER, fields[6]!);
   if (direction === undefined) return ['bad-direction', `direction '${fields[6]}' is not I or O`];
-  const decision = DECISION_BY_LETTER[fields[7]!];
+  const decision = lookup(DECISION_BY_LETTER, fields[7]!);
   if (decision === undefined) return ['bad-decision', `decision '${fields[7]}' is not A or D`];
 
   let state: FlowState | undefined;
   let counts: (number | undefined)[] = [undefined, undefined, undefined, undefined];
   if (expected === 13) {
-    state = STATE_BY_LETTER[fields[8]!];
+    state = lookup(STATE_BY_LETTER, fields[8]!);
     if (state === undefined) return ['bad-state', `flow state '${fields[8]}' is not B, C or E`];
     for (let i = 0; i < 4; i++) {
       const count = parseCount(fields[9 + i]!);

@@ -22,3 +22,11 @@ export function recordProblem(reason: SkipReason, detail: string, context: Probl
 export function tupleProblem(reason: SkipReason, detail: string, context: ProblemContext): ParseProblem {
   return { reason, detail, skipped: 1, unit: 'tuple', context };
 }
+
+/**
+ * `table[key]` for the table's own keys only: a tuple field like `toString` or `constructor` must
+ * not find Object.prototype's members and pass as a protocol or direction.
+ */
+export function lookup<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}

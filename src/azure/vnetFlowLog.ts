@@ -2,7 +2,7 @@ import type { AzureContext, FlowDirection, FlowRecord, FlowState } from '../flow
 import { excerpt, type ProblemContext, type SkipReason } from './problems.js';
 import type { FlowSink } from './tupleSink.js';
 import { FieldError, isDigits, parseAddress, parseCount, parsePort, parseTimestampMs } from './tupleFields.js';
-import { asArray, asString, isObject, recordProblem, tupleProblem } from './recordShape.js';
+import { asArray, asString, isObject, recordProblem, tupleProblem, lookup } from './recordShape.js';
 
 /**
  * VNet flow logs (category FlowLogFlowEvent, flowLogVersion 4), the successor of NSG flow logs.
@@ -89,9 +89,9 @@ export function readVnetTuple(
   const protocolText = fields[5]!;
   const protocol = isDigits(protocolText) && protocolText.length <= 3 ? Number(protocolText) : NaN;
   if (!(protocol <= 255)) return ['bad-protocol', `protocol '${protocolText}' is not a number from 0 to 255`];
-  const direction = DIRECTION_BY_LETTER[fields[6]!];
+  const direction = lookup(DIRECTION_BY_LETTER, fields[6]!);
   if (direction === undefined) return ['bad-direction', `direction '${fields[6]}' is not I or O`];
-  const state = STATE_BY_LETTER[fields[7]!];
+  const state = lookup(STATE_BY_LETTER, fields[7]!);
   if (state === undefined) return ['bad-state', `flow state '${fields[7]}' is not B, C, E or D`];
   const encryption = fields[8]!;
   if (!ENCRYPTION_PATTERN.test(encryption)) return ['bad-encryption', `encryption '${excerpt(encryption)}' is not a status word`];

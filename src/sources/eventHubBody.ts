@@ -6,7 +6,7 @@ import { isNsgRecord } from '../azure/nsgFlowLog.js';
 import { excerpt as cutExcerpt, type ParseProblem } from '../azure/problems.js';
 import { isObject } from '../azure/recordShape.js';
 import { RecordSplitter } from '../azure/recordSplitter.js';
-import type { FlowSink } from '../azure/tupleSink.js';
+import { emitRows, type FlowSink } from '../azure/tupleSink.js';
 import { isVnetRecord } from '../azure/vnetFlowLog.js';
 
 /**
@@ -103,7 +103,7 @@ class BodyRun {
     if (flows !== null) {
       this.kinds.add('flow-log');
       this.azureRecords++;
-      for (let i = 0; i < flows.length; i++) this.sink.flow(flows[i]!);
+      emitRows(this.sink, flows);
       this.fast.release();
       return;
     }

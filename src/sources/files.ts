@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { FlowRecord } from '../flow/flowRecord.js';
+import { FlowColumns } from '../flow/flowColumns.js';
 import { FlowLogReader } from '../azure/flowLogReader.js';
 import type { ParseProblem } from '../azure/problems.js';
 import type { FlowBatch } from './flowBatch.js';
@@ -81,10 +81,11 @@ const CHUNK_BYTES = 1 << 18;
  * `onProblem` and never stops the file.
  */
 export async function* readFlowLogFile(file: string, onProblem: (problem: ParseProblem) => void): AsyncGenerator<FlowBatch> {
-  let records: FlowRecord[] = [];
+  const records = new FlowColumns();
   let azureRecords = 0;
   const reader = new FlowLogReader(file, {
-    flow: (record) => records.push(record),
+    flow: (record) => records.append(record),
+    rows: (rows) => records.appendRows(rows),
     problem: onProblem,
   });
   const stream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
@@ -92,8 +93,9 @@ export async function* readFlowLogFile(file: string, onProblem: (problem: ParseP
     reader.push(chunk);
     const batch: FlowBatch = { records, source: file, azureRecords: reader.recordsRead - azureRecords, inputBytes: chunk.length };
     azureRecords = reader.recordsRead;
-    records = [];
+    // The pipeline reads a batch before it asks for the next: its columns are reused.
     yield batch;
+    records.clear();
   }
   reader.end();
   yield { records, source: file, azureRecords: reader.recordsRead - azureRecords, inputBytes: 0 };
