@@ -187,6 +187,8 @@ export class ExportPipeline {
       if (pending !== undefined) await pending;
     }
     outbox.length = 0;
+    // The sink copied every message: the encoder writes the next ones over the same memory.
+    this.encoder.reuseBuffers();
     metrics.exportedRecords = this.encoder.counters.flowRecords;
     metrics.optionsRecords = this.encoder.counters.optionsRecords;
     for (const [reason, count] of this.encoder.declined) {

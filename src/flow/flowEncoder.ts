@@ -29,6 +29,8 @@ export interface FlowEncoder {
   flush(nowMs: number): void;
   /** Sends templates again before the next data of every domain (a collector may have restarted). */
   refreshTemplates(): void;
+  /** Every message emitted so far was copied out (sent, captured): the encoder may write over its bytes. */
+  reuseBuffers(): void;
   /** Records the encoder declined (e.g. IPv6 in NetFlow v5), by reason. */
   readonly declined: ReadonlyMap<string, number>;
   /** Flow data records written (a split biflow tuple counts twice) and options data records. */

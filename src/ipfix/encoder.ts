@@ -154,6 +154,10 @@ export class IpfixEncoder implements FlowEncoder {
     }
   }
 
+  reuseBuffers(): void {
+    this.buffers.reuse();
+  }
+
   refreshTemplates(): void {
     for (const state of this.domains.values()) state.templatesSentAtMs = -Infinity;
   }

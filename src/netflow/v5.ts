@@ -101,6 +101,9 @@ export class NetflowV5Encoder implements FlowEncoder {
   /** NetFlow v5 has no templates. */
   refreshTemplates(): void {}
 
+  /** Every NetFlow v5 packet has a buffer of its own. */
+  reuseBuffers(): void {}
+
   flush(nowMs: number): void {
     const open = this.open;
     if (open === undefined) return;

@@ -110,6 +110,10 @@ export class NetflowV9Encoder implements FlowEncoder {
     }
   }
 
+  reuseBuffers(): void {
+    this.buffers.reuse();
+  }
+
   refreshTemplates(): void {
     for (const state of this.sources.values()) state.templatesSentAtMs = -Infinity;
   }

@@ -4,6 +4,7 @@
  * synchronous.
  */
 export interface DatagramSink {
+  /** The payload is copied by the time this returns (or its promise resolves): its bytes may then be reused. */
   send(payload: Buffer, timeMs: number): void | Promise<void>;
   /** Resolves when every datagram handed over so far has left the process (socket callback / file write). */
   drain(): Promise<void>;

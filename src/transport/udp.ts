@@ -118,14 +118,20 @@ export class UdpTransport {
     // recent, and so does the last of a burst; the error that one provokes reaches the socket's
     // 'error' event. A collector going away is noticed within a burst and counted exactly from then on.
     const checked =
-      lastOfBurst || ++this.sends % CHECKED_SEND_INTERVAL === 0 || Date.now() - this.lastErrorMs < CHECK_EVERY_SEND_AFTER_ERROR_MS;
+      lastOfBurst ||
+      ++this.sends % CHECKED_SEND_INTERVAL === 0 ||
+      (this.lastErrorMs !== 0 && Date.now() - this.lastErrorMs < CHECK_EVERY_SEND_AFTER_ERROR_MS);
     for (let i = 0; i < this.collectors.length; i++) {
       const socket = this.sockets[i]!;
-      if (checked) socket.send(payload, this.onSendDone[i]);
-      else socket.send(payload);
       const stats = this.stats[i]!;
       stats.datagrams++;
       stats.bytes += payload.length;
+      if (!checked) {
+        socket.send(payload);
+        continue;
+      }
+      socket.send(payload, this.onSendDone[i]);
+      // The libuv queue grows by at most CHECKED_SEND_INTERVAL datagrams between two looks.
       queued = Math.max(queued, socket.getSendQueueCount());
     }
     if (queued >= MAX_QUEUED) return this.waitForQueue(MAX_QUEUED / 2);
