@@ -73,6 +73,8 @@ export class ThreadedUdpTransport implements DatagramSink {
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
   private onClosed: (() => void) | undefined;
+  /** Settles when the sending thread has its sockets open (or could not open them). */
+  private ready: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly worker: Worker,
@@ -88,15 +90,18 @@ export class ThreadedUdpTransport implements DatagramSink {
       workerData: { collectors, maxPacketsPerSecond: options.maxPacketsPerSecond, socketBufferBytes: options.socketBufferBytes },
     });
     const transport = new ThreadedUdpTransport(worker, collectors, options);
-    await new Promise<void>((resolve, reject) => {
+    transport.ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (message: FromSender) => {
         if (message.type === 'ready') {
           transport.endpoints = message.endpoints;
           transport.idle();
           resolve();
         } else if (message.type === 'failed') {
+          // The sockets could not be opened: reported by open, drain or close, not logged here.
+          const error = Object.assign(new Error(message.message), { code: message.code });
           transport.onClosed = () => {};
-          reject(Object.assign(new Error(message.message), { code: message.code }));
+          transport.fail(error, false);
+          reject(error);
         } else {
           transport.receive(message);
         }
@@ -110,6 +115,10 @@ export class ThreadedUdpTransport implements DatagramSink {
         else transport.fail(new Error(`the UDP sending thread stopped (exit code ${code})`));
       });
     });
+    transport.ready.catch(() => {});
+    // The sockets open on the sending thread while this one starts reading; datagrams handed over
+    // meanwhile wait in its queue. Only a capture needs the exporter's ports before the first one.
+    if (options.onSent !== undefined) await transport.ready;
     return transport;
   }
 
@@ -174,6 +183,7 @@ export class ThreadedUdpTransport implements DatagramSink {
   }
 
   async drain(): Promise<void> {
+    await this.ready;
     if (this.failure !== undefined) throw this.failure;
     this.postBatch();
     const id = this.nextDrainId++;
@@ -188,6 +198,11 @@ export class ThreadedUdpTransport implements DatagramSink {
   }
 
   private async closeNow(): Promise<void> {
+    try {
+      await this.ready;
+    } catch {
+      // The sockets never opened; there is nothing to flush.
+    }
     if (this.failure === undefined) {
       try {
         await this.drain();
@@ -247,13 +262,13 @@ export class ThreadedUdpTransport implements DatagramSink {
     this.lastErrorMs = counters.lastErrorMs;
   }
 
-  private fail(error: Error): void {
+  private fail(error: Error, log = true): void {
     if (this.failure !== undefined) return;
     this.failure = error;
     this.bufferWaiter?.reject(error);
     this.bufferWaiter = undefined;
     for (const drain of this.drains.values()) drain.reject(error);
     this.drains.clear();
-    this.options.logger.error({ err: error }, 'the UDP sending thread failed');
+    if (log) this.options.logger.error({ err: error }, 'the UDP sending thread failed');
   }
 }
