@@ -10,8 +10,10 @@
  *   a. bare JSON.parse        `node -e` reading the file and JSON.parse-ing it, nothing else
  *   b. parse -> FlowRecord    the file streamed in 1 MiB chunks through dist FlowLogReader, rows read as the replay reads them
  *   c. encode only            flows parsed up front (FlowColumns), then only IpfixEncoder.add/flush timed
- *   d. end-to-end, unpaced    the real CLI (`replay --max-pps 0`) to a UDP receiver in this process
- *   e. end-to-end, default    the same at the default pacing (no --max-pps)
+ *   d. end-to-end, unpaced    the real CLI (`replay --max-pps 0`) to a UDP receiver (a separate
+ *                             process at nice 19 that only counts)
+ *   e. end-to-end, default    the same at the default pacing (no --max-pps), once
+ *   f. big file, unpaced      the replay of a ~1 GiB file of the same kind, once, for its peak RSS
  *
  * Wall times are from spawn to exit (node start-up included, as for a user); in-child times come
  * from performance.now() inside the child (JSON.parse alone, the streaming loop, the encode loop,
@@ -24,7 +26,9 @@
  *
  * Options:
  *   --tuples N    flow tuples in the synthetic file (default 1000000)
- *   --runs N      repeat every stage N times; report the median and the best (default 1)
+ *   --runs N      repeat stages a-d N times; report the median and the best (default 3)
+ *   --big-bytes N also replay a file of about N bytes (default 1 GiB, generated once) for peak RSS
+ *   --no-big      skip that
  *   --json FILE   also write the results as JSON
  *   --keep        keep this run's scratch directory (summary JSON, child logs, CPU profile);
  *                 the generated input is a cache and is always kept for the next run
@@ -49,7 +53,7 @@ const NODE = process.execPath;
 const CHUNK_BYTES = 1 << 20;
 const RECV_BUFFER_BYTES = 64 << 20;
 
-const USAGE = `usage: npm run bench -- [--tuples N] [--runs N] [--json FILE] [--keep] [--profile] [--top N]`;
+const USAGE = `usage: npm run bench -- [--tuples N] [--runs N] [--big-bytes N | --no-big] [--json FILE] [--keep] [--profile] [--top N]`;
 
 const log = (line) => process.stderr.write(`bench: ${line}\n`);
 
@@ -57,7 +61,7 @@ const log = (line) => process.stderr.write(`bench: ${line}\n`);
 // options
 
 function parseArgs(argv) {
-  const opts = { tuples: 1_000_000, runs: 1, json: undefined, keep: false, profile: false, top: 10 };
+  const opts = { tuples: 1_000_000, runs: 3, json: undefined, keep: false, profile: false, top: 10, bigBytes: 1 << 30 };
   const positiveInt = (name, text) => {
     const n = Number(text);
     if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} needs a positive whole number, got '${text}'`);
@@ -79,6 +83,8 @@ function parseArgs(argv) {
     switch (arg) {
       case '--tuples': opts.tuples = positiveInt(arg, next()); break;
       case '--runs': opts.runs = positiveInt(arg, next()); break;
+      case '--big-bytes': opts.bigBytes = positiveInt(arg, next()); break;
+      case '--no-big': opts.bigBytes = 0; break;
       case '--top': opts.top = positiveInt(arg, next()); break;
       case '--json': opts.json = path.resolve(next()); break;
       case '--keep': opts.keep = true; break;
@@ -572,7 +578,7 @@ function table(header, rows) {
 }
 
 function report(ctx) {
-  const { input, opts, bare, parse, encode, e2e, paced, receiver, profile } = ctx;
+  const { input, opts, bare, parse, encode, e2e, paced, big, receiver, profile } = ctx;
   const tuples = input.tuples;
   const base = bare.ms;
   const showBest = opts.runs > 1;
@@ -584,8 +590,12 @@ function report(ctx) {
     row('b. parse -> FlowRecord', parse, parse.childMs, `${fmtInt(parse.tuples)} tuples (${fmtInt(parse.ipv6)} IPv6), ${fmtInt(parse.problems)} problems`),
     row('c. encode only (in-child)', encode, encode.childMs, `${fmtInt(encode.flowRecords)} records, ${fmtInt(encode.messages)} messages, ${fmtInt(encode.bytes)} B; whole child ${fmtS(encode.wallMs)} s (parse ${fmtS(encode.parseMs)} s)`),
     row('d. end-to-end --max-pps 0', e2e, e2e.childMs, `${fmtInt(e2e.exportedRecords)} records, ${fmtInt(e2e.messages)} msgs sent, ${fmtInt(e2e.datagramsReceived)} received (${loss(e2e)})`),
-    row('e. end-to-end default pacing', paced, paced.childMs, `${fmtInt(paced.exportedRecords)} records, ${fmtInt(paced.messages)} msgs sent, ${fmtInt(paced.datagramsReceived)} received (${loss(paced)})`),
+    row('e. end-to-end default pacing', paced, paced.childMs, `${fmtInt(paced.exportedRecords)} records, ${fmtInt(paced.messages)} msgs sent, ${fmtInt(paced.datagramsReceived)} received (${loss(paced)}); one run`),
   ];
+  if (big !== undefined) {
+    const name = `f. ${(big.input.bytes / 2 ** 30).toFixed(2)} GiB file --max-pps 0`;
+    rows.push([name, fmtS(big.ms), ...(showBest ? ['-'] : []), fmtRate(big.input.tuples, big.ms), '-', fmtS(big.childMs), fmtRss(big.peakRssKb), `${fmtInt(big.input.tuples)} tuples, ${(big.input.bytes / 1e6).toFixed(0)} MB; ${fmtInt(big.messages)} msgs sent; one run`]);
+  }
   const out = [];
   out.push(`nsg2ipfix bench: ${fmtInt(tuples)} tuples, ${(input.bytes / 1e6).toFixed(1)} MB NSG v2 (${fmtInt(input.records)} records, ~${(input.params.ipv6Share * 100).toFixed(0)}% IPv6 flows)`);
   out.push(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), runs: ${opts.runs}${opts.runs > 1 ? ' (median; best shown)' : ''}`);
@@ -595,6 +605,7 @@ function report(ctx) {
   out.push('');
   out.push(`key figure: end-to-end (unpaced) / bare JSON.parse = ${fmtRatio(e2e.ms / bare.ms)} wall (${fmtRatio(e2e.childMs / bare.childMs)} in-child: replay elapsed vs JSON.parse alone)`);
   out.push(`            parse -> FlowRecord / bare JSON.parse = ${fmtRatio(parse.ms / bare.ms)} wall (${fmtRatio(parse.childMs / bare.childMs)} in-child)`);
+  if (big !== undefined) out.push(`            peak RSS replaying a ${(big.input.bytes / 1e9).toFixed(2)} GB file: ${fmtRss(big.peakRssKb)} (1M-tuple file: ${fmtRss(e2e.peakRssKb)})`);
   const detail = (name, r) => `${name}: tuples ${fmtInt(r.tuples)}, exported records ${fmtInt(r.exportedRecords)} (+${fmtInt(r.optionsRecords)} options), messages ${fmtInt(r.messages)} (${fmtInt(r.templateMessages)} template), bytes sent ${fmtInt(r.bytesSent)}, datagrams sent ${fmtInt(r.datagramsSent)} (send errors ${fmtInt(r.sendErrors)}), received ${fmtInt(r.datagramsReceived)} / ${fmtInt(r.bytesReceived)} B, skipped tuples ${fmtInt(r.skippedTuples)}, records ${fmtInt(r.skippedRecords)}`;
   out.push('');
   out.push(detail('d', e2e));
@@ -653,7 +664,16 @@ async function main() {
       await step('b. parse -> FlowRecord', runs.parse, () => stageParse(input, scratch), (r) => `${fmtS(r.wallMs)} s wall, ${fmtS(r.childMs)} s in child, ${fmtInt(r.tuples)} tuples`);
       await step('c. encode only', runs.encode, () => stageEncode(input, scratch), (r) => `${fmtS(r.childMs)} s encoding, ${fmtInt(r.messages)} messages`);
       await step('d. end-to-end, --max-pps 0', runs.e2e, () => stageReplay(input, scratch, receiver, { paced: false, tag: 'unpaced' }), (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`);
-      await step('e. end-to-end, default pacing', runs.paced, () => stageReplay(input, scratch, receiver, { paced: true, tag: 'paced' }), (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`);
+      // Paced, a replay takes as long as the rate says: one run tells whether it is lossless.
+      if (run === 1) await step('e. end-to-end, default pacing', runs.paced, () => stageReplay(input, scratch, receiver, { paced: true, tag: 'paced' }), (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`);
+    }
+    let big;
+    if (opts.bigBytes > 0) {
+      // Same generator, as many tuples as make about --big-bytes: memory must not grow with the input.
+      const bigInput = await ensureInput(Math.max(1, Math.round(opts.bigBytes / (input.bytes / input.tuples))));
+      log(`f. ${(bigInput.bytes / 2 ** 30).toFixed(2)} GiB file, --max-pps 0...`);
+      big = { ...(await stageReplay(bigInput, scratch, receiver, { paced: false, tag: 'big' })), input: bigInput };
+      log(`  ${fmtS(big.wallMs)} s wall, peak RSS ${fmtRss(big.peakRssKb)}`);
     }
     const wall = (r) => r.wallMs;
     const results = {
@@ -665,6 +685,7 @@ async function main() {
       encode: combine(runs.encode, (r) => r.childMs),
       e2e: combine(runs.e2e, wall),
       paced: combine(runs.paced, wall),
+      big: big === undefined ? undefined : { ...big, ms: big.wallMs },
     };
     // bare.ms is the wall median; the in-child ratio uses the median JSON.parse time.
     results.bare.childMs = median(runs.bare.map((r) => r.childMs));
@@ -693,6 +714,7 @@ async function main() {
           encode: results.encode,
           endToEndUnpaced: results.e2e,
           endToEndDefaultPacing: results.paced,
+          ...(results.big ? { bigFileUnpaced: { ...results.big, input: { file: results.big.input.file, tuples: results.big.input.tuples, bytes: results.big.input.bytes } } } : {}),
         },
         ratios: {
           endToEndVsBareParseWall: results.e2e.ms / results.bare.ms,

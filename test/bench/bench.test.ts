@@ -17,20 +17,24 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 describe('scripts/bench.mjs', () => {
   it.skipIf(!BUILT)('measures every stage on a small synthetic file', () => {
     const jsonFile = join(scratch, 'bench.json');
-    const run = spawnSync(process.execPath, ['scripts/bench.mjs', '--tuples', '3000', '--json', jsonFile], {
+    const run = spawnSync(process.execPath, ['scripts/bench.mjs', '--tuples', '3000', '--runs', '1', '--big-bytes', '400000', '--json', jsonFile], {
       cwd: ROOT,
       encoding: 'utf8',
       env: { ...process.env, NSG2IPFIX_BENCH_NO_BUILD: '1' },
       timeout: 120_000,
     });
     expect(run.status, run.stderr).toBe(0);
-    for (const stage of ['a. bare JSON.parse', 'b. parse -> FlowRecord', 'c. encode only', 'd. end-to-end --max-pps 0', 'e. end-to-end default pacing']) {
+    for (const stage of ['a. bare JSON.parse', 'b. parse -> FlowRecord', 'c. encode only', 'd. end-to-end --max-pps 0', 'e. end-to-end default pacing', 'GiB file --max-pps 0']) {
       expect(run.stdout).toContain(stage);
     }
     expect(run.stdout).toContain('key figure: end-to-end (unpaced) / bare JSON.parse');
 
     const result = JSON.parse(readFileSync(jsonFile, 'utf8'));
-    const { bareJsonParse, parseToFlowRecord, encode, endToEndUnpaced, endToEndDefaultPacing } = result.stages;
+    const { bareJsonParse, parseToFlowRecord, encode, endToEndUnpaced, endToEndDefaultPacing, bigFileUnpaced } = result.stages;
+    // The big-file stage replays a bigger file of the same kind and measures its memory.
+    expect(bigFileUnpaced.tuples).toBe(bigFileUnpaced.input.tuples);
+    expect(bigFileUnpaced.input.tuples).toBeGreaterThan(3000);
+    expect(bigFileUnpaced.exportedRecords).toBeGreaterThan(bigFileUnpaced.tuples);
     expect(result.input.tuples).toBe(3000);
     expect(parseToFlowRecord.tuples).toBe(3000);
     expect(parseToFlowRecord.problems).toBe(0);
