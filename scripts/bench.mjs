@@ -29,6 +29,8 @@
  *   --runs N      repeat stages a-d N times; report the median and the best (default 3)
  *   --big-bytes N also replay a file of about N bytes (default 1 GiB, generated once) for peak RSS
  *   --no-big      skip that
+ *   --receiver-nice N  CPU priority of the receiving process (default 19: it must not take the
+ *                 exporter's CPU; 0 measures with a collector competing for the cores)
  *   --json FILE   also write the results as JSON
  *   --keep        keep this run's scratch directory (summary JSON, child logs, CPU profile);
  *                 the generated input is a cache and is always kept for the next run
@@ -53,7 +55,7 @@ const NODE = process.execPath;
 const CHUNK_BYTES = 1 << 20;
 const RECV_BUFFER_BYTES = 64 << 20;
 
-const USAGE = `usage: npm run bench -- [--tuples N] [--runs N] [--big-bytes N | --no-big] [--json FILE] [--keep] [--profile] [--top N]`;
+const USAGE = `usage: npm run bench -- [--tuples N] [--runs N] [--big-bytes N | --no-big] [--receiver-nice N] [--json FILE] [--keep] [--profile] [--top N]`;
 
 const log = (line) => process.stderr.write(`bench: ${line}\n`);
 
@@ -61,7 +63,7 @@ const log = (line) => process.stderr.write(`bench: ${line}\n`);
 // options
 
 function parseArgs(argv) {
-  const opts = { tuples: 1_000_000, runs: 3, json: undefined, keep: false, profile: false, top: 10, bigBytes: 1 << 30 };
+  const opts = { tuples: 1_000_000, runs: 3, json: undefined, keep: false, profile: false, top: 10, bigBytes: 1 << 30, receiverNice: 19 };
   const positiveInt = (name, text) => {
     const n = Number(text);
     if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} needs a positive whole number, got '${text}'`);
@@ -85,6 +87,7 @@ function parseArgs(argv) {
       case '--runs': opts.runs = positiveInt(arg, next()); break;
       case '--big-bytes': opts.bigBytes = positiveInt(arg, next()); break;
       case '--no-big': opts.bigBytes = 0; break;
+      case '--receiver-nice': opts.receiverNice = Number(next()); break;
       case '--top': opts.top = positiveInt(arg, next()); break;
       case '--json': opts.json = path.resolve(next()); break;
       case '--keep': opts.keep = true; break;
@@ -394,10 +397,10 @@ process.on('message', (m) => {
 process.on('disconnect', () => process.exit(0));
 `;
 
-async function startReceiver() {
+async function startReceiver(nice) {
   const child = spawn(NODE, ['-e', RECEIVER, String(RECV_BUFFER_BYTES)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
-    os.setPriority(child.pid, 19);
+    os.setPriority(child.pid, nice);
   } catch {
     log('warning: could not lower the receiver priority; it competes with the exporter for CPU');
   }
@@ -611,7 +614,7 @@ function report(ctx) {
   out.push(detail('d', e2e));
   out.push(detail('e', paced));
   out.push(`tuple states (b): ${Object.entries(parse.states).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}, of which denied ${fmtInt(parse.denied)}; generator: ${Object.entries(input.stateCounts ?? {}).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
-  out.push(`receiver: a separate process at nice 19 on 127.0.0.1:${receiver.port}, SO_RCVBUF asked ${fmtInt(RECV_BUFFER_BYTES)}, got ${fmtInt(receiver.recvBufferSize)} (capped by net.core.rmem_max)`);
+  out.push(`receiver: a separate process at nice ${opts.receiverNice} on 127.0.0.1:${receiver.port}, SO_RCVBUF asked ${fmtInt(RECV_BUFFER_BYTES)}, got ${fmtInt(receiver.recvBufferSize)} (capped by net.core.rmem_max)`);
   out.push(`peak RSS: ${rssMethod.label}`);
   if (profile) {
     const rows = (list) => list.map((f) => [f.selfMs.toFixed(0), `${(f.share * 100).toFixed(1)}%`, f.name]);
@@ -649,7 +652,7 @@ async function main() {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nsg2ipfix-bench-run-'));
   rssMethod = detectRssMethod(scratch);
   log(`peak RSS via ${rssMethod.label}`);
-  const receiver = await startReceiver();
+  const receiver = await startReceiver(opts.receiverNice);
   try {
     const runs = { bare: [], parse: [], encode: [], e2e: [], paced: [] };
     for (let run = 1; run <= opts.runs; run++) {

@@ -24,13 +24,6 @@ export function writeU32(buf: Buffer, offset: number, value: number): number {
   return offset + 4;
 }
 
-/** Unsigned 64-bit from a JS number (exact up to 2^53), written as two u32s: no bigint. */
-export function writeU64(buf: Buffer, offset: number, value: number): number {
-  const high = Math.floor(value / TWO_TO_32);
-  writeU32(buf, offset, high);
-  return writeU32(buf, offset + 4, value - high * TWO_TO_32);
-}
-
 export function writeBytes(buf: Buffer, offset: number, bytes: Uint8Array): number {
   buf.set(bytes, offset);
   return offset + bytes.length;
