@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { EncodedMessage, FlowEncoder, FlowFormat } from './flow/flowEncoder.js';
+import type { AzureContext } from './flow/flowRecord.js';
 import { FlowStartTimes, DEFAULT_FLOW_TABLE_SIZE } from './enrich/flowStartTimes.js';
 import { InterfaceIndexes } from './enrich/interfaceIndex.js';
 import { ObservationDomains } from './enrich/observationDomain.js';
@@ -87,6 +88,7 @@ export class ExportPipeline {
   private readonly domains: ObservationDomains;
   private readonly interfaces = new InterfaceIndexes();
   private readonly context = { flowStartMs: 0, observationDomainId: 0, interfaceIndex: 0 };
+  private lastAzure: AzureContext | undefined;
   private readonly now: () => number;
   private closed = false;
 
@@ -155,8 +157,12 @@ export class ExportPipeline {
         if (flow.timeMs > newest) newest = flow.timeMs;
         const context = this.context;
         context.flowStartMs = this.flowStarts.startFor(flow);
-        context.observationDomainId = this.domains.domainFor(flow.azure.resourceId);
-        context.interfaceIndex = this.interfaces.indexFor(flow.azure.mac);
+        // Consecutive flows share their AzureContext (a rule group): look its domain and NIC up once.
+        if (flow.azure !== this.lastAzure) {
+          this.lastAzure = flow.azure;
+          context.observationDomainId = this.domains.domainFor(flow.azure.resourceId);
+          context.interfaceIndex = this.interfaces.indexFor(flow.azure.mac);
+        }
         this.encoder.add(flow, context, nowMs);
       }
       metrics.newestTupleMs = newest;
