@@ -69,6 +69,7 @@ export class FlowLogReader {
     );
   }
 
+  /** Reads what `chunk` completes; nothing of it is kept after this returns (the caller may reuse it). */
   push(chunk: Buffer): void {
     this.splitter.push(chunk);
   }
