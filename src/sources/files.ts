@@ -87,15 +87,21 @@ export async function* readFlowLogFile(file: string, onProblem: (problem: ParseP
     rows: (rows) => records.appendRows(rows),
     problem: onProblem,
   });
-  // One read buffer for the whole file, not a fresh one per chunk (as a read stream gives): the
-  // kernel faulting in new pages for every chunk cost more than parsing it. The reader keeps
-  // nothing of a chunk once push() returns.
-  const chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  // Two read buffers for the whole file, not a fresh one per chunk (as a read stream gives): the
+  // kernel faulting in new pages for every chunk cost more than parsing it. While one chunk is
+  // parsed the next is read into the other. The reader keeps nothing of a chunk once push() returns.
+  let reading = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  let spare = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   const handle = await open(file, 'r');
+  let next = handle.read(reading, 0, CHUNK_BYTES, null);
   try {
     for (;;) {
-      const { bytesRead } = await handle.read(chunk, 0, CHUNK_BYTES, null);
+      const { bytesRead } = await next;
       if (bytesRead === 0) break;
+      const chunk = reading;
+      reading = spare;
+      spare = chunk;
+      next = handle.read(reading, 0, CHUNK_BYTES, null);
       reader.push(chunk.subarray(0, bytesRead));
       const batch: FlowBatch = { records, source: file, azureRecords: reader.recordsRead - azureRecords, inputBytes: bytesRead };
       azureRecords = reader.recordsRead;
@@ -104,6 +110,8 @@ export async function* readFlowLogFile(file: string, onProblem: (problem: ParseP
       records.clear();
     }
   } finally {
+    // A read may still be on its way when the consumer stops early: let it finish before closing.
+    await next.catch(() => undefined);
     await handle.close();
   }
   reader.end();
