@@ -74,7 +74,7 @@ export class FlowColumns {
 
   /** Makes room for one more row and returns its index; the caller fills every column. */
   addRow(): number {
-    if (this.length === this.capacity) this.resize(this.capacity * 2);
+    if (this.length === this.capacity) this.resize(Math.max(INITIAL_CAPACITY, this.capacity * 2));
     return this.length++;
   }
 
@@ -104,7 +104,7 @@ export class FlowColumns {
     const n = other.length;
     if (n === 0) return;
     const at = this.length;
-    let capacity = this.capacity;
+    let capacity = Math.max(INITIAL_CAPACITY, this.capacity);
     while (at + n > capacity) capacity *= 2;
     if (capacity !== this.capacity) this.resize(capacity);
     this.times.set(other.times.subarray(0, n), at);

@@ -93,7 +93,14 @@ export async function* readFlowLogFile(file: string, onProblem: (problem: ParseP
   let reading = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   let spare = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   const handle = await open(file, 'r');
-  let next = handle.read(reading, 0, CHUNK_BYTES, null);
+  // A read ahead may fail long before it is awaited (while the pipeline waits on pacing): it is
+  // marked handled at once, and its error still comes out of the `await` below.
+  const readAhead = (into: Buffer) => {
+    const read = handle.read(into, 0, CHUNK_BYTES, null);
+    read.catch(() => undefined);
+    return read;
+  };
+  let next = readAhead(reading);
   try {
     for (;;) {
       const { bytesRead } = await next;
@@ -101,7 +108,7 @@ export async function* readFlowLogFile(file: string, onProblem: (problem: ParseP
       const chunk = reading;
       reading = spare;
       spare = chunk;
-      next = handle.read(reading, 0, CHUNK_BYTES, null);
+      next = readAhead(reading);
       reader.push(chunk.subarray(0, bytesRead));
       const batch: FlowBatch = { records, source: file, azureRecords: reader.recordsRead - azureRecords, inputBytes: bytesRead };
       azureRecords = reader.recordsRead;

@@ -19,6 +19,9 @@ const port = parentPort!;
 const data = workerData as SenderData;
 const post = (message: FromSender, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
 
+/** Send errors are reported to the exporting thread at most this often. */
+const COUNTERS_INTERVAL_MS = 100;
+let countersTimer: NodeJS.Timeout | undefined;
 let udp: UdpTransport | undefined;
 udp = await openTransport();
 if (udp !== undefined) {
@@ -37,9 +40,14 @@ async function openTransport(): Promise<UdpTransport | undefined> {
       maxPacketsPerSecond: data.maxPacketsPerSecond,
       socketBufferBytes: data.socketBufferBytes,
       logger: { warn: (fields, message) => post({ type: 'log', fields, message }) },
-      // Errors come late (an ICMP unreachable after the send): report them without waiting for more data.
+      // Errors come late (an ICMP unreachable after the send): report them without waiting for
+      // more data, at most every COUNTERS_INTERVAL_MS during an outage.
       onError: () => {
-        if (udp !== undefined) post({ type: 'counters', ...counters(udp) });
+        if (countersTimer !== undefined) return;
+        countersTimer = setTimeout(() => {
+          countersTimer = undefined;
+          if (udp !== undefined) post({ type: 'counters', ...counters(udp) });
+        }, COUNTERS_INTERVAL_MS);
       },
     });
   } catch (error) {
@@ -75,6 +83,7 @@ async function handle(udp: UdpTransport, message: ToSender): Promise<void> {
       return;
     case 'close':
       await udp.close();
+      clearTimeout(countersTimer);
       post({ type: 'closed', ...counters(udp) });
       port.close();
       return;

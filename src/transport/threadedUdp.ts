@@ -66,7 +66,8 @@ export class ThreadedUdpTransport implements DatagramSink {
   private batch: Uint8Array | undefined;
   private batchLength = 0;
   private postScheduled = false;
-  private bufferWaiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  /** Datagrams waiting for a free batch buffer, in order: later sends queue behind them. */
+  private readonly waiting: { payload: Buffer; appended: Promise<void>; resolve: () => void; reject: (error: Error) => void }[] = [];
   private readonly drains = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   private nextDrainId = 1;
   private endpoints: readonly PcapEndpoint[] = [];
@@ -97,10 +98,11 @@ export class ThreadedUdpTransport implements DatagramSink {
           transport.idle();
           resolve();
         } else if (message.type === 'failed') {
-          // The sockets could not be opened: reported by open, drain or close, not logged here.
-          const error = Object.assign(new Error(message.message), { code: message.code });
+          // Logged here, and thrown by the next send or drain: a run that fails earlier for
+          // another reason must not hide it.
+          const error = Object.assign(new Error(`cannot open the UDP sockets: ${message.message}`), { code: message.code });
           transport.onClosed = () => {};
-          transport.fail(error, false);
+          transport.fail(error);
           reject(error);
         } else {
           transport.receive(message);
@@ -111,8 +113,13 @@ export class ThreadedUdpTransport implements DatagramSink {
         reject(error);
       });
       worker.on('exit', (code) => {
-        if (transport.onClosed !== undefined) transport.onClosed();
-        else transport.fail(new Error(`the UDP sending thread stopped (exit code ${code})`));
+        if (transport.onClosed !== undefined) {
+          transport.onClosed();
+          return;
+        }
+        const error = new Error(`the UDP sending thread stopped (exit code ${code})`);
+        transport.fail(error);
+        reject(error);
       });
     });
     transport.ready.catch(() => {});
@@ -139,13 +146,32 @@ export class ThreadedUdpTransport implements DatagramSink {
         if (pending) (capture ??= []).push(pending);
       }
     }
-    if (this.batch !== undefined && this.batchLength + 2 + payload.length > this.batch.length) this.postBatch();
-    if (this.batch === undefined && this.free.length === 0) {
-      const appended = this.waitForBuffer().then(() => this.append(payload));
-      return capture === undefined ? appended : Promise.all([appended, ...capture]).then(() => undefined);
+    if (this.waiting.length === 0 && this.tryAppend(payload)) {
+      if (capture !== undefined) return Promise.all(capture).then(() => undefined);
+      return;
     }
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const appended = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.waiting.push({ payload, appended, resolve, reject });
+    return capture === undefined ? appended : Promise.all([appended, ...capture]).then(() => undefined);
+  }
+
+  /** Copies the datagram into the open batch (posting a full one first); false when no buffer is free. */
+  private tryAppend(payload: Buffer): boolean {
+    if (this.batch !== undefined && this.batchLength + 2 + payload.length > this.batch.length) this.postBatch();
+    if (this.batch === undefined && this.free.length === 0) return false;
     this.append(payload);
-    if (capture !== undefined) return Promise.all(capture).then(() => undefined);
+    return true;
+  }
+
+  /** A batch buffer came back: the datagrams that waited for one go in, in order. */
+  private appendWaiting(): void {
+    const waiting = this.waiting;
+    while (waiting.length > 0 && this.tryAppend(waiting[0]!.payload)) waiting.shift()!.resolve();
   }
 
   private append(payload: Buffer): void {
@@ -176,14 +202,11 @@ export class ThreadedUdpTransport implements DatagramSink {
     this.post({ type: 'batch', buffer: batch.buffer as ArrayBuffer, length: this.batchLength }, [batch.buffer as ArrayBuffer]);
   }
 
-  private waitForBuffer(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.bufferWaiter = { resolve, reject };
-    });
-  }
-
   async drain(): Promise<void> {
     await this.ready;
+    // Datagrams still waiting for a buffer come before the drain.
+    const last = this.waiting.at(-1);
+    if (last !== undefined) await last.appended;
     if (this.failure !== undefined) throw this.failure;
     this.postBatch();
     const id = this.nextDrainId++;
@@ -233,11 +256,7 @@ export class ThreadedUdpTransport implements DatagramSink {
       case 'returned':
         this.update(message);
         this.free.push(message.buffer);
-        if (this.bufferWaiter !== undefined) {
-          const waiter = this.bufferWaiter;
-          this.bufferWaiter = undefined;
-          waiter.resolve();
-        }
+        this.appendWaiting();
         break;
       case 'drained':
         this.update(message);
@@ -262,13 +281,12 @@ export class ThreadedUdpTransport implements DatagramSink {
     this.lastErrorMs = counters.lastErrorMs;
   }
 
-  private fail(error: Error, log = true): void {
+  private fail(error: Error): void {
     if (this.failure !== undefined) return;
     this.failure = error;
-    this.bufferWaiter?.reject(error);
-    this.bufferWaiter = undefined;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(error);
     for (const drain of this.drains.values()) drain.reject(error);
     this.drains.clear();
-    if (log) this.options.logger.error({ err: error }, 'the UDP sending thread failed');
+    this.options.logger.error({ err: error }, 'the UDP sending thread failed');
   }
 }

@@ -116,7 +116,8 @@ export class UdpTransport {
     // Node reports a send error (ECONNREFUSED after an ICMP unreachable) only to a callback. So
     // every CHECKED_SEND_INTERVAL-th send carries one, and every send does while errors are
     // recent, and so does the last of a burst; the error that one provokes reaches the socket's
-    // 'error' event. A collector going away is noticed within a burst and counted exactly from then on.
+    // 'error' event. A collector going away is noticed within a burst and counted exactly from then
+    // on; the few datagrams refused before that are counted as sent, not as errors.
     const checked =
       lastOfBurst ||
       ++this.sends % CHECKED_SEND_INTERVAL === 0 ||
