@@ -187,7 +187,7 @@ describe('PcapWriter', () => {
     const w = await PcapWriter.open(file);
     const payload = Buffer.alloc(1400, 0xab);
     let promises = 0;
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 1000; i++) {
       const r = w.write(payload, V4_SRC, V4_DST, TIME_MS + i);
       if (r) {
         promises++;
@@ -195,10 +195,10 @@ describe('PcapWriter', () => {
       }
     }
     await w.close();
-    // 16 KiB default highWaterMark / ~1.4 KiB records: the buffer must fill at some point.
+    // 1 MiB write buffer / ~1.4 KiB records: the buffer must fill at some point.
     expect(promises).toBeGreaterThan(0);
     const recordLength = 16 + 14 + 20 + 8 + 1400;
-    expect((await readFile(file)).length).toBe(24 + 200 * recordLength);
+    expect((await readFile(file)).length).toBe(24 + 1000 * recordLength);
   });
 
   it('rejects open() when the file cannot be created', async () => {
