@@ -129,11 +129,6 @@ export class ThreadedUdpTransport implements DatagramSink {
     return transport;
   }
 
-  /** The exporter end of a collector's conversation, as a capture would show it. */
-  localEndpoint(index: number): PcapEndpoint {
-    return this.endpoints[index]!;
-  }
-
   send(payload: Buffer, timeMs: number): void | Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     if (this.closing !== undefined) throw new Error('send on a closed UDP transport');
