@@ -278,6 +278,16 @@ describe('collector harnesses (hand-built NetFlow v5)', () => {
       expect(exportMs - uptimeMs + Math.round(Number(p['cflow.timeend']?.[0]) * 1000)).toBe(EXPECTED_LAST_MS);
     });
     expect(tsharkExpertMessages(path, { decodeAsPorts: [PCAP_PORT] })).toEqual([]);
+    // A kernel-chosen port in Wireshark's traceroute range (33435-33464) adds a note about the
+    // port, not the payload: the helper leaves it out, and everything else still counts.
+    const traceroutePort = join(pcapDir, 'v5-traceroute-port.pcap');
+    writePcap(traceroutePort, 33_447, [buildV5(0)]);
+    expect(tsharkFields(traceroutePort, ['_ws.expert.message'], { decodeAsPorts: [33_447] })[0]?.['_ws.expert.message']).toEqual(['Possible traceroute: hop #5, attempt #1']);
+    expect(tsharkExpertMessages(traceroutePort, { decodeAsPorts: [33_447] })).toEqual([]);
+    const noRecords = buildV5(0);
+    noRecords.writeUInt16BE(0, 2);
+    writePcap(traceroutePort, 33_447, [noRecords]);
+    expect(tsharkExpertMessages(traceroutePort, { decodeAsPorts: [33_447] })).toEqual(['FlowSets impossible - PDU Count is 0']);
     // Without -d the port is plain UDP: the frames are there, the cflow fields are not.
     const undecoded = tsharkFields(path, ['cflow.version', 'udp.dstport']);
     expect(undecoded.map((p) => [p['cflow.version'], p['udp.dstport']])).toEqual([

@@ -84,9 +84,19 @@ export function tsharkFields(pcapPath: string, fields: string[], options?: Tshar
   return readJson(pcapPath, fields, options);
 }
 
+/**
+ * Wireshark's UDP dissector calls any datagram to or from a port in 33435-33464 a "Possible
+ * traceroute" (hop and attempt from the port number). The collectors' ports and our exporter's
+ * ephemeral source port are chosen by the kernel and land there now and then: that note says
+ * nothing about the payload, so it is left out.
+ */
+const PORT_HEURISTIC_NOTE = /^Possible traceroute: hop #\d+, attempt #\d+$/;
+
 /** All expert messages of all frames (warnings, notes, malformed...); an empty list means clean. */
 export function tsharkExpertMessages(pcapPath: string, options?: TsharkOptions): string[] {
-  return readJson(pcapPath, ['_ws.expert.message'], options).flatMap((p) => p['_ws.expert.message'] ?? []);
+  return readJson(pcapPath, ['_ws.expert.message'], options)
+    .flatMap((p) => p['_ws.expert.message'] ?? [])
+    .filter((message) => !PORT_HEURISTIC_NOTE.test(message));
 }
 
 const MONTHS: Record<string, number> = {
