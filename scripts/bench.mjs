@@ -8,8 +8,8 @@
  * measures in one go, each in its own child process so they do not share a heap or a JIT:
  *
  *   a. bare JSON.parse        `node -e` reading the file and JSON.parse-ing it, nothing else
- *   b. parse -> FlowRecord    the file streamed in 1 MiB chunks through dist FlowLogReader, rows read as the replay reads them
- *   c. encode only            flows parsed up front (FlowColumns), then only IpfixEncoder.add/flush timed
+ *   b. parse                  the file read by the replay's file source (dist readFlowLogFile) into FlowColumns
+ *   c. encode only            flows parsed and enriched up front (FlowColumns), then only IpfixEncoder.addRows/flush timed
  *   d. end-to-end, unpaced    the real CLI (`replay --max-pps 0`) to a UDP receiver (a separate
  *                             process at nice 19 that only counts)
  *   e. end-to-end, default    the same at the default pacing (no --max-pps), once
@@ -52,7 +52,6 @@ const CLI = path.join(ROOT, 'bin', 'nsg2ipfix.js');
 const GENERATOR = path.join(ROOT, 'scripts', 'generate-flow-log.mjs');
 const CACHE_DIR = path.join(os.tmpdir(), 'nsg2ipfix-bench');
 const NODE = process.execPath;
-const CHUNK_BYTES = 1 << 20;
 const RECV_BUFFER_BYTES = 64 << 20;
 
 const USAGE = `usage: npm run bench -- [--tuples N] [--runs N] [--big-bytes N | --no-big] [--receiver-nice N] [--json FILE] [--keep] [--profile] [--top N]`;
@@ -317,59 +316,71 @@ process.stdout.write(JSON.stringify({ readMs: t1 - t0, parseMs: t2 - t1, records
 `;
 
 const readerPreamble = () => `
-import { createReadStream } from 'node:fs';
-import { FlowLogReader } from ${JSON.stringify(pathToFileURL(path.join(DIST, 'azure', 'flowLogReader.js')).href)};
+import { readFlowLogFile } from ${JSON.stringify(pathToFileURL(path.join(DIST, 'sources', 'files.js')).href)};
 const file = process.argv[1];
 let problems = 0;
 let skipped = 0;
-// As the replay reads: the fast path's rows in bulk (rows), the other records one by one (flow).
-async function readAll(onFlow) {
-  const reader = new FlowLogReader(file, {
-    flow: onFlow,
-    rows(rows) { for (let i = 0; i < rows.length; i++) onFlow(rows.at(i), rows, i); },
-    problem(p) { problems++; skipped += p.skipped ?? 0; },
-  });
-  for await (const chunk of createReadStream(file, { highWaterMark: ${CHUNK_BYTES} })) reader.push(chunk);
-  reader.end();
-  return reader.recordsRead;
+// As the replay reads: the file source's batches of FlowColumns.
+async function readAll(onBatch) {
+  let azureRecords = 0;
+  for await (const batch of readFlowLogFile(file, (p) => { problems++; skipped += p.skipped ?? 0; })) {
+    azureRecords += batch.azureRecords;
+    onBatch(batch.records);
+  }
+  return azureRecords;
 }
 `;
 
 const PARSE_TO_RECORDS = () => `${readerPreamble()}
 let tuples = 0;
 let ipv6 = 0;
+const stateNames = ['none', 'begin', 'continue', 'end', 'deny'];
 const states = { begin: 0, continue: 0, end: 0, deny: 0, none: 0 };
 let denied = 0;
 const t0 = performance.now();
-const azureRecords = await readAll((r) => {
-  tuples++;
-  if (r.family === 6) ipv6++;
-  states[r.state ?? 'none']++;
-  if (r.decision === 'deny') denied++;
+const azureRecords = await readAll((flows) => {
+  tuples += flows.length;
+  for (let i = 0; i < flows.length; i++) {
+    const flags = flows.flags[i];
+    if (flags & 4) ipv6++;
+    if (flags & 2) denied++;
+    states[stateNames[flows.states[i]]]++;
+  }
 });
 const t1 = performance.now();
 process.stdout.write(JSON.stringify({ ms: t1 - t0, tuples, ipv6, states, denied, azureRecords, problems, skipped }) + '\\n');
 `;
 
-const ENCODE_ONLY = () => `${readerPreamble()}
+const ENCODE_ONLY = () => `
+import { readFileSync } from 'node:fs';
+import { FlowLogReader } from ${JSON.stringify(pathToFileURL(path.join(DIST, 'azure', 'flowLogReader.js')).href)};
+import { columnSink } from ${JSON.stringify(pathToFileURL(path.join(DIST, 'azure', 'tupleSink.js')).href)};
+import { FlowEnricher } from ${JSON.stringify(pathToFileURL(path.join(DIST, 'enrich', 'flowEnricher.js')).href)};
 import { IpfixEncoder } from ${JSON.stringify(pathToFileURL(path.join(DIST, 'ipfix', 'encoder.js')).href)};
 import { FlowColumns } from ${JSON.stringify(pathToFileURL(path.join(DIST, 'flow', 'flowColumns.js')).href)};
-const records = new FlowColumns();
+const file = process.argv[1];
+let problems = 0;
+const flows = new FlowColumns();
 const p0 = performance.now();
-await readAll((r, rows, i) => { if (rows === undefined) records.append(r); else if (i === 0) records.appendRows(rows); });
+const reader = new FlowLogReader(file, columnSink(flows, () => problems++));
+reader.push(readFileSync(file));
+reader.end();
+new FlowEnricher({ flowTableSize: 262144 }).enrich(flows, 0, flows.length);
 const p1 = performance.now();
 let bytes = 0;
 let messages = 0;
 const enc = new IpfixEncoder({}, (message) => { bytes += message.bytes.length; messages++; });
+const now = Date.now();
 const t0 = performance.now();
-for (let i = 0; i < records.length; i++) {
-  const record = records.at(i);
-  enc.add(record, { flowStartMs: record.timeMs, observationDomainId: 1, interfaceIndex: 5 }, Date.now());
+// As the pipeline encodes: steps of 2048 rows, message buffers reused after each.
+for (let from = 0; from < flows.length; from += 2048) {
+  enc.addRows(flows, from, Math.min(flows.length, from + 2048), now);
+  enc.reuseBuffers();
 }
-enc.flush(Date.now());
+enc.flush(now);
 const t1 = performance.now();
 process.stdout.write(JSON.stringify({
-  parseMs: p1 - p0, ms: t1 - t0, tuples: records.length, problems,
+  parseMs: p1 - p0, ms: t1 - t0, tuples: flows.length, problems,
   flowRecords: enc.counters.flowRecords, optionsRecords: enc.counters.optionsRecords,
   messages, bytes, declined: Object.fromEntries(enc.declined),
 }) + '\\n');
@@ -452,7 +463,7 @@ async function stageBareParse(input, scratch) {
 
 async function stageParse(input, scratch) {
   const result = await runNode(['--input-type=module', '-e', PARSE_TO_RECORDS(), input.file], scratch);
-  const out = childJson('parse -> FlowRecord', result);
+  const out = childJson('parse', result);
   return { wallMs: result.wallMs, childMs: out.ms, peakRssKb: result.peakRssKb, tuples: out.tuples, ipv6: out.ipv6, states: out.states, denied: out.denied, azureRecords: out.azureRecords, problems: out.problems, skipped: out.skipped };
 }
 
@@ -590,7 +601,7 @@ function report(ctx) {
   const loss = (r) => (r.messages > 0 ? `${(100 * (1 - r.datagramsReceived / r.messages)).toFixed(1)}% lost` : '');
   const rows = [
     row('a. bare JSON.parse (node -e)', bare, bare.childMs, `JSON.parse ${fmtS(bare.childMs)} s + readFileSync ${fmtS(bare.readMs)} s; ${fmtInt(bare.records)} Azure records`),
-    row('b. parse -> FlowRecord', parse, parse.childMs, `${fmtInt(parse.tuples)} tuples (${fmtInt(parse.ipv6)} IPv6), ${fmtInt(parse.problems)} problems`),
+    row('b. parse (file source)', parse, parse.childMs, `${fmtInt(parse.tuples)} tuples (${fmtInt(parse.ipv6)} IPv6), ${fmtInt(parse.problems)} problems`),
     row('c. encode only (in-child)', encode, encode.childMs, `${fmtInt(encode.flowRecords)} records, ${fmtInt(encode.messages)} messages, ${fmtInt(encode.bytes)} B; whole child ${fmtS(encode.wallMs)} s (parse ${fmtS(encode.parseMs)} s)`),
     row('d. end-to-end --max-pps 0', e2e, e2e.childMs, `${fmtInt(e2e.exportedRecords)} records, ${fmtInt(e2e.messages)} msgs sent, ${fmtInt(e2e.datagramsReceived)} received (${loss(e2e)})`),
     row('e. end-to-end default pacing', paced, paced.childMs, `${fmtInt(paced.exportedRecords)} records, ${fmtInt(paced.messages)} msgs sent, ${fmtInt(paced.datagramsReceived)} received (${loss(paced)}); one run`),
@@ -607,7 +618,7 @@ function report(ctx) {
   out.push(table(header, rows));
   out.push('');
   out.push(`key figure: end-to-end (unpaced) / bare JSON.parse = ${fmtRatio(e2e.ms / bare.ms)} wall (${fmtRatio(e2e.childMs / bare.childMs)} in-child: replay elapsed vs JSON.parse alone)`);
-  out.push(`            parse -> FlowRecord / bare JSON.parse = ${fmtRatio(parse.ms / bare.ms)} wall (${fmtRatio(parse.childMs / bare.childMs)} in-child)`);
+  out.push(`            parse / bare JSON.parse         = ${fmtRatio(parse.ms / bare.ms)} wall (${fmtRatio(parse.childMs / bare.childMs)} in-child)`);
   if (big !== undefined) out.push(`            peak RSS replaying a ${(big.input.bytes / 1e9).toFixed(2)} GB file: ${fmtRss(big.peakRssKb)} (1M-tuple file: ${fmtRss(e2e.peakRssKb)})`);
   const detail = (name, r) => `${name}: tuples ${fmtInt(r.tuples)}, exported records ${fmtInt(r.exportedRecords)} (+${fmtInt(r.optionsRecords)} options), messages ${fmtInt(r.messages)} (${fmtInt(r.templateMessages)} template), bytes sent ${fmtInt(r.bytesSent)}, datagrams sent ${fmtInt(r.datagramsSent)} (send errors ${fmtInt(r.sendErrors)}), received ${fmtInt(r.datagramsReceived)} / ${fmtInt(r.bytesReceived)} B, skipped tuples ${fmtInt(r.skippedTuples)}, records ${fmtInt(r.skippedRecords)}`;
   out.push('');
@@ -664,7 +675,7 @@ async function main() {
         log(`  ${show(r)}`);
       };
       await step('a. bare JSON.parse', runs.bare, () => stageBareParse(input, scratch), (r) => `${fmtS(r.wallMs)} s wall, JSON.parse ${fmtS(r.childMs)} s`);
-      await step('b. parse -> FlowRecord', runs.parse, () => stageParse(input, scratch), (r) => `${fmtS(r.wallMs)} s wall, ${fmtS(r.childMs)} s in child, ${fmtInt(r.tuples)} tuples`);
+      await step('b. parse (file source)', runs.parse, () => stageParse(input, scratch), (r) => `${fmtS(r.wallMs)} s wall, ${fmtS(r.childMs)} s in child, ${fmtInt(r.tuples)} tuples`);
       await step('c. encode only', runs.encode, () => stageEncode(input, scratch), (r) => `${fmtS(r.childMs)} s encoding, ${fmtInt(r.messages)} messages`);
       await step('d. end-to-end, --max-pps 0', runs.e2e, () => stageReplay(input, scratch, receiver, { paced: false, tag: 'unpaced' }), (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`);
       // Paced, a replay takes as long as the rate says: one run tells whether it is lossless.
@@ -713,7 +724,7 @@ async function main() {
         receiverBufferBytes: receiver.recvBufferSize,
         stages: {
           bareJsonParse: results.bare,
-          parseToFlowRecord: results.parse,
+          parse: results.parse,
           encode: results.encode,
           endToEndUnpaced: results.e2e,
           endToEndDefaultPacing: results.paced,

@@ -1,9 +1,7 @@
 import type { Logger } from 'pino';
 import type { EncodedMessage, FlowEncoder, FlowFormat } from './flow/flowEncoder.js';
-import type { AzureContext } from './flow/flowRecord.js';
-import { FlowStartTimes, DEFAULT_FLOW_TABLE_SIZE } from './enrich/flowStartTimes.js';
-import { InterfaceIndexes } from './enrich/interfaceIndex.js';
-import { ObservationDomains } from './enrich/observationDomain.js';
+import { FlowEnricher } from './enrich/flowEnricher.js';
+import { DEFAULT_FLOW_TABLE_SIZE } from './enrich/flowStartTimes.js';
 import { IpfixEncoder, IPFIX_DEFAULTS } from './ipfix/encoder.js';
 import { NetflowV5Encoder } from './netflow/v5.js';
 import { NetflowV9Encoder } from './netflow/v9.js';
@@ -76,6 +74,9 @@ const HEADER_BYTES = { 4: 28, 6: 48 } as const;
 /** After a send error, templates go out with every batch for this long. */
 const TEMPLATE_RESEND_AFTER_ERROR_MS = 30_000;
 
+/** Rows enriched and encoded at a time (see run). */
+const ROWS_PER_STEP = 2048;
+
 /** Source port written into pcap-only captures: fixed so captures are reproducible. */
 const PCAP_ONLY_SOURCE_PORT = 50_000;
 
@@ -84,11 +85,7 @@ export class ExportPipeline {
   readonly problems: ProblemReporter;
   private readonly outbox: EncodedMessage[] = [];
   private readonly encoder: FlowEncoder;
-  private readonly flowStarts: FlowStartTimes;
-  private readonly domains: ObservationDomains;
-  private readonly interfaces = new InterfaceIndexes();
-  private readonly context = { flowStartMs: 0, observationDomainId: 0, interfaceIndex: 0 };
-  private lastAzure: AzureContext | undefined;
+  private readonly enricher: FlowEnricher;
   private readonly now: () => number;
   private closed = false;
 
@@ -100,8 +97,7 @@ export class ExportPipeline {
   ) {
     this.problems = new ProblemReporter(logger.child({ stage: 'parse' }), this.metrics);
     this.now = options.now ?? Date.now;
-    this.flowStarts = new FlowStartTimes(options.flowTableSize);
-    this.domains = new ObservationDomains(options.observationDomainId);
+    this.enricher = new FlowEnricher(options);
     this.encoder = createEncoder(options, (message) => this.outbox.push(message));
   }
 
@@ -150,23 +146,20 @@ export class ExportPipeline {
       // templates again, so it can decode data the moment it is back instead of dropping it
       // until the next scheduled refresh.
       if (this.sink.lastErrorMs > 0 && Date.now() - this.sink.lastErrorMs < TEMPLATE_RESEND_AFTER_ERROR_MS) this.encoder.refreshTemplates();
-      const records = batch.records;
+      const flows = batch.records;
+      const times = flows.times;
       let newest = metrics.newestTupleMs;
-      for (let i = 0; i < records.length; i++) {
-        const flow = records.at(i)!;
-        if (flow.timeMs > newest) newest = flow.timeMs;
-        const context = this.context;
-        context.flowStartMs = this.flowStarts.startFor(flow);
-        // Consecutive flows share their AzureContext (a rule group): look its domain and NIC up once.
-        if (flow.azure !== this.lastAzure) {
-          this.lastAzure = flow.azure;
-          context.observationDomainId = this.domains.domainFor(flow.azure.resourceId);
-          context.interfaceIndex = this.interfaces.indexFor(flow.azure.mac);
-        }
-        this.encoder.add(flow, context, nowMs);
+      // A step of rows at a time through enrich and encode, then to the transport: the rows and
+      // the messages made of them stay in the CPU cache, and the sender gets work early.
+      for (let from = 0; from < flows.length; from += ROWS_PER_STEP) {
+        const to = Math.min(flows.length, from + ROWS_PER_STEP);
+        for (let i = from; i < to; i++) if (times[i]! > newest) newest = times[i]!;
+        this.enricher.enrich(flows, from, to);
+        this.encoder.addRows(flows, from, to, nowMs);
+        if (this.outbox.length > 0) await this.sendOutbox(nowMs);
       }
       metrics.newestTupleMs = newest;
-      metrics.tuples += records.length;
+      metrics.tuples += flows.length;
       metrics.azureRecords += batch.azureRecords;
       metrics.inputBytes += batch.inputBytes;
       if (batch.ack !== undefined) {

@@ -1,4 +1,4 @@
-import { DENIED, FlowColumns, IPV6, KIND_CODES, OUTBOUND, STATE_CODES } from '../flow/flowColumns.js';
+import { ADDRESS_WORDS, DENIED, FlowColumns, IPV6, KIND_CODES, OUTBOUND, STATE_CODES } from '../flow/flowColumns.js';
 import type { AzureContext, FlowRecord } from '../flow/flowRecord.js';
 import { readNsgTuple } from './nsgFlowLog.js';
 import type { ParseProblem } from './problems.js';
@@ -256,49 +256,6 @@ function rawString(buf: Buffer, start: number, end: number): string {
 // ---------------------------------------------------------------------------------------------
 // tuple fields
 
-/** Set by readAddress: the family of the address it read. */
-let addressFamily: 4 | 6 = 4;
-
-/**
- * An address field from `p` up to the next comma, written to out[at...] (4 bytes for IPv4, 16 for
- * IPv6): the comma's index, or -1 when the field is not a plain dotted quad or a plain (hex
- * groups, at most one `::`) IPv6 address.
- */
-function readAddress(buf: Buffer, p: number, out: Uint8Array, at: number): number {
-  let address = 0;
-  let part = 0;
-  let value = 0;
-  let digits = 0;
-  let i = p;
-  for (;;) {
-    const c = buf[i]!;
-    if (c >= DIGIT_0 && c <= DIGIT_9) {
-      if (digits > 0 && value === 0) return readIpv6(buf, p, out, at);
-      value = value * 10 + (c - DIGIT_0);
-      if (++digits > 3 || value > 255) return readIpv6(buf, p, out, at);
-    } else if (c === DOT) {
-      if (digits === 0 || part === 3) return -1;
-      address = (address << 8) | value;
-      part++;
-      value = 0;
-      digits = 0;
-    } else if (c === COMMA) {
-      if (digits === 0 || part !== 3) return readIpv6(buf, p, out, at);
-      address = (address << 8) | value;
-      break;
-    } else {
-      return part === 0 ? readIpv6(buf, p, out, at) : -1;
-    }
-    i++;
-  }
-  addressFamily = 4;
-  out[at] = address >>> 24;
-  out[at + 1] = address >>> 16;
-  out[at + 2] = address >>> 8;
-  out[at + 3] = address;
-  return i;
-}
-
 function hexValue(c: number): number {
   if (c >= DIGIT_0 && c <= DIGIT_9) return c - DIGIT_0;
   const lower = c | 0x20;
@@ -307,8 +264,11 @@ function hexValue(c: number): number {
 
 const groups = new Uint16Array(8);
 
-/** The IPv6 subset ipaddr.js reads the same way (checked by test/azure/fastFlowLog.test.ts). */
-function readIpv6(buf: Buffer, p: number, bytes: Uint8Array, base: number): number {
+/**
+ * The IPv6 subset ipaddr.js reads the same way (checked by test/azure/fastFlowLog.test.ts), from
+ * `p` up to the next comma, as four big-endian words at words[at...]: the comma's index, or -1.
+ */
+function readIpv6(buf: Buffer, p: number, words: Int32Array, at: number): number {
   let i = p;
   let count = 0;
   let gap = -1;
@@ -343,15 +303,16 @@ function readIpv6(buf: Buffer, p: number, bytes: Uint8Array, base: number): numb
     }
   }
   if (gap < 0 ? count !== 8 : count > 7) return -1;
-  const zeros = 8 - count;
-  let out = base;
-  for (let g = 0; g < count; g++) {
-    if (g === gap) for (let z = 0; z < zeros; z++, out += 2) bytes[out] = bytes[out + 1] = 0;
-    bytes[out++] = groups[g]! >> 8;
-    bytes[out++] = groups[g]! & 0xff;
+  // Groups after the gap move to the end; the gap is zeros.
+  const zeros = gap < 0 ? 0 : 8 - count;
+  let previous = 0;
+  for (let g = 0; g < 8; g++) {
+    let value = 0;
+    if (gap < 0 || g < gap) value = groups[g]!;
+    else if (g >= gap + zeros) value = groups[g - zeros]!;
+    if ((g & 1) === 0) previous = value;
+    else words[at + (g >> 1)] = (previous << 16) | value;
   }
-  if (gap === count) for (let z = 0; z < zeros; z++, out += 2) bytes[out] = bytes[out + 1] = 0;
-  addressFamily = 6;
   return i;
 }
 
@@ -369,86 +330,100 @@ function hasQuote(buf: Buffer, from: number, end: number): boolean {
   return false;
 }
 
-/** Set by readCount: NaN for a blank count (see FlowColumns.counts). */
-let countValue = NaN;
-
-/** A packet or byte count from `p` ending at `terminator`: the terminator's index, or -1. */
-function readCount(buf: Buffer, p: number, terminator: number): number {
-  let value = 0;
-  let digits = 0;
-  let c = buf[p]!;
-  while (c >= DIGIT_0 && c <= DIGIT_9) {
-    value = value * 10 + (c - DIGIT_0);
-    if (++digits > MAX_EXACT_DIGITS) return -1;
-    c = buf[++p]!;
-  }
-  if (c !== terminator) return -1;
-  countValue = digits === 0 ? NaN : value;
-  return p;
-}
-
-/** Set by readPort. */
-let portValue = 0;
-
-function readPort(buf: Buffer, p: number): number {
-  let value = 0;
-  let digits = 0;
-  let c = buf[p]!;
-  while (c >= DIGIT_0 && c <= DIGIT_9) {
-    value = value * 10 + (c - DIGIT_0);
-    if (++digits > 5) return -1;
-    c = buf[++p]!;
-  }
-  if (c !== COMMA || digits === 0 || value > 0xffff) return -1;
-  portValue = value;
-  return p;
-}
-
-/** Set by readTimestamp: the index of the comma after the timestamp. */
-let timestampEnd = 0;
-
-/** A tuple timestamp from `p` as epoch ms (see tupleFields.parseTimestampMs), or -1. */
-function readTimestamp(buf: Buffer, p: number): number {
-  let value = 0;
-  let digits = 0;
-  let c = buf[p]!;
-  while (c >= DIGIT_0 && c <= DIGIT_9) {
-    value = value * 10 + (c - DIGIT_0);
-    if (++digits > MAX_EXACT_DIGITS) return -1;
-    c = buf[++p]!;
-  }
-  if (c !== COMMA || digits === 0 || value === 0) return -1;
-  timestampEnd = p;
-  return value >= MILLISECONDS_THRESHOLD ? value : value * 1000;
-}
-
 /** Tuples of each field count read in the current properties (checked against Version after it). */
 let nsgV1Tuples = 0;
 let nsgV2Tuples = 0;
 
 /**
  * The fields every tuple starts with (time, source, destination, ports) into row `row` of `out`:
- * the index of the comma after the destination port, or -1.
+ * the index of the comma after the destination port, or -1. One function with every field read in
+ * place: this loop runs for every tuple of every file, and calls or shared state per field cost
+ * more than the reading. Only plain forms are read (dotted quads without leading zeros, IPv6 hex
+ * groups); anything else goes to the reference reader.
  */
 function readTupleHead(buf: Buffer, p: number, out: FlowColumns, row: number): number {
-  const timeMs = readTimestamp(buf, p);
-  if (timeMs < 0) return -1;
+  let c = buf[p]!;
+  let time = 0;
+  let digits = 0;
+  while (c >= DIGIT_0 && c <= DIGIT_9) {
+    time = time * 10 + (c - DIGIT_0);
+    if (++digits > MAX_EXACT_DIGITS) return -1;
+    c = buf[++p]!;
+  }
+  if (c !== COMMA || digits === 0 || time === 0) return -1;
+  out.times[row] = time >= MILLISECONDS_THRESHOLD ? time : time * 1000;
+
   const addresses = out.addresses;
-  const at = row * 32;
-  p = readAddress(buf, timestampEnd + 1, addresses, at);
-  if (p < 0) return -1;
-  const family = addressFamily;
-  p = readAddress(buf, p + 1, addresses, at + 16);
-  if (p < 0 || addressFamily !== family) return -1;
-  p = readPort(buf, p + 1);
-  if (p < 0) return -1;
-  const sourcePort = portValue;
-  p = readPort(buf, p + 1);
-  if (p < 0) return -1;
-  out.times[row] = timeMs;
-  out.ports[row * 2] = sourcePort;
-  out.ports[row * 2 + 1] = portValue;
-  out.flags[row] = family === 6 ? IPV6 : 0;
+  const at = row * ADDRESS_WORDS;
+  let ipv6 = false;
+  for (let side = 0; side < 2; side++) {
+    const from = ++p;
+    let word = 0;
+    let part = 0;
+    let value = 0;
+    digits = 0;
+    c = buf[p]!;
+    for (;;) {
+      if (c >= DIGIT_0 && c <= DIGIT_9) {
+        if (digits > 0 && value === 0) break;
+        value = value * 10 + (c - DIGIT_0);
+        if (++digits > 3) break;
+      } else if (c === DOT) {
+        if (digits === 0 || value > 255 || part === 3) break;
+        word = (word << 8) | value;
+        part++;
+        value = 0;
+        digits = 0;
+      } else break;
+      c = buf[++p]!;
+    }
+    if (c === COMMA && part === 3 && digits > 0 && value <= 255) {
+      if (ipv6) return -1;
+      addresses[at + side * 4] = (word << 8) | value;
+    } else {
+      if (side === 1 && !ipv6) return -1;
+      p = readIpv6(buf, from, addresses, at + side * 4);
+      if (p < 0) return -1;
+      ipv6 = true;
+    }
+  }
+
+  const ports = out.ports;
+  for (let side = 0; side < 2; side++) {
+    let port = 0;
+    digits = 0;
+    c = buf[++p]!;
+    while (c >= DIGIT_0 && c <= DIGIT_9) {
+      port = port * 10 + (c - DIGIT_0);
+      if (++digits > 5) return -1;
+      c = buf[++p]!;
+    }
+    if (c !== COMMA || digits === 0 || port > 0xffff) return -1;
+    ports[row * 2 + side] = port;
+  }
+  out.flags[row] = ipv6 ? IPV6 : 0;
+  return p;
+}
+
+/**
+ * The four counts of a tuple from the comma at `p`, the last one ending at the closing quote, into
+ * row `row`: the quote's index, or -1. A blank count is NaN (see FlowColumns.counts).
+ */
+function readCounts(buf: Buffer, p: number, out: FlowColumns, row: number): number {
+  const counts = out.counts;
+  const base = row * 4;
+  for (let k = 0; k < 4; k++) {
+    let value = 0;
+    let digits = 0;
+    let c = buf[++p]!;
+    while (c >= DIGIT_0 && c <= DIGIT_9) {
+      value = value * 10 + (c - DIGIT_0);
+      if (++digits > MAX_EXACT_DIGITS) return -1;
+      c = buf[++p]!;
+    }
+    if (c !== (k === 3 ? QUOTE : COMMA)) return -1;
+    counts[base + k] = digits === 0 ? NaN : value;
+  }
   return p;
 }
 
@@ -481,13 +456,13 @@ function readNsgTupleInto(buf: Buffer, p: number, out: FlowColumns, row: number)
   if (!denied && c !== 0x41) return -1;
   out.protocols[row] = protocol;
   out.flags[row] = out.flags[row]! | (outbound ? OUTBOUND : 0) | (denied ? DENIED : 0);
-  const counts = out.counts;
-  const k = row * 4;
   c = buf[++p];
   if (c === QUOTE) {
     nsgV1Tuples++;
     out.kinds[row] = KIND_CODES['nsg-v1'];
     out.states[row] = STATE_CODES.none;
+    const counts = out.counts;
+    const k = row * 4;
     counts[k] = counts[k + 1] = counts[k + 2] = counts[k + 3] = NaN;
     return p;
   }
@@ -495,18 +470,8 @@ function readNsgTupleInto(buf: Buffer, p: number, out: FlowColumns, row: number)
   c = buf[++p];
   const state = c === 0x42 ? STATE_CODES.begin : c === 0x43 ? STATE_CODES.continue : c === 0x45 ? STATE_CODES.end : STATE_CODES.none;
   if (state === STATE_CODES.none || buf[++p] !== COMMA) return -1;
-  p = readCount(buf, p + 1, COMMA);
+  p = readCounts(buf, p, out, row);
   if (p < 0) return -1;
-  counts[k] = countValue;
-  p = readCount(buf, p + 1, COMMA);
-  if (p < 0) return -1;
-  counts[k + 1] = countValue;
-  p = readCount(buf, p + 1, COMMA);
-  if (p < 0) return -1;
-  counts[k + 2] = countValue;
-  p = readCount(buf, p + 1, QUOTE);
-  if (p < 0) return -1;
-  counts[k + 3] = countValue;
   nsgV2Tuples++;
   out.kinds[row] = KIND_CODES['nsg-v2'];
   out.states[row] = state;
@@ -556,20 +521,8 @@ function readVnetTupleInto(buf: Buffer, p: number, group: VnetGroup, out: FlowCo
     c = buf[++p]!;
   }
   const encryptionEnd = p;
-  const counts = out.counts;
-  const k = row * 4;
-  p = readCount(buf, p + 1, COMMA);
+  p = readCounts(buf, p, out, row);
   if (p < 0) return -1;
-  counts[k] = countValue;
-  p = readCount(buf, p + 1, COMMA);
-  if (p < 0) return -1;
-  counts[k + 1] = countValue;
-  p = readCount(buf, p + 1, COMMA);
-  if (p < 0) return -1;
-  counts[k + 2] = countValue;
-  p = readCount(buf, p + 1, QUOTE);
-  if (p < 0) return -1;
-  counts[k + 3] = countValue;
   out.kinds[row] = KIND_CODES.vnet;
   out.protocols[row] = protocol;
   out.flags[row] = out.flags[row]! | (outbound ? OUTBOUND : 0) | (state === STATE_CODES.deny ? DENIED : 0);
@@ -626,6 +579,19 @@ function sameAscii(buf: Buffer, start: number, end: number, text: string): boole
   return true;
 }
 
+const INTERNED_CONTEXTS = 4096;
+const internedContexts = new Map<string, AzureContext>();
+
+/** The first context seen with the same values as `context`, or `context` itself. */
+function internedContext(context: AzureContext): AzureContext {
+  const key = `${context.resourceId}\u0000${context.mac}\u0000${context.rule}\u0000${context.aclId}\u0000${context.encryption}\u0000${context.flowLogGuid}`;
+  const shared = internedContexts.get(key);
+  if (shared !== undefined) return shared;
+  if (internedContexts.size >= INTERNED_CONTEXTS) internedContexts.clear();
+  internedContexts.set(key, context);
+  return context;
+}
+
 // ---------------------------------------------------------------------------------------------
 // records
 
@@ -647,6 +613,8 @@ class CaptureSink implements FlowSink {
 }
 
 const NO_VNET_SHARED = { rule: '', mac: '', resourceId: '', aclId: '', flowLogGuid: '' };
+/** VNet tuples take their context from their group (per encryption value). */
+const NO_CONTEXT: AzureContext = { ...NO_VNET_SHARED, encryption: '' };
 
 /**
  * Reads one record at a time: a slice RecordSplitter cut (read), or in place in the chunk when the
@@ -656,8 +624,9 @@ const NO_VNET_SHARED = { rule: '', mac: '', resourceId: '', aclId: '', flowLogGu
 export class FastRecordReader {
   private buf: Buffer = Buffer.alloc(0);
   private end = 0;
-  private readonly nsgFlows = new FlowColumns();
-  private readonly vnetFlows = new FlowColumns();
+  /** Where the record's flows go, and its row count before the record (rolled back on failure). */
+  private out = new FlowColumns(1);
+  private firstRow = 0;
   private readonly nsgContexts: MutableContext[] = [];
   /** Per NSG context: whether it takes the record's macAddress (its group has no mac). */
   private readonly nsgNeedsRecordMac: boolean[] = [];
@@ -685,11 +654,11 @@ export class FastRecordReader {
   private vnetRead = false;
 
   /**
-   * The record's flows, in the order the reference path emits them, or null when the record must
-   * go through the reference path. The array is reused by the next call.
+   * Appends the record's flows to `out`, in the order the reference path emits them, and returns
+   * true; or returns false, with `out` as it was, when the record must go through the reference path.
    */
-  read(bytes: Buffer): FlowColumns | null {
-    return this.readAt(bytes, 0, bytes.length, true);
+  read(bytes: Buffer, out: FlowColumns): boolean {
+    return this.readAt(bytes, 0, bytes.length, out, true);
   }
 
   /** Index after the record of the last successful readAt. */
@@ -700,29 +669,26 @@ export class FastRecordReader {
    * read(), with recordEnd set to the index after its closing brace; null otherwise. With `whole`,
    * buf[start, end) must hold the record and nothing but whitespace.
    */
-  readAt(buf: Buffer, start: number, end: number, whole = false): FlowColumns | null {
+  readAt(buf: Buffer, start: number, end: number, out: FlowColumns, whole = false): boolean {
     this.buf = buf;
     this.end = end;
+    this.out = out;
+    this.firstRow = out.length;
     this.reset();
-    let flows: FlowColumns | null = null;
+    let read = false;
     try {
-      flows = this.readRecord(start, whole);
+      read = this.readRecord(start, whole);
     } catch {
-      flows = null;
+      read = false;
     }
-    if (flows === null) this.reset();
-    this.buf = EMPTY;
-    return flows;
-  }
-
-  /** Drops the last record's flows once they were handed on (they are not kept alive here). */
-  release(): void {
+    if (!read) out.truncate(this.firstRow);
     this.reset();
+    this.buf = EMPTY;
+    this.out = NO_OUTPUT;
+    return read;
   }
 
   private reset(): void {
-    this.nsgFlows.clear();
-    this.vnetFlows.clear();
     this.nsgContexts.length = 0;
     this.nsgNeedsRecordMac.length = 0;
     this.vnetContexts.length = 0;
@@ -732,25 +698,25 @@ export class FastRecordReader {
     this.capture.take();
   }
 
-  private readRecord(start: number, whole: boolean): FlowColumns | null {
+  private readRecord(start: number, whole: boolean): boolean {
     const buf = this.buf;
     const end = this.end;
     let i = whole ? skipWhitespace(buf, start, end) : start;
-    if (byteAt(buf, i, end) !== OPEN_BRACE) return null;
+    if (byteAt(buf, i, end) !== OPEN_BRACE) return false;
     i = skipWhitespace(buf, i + 1, end);
     if (byteAt(buf, i, end) !== CLOSE_BRACE) {
       for (;;) {
-        if (byteAt(buf, i, end) !== QUOTE) return null;
+        if (byteAt(buf, i, end) !== QUOTE) return false;
         const close = scanString(buf, i, end);
-        if (close < 0 || stringEscaped) return null;
+        if (close < 0 || stringEscaped) return false;
         const keyStart = i + 1;
         const keyLength = close - keyStart;
         i = skipWhitespace(buf, close + 1, end);
-        if (byteAt(buf, i, end) !== COLON) return null;
+        if (byteAt(buf, i, end) !== COLON) return false;
         i = skipWhitespace(buf, i + 1, end);
         const valueStart = i;
         if (keyIs(buf, keyStart, keyLength, 'properties')) {
-          if (this.sawProperties) return null;
+          if (this.sawProperties) return false;
           this.sawProperties = true;
           // Read as NSG flows unless the category already says otherwise.
           if (byteAt(buf, i, end) === OPEN_BRACE && (!this.sawCategory || this.category === NSG_CATEGORY)) {
@@ -758,7 +724,7 @@ export class FastRecordReader {
             this.nsgRead = true;
           } else i = skipValue(buf, i, end, 1);
         } else if (keyIs(buf, keyStart, keyLength, 'flowRecords')) {
-          if (this.sawFlowRecords) return null;
+          if (this.sawFlowRecords) return false;
           this.sawFlowRecords = true;
           if (byteAt(buf, i, end) === OPEN_BRACE && (!this.sawCategory || this.category === VNET_CATEGORY)) {
             i = this.readVnetFlowRecords(i);
@@ -766,9 +732,9 @@ export class FastRecordReader {
           } else i = skipValue(buf, i, end, 1);
         } else {
           i = skipValue(buf, i, end, 1);
-          if (i < 0) return null;
+          if (i < 0) return false;
           if (keyIs(buf, keyStart, keyLength, 'category')) {
-            if (this.sawCategory) return null;
+            if (this.sawCategory) return false;
             this.sawCategory = true;
             this.category = rawValue(buf, valueStart, i);
           } else if (keyIs(buf, keyStart, keyLength, 'resourceId')) {
@@ -788,24 +754,24 @@ export class FastRecordReader {
             this.flowLogGuidEnd = i;
           }
         }
-        if (i < 0) return null;
+        if (i < 0) return false;
         i = skipWhitespace(buf, i, end);
         const next = byteAt(buf, i, end);
         if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
         else if (next === CLOSE_BRACE) break;
-        else return null;
+        else return false;
       }
     }
     // Values are read up to their delimiters, which may lie past `end` in the buffer: the record
     // counts only if it ends within the limit.
-    if (i >= end) return null;
+    if (i >= end) return false;
     this.recordEnd = i + 1;
-    if (whole && skipWhitespace(buf, i + 1, end) !== end) return null;
+    if (whole && skipWhitespace(buf, i + 1, end) !== end) return false;
 
     // The kind, decided as flowLogReader.readFlowLogRecord decides it.
     const category = this.sawCategory ? this.category : undefined;
     if (category === VNET_CATEGORY || (category === undefined && this.sawFlowRecords)) {
-      if (!this.vnetRead) return null;
+      if (!this.vnetRead || this.nsgRead) return false;
       const resourceId = rawString(buf, this.flowLogResourceIdStart, this.flowLogResourceIdEnd) || rawString(buf, this.targetResourceIdStart, this.targetResourceIdEnd);
       const mac = rawString(buf, this.macStart, this.macEnd);
       const flowLogGuid = rawString(buf, this.flowLogGuidStart, this.flowLogGuidEnd);
@@ -814,10 +780,11 @@ export class FastRecordReader {
         context.mac = mac;
         context.flowLogGuid = flowLogGuid;
       }
-      return this.vnetFlows;
+      this.internContexts(this.vnetContexts);
+      return true;
     }
     if (category === NSG_CATEGORY || (category === undefined && this.sawProperties)) {
-      if (!this.nsgRead) return null;
+      if (!this.nsgRead || this.vnetRead) return false;
       const resourceId = rawString(buf, this.resourceIdStart, this.resourceIdEnd);
       const recordMac = rawString(buf, this.macStart, this.macEnd);
       const contexts = this.nsgContexts;
@@ -826,9 +793,38 @@ export class FastRecordReader {
         context.resourceId = resourceId;
         if (this.nsgNeedsRecordMac[c]) context.mac = recordMac;
       }
-      return this.nsgFlows;
+      this.internContexts(contexts);
+      return true;
     }
-    return null;
+    return false;
+  }
+
+  private readonly replacements = new Map<AzureContext, AzureContext>();
+
+  /**
+   * Gives the record's rows the contexts of earlier records where they are equal: every record
+   * repeats the same rule groups, and the later stages key their per-context work (NIC numbers,
+   * domains, encoded strings) by the context object.
+   */
+  private internContexts(contexts: readonly MutableContext[]): void {
+    const replacements = this.replacements;
+    replacements.clear();
+    for (const context of contexts) {
+      const shared = internedContext(context);
+      if (shared !== context) replacements.set(context, shared);
+    }
+    if (replacements.size === 0) return;
+    const rows = this.out.contexts;
+    let from: AzureContext | undefined;
+    let to: AzureContext | undefined;
+    for (let i = this.firstRow; i < this.out.length; i++) {
+      const context = rows[i]!;
+      if (context !== from) {
+        from = context;
+        to = replacements.get(context) ?? context;
+      }
+      rows[i] = to!;
+    }
   }
 
   /**
@@ -1017,16 +1013,21 @@ export class FastRecordReader {
    * The tuple list whose `[` is at `i`: each tuple read straight from bytes, or (a form the fast
    * reader passes on) by the reference reader. Returns the index after `]`, or -1 to give up.
    */
-  private readTupleList(i: number, readFast: (start: number) => number, readSlow: (quote: number) => number): number {
+  private readTupleList(i: number, azure: AzureContext, group: VnetGroup | undefined): number {
     const buf = this.buf;
     const end = this.end;
+    const out = this.out;
     i = skipWhitespace(buf, i + 1, end);
     if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
     for (;;) {
       if (byteAt(buf, i, end) !== QUOTE) return -1;
-      let close = end - i > TUPLE_READ_LIMIT || hasQuote(buf, i + 1, end) ? readFast(i + 1) : -1;
+      // Direct calls, no reader passed in: this loop runs for every tuple and must stay monomorphic.
+      let close = -1;
+      if (end - i > TUPLE_READ_LIMIT || hasQuote(buf, i + 1, end)) {
+        close = group === undefined ? readNsgTupleFast(buf, i + 1, azure, out) : readVnetTupleFast(buf, i + 1, group, out);
+      }
       if (close < 0) {
-        close = readSlow(i);
+        close = group === undefined ? this.readNsgTupleSlow(i, azure) : this.readVnetTupleSlow(i, group);
         if (close < 0) return -1;
       }
       i = close + 1;
@@ -1046,9 +1047,7 @@ export class FastRecordReader {
   }
 
   private readNsgTuples(i: number, azure: AzureContext): number {
-    const buf = this.buf;
-    const out = this.nsgFlows;
-    return this.readTupleList(i, (start) => readNsgTupleFast(buf, start, azure, out), (quote) => this.readNsgTupleSlow(quote, azure));
+    return this.readTupleList(i, azure, undefined);
   }
 
 
@@ -1064,7 +1063,7 @@ export class FastRecordReader {
     if (reason !== undefined || record === undefined) return -1;
     if (record.kind === 'nsg-v1') nsgV1Tuples++;
     else nsgV2Tuples++;
-    this.nsgFlows.append(record);
+    this.out.append(record);
     return text.close;
   }
 
@@ -1136,9 +1135,7 @@ export class FastRecordReader {
 
 
   private readVnetTuples(i: number, group: VnetGroup): number {
-    const buf = this.buf;
-    const out = this.vnetFlows;
-    return this.readTupleList(i, (start) => readVnetTupleFast(buf, start, group, out), (quote) => this.readVnetTupleSlow(quote, group));
+    return this.readTupleList(i, NO_CONTEXT, group);
   }
 
 
@@ -1151,20 +1148,23 @@ export class FastRecordReader {
     const reason = readVnetTuple(text.value, NO_VNET_SHARED, new Map(), capture);
     const r = capture.take();
     if (reason !== undefined || r === undefined) return -1;
-    this.vnetFlows.append({ ...r, azure: group.contextForText(r.azure.encryption) });
+    this.out.append({ ...r, azure: group.contextForText(r.azure.encryption) });
     return text.close;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_OUTPUT = new FlowColumns(1);
 
 /**
  * The fast address reader on its own, for tests: the address, or undefined when the fast path
  * would hand the tuple to the reference reader instead.
  */
 export function fastParseAddress(text: string): { readonly family: 4 | 6; readonly bytes: Uint8Array } | undefined {
-  const buf = Buffer.from(`${text},`, 'utf8');
-  const bytes = new Uint8Array(16);
-  if (readAddress(buf, 0, bytes, 0) !== buf.length - 1) return undefined;
-  return { family: addressFamily, bytes: bytes.subarray(0, addressFamily === 4 ? 4 : 16) };
+  const buf = Buffer.from(`1,${text},${text},1,1,"`, 'utf8');
+  const out = new FlowColumns(1);
+  const row = out.addRow();
+  if (readTupleHead(buf, 0, out, row) !== buf.length - 2) return undefined;
+  const flow = out.recordAt(row);
+  return { family: flow.family, bytes: flow.sourceAddress };
 }

@@ -1,9 +1,10 @@
 import { FastRecordReader } from './fastFlowLog.js';
+import { FlowColumns } from '../flow/flowColumns.js';
 import type { ProblemContext } from './problems.js';
 import { isNsgRecord, readNsgRecord } from './nsgFlowLog.js';
 import { isObject, recordProblem } from './recordShape.js';
 import { RecordSplitter } from './recordSplitter.js';
-import { emitRows, type FlowSink } from './tupleSink.js';
+import { deliverRows, rowTarget, type FlowSink } from './tupleSink.js';
 import { isVnetRecord, readVnetRecord } from './vnetFlowLog.js';
 
 /**
@@ -40,6 +41,8 @@ export interface FlowLogReaderOptions {
 export class FlowLogReader {
   private readonly splitter: RecordSplitter;
   private readonly fast: FastRecordReader | undefined;
+  /** Rows of one record for a sink without columns of its own. */
+  private readonly scratch = new FlowColumns();
   /** Records cut from the input so far, parsed or not. */
   recordsRead = 0;
   /** Records the fast path read (the others went through JSON.parse). */
@@ -84,23 +87,21 @@ export class FlowLogReader {
    */
   private readFastAt(chunk: Buffer, start: number, maxBytes: number): number {
     const fast = this.fast!;
-    const flows = fast.readAt(chunk, start, Math.min(chunk.length, start + maxBytes));
-    if (flows === null) return -1;
+    const target = rowTarget(this.sink, this.scratch);
+    if (!fast.readAt(chunk, start, Math.min(chunk.length, start + maxBytes), target)) return -1;
     this.recordsRead++;
     this.fastRecords++;
-    emitRows(this.sink, flows);
-    fast.release();
+    deliverRows(this.sink, target);
     return fast.recordEnd;
   }
 
   private parseRecord(bytes: Buffer, recordIndex: number): void {
     this.recordsRead++;
     if (this.fast !== undefined) {
-      const flows = this.fast.read(bytes);
-      if (flows !== null) {
+      const target = rowTarget(this.sink, this.scratch);
+      if (this.fast.read(bytes, target)) {
         this.fastRecords++;
-        emitRows(this.sink, flows);
-        this.fast.release();
+        deliverRows(this.sink, target);
         return;
       }
     }

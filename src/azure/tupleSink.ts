@@ -1,20 +1,33 @@
-import type { FlowColumns } from '../flow/flowColumns.js';
+import { FlowColumns } from '../flow/flowColumns.js';
 import type { FlowRecord } from '../flow/flowRecord.js';
 import type { ParseProblem } from './problems.js';
 
 /** Where parsed flows and skipped input go: the parse stage's only output. */
 export interface FlowSink {
   flow(record: FlowRecord): void;
-  /**
-   * A record's flows as the fast path read them, in bulk; the columns are reused after the call.
-   * A sink without it gets each flow through `flow`, as a FlowRecord of its own.
-   */
-  rows?(rows: FlowColumns): void;
   problem(problem: ParseProblem): void;
+  /**
+   * Columns the fast path appends rows to directly (see columnSink): no FlowRecord per tuple. A
+   * sink without them gets every flow through `flow`.
+   */
+  readonly columns?: FlowColumns;
 }
 
-/** Hands the fast path's rows to a sink, in bulk where it takes them so. */
-export function emitRows(sink: FlowSink, rows: FlowColumns): void {
-  if (sink.rows !== undefined) sink.rows(rows);
-  else for (let i = 0; i < rows.length; i++) sink.flow(rows.recordAt(i));
+/** A sink that collects every flow into `columns`: what the sources use. */
+export function columnSink(columns: FlowColumns, onProblem: (problem: ParseProblem) => void): FlowSink {
+  return { columns, flow: (record) => columns.append(record), problem: onProblem };
+}
+
+/**
+ * The columns the fast path writes a record's rows to for `sink`: its own, or `scratch`, whose
+ * rows `deliverRows` then hands to `flow` one by one.
+ */
+export function rowTarget(sink: FlowSink, scratch: FlowColumns): FlowColumns {
+  return sink.columns ?? scratch;
+}
+
+export function deliverRows(sink: FlowSink, target: FlowColumns): void {
+  if (target === sink.columns) return;
+  for (let i = 0; i < target.length; i++) sink.flow(target.recordAt(i));
+  target.clear();
 }

@@ -1,3 +1,4 @@
+import { ADDRESS_WORDS, DENIED, FlowColumns, IPV6, STATE_CODES } from '../flow/flowColumns.js';
 import type { AzureContext, FlowRecord } from '../flow/flowRecord.js';
 
 /** Default bound of the flow table: about 32 bytes an entry (two half-full tables of 16-byte slots), so 8 MB when full. */
@@ -15,17 +16,18 @@ export const DEFAULT_FLOW_TABLE_SIZE = 262_144;
  * per-tuple delete/re-insert is needed. End and deny tuples close the flow.
  *
  * A flow is (NIC, protocol, source address, source port, destination address, destination port).
- * The key is packed into 32-bit words, hashed twice, and the tables are open-addressing hash tables over typed
- * arrays: no key string and no Map entry is allocated per tuple (this stage used to cost more than
- * parsing the tuple).
+ * The key is read from the row's columns as 32-bit words, hashed twice, and the tables are
+ * open-addressing hash tables over typed arrays: no key string and no Map entry is allocated per
+ * tuple (this stage used to cost more than parsing the tuple).
  */
 export class FlowStartTimes {
   private young = new FlowTable();
   private old = new FlowTable();
   private readonly generationSize: number;
-  /** The last tuple's AzureContext and its NIC number: consecutive tuples share their context. */
+  /** The last row's AzureContext and its NIC number: consecutive rows share their context. */
   private lastAzure: AzureContext | undefined;
   private lastNic = 0;
+  private single: FlowColumns | undefined;
 
   constructor(maxFlows = DEFAULT_FLOW_TABLE_SIZE) {
     this.generationSize = Math.max(1, Math.floor(maxFlows / 2));
@@ -35,27 +37,63 @@ export class FlowStartTimes {
     return this.young.count + this.old.count;
   }
 
-  startFor(flow: FlowRecord): number {
-    const azure = flow.azure;
-    let nic: number;
-    if (azure === this.lastAzure) nic = this.lastNic;
-    else {
-      nic = nicId(azure);
-      this.lastAzure = azure;
-      this.lastNic = nic;
+  /** Writes the start of rows [from, to) of `flows` into `flows.starts`, in order. */
+  fill(flows: FlowColumns, from: number, to: number): void {
+    const { contexts, flags, states, times, ports, protocols, addresses, starts } = flows;
+    for (let i = from; i < to; i++) {
+      const azure = contexts[i]!;
+      let nic = this.lastNic;
+      if (azure !== this.lastAzure) {
+        nic = nicId(azure);
+        this.lastAzure = azure;
+        this.lastNic = nic;
+      }
+      const rowFlags = flags[i]!;
+      const a = i * ADDRESS_WORDS;
+      const portPair = (ports[i * 2]! << 16) | ports[i * 2 + 1]!;
+      // Word 1 keeps the address lengths the key of a FlowRecord had (4 or 16 bytes each).
+      const ipv6 = (rowFlags & IPV6) !== 0;
+      const shape = protocols[i]! | (ipv6 ? LONG_ADDRESSES : SHORT_ADDRESSES);
+      const source = addresses[a]!;
+      const destination = addresses[a + 4]!;
+      let h = mix(mix(mix(mix(mix(SEED_1, nic), shape), portPair), source), destination);
+      let g = mix(mix(mix(mix(mix(SEED_2, nic ^ SALT), shape ^ SALT), portPair ^ SALT), source ^ SALT), destination ^ SALT);
+      if (ipv6) {
+        for (let w = 1; w < 4; w++) {
+          h = mix(h, addresses[a + w]!);
+          g = mix(g, addresses[a + w]! ^ SALT);
+        }
+        for (let w = 5; w < 8; w++) {
+          h = mix(h, addresses[a + w]!);
+          g = mix(g, addresses[a + w]! ^ SALT);
+        }
+      }
+      h = finish(h);
+      starts[i] = this.startOf(h === 0 ? 1 : h, finish(g), times[i]!, states[i] === STATE_CODES.end || (rowFlags & DENIED) !== 0);
     }
-    const hash = packKey(flow, nic);
-    const timeMs = flow.timeMs;
+  }
+
+  /** The start of one flow, as fill gives it (tests, and callers with a single record). */
+  startFor(flow: FlowRecord): number {
+    const single = (this.single ??= new FlowColumns(1));
+    single.clear();
+    single.append(flow);
+    this.fill(single, 0, 1);
+    return single.starts[0]!;
+  }
+
+  /** The table step for one flow whose key hashes to `hash` and `second`: its start time. */
+  private startOf(hash: number, second: number, timeMs: number, closes: boolean): number {
     const young = this.young;
     let previous = 0;
     let found = false;
-    const inYoung = young.find(hash);
+    const inYoung = young.find(hash, second);
     if (inYoung >= 0) {
       previous = young.valueAt(inYoung);
       found = true;
     } else {
       const old = this.old;
-      const inOld = old.find(hash);
+      const inOld = old.find(hash, second);
       if (inOld >= 0) {
         previous = old.valueAt(inOld);
         found = true;
@@ -63,7 +101,7 @@ export class FlowStartTimes {
       }
     }
     const start = found && previous <= timeMs ? previous : timeMs;
-    if (flow.state === 'end' || flow.decision === 'deny') {
+    if (closes) {
       if (inYoung >= 0) young.removeAt(inYoung);
       return start;
     }
@@ -77,7 +115,7 @@ export class FlowStartTimes {
       dropped.clear();
       this.young = dropped;
     }
-    this.young.insert(hash, timeMs);
+    this.young.insert(hash, second, timeMs);
     return start;
   }
 }
@@ -107,70 +145,14 @@ function nicId(azure: AzureContext): number {
 }
 
 /**
- * Key layout, 11 words: NIC, protocol | source length << 8 | destination length << 16, source
- * port << 16 | destination port, source word 0, destination word 0, source words 1-3,
- * destination words 1-3. Addresses of up to 4 bytes (IPv4) need only the first 5 words.
+ * A flow's key is (NIC, protocol and address lengths, ports, source and destination address
+ * words), hashed twice with independent seeds (see FlowTable).
  */
-const KEY_WORDS = 11;
-const SHORT_KEY_WORDS = 5;
-/** Marks a key of a flow whose fields are not the usual numbers (see oddKeyId). */
-const ODD_KEY = -1;
-// Int32, not Uint32: words above 2^31 would leave the small-integer range and cost a heap number.
-const key = new Int32Array(KEY_WORDS);
-/** Whether the packed key uses all 11 words (an address longer than 4 bytes). */
-let longKey = false;
-/** Set by packKey: a second, independent hash of the key (see FlowTable). */
-let secondHash = 0;
-
-/** Packs the flow into `key` and returns its hash (never 0: 0 marks an empty slot); sets secondHash. */
-function packKey(flow: FlowRecord, nic: number): number {
-  const protocol = flow.protocol;
-  const sourcePort = flow.sourcePort;
-  const destinationPort = flow.destinationPort;
-  const source = flow.sourceAddress;
-  const destination = flow.destinationAddress;
-  const k = key;
-  k[0] = nic;
-  if (
-    protocol >>> 0 === protocol && protocol <= 0xff &&
-    sourcePort >>> 0 === sourcePort && sourcePort <= 0xffff &&
-    destinationPort >>> 0 === destinationPort && destinationPort <= 0xffff &&
-    source.length <= 16 && destination.length <= 16
-  ) {
-    k[1] = protocol | (source.length << 8) | (destination.length << 16);
-    k[2] = (sourcePort << 16) | destinationPort;
-    longKey = source.length > 4 || destination.length > 4;
-    if (!longKey) {
-      k[3] = word(source, 0);
-      k[4] = word(destination, 0);
-      k[5] = k[6] = k[7] = k[8] = k[9] = k[10] = 0;
-    } else {
-      k[3] = word(source, 0);
-      k[4] = word(destination, 0);
-      k[5] = word(source, 4);
-      k[6] = word(source, 8);
-      k[7] = word(source, 12);
-      k[8] = word(destination, 4);
-      k[9] = word(destination, 8);
-      k[10] = word(destination, 12);
-    }
-  } else {
-    longKey = false;
-    k[1] = ODD_KEY;
-    k[2] = oddKeyId(flow, nic);
-    k[3] = k[4] = k[5] = k[6] = k[7] = k[8] = k[9] = k[10] = 0;
-  }
-  const words = longKey ? KEY_WORDS : SHORT_KEY_WORDS;
-  let h = 0x9747b28c;
-  let g = 0x1b873593;
-  for (let i = 0; i < words; i++) {
-    h = mix(h, k[i]!);
-    g = mix(g, k[i]! ^ 0x5bd1e995);
-  }
-  secondHash = finish(g);
-  h = finish(h);
-  return h === 0 ? 1 : h;
-}
+const SHORT_ADDRESSES = (4 << 8) | (4 << 16);
+const LONG_ADDRESSES = (16 << 8) | (16 << 16);
+const SEED_1 = 0x9747b28c;
+const SEED_2 = 0x1b873593;
+const SALT = 0x5bd1e995;
 
 function finish(h: number): number {
   h ^= h >>> 16;
@@ -180,16 +162,6 @@ function finish(h: number): number {
   return h ^ (h >>> 16);
 }
 
-/** Four address bytes from `offset` as one word, missing bytes as 0. */
-function word(bytes: Uint8Array, offset: number): number {
-  if (offset + 4 <= bytes.length) {
-    return (bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!;
-  }
-  let value = 0;
-  for (let i = 0; i < 4; i++) value = (value << 8) | (offset + i < bytes.length ? bytes[offset + i]! : 0);
-  return value | 0;
-}
-
 function mix(h: number, k: number): number {
   k = Math.imul(k, 0xcc9e2d51);
   k = (k << 15) | (k >>> 17);
@@ -197,31 +169,6 @@ function mix(h: number, k: number): number {
   h ^= k;
   h = (h << 13) | (h >>> 19);
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-/**
- * Flows whose protocol or ports are not small whole numbers, or whose addresses are longer than
- * 16 bytes, never come out of the Azure readers; they are keyed by the text key this table used to
- * build for every flow, numbered here.
- */
-const oddKeyIds = new Map<string, number>();
-let nextOddKeyId = 1;
-
-function oddKeyId(flow: FlowRecord, nic: number): number {
-  const text = `${nic}|${String(flow.protocol)}|${textAddress(flow.sourceAddress)}|${String(flow.sourcePort)}|${textAddress(flow.destinationAddress)}|${String(flow.destinationPort)}`;
-  let id = oddKeyIds.get(text);
-  if (id === undefined) {
-    if (oddKeyIds.size >= 1_000_000) oddKeyIds.clear();
-    id = nextOddKeyId++ | 0;
-    oddKeyIds.set(text, id);
-  }
-  return id;
-}
-
-function textAddress(bytes: Uint8Array): string {
-  let text = `${bytes.length}:`;
-  for (let i = 0; i < bytes.length; i++) text += `${bytes[i]},`;
-  return text;
 }
 
 const INITIAL_CAPACITY = 1024;
@@ -244,11 +191,10 @@ class FlowTable {
   private slots = new Int32Array(INITIAL_CAPACITY * SLOT_INTS);
   private values = new Float64Array(this.slots.buffer);
 
-  /** Slot of the key whose hashes are `hash` and secondHash, or -1. */
-  find(hash: number): number {
+  /** Slot of the key whose hashes are `hash` and `second`, or -1. */
+  find(hash: number, second: number): number {
     const slots = this.slots;
     const mask = this.mask;
-    const second = secondHash;
     let slot = hash & mask;
     for (;;) {
       const base = slot * SLOT_INTS;
@@ -267,15 +213,15 @@ class FlowTable {
     this.values[slot * 2 + 1] = value;
   }
 
-  /** Adds the key whose hashes are `hash` and secondHash, known to be absent. */
-  insert(hash: number, value: number): void {
+  /** Adds the key whose hashes are `hash` and `second`, known to be absent. */
+  insert(hash: number, second: number, value: number): void {
     if ((this.count + 1) * 2 > this.mask + 1) this.grow();
     const slots = this.slots;
     const mask = this.mask;
     let slot = hash & mask;
     while (slots[slot * SLOT_INTS] !== 0) slot = (slot + 1) & mask;
     slots[slot * SLOT_INTS] = hash;
-    slots[slot * SLOT_INTS + 1] = secondHash;
+    slots[slot * SLOT_INTS + 1] = second;
     this.values[slot * 2 + 1] = value;
     this.count++;
   }

@@ -1,10 +1,13 @@
 import type { AzureContext, FlowDecision, FlowDirection, FlowLogKind, FlowRecord, FlowState } from './flowRecord.js';
 
 /**
- * FlowRecords stored column by column in typed arrays: what the fast reader writes and the
- * pipeline reads, so a replay allocates nothing per tuple (a FlowRecord object and its address
- * arrays per tuple made the garbage collector the largest cost after parsing). `at(i)` loads row i
- * into one reused FlowRecord: read a flow, use it, move on; `recordAt(i)` makes a record to keep.
+ * Flows stored column by column in typed arrays: what every source yields, the enrich stage
+ * completes and the encoders read. A replay allocates nothing per tuple: a FlowRecord object and
+ * its address arrays per tuple made the garbage collector the largest cost after parsing, and
+ * reading typed arrays row by row lets the encoders write records with a few word stores each.
+ *
+ * `at(i)` loads row i into one reused FlowRecord (read a flow, use it, move on); `recordAt(i)`
+ * makes a record to keep. Both are for tests and the rare consumer that wants objects.
  */
 
 export const KIND_CODES: Readonly<Record<FlowLogKind, number>> = { 'nsg-v1': 0, 'nsg-v2': 1, vnet: 2 };
@@ -15,7 +18,8 @@ export const OUTBOUND = 1;
 export const DENIED = 2;
 export const IPV6 = 4;
 
-const ADDRESS_BYTES = 32;
+/** Address words per row: source in 0-3, destination in 4-7 (IPv4: words 0 and 4 only). */
+export const ADDRESS_WORDS = 8;
 const INITIAL_CAPACITY = 1024;
 
 /**
@@ -45,19 +49,29 @@ class ReusedFlowRecord implements FlowRecord {
 export class FlowColumns {
   length = 0;
   private capacity = 0;
+  /** Tuple time, epoch ms: the flow's end on the wire. */
   times = new Float64Array(0);
   /** packets forward, bytes forward, packets reverse, bytes reverse; NaN where Azure left it blank. */
   counts = new Float64Array(0);
   /** source port, destination port. */
   ports = new Uint16Array(0);
-  /** Source address in bytes 0-15, destination in 16-31 (IPv4: the first 4 of each). */
-  addresses = new Uint8Array(0);
+  /** Addresses as big-endian 32-bit words (see ADDRESS_WORDS). */
+  addresses = new Int32Array(0);
   kinds = new Uint8Array(0);
   protocols = new Uint8Array(0);
   /** OUTBOUND | DENIED | IPV6. */
   flags = new Uint8Array(0);
   states = new Uint8Array(0);
   contexts: AzureContext[] = [];
+
+  // Filled by the enrich stage (src/enrich/), read by the encoders.
+  /** Flow start, epoch ms. */
+  starts = new Float64Array(0);
+  /** IPFIX observation domain / NetFlow source id. */
+  domains = new Uint32Array(0);
+  /** The NIC's interface index (ingress for inbound traffic, egress for outbound). */
+  interfaces = new Uint32Array(0);
+
   private readonly row = new ReusedFlowRecord();
   private readonly source4 = new Uint8Array(4);
   private readonly destination4 = new Uint8Array(4);
@@ -65,20 +79,29 @@ export class FlowColumns {
   private readonly destination6 = new Uint8Array(16);
 
   constructor(capacity = INITIAL_CAPACITY) {
-    this.resize(capacity);
+    this.resize(Math.max(1, capacity));
   }
 
   clear(): void {
     this.length = 0;
   }
 
+  /** Drops the rows from `length` on (a record the fast reader gave up on). */
+  truncate(length: number): void {
+    if (length < this.length) this.length = length;
+  }
+
   /** Makes room for one more row and returns its index; the caller fills every column. */
   addRow(): number {
-    if (this.length === this.capacity) this.resize(Math.max(INITIAL_CAPACITY, this.capacity * 2));
+    if (this.length === this.capacity) this.resize(this.capacity * 2);
     return this.length++;
   }
 
   append(record: FlowRecord): void {
+    const family = record.family;
+    if (record.sourceAddress.length !== (family === 4 ? 4 : 16) || record.destinationAddress.length !== record.sourceAddress.length) {
+      throw new RangeError(`an IPv${family} flow needs ${family === 4 ? 4 : 16}-byte addresses`);
+    }
     const i = this.addRow();
     this.times[i] = record.timeMs;
     const c = i * 4;
@@ -89,36 +112,28 @@ export class FlowColumns {
     counts[c + 3] = record.bytesReverse ?? NaN;
     this.ports[i * 2] = record.sourcePort;
     this.ports[i * 2 + 1] = record.destinationPort;
-    const a = i * ADDRESS_BYTES;
-    this.addresses.set(record.sourceAddress, a);
-    this.addresses.set(record.destinationAddress, a + 16);
+    const a = i * ADDRESS_WORDS;
+    const words = family === 4 ? 1 : 4;
+    for (let w = 0; w < words; w++) {
+      this.addresses[a + w] = wordAt(record.sourceAddress, w * 4);
+      this.addresses[a + 4 + w] = wordAt(record.destinationAddress, w * 4);
+    }
     this.kinds[i] = KIND_CODES[record.kind];
     this.protocols[i] = record.protocol;
-    this.flags[i] = (record.direction === 'outbound' ? OUTBOUND : 0) | (record.decision === 'deny' ? DENIED : 0) | (record.family === 6 ? IPV6 : 0);
+    this.flags[i] = (record.direction === 'outbound' ? OUTBOUND : 0) | (record.decision === 'deny' ? DENIED : 0) | (family === 6 ? IPV6 : 0);
     this.states[i] = record.state === undefined ? STATE_CODES.none : STATE_CODES[record.state];
     this.contexts[i] = record.azure;
   }
 
-  /** Appends every row of `other` (a reader's output, about to be reused). */
-  appendRows(other: FlowColumns): void {
-    const n = other.length;
-    if (n === 0) return;
-    const at = this.length;
-    let capacity = Math.max(INITIAL_CAPACITY, this.capacity);
-    while (at + n > capacity) capacity *= 2;
-    if (capacity !== this.capacity) this.resize(capacity);
-    this.times.set(other.times.subarray(0, n), at);
-    this.counts.set(other.counts.subarray(0, n * 4), at * 4);
-    this.ports.set(other.ports.subarray(0, n * 2), at * 2);
-    this.addresses.set(other.addresses.subarray(0, n * ADDRESS_BYTES), at * ADDRESS_BYTES);
-    this.kinds.set(other.kinds.subarray(0, n), at);
-    this.protocols.set(other.protocols.subarray(0, n), at);
-    this.flags.set(other.flags.subarray(0, n), at);
-    this.states.set(other.states.subarray(0, n), at);
-    const contexts = this.contexts;
-    const from = other.contexts;
-    for (let k = 0; k < n; k++) contexts[at + k] = from[k]!;
-    this.length = at + n;
+  /** Keeps only the rows whose tuple time is at or after `timeMs`, in order. */
+  dropBefore(timeMs: number): void {
+    let kept = 0;
+    for (let i = 0; i < this.length; i++) {
+      if (this.times[i]! < timeMs) continue;
+      if (kept !== i) this.moveRow(i, kept);
+      kept++;
+    }
+    this.length = kept;
   }
 
   /** Row `i` as a FlowRecord: the same object every call, valid until the next. */
@@ -149,33 +164,18 @@ export class FlowColumns {
     row.sourcePort = this.ports[i * 2]!;
     row.destinationPort = this.ports[i * 2 + 1]!;
     row.azure = this.contexts[i]!;
-    const addresses = this.addresses;
-    const a = i * ADDRESS_BYTES;
-    if ((flags & IPV6) === 0) {
-      const source = this.source4;
-      const destination = this.destination4;
-      source[0] = addresses[a]!;
-      source[1] = addresses[a + 1]!;
-      source[2] = addresses[a + 2]!;
-      source[3] = addresses[a + 3]!;
-      destination[0] = addresses[a + 16]!;
-      destination[1] = addresses[a + 17]!;
-      destination[2] = addresses[a + 18]!;
-      destination[3] = addresses[a + 19]!;
-      row.family = 4;
-      row.sourceAddress = source;
-      row.destinationAddress = destination;
-    } else {
-      const source = this.source6;
-      const destination = this.destination6;
-      for (let k = 0; k < 16; k++) {
-        source[k] = addresses[a + k]!;
-        destination[k] = addresses[a + 16 + k]!;
-      }
-      row.family = 6;
-      row.sourceAddress = source;
-      row.destinationAddress = destination;
+    const a = i * ADDRESS_WORDS;
+    const v6 = (flags & IPV6) !== 0;
+    const source = v6 ? this.source6 : this.source4;
+    const destination = v6 ? this.destination6 : this.destination4;
+    const words = v6 ? 4 : 1;
+    for (let w = 0; w < words; w++) {
+      putWord(source, w * 4, this.addresses[a + w]!);
+      putWord(destination, w * 4, this.addresses[a + 4 + w]!);
     }
+    row.family = v6 ? 6 : 4;
+    row.sourceAddress = source;
+    row.destinationAddress = destination;
     return row;
   }
 
@@ -186,20 +186,48 @@ export class FlowColumns {
     return { ...row, sourceAddress: row.sourceAddress.slice(), destinationAddress: row.destinationAddress.slice() };
   }
 
+  private moveRow(from: number, to: number): void {
+    this.times[to] = this.times[from]!;
+    this.counts.copyWithin(to * 4, from * 4, from * 4 + 4);
+    this.ports.copyWithin(to * 2, from * 2, from * 2 + 2);
+    this.addresses.copyWithin(to * ADDRESS_WORDS, from * ADDRESS_WORDS, from * ADDRESS_WORDS + ADDRESS_WORDS);
+    this.kinds[to] = this.kinds[from]!;
+    this.protocols[to] = this.protocols[from]!;
+    this.flags[to] = this.flags[from]!;
+    this.states[to] = this.states[from]!;
+    this.contexts[to] = this.contexts[from]!;
+  }
+
   private resize(capacity: number): void {
-    const grow = <T extends Float64Array | Uint16Array | Uint8Array>(old: T, make: (n: number) => T, perRow: number): T => {
+    const keep = this.length;
+    const grow = <T extends Float64Array | Uint32Array | Int32Array | Uint16Array | Uint8Array>(old: T, make: (n: number) => T, perRow: number): T => {
       const next = make(capacity * perRow);
-      next.set(old.subarray(0, this.length * perRow));
+      next.set(old.subarray(0, keep * perRow));
       return next;
     };
     this.times = grow(this.times, (n) => new Float64Array(n), 1);
     this.counts = grow(this.counts, (n) => new Float64Array(n), 4);
     this.ports = grow(this.ports, (n) => new Uint16Array(n), 2);
-    this.addresses = grow(this.addresses, (n) => new Uint8Array(n), ADDRESS_BYTES);
+    this.addresses = grow(this.addresses, (n) => new Int32Array(n), ADDRESS_WORDS);
     this.kinds = grow(this.kinds, (n) => new Uint8Array(n), 1);
     this.protocols = grow(this.protocols, (n) => new Uint8Array(n), 1);
     this.flags = grow(this.flags, (n) => new Uint8Array(n), 1);
     this.states = grow(this.states, (n) => new Uint8Array(n), 1);
+    this.starts = grow(this.starts, (n) => new Float64Array(n), 1);
+    this.domains = grow(this.domains, (n) => new Uint32Array(n), 1);
+    this.interfaces = grow(this.interfaces, (n) => new Uint32Array(n), 1);
     this.capacity = capacity;
   }
+}
+
+/** Four bytes from `offset` as one big-endian word. */
+function wordAt(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!;
+}
+
+function putWord(bytes: Uint8Array, offset: number, word: number): void {
+  bytes[offset] = word >>> 24;
+  bytes[offset + 1] = word >>> 16;
+  bytes[offset + 2] = word >>> 8;
+  bytes[offset + 3] = word;
 }

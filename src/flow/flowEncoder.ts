@@ -1,4 +1,4 @@
-import type { FlowRecord } from './flowRecord.js';
+import type { FlowColumns } from './flowColumns.js';
 
 /** One datagram's payload, as an encoder produced it. */
 export interface EncodedMessage {
@@ -11,20 +11,16 @@ export interface EncodedMessage {
   readonly templateRecords: number;
 }
 
-/** What the pipeline knows about a flow besides the record itself (the enrich stage's output). */
-export interface FlowExportContext {
-  readonly flowStartMs: number;
-  readonly observationDomainId: number;
-  readonly interfaceIndex: number;
-}
-
 /**
  * The encode stage, one per export stream. Pure: the clock comes in as `nowMs`, messages go out
  * through the `emit` callback given at construction; no sockets, timers or logging.
  */
 export interface FlowEncoder {
-  /** Adds one flow; may emit finished messages. */
-  add(flow: FlowRecord, context: FlowExportContext, nowMs: number): void;
+  /**
+   * Adds rows [from, to) of flows the enrich stage completed (starts, domains, interfaces); may
+   * emit finished messages.
+   */
+  addRows(flows: FlowColumns, from: number, to: number, nowMs: number): void;
   /** Emits the partly filled message, if any. */
   flush(nowMs: number): void;
   /** Sends templates again before the next data of every domain (a collector may have restarted). */
@@ -38,3 +34,10 @@ export interface FlowEncoder {
 }
 
 export type FlowFormat = 'ipfix' | 'netflow9' | 'netflow5';
+
+/** Whether row `i` reports any traffic from destination back to source (a blank count is none). */
+export function hasReverseTraffic(flows: FlowColumns, i: number): boolean {
+  const counts = flows.counts;
+  // NaN > 0 is false: a blank count reports nothing.
+  return counts[i * 4 + 2]! > 0 || counts[i * 4 + 3]! > 0;
+}

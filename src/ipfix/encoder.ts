@@ -1,9 +1,10 @@
-import type { EncodedMessage, FlowEncoder, FlowExportContext } from '../flow/flowEncoder.js';
-import type { FlowRecord } from '../flow/flowRecord.js';
-import { fillForwardView, FlowView, hasReverseTraffic, reverseView } from '../flow/flowView.js';
+import { type FlowColumns, IPV6 } from '../flow/flowColumns.js';
+import { type EncodedMessage, type FlowEncoder, hasReverseTraffic } from '../flow/flowEncoder.js';
+import type { AzureContext } from '../flow/flowRecord.js';
 import { formatMac, normalizeMac } from '../enrich/interfaceIndex.js';
 import { DEFAULT_ENTERPRISE_NUMBER } from './informationElements.js';
 import {
+  ContextBlocks,
   fieldSpecifierSize,
   flowTemplates,
   type FlowTemplate,
@@ -75,9 +76,15 @@ interface DomainState {
   readonly interfaces: Map<number, { name: Uint8Array; description: Uint8Array }>;
 }
 
+/** A message being filled, at slab offsets (see MessageBuffers). */
 interface OpenMessage {
   readonly buf: Buffer;
+  readonly view: DataView;
   readonly domain: DomainState;
+  /** Where the message starts in `buf`. */
+  readonly start: number;
+  /** Where it may end at most. */
+  readonly limit: number;
   offset: number;
   dataRecords: number;
   /** Template id of the set being filled, or -1. */
@@ -100,7 +107,8 @@ export class IpfixEncoder implements FlowEncoder {
   private readonly options_: { interfaces: OptionsTemplate; domain: OptionsTemplate };
   private readonly templateSets: Buffer;
   private readonly strings: CachedViewStrings;
-  private readonly view = new FlowView();
+  private readonly blocks: ContextBlocks;
+  private readonly split: boolean;
   private readonly domains = new Map<number, DomainState>();
   private open: OpenMessage | undefined;
   /** The domain of the previous flow: consecutive flows nearly always share one. */
@@ -131,27 +139,45 @@ export class IpfixEncoder implements FlowEncoder {
     const room = size - MESSAGE_HEADER_BYTES - SET_HEADER_BYTES - Math.max(this.templates.ipv4.fixedLength, this.templates.ipv6.fixedLength);
     this.maxStringBytes = Math.min(254, Math.floor(room / 3) - 1);
     this.strings = new CachedViewStrings(this.maxStringBytes);
+    // The IPv4 and IPv6 layouts share their context elements: one block serves both.
+    this.blocks = new ContextBlocks(this.templates.ipv4, this.strings);
+    this.split = this.options.biflow === 'split';
   }
 
-  add(flow: FlowRecord, context: FlowExportContext, nowMs: number): void {
-    const domain = this.domainFor(context.observationDomainId, flow.azure.resourceId, nowMs);
-    if (this.options.optionsRecords && context.interfaceIndex !== 0 && !domain.interfaces.has(context.interfaceIndex)) {
-      this.announceInterface(domain, context.interfaceIndex, flow, nowMs);
+  addRows(flows: FlowColumns, from: number, to: number, nowMs: number): void {
+    const { domains, interfaces, contexts, flags, starts } = flows;
+    const { ipv4, ipv6 } = this.templates;
+    let records = 0;
+    for (let i = from; i < to; i++) {
+      const context = contexts[i]!;
+      const domainId = domains[i]!;
+      let domain = this.lastDomain;
+      if (domain === undefined || domain.id !== domainId) domain = this.domainFor(domainId, context.resourceId, nowMs);
+      if (this.options.optionsRecords) {
+        const nic = interfaces[i]!;
+        if (nic !== 0 && !domain.interfaces.has(nic)) this.announceInterface(domain, nic, context, nowMs);
+      }
+      const template = (flags[i]! & IPV6) === 0 ? ipv4 : ipv6;
+      const block = this.blocks.blockFor(context);
+      const length = template.rowLength + block.length;
+      const start = starts[i]!;
+      let open = this.open;
+      if (open === undefined || open.domain !== domain || open.setId !== template.id || open.offset + length > open.limit) {
+        open = this.reserve(domain, template.id, length, nowMs);
+      }
+      open.offset = template.writeForward(open.buf, open.view, open.offset, flows, i, start, 0, block);
+      open.dataRecords++;
+      records++;
+      // Split mode: the forward record always goes out (denies and zero-count starts stay
+      // visible); the reverse one only when the tuple reports reverse traffic.
+      if (this.split && hasReverseTraffic(flows, i)) {
+        if (open.offset + length > open.limit) open = this.reserve(domain, template.id, length, nowMs);
+        open.offset = template.writeReverse(open.buf, open.view, open.offset, flows, i, start, 0, block);
+        open.dataRecords++;
+        records++;
+      }
     }
-    const template = flow.family === 4 ? this.templates.ipv4 : this.templates.ipv6;
-    const view = this.view;
-    fillForwardView(view, flow, context.flowStartMs, context.interfaceIndex, this.strings);
-    if (this.options.biflow === 'rfc5103') {
-      this.appendFlow(domain, template, nowMs);
-      return;
-    }
-    // Split mode: the forward record always goes out (denies and zero-count starts stay
-    // visible); the reverse one only when the tuple reports reverse traffic.
-    this.appendFlow(domain, template, nowMs);
-    if (hasReverseTraffic(flow)) {
-      reverseView(view);
-      this.appendFlow(domain, template, nowMs);
-    }
+    this.counters.flowRecords += records;
   }
 
   reuseBuffers(): void {
@@ -168,11 +194,12 @@ export class IpfixEncoder implements FlowEncoder {
     this.open = undefined;
     if (open.setId >= 0) writeU16(open.buf, open.setStart + 2, open.offset - open.setStart);
     const domain = open.domain;
-    writeMessageHeader(open.buf, open.offset, nowMs, domain.sequence, domain.id);
+    const bytes = this.buffers.finish(open.offset - open.start);
+    writeMessageHeader(bytes, bytes.length, nowMs, domain.sequence, domain.id);
     // Sequence numbers count data records, not messages (RFC 7011 section 3.1), modulo 2^32.
     domain.sequence = (domain.sequence + open.dataRecords) >>> 0;
     domain.dataMessagesSinceTemplates++;
-    this.emit({ bytes: this.buffers.finish(open.buf, open.offset), observationDomainId: domain.id, dataRecords: open.dataRecords, templateRecords: 0 });
+    this.emit({ bytes, observationDomainId: domain.id, dataRecords: open.dataRecords, templateRecords: 0 });
   }
 
   private domainFor(id: number, resourceId: string, nowMs: number): DomainState {
@@ -216,10 +243,10 @@ export class IpfixEncoder implements FlowEncoder {
     );
   }
 
-  private announceInterface(domain: DomainState, index: number, flow: FlowRecord, nowMs: number): void {
+  private announceInterface(domain: DomainState, index: number, context: AzureContext, nowMs: number): void {
     if (domain.interfaces.size >= MAX_INTERFACES_PER_DOMAIN) return;
-    const mac = normalizeMac(flow.azure.mac);
-    const resourceName = flow.azure.resourceId.split('/').filter(Boolean).pop() ?? '';
+    const mac = normalizeMac(context.mac);
+    const resourceName = context.resourceId.split('/').filter(Boolean).pop() ?? '';
     const names = {
       name: this.strings.utf8(mac === '' ? `nic-${index}` : formatMac(mac)),
       description: this.strings.utf8(resourceName === '' ? 'Azure NIC' : `Azure NIC behind ${resourceName}`),
@@ -247,13 +274,6 @@ export class IpfixEncoder implements FlowEncoder {
     this.counters.optionsRecords++;
   }
 
-  private appendFlow(domain: DomainState, template: FlowTemplate, nowMs: number): void {
-    const open = this.reserve(domain, template.id, template.recordLength(this.view), nowMs);
-    open.offset = template.write(open.buf, open.offset, this.view);
-    open.dataRecords++;
-    this.counters.flowRecords++;
-  }
-
   /** Makes room for one record of `length` bytes in a set of `setId`, starting a message or set as needed. */
   private reserve(domain: DomainState, setId: number, length: number, nowMs: number): OpenMessage {
     let open = this.open;
@@ -272,7 +292,20 @@ export class IpfixEncoder implements FlowEncoder {
         }
       }
       if (open === undefined) {
-        open = { buf: this.buffers.take(), domain, offset: MESSAGE_HEADER_BYTES, dataRecords: 0, setId: -1, setStart: 0 };
+        const buffers = this.buffers;
+        buffers.take();
+        const start = buffers.start;
+        open = {
+          buf: buffers.slab,
+          view: buffers.view,
+          domain,
+          start,
+          limit: start + this.options.maxMessageSizeInBytes,
+          offset: start + MESSAGE_HEADER_BYTES,
+          dataRecords: 0,
+          setId: -1,
+          setStart: 0,
+        };
         this.open = open;
       }
     }
@@ -283,14 +316,14 @@ export class IpfixEncoder implements FlowEncoder {
       writeU16(open.buf, open.offset, setId);
       open.offset += SET_HEADER_BYTES;
     }
-    if (open.offset + length > this.options.maxMessageSizeInBytes) {
+    if (open.offset + length > open.limit) {
       throw new RangeError(`a ${length}-byte record cannot fit a ${this.options.maxMessageSizeInBytes}-byte message`);
     }
     return open;
   }
 
   private fits(message: OpenMessage, domain: DomainState, setId: number, length: number): boolean {
-    return message.domain === domain && message.offset + length + (message.setId === setId ? 0 : SET_HEADER_BYTES) <= this.options.maxMessageSizeInBytes;
+    return message.domain === domain && message.offset + length + (message.setId === setId ? 0 : SET_HEADER_BYTES) <= message.limit;
   }
 }
 

@@ -1,6 +1,8 @@
-import type { FlowView } from '../flow/flowView.js';
-import { elementFor, type ElementName, type InformationElement, VARIABLE_LENGTH } from './informationElements.js';
-import { writeU16, writeU32 } from './writers.js';
+import { ADDRESS_WORDS, DENIED, STATE_CODES, type FlowColumns } from '../flow/flowColumns.js';
+import type { AzureContext } from '../flow/flowRecord.js';
+import { elementFor, type ElementName, FIREWALL_EVENT, FORWARDING_STATUS, type InformationElement, VARIABLE_LENGTH } from './informationElements.js';
+import type { ViewStrings } from './viewStrings.js';
+import { variableLengthSize, writeU16, writeU32, writeVariableLength } from './writers.js';
 
 /**
  * Templates are data: a list of element names. One spec yields the IPv4 and the IPv6 variant.
@@ -75,46 +77,80 @@ export interface FieldSpec {
 }
 
 /**
- * Where each element's value comes from in a FlowView, as a JS expression over `v`. The wire
- * encoding follows from the element's type and length.
+ * Where each row element's value comes from, as JS expressions over the writer's arguments: `f`
+ * the FlowColumns, `i` the row, `s` the flow start and `u` the NetFlow sysUptime base (epoch ms),
+ * and the locals `g` (the row's flags), `a` (its first address word) and `k` (its first count).
+ * `forward` sees the flow as Azure logged it (source -> destination); `reverse` is the answer
+ * traffic of `--biflow split`: endpoints, direction and interfaces swapped, reverse counts as the
+ * record's own. Counts are written through `count()` (a blank count is 0 on the wire).
  */
-const FIELD_VALUES: Partial<Record<ElementName, string>> = {
-  flowStartMilliseconds: 'v.flowStartMs',
-  flowEndMilliseconds: 'v.flowEndMs',
-  flowStartSysUpTime: 'v.flowStartMs - v.uptimeBaseMs',
-  flowEndSysUpTime: 'v.flowEndMs - v.uptimeBaseMs',
-  sourceIPv4Address: 'v.sourceAddress',
-  destinationIPv4Address: 'v.destinationAddress',
-  sourceIPv6Address: 'v.sourceAddress',
-  destinationIPv6Address: 'v.destinationAddress',
-  sourceTransportPort: 'v.sourcePort',
-  destinationTransportPort: 'v.destinationPort',
-  protocolIdentifier: 'v.protocol',
-  flowDirection: 'v.direction',
-  forwardingStatus: 'v.forwardingStatus',
-  firewallEvent: 'v.firewallEvent',
-  octetDeltaCount: 'v.octets',
-  packetDeltaCount: 'v.packets',
-  reverseOctetDeltaCount: 'v.reverseOctets',
-  reversePacketDeltaCount: 'v.reversePackets',
-  ingressInterface: 'v.ingressInterface',
-  egressInterface: 'v.egressInterface',
-  azureNicMac: 'v.nicMac',
-  azureRuleName: 'v.ruleName',
-  azureAclId: 'v.aclId',
-  azureEncryption: 'v.encryption',
+const ROW_VALUES: Partial<Record<ElementName, { readonly forward: string; readonly reverse?: string }>> = {
+  flowStartMilliseconds: { forward: 's' },
+  flowEndMilliseconds: { forward: 'f.times[i]' },
+  flowStartSysUpTime: { forward: 's - u' },
+  flowEndSysUpTime: { forward: 'f.times[i] - u' },
+  sourceIPv4Address: { forward: 'f.addresses[a]', reverse: 'f.addresses[a + 4]' },
+  destinationIPv4Address: { forward: 'f.addresses[a + 4]', reverse: 'f.addresses[a]' },
+  sourceIPv6Address: { forward: 'a', reverse: 'a + 4' },
+  destinationIPv6Address: { forward: 'a + 4', reverse: 'a' },
+  sourceTransportPort: { forward: 'f.ports[i * 2]', reverse: 'f.ports[i * 2 + 1]' },
+  destinationTransportPort: { forward: 'f.ports[i * 2 + 1]', reverse: 'f.ports[i * 2]' },
+  protocolIdentifier: { forward: 'f.protocols[i]' },
+  // OUTBOUND is flag bit 1: outbound traffic leaves through the NIC (egress = 1).
+  flowDirection: { forward: 'g & 1', reverse: '(g & 1) ^ 1' },
+  forwardingStatus: { forward: `(g & ${DENIED}) === 0 ? ${FORWARDING_STATUS.forwarded} : ${FORWARDING_STATUS.droppedAclDeny}` },
+  firewallEvent: { forward: `FIREWALL_EVENTS[f.states[i] | ((g & ${DENIED}) << 2)]` },
+  octetDeltaCount: { forward: 'count(f.counts[k + 1])', reverse: 'count(f.counts[k + 3])' },
+  packetDeltaCount: { forward: 'count(f.counts[k])', reverse: 'count(f.counts[k + 2])' },
+  reverseOctetDeltaCount: { forward: 'count(f.counts[k + 3])', reverse: '0' },
+  reversePacketDeltaCount: { forward: 'count(f.counts[k + 2])', reverse: '0' },
+  // The NIC is the ingress interface of inbound traffic and the egress interface of outbound.
+  ingressInterface: { forward: '(g & 1) === 0 ? f.interfaces[i] : 0', reverse: '(g & 1) === 0 ? 0 : f.interfaces[i]' },
+  egressInterface: { forward: '(g & 1) === 0 ? 0 : f.interfaces[i]', reverse: '(g & 1) === 0 ? f.interfaces[i] : 0' },
 };
 
-/** A data template: its wire definition and how to write a FlowView with it. */
+/** Elements whose value is the same for every row of an AzureContext: written once per context. */
+const CONTEXT_VALUES: Partial<Record<ElementName, (context: AzureContext, strings: ViewStrings) => Uint8Array>> = {
+  azureNicMac: (context, strings) => strings.mac(context.mac),
+  azureRuleName: (context, strings) => strings.utf8(context.rule),
+  azureAclId: (context, strings) => strings.utf8(context.aclId),
+  azureEncryption: (context, strings) => strings.utf8(context.encryption),
+};
+
+/** firewallEvent by `state | (flags & DENIED) << 2` (STATE_CODES; a denied flow is always flowDenied). */
+const FIREWALL_EVENTS = new Uint8Array(16).fill(FIREWALL_EVENT.flowDenied);
+FIREWALL_EVENTS[STATE_CODES.none] = FIREWALL_EVENT.ignore;
+FIREWALL_EVENTS[STATE_CODES.begin] = FIREWALL_EVENT.flowCreated;
+FIREWALL_EVENTS[STATE_CODES.continue] = FIREWALL_EVENT.flowUpdate;
+FIREWALL_EVENTS[STATE_CODES.end] = FIREWALL_EVENT.flowDeleted;
+FIREWALL_EVENTS[STATE_CODES.deny] = FIREWALL_EVENT.flowDenied;
+
+/** A blank count (NaN) goes out as 0. */
+function count(value: number): number {
+  return value === value ? value : 0;
+}
+
+/**
+ * Writes row `i` of `f` as one record at `o` of the message (`b` and `d` view the same bytes) and
+ * returns the offset after it. `block` holds the bytes of the template's context elements for the
+ * row's AzureContext (see contextBlock).
+ */
+export type RecordWriter = (b: Uint8Array, d: DataView, o: number, f: FlowColumns, i: number, s: number, u: number, block: Uint8Array) => number;
+
+/** A data template: its wire definition and how to write a row of FlowColumns with it. */
 export interface FlowTemplate {
   readonly id: number;
   readonly fields: readonly FieldSpec[];
   /** Bytes of the fixed-length fields. */
   readonly fixedLength: number;
-  /** Encoded length of `view` under this template. */
-  recordLength(view: FlowView): number;
-  /** Writes `view` at `offset`; returns the offset after the record. */
-  write(buf: Buffer, offset: number, view: FlowView): number;
+  /** Bytes written from the row itself; a record is this plus its context block. */
+  readonly rowLength: number;
+  /** The context elements' bytes for `context` (empty when the template has none). */
+  contextBlock(context: AzureContext, strings: ViewStrings): Uint8Array;
+  /** The row as Azure logged it. */
+  readonly writeForward: RecordWriter;
+  /** The row's answer traffic, as a record of its own (`--biflow split`). */
+  readonly writeReverse: RecordWriter;
 }
 
 function resolve(slots: readonly (ElementName | AddressSlot)[], family: 4 | 6, enterpriseNumber: number): FieldSpec[] {
@@ -129,74 +165,87 @@ function resolve(slots: readonly (ElementName | AddressSlot)[], family: 4 | 6, e
   });
 }
 
-const BYTE_ARRAY_TYPES = new Set(['ipv4Address', 'ipv6Address', 'macAddress']);
-
 /**
- * JS source writing one field at `o + at` (network byte order, RFC 7011 section 6.1). Numbers are
- * split into bytes by hand: a template is compiled into one straight-line function per layout, as
- * protobufjs compiles its codecs, because calling one writer per field cost more than the parse.
+ * JS source writing one row field at `o + at` in network byte order (RFC 7011 section 6.1) with
+ * DataView word stores. A template is compiled into one straight-line function per layout and
+ * direction, as protobufjs compiles its codecs: one call per field, or one store per byte, cost
+ * more than parsing the tuple.
  */
-function fieldSource(field: FieldSpec, at: number): string {
-  const value = FIELD_VALUES[field.name];
-  if (value === undefined) throw new Error(`no value for element ${field.name}`);
+function fieldSource(field: FieldSpec, at: number, direction: 'forward' | 'reverse'): string {
+  const values = ROW_VALUES[field.name];
+  if (values === undefined) throw new Error(`no row value for element ${field.name}`);
+  const value = direction === 'reverse' ? (values.reverse ?? values.forward) : values.forward;
   const { type, length } = field.element;
-  const byte = (i: number, expression: string) => `b[o + ${at + i}] = ${expression};`;
-  if (BYTE_ARRAY_TYPES.has(type)) {
-    const lines = [`x = ${value};`];
-    for (let i = 0; i < length; i++) lines.push(byte(i, `x[${i}]`));
-    return lines.join(' ');
+  if (type === 'ipv6Address') {
+    return [0, 1, 2, 3].map((w) => `d.setInt32(o + ${at + 4 * w}, f.addresses[${value} + ${w}]);`).join(' ');
   }
+  if (type === 'ipv4Address') return `d.setInt32(o + ${at}, ${value});`;
   switch (length) {
     case 1:
-      return byte(0, value);
+      return `d.setUint8(o + ${at}, ${value});`;
     case 2:
-      return `n = ${value}; ${byte(0, 'n >>> 8')} ${byte(1, 'n')}`;
+      return `d.setUint16(o + ${at}, ${value});`;
     case 4:
-      return `n = ${value}; ${byte(0, 'n >>> 24')} ${byte(1, 'n >>> 16')} ${byte(2, 'n >>> 8')} ${byte(3, 'n')}`;
+      return `d.setUint32(o + ${at}, ${value});`;
     case 8:
       // Exact for whole numbers below 2^53 (times in ms, counts): no bigint on the hot path.
-      return [
-        `n = ${value}; h = (n / 4294967296) >>> 0;`,
-        byte(0, 'h >>> 24'), byte(1, 'h >>> 16'), byte(2, 'h >>> 8'), byte(3, 'h'),
-        byte(4, 'n >>> 24'), byte(5, 'n >>> 16'), byte(6, 'n >>> 8'), byte(7, 'n'),
-      ].join(' ');
+      return `n = ${value}; d.setUint32(o + ${at}, (n / 4294967296) >>> 0); d.setUint32(o + ${at + 4}, n >>> 0);`;
     default:
       throw new Error(`cannot write ${type} of ${length} bytes (${field.name})`);
   }
 }
 
-/** Variable-length string (RFC 7011 section 7): one length byte below 255, else 255 and two bytes. */
-function variableLengthSource(field: FieldSpec, at: number): string {
-  return [
-    `x = ${FIELD_VALUES[field.name]}; o += ${at}; n = x.length;`,
-    'if (n < 255) { b[o++] = n; } else { b[o] = 255; b[o + 1] = n >>> 8; b[o + 2] = n; o += 3; }',
-    'for (let i = 0; i < n; i++) b[o + i] = x[i];',
-    'o += n;',
-  ].join(' ');
-}
-
-function buildFlowTemplate(id: number, fields: FieldSpec[]): FlowTemplate {
-  const lines: string[] = ['let n = 0, h = 0, x;'];
-  const lengthTerms: string[] = [];
+function compileWriter(fields: readonly FieldSpec[], direction: 'forward' | 'reverse'): RecordWriter {
+  const lines: string[] = [`const g = f.flags[i], a = i * ${ADDRESS_WORDS}, k = i * 4; let n = 0;`];
   let at = 0;
-  let fixedLength = 0;
+  let inBlock = false;
   for (const field of fields) {
-    if (field.element.length === VARIABLE_LENGTH) {
-      lines.push(variableLengthSource(field, at));
+    if (CONTEXT_VALUES[field.name] !== undefined) {
+      // Consecutive context elements are one block, copied in one go.
+      if (!inBlock) lines.push(`b.set(block, o + ${at}); o += ${at} + block.length;`);
+      inBlock = true;
       at = 0;
-      const bytes = `${FIELD_VALUES[field.name]}.length`;
-      lengthTerms.push(`(${bytes} < 255 ? 1 : 3) + ${bytes}`);
-    } else {
-      lines.push(fieldSource(field, at));
-      at += field.element.length;
-      fixedLength += field.element.length;
+      continue;
     }
+    inBlock = false;
+    lines.push(fieldSource(field, at, direction));
+    at += field.element.length;
   }
   lines.push(`return o + ${at};`);
   // The source is built from the constant tables above only, never from input.
-  const write = new Function('b', 'o', 'v', lines.join('\n')) as FlowTemplate['write'];
-  const recordLength = new Function('v', `return ${[String(fixedLength), ...lengthTerms].join(' + ')};`) as FlowTemplate['recordLength'];
-  return { id, fields, fixedLength, recordLength, write };
+  const factory = new Function('count', 'FIREWALL_EVENTS', `return function write(b, d, o, f, i, s, u, block) {\n${lines.join('\n')}\n};`);
+  return factory(count, FIREWALL_EVENTS) as RecordWriter;
+}
+
+const EMPTY_BLOCK = new Uint8Array(0);
+
+function buildFlowTemplate(id: number, fields: FieldSpec[]): FlowTemplate {
+  let fixedLength = 0;
+  let rowLength = 0;
+  const contextFields: { name: ElementName; element: InformationElement }[] = [];
+  for (const field of fields) {
+    if (field.element.length !== VARIABLE_LENGTH) fixedLength += field.element.length;
+    if (CONTEXT_VALUES[field.name] !== undefined) contextFields.push(field);
+    else rowLength += field.element.length;
+  }
+  const contextBlock = (context: AzureContext, strings: ViewStrings): Uint8Array => {
+    if (contextFields.length === 0) return EMPTY_BLOCK;
+    const values = contextFields.map((field) => CONTEXT_VALUES[field.name]!(context, strings));
+    const size = contextFields.reduce((sum, field, j) => sum + (field.element.length === VARIABLE_LENGTH ? variableLengthSize(values[j]!) : field.element.length), 0);
+    const block = Buffer.alloc(size);
+    let offset = 0;
+    contextFields.forEach((field, j) => {
+      const value = values[j]!;
+      if (field.element.length === VARIABLE_LENGTH) offset = writeVariableLength(block, offset, value);
+      else {
+        if (value.length !== field.element.length) throw new Error(`${field.name} needs ${field.element.length} bytes, got ${value.length}`);
+        block.set(value, offset);
+        offset += value.length;
+      }
+    });
+    return new Uint8Array(block.buffer, block.byteOffset, block.length);
+  };
+  return { id, fields, fixedLength, rowLength, contextBlock, writeForward: compileWriter(fields, 'forward'), writeReverse: compileWriter(fields, 'reverse') };
 }
 
 /** The data templates of one run, chosen by the biflow mode. */
@@ -249,4 +298,31 @@ export function writeFieldSpecifier(buf: Buffer, offset: number, element: Inform
 
 export function fieldSpecifierSize(element: InformationElement): number {
   return element.enterpriseNumber === 0 ? 4 : 8;
+}
+
+/**
+ * The context block of each AzureContext under one template, made once: every row of a rule group
+ * shares its context object, so consecutive rows hit the last one.
+ */
+export class ContextBlocks {
+  private readonly blocks = new WeakMap<AzureContext, Uint8Array>();
+  private last: AzureContext | undefined;
+  private lastBlock: Uint8Array = EMPTY_BLOCK;
+
+  constructor(
+    private readonly template: FlowTemplate,
+    private readonly strings: ViewStrings,
+  ) {}
+
+  blockFor(context: AzureContext): Uint8Array {
+    if (context === this.last) return this.lastBlock;
+    let block = this.blocks.get(context);
+    if (block === undefined) {
+      block = this.template.contextBlock(context, this.strings);
+      this.blocks.set(context, block);
+    }
+    this.last = context;
+    this.lastBlock = block;
+    return block;
+  }
 }

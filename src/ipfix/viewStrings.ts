@@ -1,9 +1,15 @@
-import type { AzureContext } from '../flow/flowRecord.js';
-import type { AzureBytes, ViewStrings } from '../flow/flowView.js';
 import { normalizeMac } from '../enrich/interfaceIndex.js';
 
 const CACHE_LIMIT = 4096;
 const NO_MAC = new Uint8Array(6);
+
+/** Encoded Azure strings and MACs, as the records carry them. */
+export interface ViewStrings {
+  /** UTF-8 bytes, truncated to what a record may carry. */
+  utf8(text: string): Uint8Array;
+  /** Six bytes; all zero when the text is not a MAC. */
+  mac(text: string): Uint8Array;
+}
 
 /**
  * UTF-8 bytes of Azure strings, truncated to what a record may carry, cached per distinct string.
@@ -12,9 +18,6 @@ const NO_MAC = new Uint8Array(6);
 export class CachedViewStrings implements ViewStrings {
   private readonly strings = new Map<string, Uint8Array>();
   private readonly macs = new Map<string, Uint8Array>();
-  private readonly byContext = new WeakMap<AzureContext, AzureBytes>();
-  private lastContext: AzureContext | undefined;
-  private lastBytes: AzureBytes | undefined;
 
   constructor(private readonly maxStringBytes: number) {}
 
@@ -25,18 +28,6 @@ export class CachedViewStrings implements ViewStrings {
       if (this.strings.size >= CACHE_LIMIT) this.strings.clear();
       this.strings.set(text, bytes);
     }
-    return bytes;
-  }
-
-  azureBytes(azure: AzureContext): AzureBytes {
-    if (azure === this.lastContext) return this.lastBytes!;
-    let bytes = this.byContext.get(azure);
-    if (bytes === undefined) {
-      bytes = { ruleName: this.utf8(azure.rule), aclId: this.utf8(azure.aclId), encryption: this.utf8(azure.encryption), nicMac: this.mac(azure.mac) };
-      this.byContext.set(azure, bytes);
-    }
-    this.lastContext = azure;
-    this.lastBytes = bytes;
     return bytes;
   }
 

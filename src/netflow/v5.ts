@@ -1,7 +1,7 @@
-import type { EncodedMessage, FlowEncoder, FlowExportContext } from '../flow/flowEncoder.js';
-import type { FlowRecord } from '../flow/flowRecord.js';
+import { ADDRESS_WORDS, type FlowColumns, IPV6, OUTBOUND } from '../flow/flowColumns.js';
+import { type EncodedMessage, type FlowEncoder, hasReverseTraffic } from '../flow/flowEncoder.js';
 import { IPFIX_DEFAULTS } from '../ipfix/encoder.js';
-import { writeBytes, writeU16, writeU32, writeU8 } from '../ipfix/writers.js';
+import { writeU16, writeU32, writeU8 } from '../ipfix/writers.js';
 import { clampStartMs, UptimeClock } from './uptimeClock.js';
 
 /**
@@ -54,47 +54,32 @@ export class NetflowV5Encoder implements FlowEncoder {
     if (this.maxRecords < 1) throw new RangeError(`maximum message size ${size} cannot hold one NetFlow v5 record`);
   }
 
-  add(flow: FlowRecord, context: FlowExportContext, nowMs: number): void {
-    if (flow.family !== 4) {
-      this.declined.set(DECLINED_IPV6, (this.declined.get(DECLINED_IPV6) ?? 0) + 1);
-      return;
-    }
-    // The engine id names the NSG / flow log as far as 8 bits can.
-    const engineId = context.observationDomainId & 0xff;
-    const startMs = clampStartMs(context.flowStartMs, flow.timeMs);
-    const inbound = flow.direction === 'inbound';
-    const nic = context.interfaceIndex === 0 ? 0 : context.interfaceIndex & 0xffff || 1;
-    this.appendRecord(
-      engineId,
-      flow.sourceAddress,
-      flow.destinationAddress,
-      flow.sourcePort,
-      flow.destinationPort,
-      flow.protocol,
-      inbound ? nic : 0,
-      inbound ? 0 : nic,
-      flow.packetsForward ?? 0,
-      flow.bytesForward ?? 0,
-      startMs,
-      flow.timeMs,
-      nowMs,
-    );
-    if ((flow.packetsReverse ?? 0) > 0 || (flow.bytesReverse ?? 0) > 0) {
-      this.appendRecord(
-        engineId,
-        flow.destinationAddress,
-        flow.sourceAddress,
-        flow.destinationPort,
-        flow.sourcePort,
-        flow.protocol,
-        inbound ? 0 : nic,
-        inbound ? nic : 0,
-        flow.packetsReverse ?? 0,
-        flow.bytesReverse ?? 0,
-        startMs,
-        flow.timeMs,
-        nowMs,
-      );
+  addRows(flows: FlowColumns, from: number, to: number, nowMs: number): void {
+    const { domains, interfaces, flags, starts, times, addresses, ports, protocols, counts } = flows;
+    for (let i = from; i < to; i++) {
+      const rowFlags = flags[i]!;
+      if ((rowFlags & IPV6) !== 0) {
+        this.declined.set(DECLINED_IPV6, (this.declined.get(DECLINED_IPV6) ?? 0) + 1);
+        continue;
+      }
+      // The engine id names the NSG / flow log as far as 8 bits can.
+      const engineId = domains[i]! & 0xff;
+      const endMs = times[i]!;
+      const startMs = clampStartMs(starts[i]!, endMs);
+      const inbound = (rowFlags & OUTBOUND) === 0;
+      const nicIndex = interfaces[i]!;
+      const nic = nicIndex === 0 ? 0 : nicIndex & 0xffff || 1;
+      const a = i * ADDRESS_WORDS;
+      const k = i * 4;
+      const source = addresses[a]!;
+      const destination = addresses[a + 4]!;
+      const sourcePort = ports[i * 2]!;
+      const destinationPort = ports[i * 2 + 1]!;
+      const protocol = protocols[i]!;
+      this.appendRecord(engineId, source, destination, sourcePort, destinationPort, protocol, inbound ? nic : 0, inbound ? 0 : nic, counts[k]!, counts[k + 1]!, startMs, endMs, nowMs);
+      if (hasReverseTraffic(flows, i)) {
+        this.appendRecord(engineId, destination, source, destinationPort, sourcePort, protocol, inbound ? 0 : nic, inbound ? nic : 0, counts[k + 2]!, counts[k + 3]!, startMs, endMs, nowMs);
+      }
     }
   }
 
@@ -125,8 +110,8 @@ export class NetflowV5Encoder implements FlowEncoder {
 
   private appendRecord(
     engineId: number,
-    source: Uint8Array,
-    destination: Uint8Array,
+    source: number,
+    destination: number,
     sourcePort: number,
     destinationPort: number,
     protocol: number,
@@ -156,13 +141,14 @@ export class NetflowV5Encoder implements FlowEncoder {
     const buf = open.buf;
     const base = this.clock.baseMs;
     let offset = HEADER_BYTES + open.records * RECORD_BYTES;
-    offset = writeBytes(buf, offset, source);
-    offset = writeBytes(buf, offset, destination);
+    offset = writeU32(buf, offset, source);
+    offset = writeU32(buf, offset, destination);
     offset = writeU32(buf, offset, 0); // nexthop: unknown
     offset = writeU16(buf, offset, input);
     offset = writeU16(buf, offset, output);
-    offset = writeU32(buf, offset, Math.min(packets, U32_MAX));
-    offset = writeU32(buf, offset, Math.min(octets, U32_MAX));
+    // A blank count (NaN) is 0.
+    offset = writeU32(buf, offset, packets === packets ? Math.min(packets, U32_MAX) : 0);
+    offset = writeU32(buf, offset, octets === octets ? Math.min(octets, U32_MAX) : 0);
     offset = writeU32(buf, offset, startMs - base);
     offset = writeU32(buf, offset, endMs - base);
     offset = writeU16(buf, offset, sourcePort);

@@ -1,14 +1,16 @@
-import type { EncodedMessage, FlowEncoder, FlowExportContext } from '../flow/flowEncoder.js';
-import type { FlowRecord } from '../flow/flowRecord.js';
-import { fillForwardView, FlowView, hasReverseTraffic, reverseView } from '../flow/flowView.js';
+import { type FlowColumns, IPV6 } from '../flow/flowColumns.js';
+import { type EncodedMessage, type FlowEncoder, hasReverseTraffic } from '../flow/flowEncoder.js';
+import type { AzureContext } from '../flow/flowRecord.js';
 import { formatMac, normalizeMac } from '../enrich/interfaceIndex.js';
 import { IPFIX_DEFAULTS, MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES } from '../ipfix/encoder.js';
 import { IANA_ELEMENTS } from '../ipfix/informationElements.js';
-import { netflow9Templates, TEMPLATE_IDS, type FlowTemplate, type FlowTemplates } from '../ipfix/templates.js';
+import { netflow9Templates, TEMPLATE_IDS, type FlowTemplate, type FlowTemplates, type RecordWriter } from '../ipfix/templates.js';
 import { MessageBuffers } from '../ipfix/messageBuffers.js';
-import { CachedViewStrings } from '../ipfix/viewStrings.js';
 import { writeU16, writeU32 } from '../ipfix/writers.js';
 import { clampStartMs, UPTIME_SLACK_MS, UptimeClock } from './uptimeClock.js';
+
+/** NetFlow v9 templates have no context elements. */
+const NO_BLOCK = new Uint8Array(0);
 
 /** RFC 3954 section 5.1. */
 export const NETFLOW9_VERSION = 9;
@@ -41,9 +43,15 @@ interface SourceState {
   readonly interfaces: Map<number, { name: Buffer; description: Buffer }>;
 }
 
+/** A packet being filled, at slab offsets (see MessageBuffers). */
 interface OpenPacket {
   readonly buf: Buffer;
+  readonly view: DataView;
   readonly source: SourceState;
+  /** Where the packet starts in `buf`. */
+  readonly start: number;
+  /** Where it may end at most. */
+  readonly limit: number;
   offset: number;
   /** Records of every kind in the packet: the header Count (RFC 3954 section 5.1). */
   records: number;
@@ -67,8 +75,6 @@ export class NetflowV9Encoder implements FlowEncoder {
   private readonly templates: FlowTemplates;
   private readonly templateFlowsets: Buffer;
   private readonly templateRecordCount: number;
-  private readonly strings = new CachedViewStrings(255);
-  private readonly view = new FlowView();
   private readonly clock = new UptimeClock();
   private readonly sources = new Map<number, SourceState>();
   private readonly buffers: MessageBuffers;
@@ -95,18 +101,19 @@ export class NetflowV9Encoder implements FlowEncoder {
     this.templateRecordCount = 2 + (this.options.optionsRecords ? 1 : 0);
   }
 
-  add(flow: FlowRecord, context: FlowExportContext, nowMs: number): void {
-    const source = this.sourceFor(context.observationDomainId, nowMs);
-    if (this.options.optionsRecords && context.interfaceIndex !== 0 && !source.interfaces.has(context.interfaceIndex)) {
-      this.announceInterface(source, context.interfaceIndex, flow, nowMs);
-    }
-    const template = flow.family === 4 ? this.templates.ipv4 : this.templates.ipv6;
-    const view = this.view;
-    fillForwardView(view, flow, clampStartMs(context.flowStartMs, flow.timeMs), context.interfaceIndex, this.strings);
-    this.appendFlow(source, template, nowMs);
-    if (hasReverseTraffic(flow)) {
-      reverseView(view);
-      this.appendFlow(source, template, nowMs);
+  addRows(flows: FlowColumns, from: number, to: number, nowMs: number): void {
+    const { domains, interfaces, contexts, flags, starts, times } = flows;
+    for (let i = from; i < to; i++) {
+      const source = this.sourceFor(domains[i]!, nowMs);
+      if (this.options.optionsRecords) {
+        const nic = interfaces[i]!;
+        if (nic !== 0 && !source.interfaces.has(nic)) this.announceInterface(source, nic, contexts[i]!, nowMs);
+      }
+      const template = (flags[i]! & IPV6) === 0 ? this.templates.ipv4 : this.templates.ipv6;
+      const endMs = times[i]!;
+      const startMs = clampStartMs(starts[i]!, endMs);
+      this.appendFlow(source, template, flows, i, startMs, endMs, nowMs, template.writeForward);
+      if (hasReverseTraffic(flows, i)) this.appendFlow(source, template, flows, i, startMs, endMs, nowMs, template.writeReverse);
     }
   }
 
@@ -125,13 +132,18 @@ export class NetflowV9Encoder implements FlowEncoder {
     this.closeFlowset(open);
     const source = open.source;
     const times = open.dataRecords > 0 ? this.clock.header(nowMs) : templateOnlyTimes(nowMs);
-    writeV9Header(open.buf, open.records, times.sysUptimeMs, times.unixSeconds, source.sequence, source.id);
+    const bytes = this.buffers.finish(open.offset - open.start);
+    writeV9Header(bytes, open.records, times.sysUptimeMs, times.unixSeconds, source.sequence, source.id);
     source.sequence = (source.sequence + 1) >>> 0;
     source.dataPacketsSinceTemplates++;
-    this.emit({ bytes: this.buffers.finish(open.buf, open.offset), observationDomainId: source.id, dataRecords: open.dataRecords, templateRecords: 0 });
+    this.emit({ bytes, observationDomainId: source.id, dataRecords: open.dataRecords, templateRecords: 0 });
   }
 
+  private lastSource: SourceState | undefined;
+
   private sourceFor(id: number, nowMs: number): SourceState {
+    const last = this.lastSource;
+    if (last !== undefined && last.id === id) return last;
     let source = this.sources.get(id);
     if (source === undefined) {
       if (this.sources.size >= 65_536) this.sources.clear();
@@ -139,6 +151,7 @@ export class NetflowV9Encoder implements FlowEncoder {
       this.sources.set(id, source);
       this.sendTemplates(source, nowMs, this.options.templateRepeatsAtStart);
     }
+    this.lastSource = source;
     return source;
   }
 
@@ -165,10 +178,10 @@ export class NetflowV9Encoder implements FlowEncoder {
     );
   }
 
-  private announceInterface(source: SourceState, index: number, flow: FlowRecord, nowMs: number): void {
+  private announceInterface(source: SourceState, index: number, context: AzureContext, nowMs: number): void {
     if (source.interfaces.size >= 4096) return;
-    const mac = normalizeMac(flow.azure.mac);
-    const resourceName = flow.azure.resourceId.split('/').filter(Boolean).pop() ?? '';
+    const mac = normalizeMac(context.mac);
+    const resourceName = context.resourceId.split('/').filter(Boolean).pop() ?? '';
     const names = {
       name: fixedString(mac === '' ? `nic-${index}` : formatMac(mac), INTERFACE_NAME_BYTES),
       description: fixedString(resourceName === '' ? 'Azure NIC' : `Azure NIC behind ${resourceName}`, INTERFACE_DESCRIPTION_BYTES),
@@ -178,7 +191,7 @@ export class NetflowV9Encoder implements FlowEncoder {
   }
 
   private appendInterfaceOption(source: SourceState, index: number, names: { name: Buffer; description: Buffer }, nowMs: number): void {
-    const open = this.reserve(source, TEMPLATE_IDS.netflow9InterfaceOptions, INTERFACE_OPTION_RECORD_BYTES, nowMs, undefined);
+    const open = this.reserve(source, TEMPLATE_IDS.netflow9InterfaceOptions, INTERFACE_OPTION_RECORD_BYTES, nowMs, NaN, NaN);
     let offset = writeU32(open.buf, open.offset, index);
     offset += names.name.copy(open.buf, offset);
     open.offset = offset + names.description.copy(open.buf, offset);
@@ -187,12 +200,10 @@ export class NetflowV9Encoder implements FlowEncoder {
     this.counters.optionsRecords++;
   }
 
-  private appendFlow(source: SourceState, template: FlowTemplate, nowMs: number): void {
-    const view = this.view;
-    const open = this.reserve(source, template.id, template.fixedLength, nowMs, view);
-    view.uptimeBaseMs = this.clock.baseMs;
-    open.offset = template.write(open.buf, open.offset, view);
-    this.clock.wrote(view.flowEndMs);
+  private appendFlow(source: SourceState, template: FlowTemplate, flows: FlowColumns, i: number, startMs: number, endMs: number, nowMs: number, write: RecordWriter): void {
+    const open = this.reserve(source, template.id, template.rowLength, nowMs, startMs, endMs);
+    open.offset = write(open.buf, open.view, open.offset, flows, i, startMs, this.clock.baseMs, NO_BLOCK);
+    this.clock.wrote(endMs);
     open.records++;
     open.dataRecords++;
     open.flows++;
@@ -200,12 +211,12 @@ export class NetflowV9Encoder implements FlowEncoder {
   }
 
   /**
-   * Room for one record in a flowset of `flowsetId`; a flow record also needs the open packet's
-   * uptime base to cover its times, else a new packet starts with a base of its own.
+   * Room for one record in a flowset of `flowsetId`; a flow record (its times not NaN) also needs
+   * the open packet's uptime base to cover its times, else a new packet starts with a base of its own.
    */
-  private reserve(source: SourceState, flowsetId: number, length: number, nowMs: number, flow: FlowView | undefined): OpenPacket {
+  private reserve(source: SourceState, flowsetId: number, length: number, nowMs: number, startMs: number, endMs: number): OpenPacket {
     let open = this.open;
-    if (open !== undefined && !this.fits(open, source, flowsetId, length, flow)) {
+    if (open !== undefined && !this.fits(open, source, flowsetId, length, startMs, endMs)) {
       this.flush(nowMs);
       open = undefined;
     }
@@ -213,18 +224,33 @@ export class NetflowV9Encoder implements FlowEncoder {
       if (this.templatesDue(source, nowMs)) {
         this.sendTemplates(source, nowMs, 1);
         open = this.open;
-        if (open !== undefined && !this.fits(open, source, flowsetId, length, flow)) {
+        if (open !== undefined && !this.fits(open, source, flowsetId, length, startMs, endMs)) {
           this.flush(nowMs);
           open = undefined;
         }
       }
       if (open === undefined) {
-        open = { buf: this.buffers.take(), source, offset: HEADER_BYTES, records: 0, dataRecords: 0, flows: 0, flowsetId: -1, flowsetStart: 0 };
+        const buffers = this.buffers;
+        buffers.take();
+        const start = buffers.start;
+        open = {
+          buf: buffers.slab,
+          view: buffers.view,
+          source,
+          start,
+          limit: start + this.options.maxMessageSizeInBytes,
+          offset: start + HEADER_BYTES,
+          records: 0,
+          dataRecords: 0,
+          flows: 0,
+          flowsetId: -1,
+          flowsetStart: 0,
+        };
         this.open = open;
         this.clock.open(nowMs);
       }
     }
-    if (flow !== undefined && open.flows === 0) this.clock.open(flow.flowStartMs);
+    if (startMs === startMs && open.flows === 0) this.clock.open(startMs);
     if (open.flowsetId !== flowsetId) {
       this.closeFlowset(open);
       open.flowsetId = flowsetId;
@@ -235,12 +261,12 @@ export class NetflowV9Encoder implements FlowEncoder {
     return open;
   }
 
-  private fits(packet: OpenPacket, source: SourceState, flowsetId: number, length: number, flow: FlowView | undefined): boolean {
+  private fits(packet: OpenPacket, source: SourceState, flowsetId: number, length: number, startMs: number, endMs: number): boolean {
     // Worst case: a new flowset header and padding to 4 bytes after this record.
     return (
       packet.source === source &&
-      packet.offset + length + (packet.flowsetId === flowsetId ? 0 : FLOWSET_HEADER_BYTES) + 3 <= this.options.maxMessageSizeInBytes &&
-      (flow === undefined || packet.flows === 0 || this.clock.fits(flow.flowStartMs, flow.flowEndMs))
+      packet.offset + length + (packet.flowsetId === flowsetId ? 0 : FLOWSET_HEADER_BYTES) + 3 <= packet.limit &&
+      (startMs !== startMs || packet.flows === 0 || this.clock.fits(startMs, endMs))
     );
   }
 

@@ -2,7 +2,8 @@ import type { BlockBlobClient } from '@azure/storage-blob';
 import type { Logger } from 'pino';
 import { FlowLogReader } from '../azure/flowLogReader.js';
 import type { ParseProblem } from '../azure/problems.js';
-import type { FlowRecord } from '../flow/flowRecord.js';
+import { columnSink } from '../azure/tupleSink.js';
+import { FlowColumns } from '../flow/flowColumns.js';
 import type { BlobCursor } from '../state/sourceState.js';
 import { unquoteEtag } from './blobDiscovery.js';
 
@@ -19,7 +20,7 @@ import { unquoteEtag } from './blobDiscovery.js';
 export type CursorAdvance = Partial<Omit<BlobCursor, 'hourMs' | 'failures' | 'retryAfterMs' | 'poisoned' | 'activeUntilMs'>>;
 
 export interface BlockReadStep {
-  readonly records: FlowRecord[];
+  readonly records: FlowColumns;
   readonly azureRecords: number;
   readonly inputBytes: number;
   /** Data blocks parsed in this step. */
@@ -129,7 +130,7 @@ export async function* readNewBlocks(blob: BlockBlobClient, cursor: BlobCursor, 
 
   if (next > last || (next === last && last > 0 && layout.ids[last] === cursor.tailBlockId && layout.ends[last]! - layout.starts[last]! <= MAX_TAIL_BYTES)) {
     // Nothing past the cursor but the known tail: no download.
-    yield { records: [], azureRecords: 0, inputBytes: 0, blocks: 0, advance: { doneEtag: layout.etag, ...createdOn } };
+    yield { records: new FlowColumns(1), azureRecords: 0, inputBytes: 0, blocks: 0, advance: { doneEtag: layout.etag, ...createdOn } };
     return;
   }
 
@@ -142,7 +143,7 @@ export async function* readNewBlocks(blob: BlockBlobClient, cursor: BlobCursor, 
     }
     const base = layout.starts[first]!;
     const buffer = await downloadRange(blob, base, bytes, layout.rawEtag);
-    const records: FlowRecord[] = [];
+    const records = new FlowColumns();
     let azureRecords = 0;
     let dataBlocks = 0;
     let cursorIndex = -1;
@@ -157,12 +158,7 @@ export async function* readNewBlocks(blob: BlockBlobClient, cursor: BlobCursor, 
         tailBlockId = layout.ids[i];
         continue;
       }
-      const reader = new FlowLogReader(`${options.label} block ${i}`, {
-        flow: (record) => {
-          if (options.notBeforeMs === undefined || record.timeMs >= options.notBeforeMs) records.push(record);
-        },
-        problem: options.onProblem,
-      });
+      const reader = new FlowLogReader(`${options.label} block ${i}`, columnSink(records, options.onProblem));
       if (i > 0) reader.push(ARRAY_OPEN);
       reader.push(block);
       reader.end();
@@ -170,6 +166,7 @@ export async function* readNewBlocks(blob: BlockBlobClient, cursor: BlobCursor, 
       dataBlocks++;
       cursorIndex = i;
     }
+    if (options.notBeforeMs !== undefined) records.dropBefore(options.notBeforeMs);
     const advance: CursorAdvance = { ...reset, ...createdOn };
     if (cursorIndex >= 0) {
       advance.lastBlockId = layout.ids[cursorIndex];
@@ -195,23 +192,21 @@ function warnRewritten(options: BlockReaderOptions, cursor: BlobCursor, why: str
 
 async function* readWhole(blob: BlockBlobClient, layout: Layout, options: BlockReaderOptions, createdOn: { createdOnMs?: number }): AsyncGenerator<BlockReadStep> {
   const response = await blob.download(0, undefined, { conditions: layout.rawEtag === '' ? {} : { ifMatch: layout.rawEtag }, maxRetryRequests: 3 });
-  let records: FlowRecord[] = [];
+  const records = new FlowColumns();
   let counted = 0;
-  const reader = new FlowLogReader(options.label, {
-    flow: (record) => {
-      if (options.notBeforeMs === undefined || record.timeMs >= options.notBeforeMs) records.push(record);
-    },
-    problem: options.onProblem,
-  });
+  const reader = new FlowLogReader(options.label, columnSink(records, options.onProblem));
   // No block ids to point at inside: parts are acknowledged without moving the cursor, which is
   // set only when the whole blob went out (a crash part-way sends the blob again).
   for await (const chunk of response.readableStreamBody as AsyncIterable<Buffer>) {
     reader.push(chunk);
+    if (options.notBeforeMs !== undefined) records.dropBefore(options.notBeforeMs);
     yield { records, azureRecords: reader.recordsRead - counted, inputBytes: chunk.length, blocks: 0 };
     counted = reader.recordsRead;
-    records = [];
+    // Emptied, not replaced: the reader's sink holds these columns.
+    records.clear();
   }
   reader.end();
+  if (options.notBeforeMs !== undefined) records.dropBefore(options.notBeforeMs);
   yield {
     records,
     azureRecords: reader.recordsRead - counted,

@@ -2,7 +2,7 @@ import type { BlobServiceClient, BlockBlobClient } from '@azure/storage-blob';
 import type { Logger } from 'pino';
 import type { BlobCreatedNotification } from '../azure/blobCreatedEvent.js';
 import type { ParseProblem } from '../azure/problems.js';
-import type { FlowRecord } from '../flow/flowRecord.js';
+import type { FlowColumns } from '../flow/flowColumns.js';
 import { blobKey, emptyState, type SourceState, type StateStore } from '../state/sourceState.js';
 import { classifyAzureError, safeUrl, type AzureFailure } from './azureErrors.js';
 import { floorHour, HOUR_MS, parseFlowLogBlobName } from './blobPaths.js';
@@ -19,7 +19,7 @@ import { readNewBlocks } from './blockBlobReader.js';
  */
 
 export interface NotifiedStep {
-  readonly records: FlowRecord[];
+  readonly records: FlowColumns;
   readonly azureRecords: number;
   readonly inputBytes: number;
   readonly blocks: number;

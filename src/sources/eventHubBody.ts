@@ -6,7 +6,8 @@ import { isNsgRecord } from '../azure/nsgFlowLog.js';
 import { excerpt as cutExcerpt, type ParseProblem } from '../azure/problems.js';
 import { isObject } from '../azure/recordShape.js';
 import { RecordSplitter } from '../azure/recordSplitter.js';
-import { emitRows, type FlowSink } from '../azure/tupleSink.js';
+import { deliverRows, rowTarget, type FlowSink } from '../azure/tupleSink.js';
+import { FlowColumns } from '../flow/flowColumns.js';
 import { isVnetRecord } from '../azure/vnetFlowLog.js';
 
 /**
@@ -74,6 +75,8 @@ class BodyRun {
   private readonly problems: ParseProblem[] = [];
   private unrecognizedWhy: string | undefined;
   private readonly bufferingSink: FlowSink;
+  /** Rows of one record for a sink without columns of its own. */
+  private readonly scratch = new FlowColumns();
 
   constructor(
     private readonly source: string,
@@ -99,12 +102,11 @@ class BodyRun {
   }
 
   private slice(bytes: Buffer, recordIndex: number): void {
-    const flows = this.fast.read(bytes);
-    if (flows !== null) {
+    const target = rowTarget(this.sink, this.scratch);
+    if (this.fast.read(bytes, target)) {
       this.kinds.add('flow-log');
       this.azureRecords++;
-      emitRows(this.sink, flows);
-      this.fast.release();
+      deliverRows(this.sink, target);
       return;
     }
     let value: unknown;

@@ -10,6 +10,8 @@ import {
 import type { Logger } from 'pino';
 import { isFlowLogBlobUrl } from '../azure/blobCreatedEvent.js';
 import type { ParseProblem } from '../azure/problems.js';
+import type { FlowSink } from '../azure/tupleSink.js';
+import { FlowColumns } from '../flow/flowColumns.js';
 import type { FlowRecord } from '../flow/flowRecord.js';
 import { redactSecrets } from './azureErrors.js';
 import { EventBodyDecoder, type BodyKind, type DecodedBody } from './eventHubBody.js';
@@ -109,7 +111,7 @@ interface Queued {
 }
 
 interface Group {
-  records: FlowRecord[];
+  records: FlowColumns;
   azureRecords: number;
   inputBytes: number;
   /** The last event whose records are all in this group or in batches queued before it. */
@@ -272,7 +274,14 @@ export class EventHubSource {
     const maxRecords = this.options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS;
     const pending: Promise<boolean>[] = [];
     let group = newGroup();
-    const sink = { flow: (record: FlowRecord) => group.records.push(record), problem: this.options.onProblem };
+    // The fast path writes rows straight into the open group's columns.
+    const sink: FlowSink = {
+      get columns() {
+        return group.records;
+      },
+      flow: (record: FlowRecord) => group.records.append(record),
+      problem: this.options.onProblem,
+    };
     const hub = work.context.eventHubName;
     events: for (const event of events) {
       if (this.stopping || work.closed) break;
@@ -422,7 +431,7 @@ export class EventHubSource {
 }
 
 function newGroup(): Group {
-  return { records: [], azureRecords: 0, inputBytes: 0, lastEvent: undefined };
+  return { records: new FlowColumns(), azureRecords: 0, inputBytes: 0, lastEvent: undefined };
 }
 
 function bodyBytes(body: unknown): number {

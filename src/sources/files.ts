@@ -2,6 +2,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FlowColumns } from '../flow/flowColumns.js';
 import { FlowLogReader } from '../azure/flowLogReader.js';
+import { columnSink } from '../azure/tupleSink.js';
 import type { ParseProblem } from '../azure/problems.js';
 import type { FlowBatch } from './flowBatch.js';
 
@@ -72,8 +73,12 @@ async function firstTimeMs(path: string): Promise<number> {
   return Number.MAX_SAFE_INTEGER;
 }
 
-/** Bytes read per step: large enough for throughput, small enough that batches stay small. */
-const CHUNK_BYTES = 1 << 18;
+/**
+ * Bytes read per step. A record cut by the end of a chunk is read twice (once cut out by the
+ * splitter, once parsed), so a chunk holds many records; the batch it makes is still small next to
+ * the memory a replay may use.
+ */
+const CHUNK_BYTES = 1 << 20;
 
 /**
  * Streams one file into batches of flows, one batch per chunk read. Malformed input goes to
@@ -82,11 +87,7 @@ const CHUNK_BYTES = 1 << 18;
 export async function* readFlowLogFile(file: string, onProblem: (problem: ParseProblem) => void): AsyncGenerator<FlowBatch> {
   const records = new FlowColumns();
   let azureRecords = 0;
-  const reader = new FlowLogReader(file, {
-    flow: (record) => records.append(record),
-    rows: (rows) => records.appendRows(rows),
-    problem: onProblem,
-  });
+  const reader = new FlowLogReader(file, columnSink(records, onProblem));
   // Two read buffers for the whole file, not a fresh one per chunk (as a read stream gives): the
   // kernel faulting in new pages for every chunk cost more than parsing it. While one chunk is
   // parsed the next is read into the other. The reader keeps nothing of a chunk once push() returns.

@@ -115,36 +115,34 @@ describe('flow start table (packed keys) against the Map model', () => {
     }
   });
 
-  it('answers the same for random flows, odd ones included (protocol not a number, long or short addresses)', () => {
+  it('answers the same for random flows: both families, any protocol, edge ports, contexts whose names run together', () => {
     const rng = random(42);
     const contexts: AzureContext[] = ['a', 'b', 'a|x'].flatMap((resourceId) =>
       ['m1', 'x|m1', ''].map((mac) => ({ rule: 'r', mac, resourceId, aclId: '', encryption: '', flowLogGuid: '' })),
     );
-    const addresses = [
-      Uint8Array.of(10, 0, 0, 1),
-      Uint8Array.of(10, 0, 0, 2),
-      Uint8Array.of(255, 255, 255, 255),
+    const v4 = [Uint8Array.of(10, 0, 0, 1), Uint8Array.of(10, 0, 0, 2), Uint8Array.of(255, 255, 255, 255), Uint8Array.of(0, 0, 0, 0)];
+    const v6 = [
       new Uint8Array(16),
       Uint8Array.of(0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1),
       new Uint8Array(Buffer.from('7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c', 'hex')),
-      new Uint8Array(0),
-      Uint8Array.of(1, 2),
-      new Uint8Array(20).fill(7),
+      // The IPv4 bytes of v4[0] followed by zeros: a different flow from 10.0.0.1.
+      Uint8Array.of(10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
     ];
-    const protocols: unknown[] = [6, 17, 1, 0, 255, 256, 6.5, -1, Object.prototype.toString];
     const states: (FlowState | undefined)[] = ['begin', 'continue', 'end', 'deny', undefined];
     const flows: FlowRecord[] = [];
     for (let i = 0; i < 40_000; i++) {
       const state = rng.pick(states);
+      const family = rng.int(4) === 0 ? 6 : 4;
+      const addresses = family === 4 ? v4 : v6;
       flows.push({
         kind: 'nsg-v2',
         timeMs: 1_749_718_800_000 + rng.int(600_000) - (rng.int(10) === 0 ? 900_000 : 0),
-        family: 4,
+        family,
         sourceAddress: rng.pick(addresses),
         destinationAddress: rng.pick(addresses),
-        sourcePort: rng.int(20) === 0 ? rng.pick([65_536, 1.5, -1]) : rng.int(4),
+        sourcePort: rng.int(20) === 0 ? rng.pick([65_535, 0]) : rng.int(4),
         destinationPort: rng.int(3),
-        protocol: (rng.int(10) === 0 ? rng.pick(protocols) : rng.pick([6, 17])) as number,
+        protocol: rng.int(10) === 0 ? rng.pick([1, 0, 255, 47]) : rng.pick([6, 17]),
         direction: 'outbound',
         decision: state === 'deny' || rng.int(20) === 0 ? 'deny' : 'allow',
         state,

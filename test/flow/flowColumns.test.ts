@@ -40,18 +40,36 @@ describe('FlowColumns', () => {
     expect(kept.sourceAddress.buffer).not.toBe(columns.recordAt(0).sourceAddress.buffer);
   });
 
-  it('appends the rows of other columns and starts over after clear()', () => {
-    const source = new FlowColumns(1);
-    for (const record of FLOWS) source.append(record);
+  it('grows past its first capacity, rolls back with truncate() and starts over after clear()', () => {
     const batch = new FlowColumns(1);
-    batch.appendRows(source);
-    batch.appendRows(source);
-    expect(batch.length).toBe(2 * FLOWS.length);
+    for (let k = 0; k < 3; k++) for (const record of FLOWS) batch.append(record);
+    expect(batch.length).toBe(3 * FLOWS.length);
     for (let i = 0; i < batch.length; i++) expect(batch.at(i)).toEqual(FLOWS[i % FLOWS.length]);
     expect(batch.at(0)!.azure).toBe(NSG_CONTEXT);
+    batch.truncate(FLOWS.length + 2);
+    expect(batch.length).toBe(FLOWS.length + 2);
+    batch.truncate(100);
+    expect(batch.length).toBe(FLOWS.length + 2);
     batch.clear();
     expect(batch.length).toBe(0);
     batch.append(FLOWS[4]!);
     expect(batch.at(0)).toEqual(FLOWS[4]);
+  });
+
+  it('drops the rows before a time and keeps the rest in order', () => {
+    const columns = new FlowColumns();
+    const times = [5, 1, 7, 3, 9, 5];
+    times.forEach((timeMs, i) => columns.append(FLOWS[i % FLOWS.length]!.family === 6 ? { ...FLOWS[3]!, timeMs } : { ...FLOWS[0]!, timeMs, sourcePort: i }));
+    const kept = [0, 2, 4, 5].map((i) => columns.recordAt(i));
+    columns.dropBefore(5);
+    expect(columns.length).toBe(4);
+    kept.forEach((record, i) => expect(columns.recordAt(i)).toEqual(record));
+  });
+
+  it('refuses addresses that do not match the family', () => {
+    const columns = new FlowColumns();
+    expect(() => columns.append({ ...flow(), sourceAddress: new Uint8Array(16) })).toThrow(RangeError);
+    expect(() => columns.append({ ...flow(), family: 6 })).toThrow(RangeError);
+    expect(columns.length).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import { FlowColumns } from '../../src/flow/flowColumns.js';
 import type { AzureContext, FlowRecord } from '../../src/flow/flowRecord.js';
 import { parseAddress } from '../../src/azure/tupleFields.js';
 
@@ -35,4 +36,25 @@ export function flow(overrides: Partial<Omit<FlowRecord, 'sourceAddress' | 'dest
     azure: NSG_CONTEXT,
     ...rest,
   };
+}
+
+/** What the enrich stage adds to a flow. */
+export interface Enrichment {
+  readonly flowStartMs: number;
+  readonly observationDomainId: number;
+  readonly interfaceIndex: number;
+}
+
+/** Flows as the encoders take them: columns, with the enrich columns `enrich` gives each flow. */
+export function enrichedColumns(flows: readonly FlowRecord[], enrich: (flow: FlowRecord) => Enrichment): FlowColumns {
+  const columns = new FlowColumns();
+  for (const record of flows) {
+    const i = columns.length;
+    columns.append(record);
+    const { flowStartMs, observationDomainId, interfaceIndex } = enrich(record);
+    columns.starts[i] = flowStartMs;
+    columns.domains[i] = observationDomainId;
+    columns.interfaces[i] = interfaceIndex;
+  }
+  return columns;
 }

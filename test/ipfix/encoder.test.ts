@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EncodedMessage } from '../../src/flow/flowEncoder.js';
 import { IpfixEncoder } from '../../src/ipfix/encoder.js';
 import { DatagramDecoder } from '../../src/listen/datagramDecoder.js';
-import { flow } from '../helpers/flows.js';
+import { enrichedColumns, flow } from '../helpers/flows.js';
 
 const NOW = 1_764_000_000_000; // 2025-11-24T16:00:00Z: export time 0x69248100 s
 const hex = (text: string) => text.replace(/\s+/g, '');
@@ -10,7 +10,8 @@ const hex = (text: string) => text.replace(/\s+/g, '');
 function encode(flows: ReturnType<typeof flow>[], options: ConstructorParameters<typeof IpfixEncoder>[0] = {}, domain = 7, ifIndex = 3): EncodedMessage[] {
   const messages: EncodedMessage[] = [];
   const encoder = new IpfixEncoder({ templateRepeatsAtStart: 1, ...options }, (m) => messages.push({ ...m, bytes: Buffer.from(m.bytes) }));
-  for (const f of flows) encoder.add(f, { flowStartMs: f.timeMs - 60_000, observationDomainId: domain, interfaceIndex: ifIndex }, NOW);
+  const columns = enrichedColumns(flows, (f) => ({ flowStartMs: f.timeMs - 60_000, observationDomainId: domain, interfaceIndex: ifIndex }));
+  encoder.addRows(columns, 0, columns.length, NOW);
   encoder.flush(NOW);
   return messages;
 }
@@ -118,8 +119,10 @@ describe('IPFIX encoder', () => {
   it('gives each observation domain its own templates and sequence numbers', () => {
     const messages: EncodedMessage[] = [];
     const encoder = new IpfixEncoder({ templateRepeatsAtStart: 2 }, (m) => messages.push(m));
-    encoder.add(flow(), { flowStartMs: 0, observationDomainId: 1, interfaceIndex: 0 }, NOW);
-    encoder.add(flow(), { flowStartMs: 0, observationDomainId: 2, interfaceIndex: 0 }, NOW);
+    const columns = enrichedColumns([flow(), flow()], () => ({ flowStartMs: 0, observationDomainId: 1, interfaceIndex: 0 }));
+    columns.domains[1] = 2;
+    encoder.addRows(columns, 0, 1, NOW);
+    encoder.addRows(columns, 1, 2, NOW);
     encoder.flush(NOW);
     const summary = messages.map((m) => [m.observationDomainId, m.dataRecords, m.bytes.readUInt32BE(8)]);
     expect(summary).toEqual([
