@@ -46,31 +46,46 @@ class ReusedFlowRecord implements FlowRecord {
   azure: AzureContext = { rule: '', mac: '', resourceId: '', aclId: '', encryption: '', flowLogGuid: '' };
 }
 
-export class FlowColumns {
+/** The typed-array columns of FlowColumns (see there). */
+export interface ColumnArrays {
+  readonly times: Float64Array;
+  readonly counts: Float64Array;
+  readonly ports: Uint16Array;
+  readonly addresses: Int32Array;
+  readonly kinds: Uint8Array;
+  readonly protocols: Uint8Array;
+  readonly flags: Uint8Array;
+  readonly states: Uint8Array;
+  readonly starts: Float64Array;
+  readonly domains: Uint32Array;
+  readonly interfaces: Uint32Array;
+}
+
+export class FlowColumns implements ColumnArrays {
   length = 0;
   private capacity = 0;
   /** Tuple time, epoch ms: the flow's end on the wire. */
-  times = new Float64Array(0);
+  times: Float64Array = new Float64Array(0);
   /** packets forward, bytes forward, packets reverse, bytes reverse; NaN where Azure left it blank. */
-  counts = new Float64Array(0);
+  counts: Float64Array = new Float64Array(0);
   /** source port, destination port. */
-  ports = new Uint16Array(0);
+  ports: Uint16Array = new Uint16Array(0);
   /** Addresses as big-endian 32-bit words (see ADDRESS_WORDS). */
-  addresses = new Int32Array(0);
-  kinds = new Uint8Array(0);
-  protocols = new Uint8Array(0);
+  addresses: Int32Array = new Int32Array(0);
+  kinds: Uint8Array = new Uint8Array(0);
+  protocols: Uint8Array = new Uint8Array(0);
   /** OUTBOUND | DENIED | IPV6. */
-  flags = new Uint8Array(0);
-  states = new Uint8Array(0);
+  flags: Uint8Array = new Uint8Array(0);
+  states: Uint8Array = new Uint8Array(0);
   contexts: AzureContext[] = [];
 
   // Filled by the enrich stage (src/enrich/), read by the encoders.
   /** Flow start, epoch ms. */
-  starts = new Float64Array(0);
+  starts: Float64Array = new Float64Array(0);
   /** IPFIX observation domain / NetFlow source id. */
-  domains = new Uint32Array(0);
+  domains: Uint32Array = new Uint32Array(0);
   /** The NIC's interface index (ingress for inbound traffic, egress for outbound). */
-  interfaces = new Uint32Array(0);
+  interfaces: Uint32Array = new Uint32Array(0);
 
   private readonly row = new ReusedFlowRecord();
   private readonly source4 = new Uint8Array(4);
@@ -84,6 +99,27 @@ export class FlowColumns {
 
   clear(): void {
     this.length = 0;
+  }
+
+  /**
+   * Makes `arrays` these columns, holding `length` rows (the export thread reads a batch buffer
+   * this way, without a copy). Contexts are the caller's to fill.
+   */
+  adopt(arrays: ColumnArrays, length: number): void {
+    this.times = arrays.times;
+    this.counts = arrays.counts;
+    this.ports = arrays.ports;
+    this.addresses = arrays.addresses;
+    this.kinds = arrays.kinds;
+    this.protocols = arrays.protocols;
+    this.flags = arrays.flags;
+    this.states = arrays.states;
+    this.starts = arrays.starts;
+    this.domains = arrays.domains;
+    this.interfaces = arrays.interfaces;
+    this.capacity = arrays.times.length;
+    if (length > this.capacity) throw new RangeError(`${length} rows in columns of ${this.capacity}`);
+    this.length = length;
   }
 
   /** Drops the rows from `length` on (a record the fast reader gave up on). */

@@ -1,0 +1,292 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { FlowColumns } from '../flow/flowColumns.js';
+import type { AzureContext } from '../flow/flowRecord.js';
+import type { CollectorAddress } from '../transport/collectorAddress.js';
+import type { PcapEndpoint } from '../transport/pcap.js';
+import type { CollectorStats } from '../transport/udp.js';
+import type { EncodingOptions } from './encoding.js';
+import { BATCH_BYTES, batchViews, ContextNumbers } from './rowBatch.js';
+
+/** What the exporting thread is made of: plain data (it is copied to the thread). */
+export interface ExportThreadSettings {
+  readonly encoding: EncodingOptions;
+  readonly collectors: readonly CollectorAddress[];
+  /** Also (or only, without collectors) write every datagram to this pcap file. */
+  readonly pcapPath?: string;
+  /** The two ends a pcap-only capture shows. */
+  readonly pcapOnlyEndpoints?: { readonly source: PcapEndpoint; readonly destination: PcapEndpoint };
+  /** Datagrams per second per collector; 0 turns pacing off. */
+  readonly maxPacketsPerSecond: number;
+  /** SO_SNDBUF for each socket, bytes; 0 keeps the OS default. */
+  readonly socketBufferBytes: number;
+}
+
+/** The exporting thread's counters, as they stood when it last reported. */
+export interface ExportCounters {
+  readonly messages: number;
+  readonly bytesSent: number;
+  readonly templateMessages: number;
+  /** Flow data records written (a split biflow tuple counts twice). */
+  readonly exportedRecords: number;
+  readonly optionsRecords: number;
+  /** Records the encoder declined (e.g. IPv6 in NetFlow v5), by reason. */
+  readonly declined: readonly (readonly [string, number])[];
+  readonly collectors: readonly CollectorStats[];
+  /** Epoch ms of the latest send error on any collector; 0 if none. */
+  readonly lastErrorMs: number;
+}
+
+/** Messages to the exporting thread. */
+export type ToExporter =
+  | {
+      readonly type: 'rows';
+      readonly buffer: ArrayBuffer;
+      readonly rows: number;
+      /** Contexts numbered for the first time in this batch, from `firstId` on. */
+      readonly contexts: readonly AzureContext[];
+      readonly firstId: number;
+      /** Forget every context number before these. */
+      readonly restart: boolean;
+      readonly nowMs: number;
+    }
+  | { readonly type: 'flush'; readonly id: number; readonly nowMs: number }
+  | { readonly type: 'close'; readonly nowMs: number };
+
+/** Messages from the exporting thread. */
+export type FromExporter =
+  | { readonly type: 'ready' }
+  | { readonly type: 'failed'; readonly stage: 'pcap' | 'udp' | 'export'; readonly message: string; readonly code: string | undefined }
+  | { readonly type: 'log'; readonly fields: Record<string, unknown>; readonly message: string }
+  | { readonly type: 'returned'; readonly buffer: ArrayBuffer; readonly counters: ExportCounters }
+  | { readonly type: 'flushed'; readonly id: number; readonly counters: ExportCounters }
+  | { readonly type: 'closed'; readonly counters: ExportCounters }
+  | { readonly type: 'counters'; readonly counters: ExportCounters };
+
+/** Why the thread could not start: ExportPipeline turns a pcap failure into a configuration error. */
+export class ExportThreadStartError extends Error {
+  constructor(
+    readonly stage: 'pcap' | 'udp' | 'export',
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** Batch buffers on their way at once: the bound between the two threads. */
+const BATCHES_IN_FLIGHT = 16;
+
+/**
+ * Under vitest this module runs from src/*.ts, which a worker cannot load: the worker is then the
+ * compiled dist/ file (the test setup builds dist/ first).
+ */
+const WORKER_URL = import.meta.url.endsWith('.ts')
+  ? new URL('../../dist/exporter/exportWorker.js', import.meta.url)
+  : new URL('./exportWorker.js', import.meta.url);
+
+/**
+ * The encode and transport stages, on a thread of their own. Parsing and enriching keep this
+ * thread busy; encoding and the one system call per datagram (node:dgram has no sendmmsg) keep the
+ * other one busy, so a replay uses both cores. Rows go over in batch buffers that are transferred,
+ * not copied, and come back once every datagram made of them was handed to the sockets; at most
+ * BATCHES_IN_FLIGHT are out, so a paced or stalled sender holds the parser back (bounded queue,
+ * back-pressure). `flush` resolves only when every row submitted before it was encoded and every
+ * datagram handed to the sockets, so acknowledgements keep their meaning.
+ */
+export class ExportThread {
+  /** Per collector, as of the last report. */
+  readonly collectorStats: CollectorStats[];
+  counters: ExportCounters;
+  private readonly free: ArrayBuffer[] = [];
+  /** Submits waiting for a free batch buffer, in order. */
+  private readonly waiting: { readonly take: (buffer: ArrayBuffer) => void; readonly reject: (error: Error) => void }[] = [];
+  private readonly flushes = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  private readonly numbers = new ContextNumbers();
+  private nextFlushId = 1;
+  private failure: Error | undefined;
+  private closing: Promise<void> | undefined;
+  private onClosed: (() => void) | undefined;
+  /** Settles when the thread has its pcap file and sockets open (or could not open them). */
+  private ready: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly worker: Worker,
+    settings: ExportThreadSettings,
+    private readonly logger: Logger,
+    private readonly onCounters: (counters: ExportCounters) => void,
+  ) {
+    this.collectorStats = settings.collectors.map((c) => ({ label: c.label, datagrams: 0, bytes: 0, errors: 0, lastError: undefined }));
+    this.counters = { messages: 0, bytesSent: 0, templateMessages: 0, exportedRecords: 0, optionsRecords: 0, declined: [], collectors: this.collectorStats, lastErrorMs: 0 };
+    for (let i = 0; i < BATCHES_IN_FLIGHT; i++) this.free.push(new ArrayBuffer(BATCH_BYTES));
+  }
+
+  /**
+   * Starts the thread. With a pcap file it waits until the file is open, so a bad path fails here
+   * (ExportThreadStartError); the sockets open while the caller starts reading, and a failure to
+   * open them comes out of the next submit or flush.
+   */
+  static async open(settings: ExportThreadSettings, logger: Logger, onCounters: (counters: ExportCounters) => void): Promise<ExportThread> {
+    const worker = new Worker(WORKER_URL, { workerData: settings });
+    const thread = new ExportThread(worker, settings, logger, onCounters);
+    thread.ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (message: FromExporter) => {
+        if (message.type === 'ready') {
+          thread.idle();
+          resolve();
+        } else if (message.type === 'failed') {
+          const error = new ExportThreadStartError(
+            message.stage,
+            message.stage === 'udp' ? `cannot open the UDP sockets: ${message.message}` : message.message,
+            message.code,
+          );
+          thread.onClosed = () => {};
+          thread.fail(error);
+          reject(error);
+        } else {
+          thread.receive(message);
+        }
+      });
+      worker.on('error', (error) => {
+        thread.fail(error);
+        reject(error);
+      });
+      worker.on('exit', (code) => {
+        if (thread.onClosed !== undefined) {
+          thread.onClosed();
+          return;
+        }
+        const error = new Error(`the exporting thread stopped (exit code ${code})`);
+        thread.fail(error);
+        reject(error);
+      });
+    });
+    thread.ready.catch(() => {});
+    if (settings.pcapPath !== undefined) await thread.ready;
+    return thread;
+  }
+
+  /**
+   * Hands rows [from, to) of enriched flows (at most ROWS_PER_BATCH) to the thread. They are read
+   * before this returns, or before its promise settles: a promise means all batch buffers are out
+   * (back-pressure), and the caller must keep the rows until it settles.
+   */
+  submit(flows: FlowColumns, from: number, to: number, nowMs: number): void | Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.closing !== undefined) throw new Error('submit to a closed export thread');
+    if (to <= from) return;
+    if (this.waiting.length === 0) {
+      const buffer = this.free.pop();
+      if (buffer !== undefined) {
+        this.postRows(buffer, flows, from, to, nowMs);
+        return;
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      const take = (buffer: ArrayBuffer) => {
+        try {
+          this.postRows(buffer, flows, from, to, nowMs);
+          resolve();
+        } catch (error) {
+          reject(error as Error);
+        }
+      };
+      this.waiting.push({ take, reject });
+    });
+  }
+
+  private postRows(buffer: ArrayBuffer, flows: FlowColumns, from: number, to: number, nowMs: number): void {
+    const { contexts, firstId, restart } = this.numbers.pack(flows, from, to, batchViews(buffer));
+    this.post({ type: 'rows', buffer, rows: to - from, contexts, firstId, restart, nowMs }, [buffer]);
+  }
+
+  /**
+   * Sends the partly filled message too, and resolves once every row submitted so far was encoded
+   * and every datagram made of them handed to the sockets (and the pcap file).
+   */
+  async flush(nowMs: number): Promise<void> {
+    await this.ready;
+    if (this.failure !== undefined) throw this.failure;
+    // Submits still waiting for a buffer come first.
+    while (this.waiting.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.failure !== undefined) throw this.failure;
+    const id = this.nextFlushId++;
+    const flushed = new Promise<void>((resolve, reject) => this.flushes.set(id, { resolve, reject }));
+    this.post({ type: 'flush', id, nowMs });
+    await flushed;
+  }
+
+  /** Flushes, closes the sockets and the pcap file, and ends the thread. */
+  close(nowMs: number): Promise<void> {
+    this.closing ??= this.closeNow(nowMs);
+    return this.closing;
+  }
+
+  private async closeNow(nowMs: number): Promise<void> {
+    try {
+      await this.ready;
+    } catch {
+      // The thread never started; there is nothing to flush.
+    }
+    if (this.failure !== undefined) {
+      await this.worker.terminate();
+      return;
+    }
+    const exited = new Promise<void>((resolve) => (this.onClosed = resolve));
+    this.post({ type: 'close', nowMs });
+    await exited;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private post(message: ToExporter, transfer?: ArrayBuffer[]): void {
+    // While anything is on its way, the thread keeps the process alive; idle, it must not.
+    this.worker.ref();
+    this.worker.postMessage(message, transfer);
+  }
+
+  private receive(message: FromExporter): void {
+    switch (message.type) {
+      case 'log':
+        this.logger.warn(message.fields, message.message);
+        return;
+      case 'returned': {
+        this.update(message.counters);
+        const next = this.waiting.shift();
+        if (next !== undefined) next.take(message.buffer);
+        else this.free.push(message.buffer);
+        break;
+      }
+      case 'flushed':
+        this.update(message.counters);
+        this.flushes.get(message.id)?.resolve();
+        this.flushes.delete(message.id);
+        break;
+      case 'closed':
+      case 'counters':
+        this.update(message.counters);
+        return;
+      default:
+        return;
+    }
+    this.idle();
+  }
+
+  private idle(): void {
+    if (this.free.length === BATCHES_IN_FLIGHT && this.flushes.size === 0) this.worker.unref();
+  }
+
+  private update(counters: ExportCounters): void {
+    this.counters = counters;
+    for (let i = 0; i < this.collectorStats.length; i++) Object.assign(this.collectorStats[i]!, counters.collectors[i]);
+    this.onCounters(counters);
+  }
+
+  private fail(error: Error): void {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(error);
+    for (const flush of this.flushes.values()) flush.reject(error);
+    this.flushes.clear();
+    if (!(error instanceof ExportThreadStartError && error.stage === 'pcap')) this.logger.error({ err: error }, 'the exporting thread failed');
+  }
+}
