@@ -4,6 +4,7 @@ import type { AzureContext } from '../flow/flowRecord.js';
 import { formatMac, normalizeMac } from '../enrich/interfaceIndex.js';
 import { DEFAULT_ENTERPRISE_NUMBER } from './informationElements.js';
 import {
+  compileWithHelpers,
   ContextBlocks,
   fieldSpecifierSize,
   flowTemplates,
@@ -11,6 +12,8 @@ import {
   type FlowTemplates,
   optionsTemplates,
   type OptionsTemplate,
+  recordStatements,
+  rowLocals,
   writeFieldSpecifier,
 } from './templates.js';
 import { MessageBuffers } from './messageBuffers.js';
@@ -107,12 +110,13 @@ export class IpfixEncoder implements FlowEncoder {
   private readonly options_: { interfaces: OptionsTemplate; domain: OptionsTemplate };
   private readonly templateSets: Buffer;
   private readonly strings: CachedViewStrings;
-  private readonly blocks: ContextBlocks;
-  private readonly split: boolean;
   private readonly domains = new Map<number, DomainState>();
-  private open: OpenMessage | undefined;
+  private readonly rowLoop: RowLoop;
+  // Read and called by the compiled row loop (compileRowLoop), which TypeScript does not see.
+  /** @internal */ readonly blocks: ContextBlocks;
+  /** @internal */ open: OpenMessage | undefined;
   /** The domain of the previous flow: consecutive flows nearly always share one. */
-  private lastDomain: DomainState | undefined;
+  /** @internal */ lastDomain: DomainState | undefined;
   private readonly buffers: MessageBuffers;
   private readonly maxStringBytes: number;
   private readonly templateRecordsPerMessage: number;
@@ -141,43 +145,11 @@ export class IpfixEncoder implements FlowEncoder {
     this.strings = new CachedViewStrings(this.maxStringBytes);
     // The IPv4 and IPv6 layouts share their context elements: one block serves both.
     this.blocks = new ContextBlocks(this.templates.ipv4, this.strings);
-    this.split = this.options.biflow === 'split';
+    this.rowLoop = compileRowLoop(this.templates, this.options.biflow === 'split', this.options.optionsRecords);
   }
 
   addRows(flows: FlowColumns, from: number, to: number, nowMs: number): void {
-    const { domains, interfaces, contexts, flags, starts } = flows;
-    const { ipv4, ipv6 } = this.templates;
-    let records = 0;
-    for (let i = from; i < to; i++) {
-      const context = contexts[i]!;
-      const domainId = domains[i]!;
-      let domain = this.lastDomain;
-      if (domain === undefined || domain.id !== domainId) domain = this.domainFor(domainId, context.resourceId, nowMs);
-      if (this.options.optionsRecords) {
-        const nic = interfaces[i]!;
-        if (nic !== 0 && !domain.interfaces.has(nic)) this.announceInterface(domain, nic, context, nowMs);
-      }
-      const template = (flags[i]! & IPV6) === 0 ? ipv4 : ipv6;
-      const block = this.blocks.blockFor(context);
-      const length = template.rowLength + block.length;
-      const start = starts[i]!;
-      let open = this.open;
-      if (open === undefined || open.domain !== domain || open.setId !== template.id || open.offset + length > open.limit) {
-        open = this.reserve(domain, template.id, length, nowMs);
-      }
-      open.offset = template.writeForward(open.buf, open.view, open.offset, flows, i, start, 0, block);
-      open.dataRecords++;
-      records++;
-      // Split mode: the forward record always goes out (denies and zero-count starts stay
-      // visible); the reverse one only when the tuple reports reverse traffic.
-      if (this.split && hasReverseTraffic(flows, i)) {
-        if (open.offset + length > open.limit) open = this.reserve(domain, template.id, length, nowMs);
-        open.offset = template.writeReverse(open.buf, open.view, open.offset, flows, i, start, 0, block);
-        open.dataRecords++;
-        records++;
-      }
-    }
-    this.counters.flowRecords += records;
+    this.counters.flowRecords += this.rowLoop(this, flows, from, to, nowMs);
   }
 
   reuseBuffers(): void {
@@ -202,7 +174,7 @@ export class IpfixEncoder implements FlowEncoder {
     this.emit({ bytes, observationDomainId: domain.id, dataRecords: open.dataRecords, templateRecords: 0 });
   }
 
-  private domainFor(id: number, resourceId: string, nowMs: number): DomainState {
+  /** @internal */ domainFor(id: number, resourceId: string, nowMs: number): DomainState {
     const last = this.lastDomain;
     if (last !== undefined && last.id === id) return last;
     let domain = this.domains.get(id);
@@ -243,7 +215,7 @@ export class IpfixEncoder implements FlowEncoder {
     );
   }
 
-  private announceInterface(domain: DomainState, index: number, context: AzureContext, nowMs: number): void {
+  /** @internal */ announceInterface(domain: DomainState, index: number, context: AzureContext, nowMs: number): void {
     if (domain.interfaces.size >= MAX_INTERFACES_PER_DOMAIN) return;
     const mac = normalizeMac(context.mac);
     const resourceName = context.resourceId.split('/').filter(Boolean).pop() ?? '';
@@ -274,8 +246,8 @@ export class IpfixEncoder implements FlowEncoder {
     this.counters.optionsRecords++;
   }
 
-  /** Makes room for one record of `length` bytes in a set of `setId`, starting a message or set as needed. */
-  private reserve(domain: DomainState, setId: number, length: number, nowMs: number): OpenMessage {
+  /** @internal Makes room for one record of `length` bytes in a set of `setId`, starting a message or set as needed. */
+  reserve(domain: DomainState, setId: number, length: number, nowMs: number): OpenMessage {
     let open = this.open;
     if (open !== undefined && !this.fits(open, domain, setId, length)) {
       this.flush(nowMs);
@@ -362,6 +334,60 @@ export function encodeTemplateSets(dataTemplates: readonly FlowTemplate[], optio
     for (const field of [...template.scope, ...template.fields]) offset = writeFieldSpecifier(buf, offset, field.element);
   }
   return buf;
+}
+
+/** Adds rows [from, to) to the encoder's messages; returns the records written. */
+type RowLoop = (encoder: IpfixEncoder, flows: FlowColumns, from: number, to: number, nowMs: number) => number;
+
+/**
+ * The encoder's hot loop, compiled once per encoder from its two templates: every record is written
+ * field by field in place (recordStatements), without a call per record, and the message, domain
+ * and context of the previous row are taken again whenever they still fit.
+ */
+function compileRowLoop(templates: FlowTemplates, split: boolean, optionsRecords: boolean): RowLoop {
+  const variant = (template: FlowTemplate) => `
+      const length = ${template.rowLength} + block.length;
+      let open = encoder.open;
+      if (open === undefined || open.domain !== domain || open.setId !== ${template.id} || open.offset + length > open.limit) open = encoder.reserve(domain, ${template.id}, length, nowMs);
+      let b = open.buf, d = open.view, o = open.offset;
+      ${recordStatements(template.fields, 'forward')}
+      open.offset = o;
+      open.dataRecords++;
+      records++;
+      ${
+        // Split mode: the forward record always goes out (denies and zero-count starts stay
+        // visible); the reverse one only when the tuple reports reverse traffic.
+        split
+          ? `if (f.counts[k + 2] > 0 || f.counts[k + 3] > 0) {
+        if (o + length > open.limit) {
+          open = encoder.reserve(domain, ${template.id}, length, nowMs);
+          b = open.buf; d = open.view; o = open.offset;
+        }
+        ${recordStatements(template.fields, 'reverse')}
+        open.offset = o;
+        open.dataRecords++;
+        records++;
+      }`
+          : ''
+      }`;
+  const body = `
+    const contexts = f.contexts, domains = f.domains, starts = f.starts, interfaces = f.interfaces, blocks = encoder.blocks;
+    let records = 0;
+    for (let i = from; i < to; i++) {
+      const context = contexts[i];
+      const domainId = domains[i];
+      let domain = encoder.lastDomain;
+      if (domain === undefined || domain.id !== domainId) domain = encoder.domainFor(domainId, context.resourceId, nowMs);
+      ${optionsRecords ? 'const nic = interfaces[i]; if (nic !== 0 && !domain.interfaces.has(nic)) encoder.announceInterface(domain, nic, context, nowMs);' : ''}
+      const block = blocks.blockFor(context);
+      const s = starts[i], u = 0;
+      ${rowLocals}
+      if ((g & ${IPV6}) === 0) {${variant(templates.ipv4)}
+      } else {${variant(templates.ipv6)}
+      }
+    }
+    return records;`;
+  return compileWithHelpers<RowLoop>(['encoder', 'f', 'from', 'to', 'nowMs'], body);
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -195,8 +195,14 @@ function fieldSource(field: FieldSpec, at: number, direction: 'forward' | 'rever
   }
 }
 
-function compileWriter(fields: readonly FieldSpec[], direction: 'forward' | 'reverse'): RecordWriter {
-  const lines: string[] = [`const g = f.flags[i], a = i * ${ADDRESS_WORDS}, k = i * 4; let n = 0;`];
+/**
+ * JS statements writing row `i` of FlowColumns `f` as one record from offset `o` of the message,
+ * leaving `o` after it. They use the message as `b` (bytes) and `d` (DataView), the row's context
+ * block as `block`, `s` and `u` (see ROW_VALUES), the locals `g`, `a` and `k` (see rowLocals) and
+ * a scratch `n`.
+ */
+export function recordStatements(fields: readonly FieldSpec[], direction: 'forward' | 'reverse'): string {
+  const lines: string[] = [];
   let at = 0;
   let inBlock = false;
   for (const field of fields) {
@@ -211,10 +217,24 @@ function compileWriter(fields: readonly FieldSpec[], direction: 'forward' | 'rev
     lines.push(fieldSource(field, at, direction));
     at += field.element.length;
   }
-  lines.push(`return o + ${at};`);
-  // The source is built from the constant tables above only, never from input.
-  const factory = new Function('count', 'FIREWALL_EVENTS', `return function write(b, d, o, f, i, s, u, block) {\n${lines.join('\n')}\n};`);
-  return factory(count, FIREWALL_EVENTS) as RecordWriter;
+  lines.push(`o += ${at};`);
+  return lines.join('\n');
+}
+
+/** Declares the row locals recordStatements reads. */
+export const rowLocals = `const g = f.flags[i], a = i * ${ADDRESS_WORDS}, k = i * 4; let n = 0;`;
+
+/**
+ * Compiles `body` as a function of `parameters`, with the helpers recordStatements calls in scope.
+ * Callers build `body` from this module's constant tables and the templates only, never from input.
+ */
+export function compileWithHelpers<F>(parameters: readonly string[], body: string): F {
+  const factory = new Function('count', 'FIREWALL_EVENTS', `return function compiled(${parameters.join(', ')}) {\n${body}\n};`);
+  return factory(count, FIREWALL_EVENTS) as F;
+}
+
+function compileWriter(fields: readonly FieldSpec[], direction: 'forward' | 'reverse'): RecordWriter {
+  return compileWithHelpers<RecordWriter>(['b', 'd', 'o', 'f', 'i', 's', 'u', 'block'], `${rowLocals}\n${recordStatements(fields, direction)}\nreturn o;`);
 }
 
 const EMPTY_BLOCK = new Uint8Array(0);
