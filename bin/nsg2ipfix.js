@@ -1,6 +1,12 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli.js';
-import { scrubSecrets } from '../dist/secrets.js';
+import { prestartExporter } from '../dist/exporter/prestart.js';
+
+// The commands that export start their exporting thread first, while their modules load.
+const EXPORTING_COMMANDS = new Set(['replay', 'blob', 'eventhub', 'run', 'demo']);
+if (EXPORTING_COMMANDS.has(process.argv[2] ?? '') && !process.argv.includes('--help') && !process.argv.includes('-h')) prestartExporter();
+
+const { main } = await import('../dist/cli.js');
+const { scrubSecrets } = await import('../dist/secrets.js');
 
 main(process.argv).then(
   (code) => {

@@ -637,8 +637,8 @@ function report(ctx) {
     out.push(table(['self ms', 'share', 'file'], rows(profile.main.files)));
     if (profile.sender) {
       out.push('');
-      out.push(`UDP sending thread (profiled ${fmtS(profile.sender.totalMs)} s; "(idle)" is time waiting for the main thread):`);
-      out.push(table(['self ms', 'share', 'function'], rows(profile.sender.functions.slice(0, 5))));
+      out.push(`exporting thread: encode and send (profiled ${fmtS(profile.sender.totalMs)} s; "(idle)" is time waiting for rows from the main thread):`);
+      out.push(table(['self ms', 'share', 'function'], rows(profile.sender.functions.slice(0, opts.top))));
     }
   }
   return out.join('\n');

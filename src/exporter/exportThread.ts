@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { FlowColumns } from '../flow/flowColumns.js';
 import type { AzureContext } from '../flow/flowRecord.js';
@@ -6,6 +6,7 @@ import type { CollectorAddress } from '../transport/collectorAddress.js';
 import type { PcapEndpoint } from '../transport/pcap.js';
 import type { CollectorStats } from '../transport/udp.js';
 import type { EncodingOptions } from './encoding.js';
+import { exporterWorker } from './prestart.js';
 import { BATCH_BYTES, batchViews, ContextNumbers } from './rowBatch.js';
 
 /** What the exporting thread is made of: plain data (it is copied to the thread). */
@@ -39,6 +40,7 @@ export interface ExportCounters {
 
 /** Messages to the exporting thread. */
 export type ToExporter =
+  | { readonly type: 'start'; readonly settings: ExportThreadSettings }
   | {
       readonly type: 'rows';
       readonly buffer: ArrayBuffer;
@@ -76,14 +78,6 @@ export class ExportThreadStartError extends Error {
 
 /** Batch buffers on their way at once: the bound between the two threads. */
 const BATCHES_IN_FLIGHT = 16;
-
-/**
- * Under vitest this module runs from src/*.ts, which a worker cannot load: the worker is then the
- * compiled dist/ file (the test setup builds dist/ first).
- */
-const WORKER_URL = import.meta.url.endsWith('.ts')
-  ? new URL('../../dist/exporter/exportWorker.js', import.meta.url)
-  : new URL('./exportWorker.js', import.meta.url);
 
 /**
  * The encode and transport stages, on a thread of their own. Parsing and enriching keep this
@@ -127,8 +121,9 @@ export class ExportThread {
    * open them comes out of the next submit or flush.
    */
   static async open(settings: ExportThreadSettings, logger: Logger, onCounters: (counters: ExportCounters) => void): Promise<ExportThread> {
-    const worker = new Worker(WORKER_URL, { workerData: settings });
+    const worker = exporterWorker();
     const thread = new ExportThread(worker, settings, logger, onCounters);
+    thread.post({ type: 'start', settings });
     thread.ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (message: FromExporter) => {
         if (message.type === 'ready') {

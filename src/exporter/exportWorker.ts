@@ -1,6 +1,6 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { FlowColumns } from '../flow/flowColumns.js';
-import type { EncodedMessage } from '../flow/flowEncoder.js';
+import type { EncodedMessage, FlowEncoder } from '../flow/flowEncoder.js';
 import { PcapWriter, type PcapEndpoint } from '../transport/pcap.js';
 import { UdpTransport } from '../transport/udp.js';
 import { createEncoder } from './encoding.js';
@@ -15,7 +15,6 @@ import { batchViews, ContextTable } from './rowBatch.js';
  */
 
 const port = parentPort!;
-const settings = workerData as ExportThreadSettings;
 const post = (message: FromExporter, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
 
 /** After a send error, templates go out with every batch for this long (see run). */
@@ -25,7 +24,7 @@ const COUNTERS_INTERVAL_MS = 100;
 
 class Exporter {
   private readonly outbox: EncodedMessage[] = [];
-  private readonly encoder = createEncoder(settings.encoding, (message) => this.outbox.push(message));
+  private readonly encoder: FlowEncoder;
   private readonly contexts = new ContextTable();
   private readonly columns = new FlowColumns(1);
   private messages = 0;
@@ -33,11 +32,14 @@ class Exporter {
   private templateMessages = 0;
 
   constructor(
+    settings: ExportThreadSettings,
     private readonly udp: UdpTransport | undefined,
     private readonly pcap: PcapWriter | undefined,
     /** Both ends of each conversation a capture shows: one per collector, or the pcap-only pair. */
     private readonly captured: readonly { source: PcapEndpoint; destination: PcapEndpoint }[],
-  ) {}
+  ) {
+    this.encoder = createEncoder(settings.encoding, (message) => this.outbox.push(message));
+  }
 
   async handle(message: ToExporter): Promise<void> {
     switch (message.type) {
@@ -59,6 +61,8 @@ class Exporter {
         await this.send(message.nowMs);
         post({ type: 'flushed', id: message.id, counters: this.counters() });
         return;
+      case 'start':
+        throw new Error('the exporting thread was started twice');
       case 'close':
         this.encoder.flush(message.nowMs);
         await this.send(message.nowMs);
@@ -112,7 +116,7 @@ class Exporter {
   }
 }
 
-async function start(): Promise<Exporter | undefined> {
+async function start(settings: ExportThreadSettings): Promise<Exporter | undefined> {
   let pcap: PcapWriter | undefined;
   if (settings.pcapPath !== undefined) {
     try {
@@ -154,28 +158,37 @@ async function start(): Promise<Exporter | undefined> {
     transport === undefined
       ? [settings.pcapOnlyEndpoints!]
       : settings.collectors.map((collector, i) => ({ source: transport.localEndpoint(i), destination: { address: collector.address, port: collector.port } }));
-  const exporter = new Exporter(udp, pcap, captured);
+  const exporter = new Exporter(settings, udp, pcap, captured);
   return exporter;
 }
 
-const exporter = await start();
-if (exporter === undefined) port.close();
-else {
-  post({ type: 'ready' });
-  /** One message at a time, in order: a batch may wait for pacing or a full socket queue. */
-  let queue = Promise.resolve();
-  let failed = false;
-  port.on('message', (message: ToExporter) => {
-    queue = queue.then(async () => {
-      if (failed) return;
-      try {
-        await exporter.handle(message);
-      } catch (error) {
-        // A bug or a failing pcap file: the pipeline stops with this error; nothing is sent after it.
-        failed = true;
-        const failure = error as NodeJS.ErrnoException;
-        post({ type: 'failed', stage: 'export', message: failure.stack ?? failure.message, code: failure.code });
-      }
+// The first message brings the settings (the thread may have started before they were known, see
+// prestart.ts); every later one is handled in order, one at a time: a batch may wait for pacing or
+// a full socket queue.
+let exporter: Promise<Exporter | undefined> | undefined;
+let queue: Promise<void> = Promise.resolve();
+let failed = false;
+port.on('message', (message: ToExporter) => {
+  if (exporter === undefined) {
+    if (message.type !== 'start') throw new Error(`the exporting thread got '${message.type}' before its settings`);
+    exporter = start(message.settings).then((started) => {
+      if (started === undefined) port.close();
+      else post({ type: 'ready' });
+      return started;
     });
+    return;
+  }
+  const ready = exporter;
+  queue = queue.then(async () => {
+    const started = await ready;
+    if (started === undefined || failed) return;
+    try {
+      await started.handle(message);
+    } catch (error) {
+      // A bug or a failing pcap file: the pipeline stops with this error; nothing is sent after it.
+      failed = true;
+      const failure = error as NodeJS.ErrnoException;
+      post({ type: 'failed', stage: 'export', message: failure.stack ?? failure.message, code: failure.code });
+    }
   });
-}
+});
