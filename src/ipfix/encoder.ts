@@ -340,7 +340,7 @@ export function encodeTemplateSets(dataTemplates: readonly FlowTemplate[], optio
 type RowLoop = (encoder: IpfixEncoder, flows: FlowColumns, from: number, to: number, nowMs: number) => number;
 
 /**
- * The encoder's hot loop, compiled once per encoder from its two templates: every record is written
+ * The encoder's hot loop, compiled once per encoder from its templates: every record is written
  * field by field in place (recordStatements), without a call per record, and the message, domain
  * and context of the previous row are taken again whenever they still fit.
  */
@@ -370,7 +370,18 @@ function compileRowLoop(templates: FlowTemplates, split: boolean, optionsRecords
       }`
           : ''
       }`;
+  // IPv6 rows, the rare ones, are written by a function of their own: TurboFan's compile time grows
+  // with the size of a function, and the first rows of a replay wait for the loop to be compiled.
+  const ipv6Row = compileWithHelpers<(encoder: IpfixEncoder, f: FlowColumns, i: number, domain: unknown, block: Uint8Array, nowMs: number) => number>(
+    ['encoder', 'f', 'i', 'domain', 'block', 'nowMs'],
+    `const s = f.starts[i], u = 0;
+    ${rowLocals}
+    let records = 0;
+    ${variant(templates.ipv6)}
+    return records;`,
+  );
   const body = `
+    return function rowLoop(encoder, f, from, to, nowMs) {
     const contexts = f.contexts, domains = f.domains, starts = f.starts, interfaces = f.interfaces, blocks = encoder.blocks;
     let records = 0;
     for (let i = from; i < to; i++) {
@@ -380,14 +391,17 @@ function compileRowLoop(templates: FlowTemplates, split: boolean, optionsRecords
       if (domain === undefined || domain.id !== domainId) domain = encoder.domainFor(domainId, context.resourceId, nowMs);
       ${optionsRecords ? 'const nic = interfaces[i]; if (nic !== 0 && !domain.interfaces.has(nic)) encoder.announceInterface(domain, nic, context, nowMs);' : ''}
       const block = blocks.blockFor(context);
+      if ((f.flags[i] & ${IPV6}) !== 0) {
+        records += ipv6Row(encoder, f, i, domain, block, nowMs);
+        continue;
+      }
       const s = starts[i], u = 0;
       ${rowLocals}
-      if ((g & ${IPV6}) === 0) {${variant(templates.ipv4)}
-      } else {${variant(templates.ipv6)}
-      }
+      ${variant(templates.ipv4)}
     }
-    return records;`;
-  return compileWithHelpers<RowLoop>(['encoder', 'f', 'from', 'to', 'nowMs'], body);
+    return records;
+  };`;
+  return compileWithHelpers<(ipv6Row: unknown) => RowLoop>(['ipv6Row'], body)(ipv6Row);
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {
