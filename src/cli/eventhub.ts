@@ -4,7 +4,7 @@ import { ExportPipeline } from '../pipeline.js';
 import type { NotifiedBlobReader } from '../sources/eventHubBlobs.js';
 import type { EventHubSource } from '../sources/eventHubSource.js';
 import { StateError, type StateStore } from '../state/sourceState.js';
-import { addExportOptions, addRunOptions, collect, exportOptionsFrom, integer, type ExportFlags } from './exportOptions.js';
+import { addExportOptions, addRunOptions, exportOptionsFrom, integer, type ExportFlags } from './exportOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
 import { currentSourceName, monitorSource, withServiceRuntime } from './serviceRuntime.js';

@@ -1,5 +1,5 @@
 import { type FlowColumns, IPV6 } from '../flow/flowColumns.js';
-import { type EncodedMessage, type FlowEncoder, hasReverseTraffic } from '../flow/flowEncoder.js';
+import type { EncodedMessage, FlowEncoder } from '../flow/flowEncoder.js';
 import type { AzureContext } from '../flow/flowRecord.js';
 import { formatMac, normalizeMac } from '../enrich/interfaceIndex.js';
 import { DEFAULT_ENTERPRISE_NUMBER } from './informationElements.js';
@@ -16,7 +16,7 @@ import {
   rowLocals,
   writeFieldSpecifier,
 } from './templates.js';
-import { MessageBuffers } from './messageBuffers.js';
+import { MessageBuffers, type MessageRoom } from './messageBuffers.js';
 import { CachedViewStrings, truncateUtf8 } from './viewStrings.js';
 import { variableLengthSize, writeU16, writeU32, writeVariableLength } from './writers.js';
 
@@ -79,16 +79,9 @@ interface DomainState {
   readonly interfaces: Map<number, { name: Uint8Array; description: Uint8Array }>;
 }
 
-/** A message being filled, at slab offsets (see MessageBuffers). */
-interface OpenMessage {
-  readonly buf: Buffer;
-  readonly view: DataView;
+/** A message being filled. */
+interface OpenMessage extends MessageRoom {
   readonly domain: DomainState;
-  /** Where the message starts in `buf`. */
-  readonly start: number;
-  /** Where it may end at most. */
-  readonly limit: number;
-  offset: number;
   dataRecords: number;
   /** Template id of the set being filled, or -1. */
   setId: number;
@@ -264,20 +257,7 @@ export class IpfixEncoder implements FlowEncoder {
         }
       }
       if (open === undefined) {
-        const buffers = this.buffers;
-        buffers.take();
-        const start = buffers.start;
-        open = {
-          buf: buffers.slab,
-          view: buffers.view,
-          domain,
-          start,
-          limit: start + this.options.maxMessageSizeInBytes,
-          offset: start + MESSAGE_HEADER_BYTES,
-          dataRecords: 0,
-          setId: -1,
-          setStart: 0,
-        };
+        open = { ...this.buffers.next(MESSAGE_HEADER_BYTES), domain, dataRecords: 0, setId: -1, setStart: 0 };
         this.open = open;
       }
     }

@@ -24,11 +24,6 @@ export function writeU32(buf: Buffer, offset: number, value: number): number {
   return offset + 4;
 }
 
-export function writeBytes(buf: Buffer, offset: number, bytes: Uint8Array): number {
-  buf.set(bytes, offset);
-  return offset + bytes.length;
-}
-
 /** RFC 7011 section 7: one length byte below 255, else 255 and a two-byte length. */
 export function writeVariableLength(buf: Buffer, offset: number, bytes: Uint8Array): number {
   if (bytes.length < 255) {
