@@ -16,7 +16,7 @@ import {
   rowLocals,
   writeFieldSpecifier,
 } from './templates.js';
-import { MessageBuffers, type MessageRoom } from './messageBuffers.js';
+import { MessageBuffers } from './messageBuffers.js';
 import { CachedViewStrings, truncateUtf8 } from './viewStrings.js';
 import { variableLengthSize, writeU16, writeU32, writeVariableLength } from './writers.js';
 
@@ -79,9 +79,16 @@ interface DomainState {
   readonly interfaces: Map<number, { name: Uint8Array; description: Uint8Array }>;
 }
 
-/** A message being filled. */
-interface OpenMessage extends MessageRoom {
+/** A message being filled, at slab offsets (see MessageBuffers). */
+interface OpenMessage {
+  readonly buf: Buffer;
+  readonly view: DataView;
   readonly domain: DomainState;
+  /** Where the message starts in `buf`. */
+  readonly start: number;
+  /** Where it may end at most. */
+  readonly limit: number;
+  offset: number;
   dataRecords: number;
   /** Template id of the set being filled, or -1. */
   setId: number;
@@ -257,7 +264,21 @@ export class IpfixEncoder implements FlowEncoder {
         }
       }
       if (open === undefined) {
-        open = { ...this.buffers.next(MESSAGE_HEADER_BYTES), domain, dataRecords: 0, setId: -1, setStart: 0 };
+        // A literal of one shape, not a spread: the row loop reads this object for every record.
+        const buffers = this.buffers;
+        buffers.take();
+        const start = buffers.start;
+        open = {
+          buf: buffers.slab,
+          view: buffers.view,
+          domain,
+          start,
+          limit: start + this.options.maxMessageSizeInBytes,
+          offset: start + MESSAGE_HEADER_BYTES,
+          dataRecords: 0,
+          setId: -1,
+          setStart: 0,
+        };
         this.open = open;
       }
     }

@@ -1,33 +1,21 @@
 /** Slab size: a few hundred messages share one allocation. */
 const SLAB_BYTES = 256 * 1024;
 
-/** A message being written, at offsets of the slab it lives in (see MessageBuffers). */
-export interface MessageRoom {
-  readonly buf: Buffer;
-  readonly view: DataView;
-  /** Where the message starts in `buf`. */
-  readonly start: number;
-  /** Where it may end at most. */
-  readonly limit: number;
-  /** Where the next byte goes. */
-  offset: number;
-}
-
 /**
  * Message buffers carved one after another from large slabs: one allocation per slab instead of
  * one per message. A finished message keeps its bytes (a view into its slab, never written again
  * until `reuse`); the next message starts right after it. Shared by the IPFIX and NetFlow encoders.
  *
- * Encoders write a message at slab offsets (see MessageRoom), through the slab or its DataView (one
- * per slab: a DataView per message cost more than the records written through it).
+ * Encoders write a message at slab offsets from `start` on, through `slab` or its DataView `view`
+ * (one per slab: a DataView per message cost more than the records written through it).
  */
 export class MessageBuffers {
   /** The slab the message being written lives in. */
-  private slab: Buffer = Buffer.alloc(0);
+  slab: Buffer = Buffer.alloc(0);
   /** A DataView of the whole slab. */
-  private view: DataView = new DataView(new ArrayBuffer(0));
+  view: DataView = new DataView(new ArrayBuffer(0));
   /** Where the message being written starts in the slab. */
-  private start = 0;
+  start = 0;
   /** Slabs whose messages were all handed on (see reuse), ready to be written again. */
   private readonly spare: { slab: Buffer; view: DataView }[] = [];
   /** Full slabs holding messages that may still be in use. */
@@ -35,18 +23,8 @@ export class MessageBuffers {
 
   constructor(private readonly maxMessageBytes: number) {}
 
-  /**
-   * Room for the next message, after a header of `headerBytes`: where it starts and may end in the
-   * slab, and where its first set goes. Only `finish` makes the bytes the message's own.
-   */
-  next(headerBytes: number): MessageRoom {
-    this.take();
-    const start = this.start;
-    return { buf: this.slab, view: this.view, start, limit: start + this.maxMessageBytes, offset: start + headerBytes };
-  }
-
-  /** Room for one message of up to the maximum size at `slab[start...]`. */
-  private take(): void {
+  /** Room for one message of up to the maximum size at `slab[start...]`; only `finish` makes it the message's own. */
+  take(): void {
     if (this.slab.length - this.start >= this.maxMessageBytes) return;
     if (this.slab.length > 0) this.full.push({ slab: this.slab, view: this.view });
     let next = this.spare.pop();

@@ -5,7 +5,7 @@ import { formatMac, normalizeMac } from '../enrich/interfaceIndex.js';
 import { IPFIX_DEFAULTS, MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES } from '../ipfix/encoder.js';
 import { IANA_ELEMENTS } from '../ipfix/informationElements.js';
 import { netflow9Templates, TEMPLATE_IDS, type FlowTemplate, type FlowTemplates, type RecordWriter } from '../ipfix/templates.js';
-import { MessageBuffers, type MessageRoom } from '../ipfix/messageBuffers.js';
+import { MessageBuffers } from '../ipfix/messageBuffers.js';
 import { writeU16, writeU32 } from '../ipfix/writers.js';
 import { clampStartMs, UPTIME_SLACK_MS, UptimeClock } from './uptimeClock.js';
 
@@ -43,9 +43,16 @@ interface SourceState {
   readonly interfaces: Map<number, { name: Buffer; description: Buffer }>;
 }
 
-/** A packet being filled. */
-interface OpenPacket extends MessageRoom {
+/** A packet being filled, at slab offsets (see MessageBuffers). */
+interface OpenPacket {
+  readonly buf: Buffer;
+  readonly view: DataView;
   readonly source: SourceState;
+  /** Where the packet starts in `buf`. */
+  readonly start: number;
+  /** Where it may end at most. */
+  readonly limit: number;
+  offset: number;
   /** Records of every kind in the packet: the header Count (RFC 3954 section 5.1). */
   records: number;
   dataRecords: number;
@@ -223,7 +230,23 @@ export class NetflowV9Encoder implements FlowEncoder {
         }
       }
       if (open === undefined) {
-        open = { ...this.buffers.next(HEADER_BYTES), source, records: 0, dataRecords: 0, flows: 0, flowsetId: -1, flowsetStart: 0 };
+        // A literal of one shape, not a spread: the row loop reads this object for every record.
+        const buffers = this.buffers;
+        buffers.take();
+        const start = buffers.start;
+        open = {
+          buf: buffers.slab,
+          view: buffers.view,
+          source,
+          start,
+          limit: start + this.options.maxMessageSizeInBytes,
+          offset: start + HEADER_BYTES,
+          records: 0,
+          dataRecords: 0,
+          flows: 0,
+          flowsetId: -1,
+          flowsetStart: 0,
+        };
         this.open = open;
         this.clock.open(nowMs);
       }
