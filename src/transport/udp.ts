@@ -3,7 +3,7 @@ import type { CollectorAddress } from './collectorAddress.js';
 import { Pacer, sleep } from './pacer.js';
 import type { PcapEndpoint } from './pcap.js';
 
-/** What the transport logs through: a pino logger, or the sending thread's relay to one. */
+/** What the transport logs through: a pino logger, or the exporting thread's relay to one. */
 export interface WarningLogger {
   warn(fields: Record<string, unknown>, message: string): void;
 }
@@ -14,7 +14,7 @@ export interface UdpTransportOptions {
   /** SO_SNDBUF for each socket, bytes; 0 keeps the OS default. */
   readonly socketBufferBytes: number;
   readonly logger: WarningLogger;
-  /** Called after each counted send error (the sending thread reports its counters then). */
+  /** Called after each counted send error (the exporting thread reports its counters then). */
   readonly onError?: () => void;
 }
 
@@ -112,7 +112,7 @@ export class UdpTransport {
 
   private sendNow(payload: Buffer, lastOfBurst: boolean): void | Promise<void> {
     let queued = 0;
-    // A send callback costs a nextTick per datagram, a third of the sending thread's time, and
+    // A send callback costs a nextTick per datagram, a third of the time spent sending, and
     // Node reports a send error (ECONNREFUSED after an ICMP unreachable) only to a callback. So
     // every CHECKED_SEND_INTERVAL-th send carries one, and every send does while errors are
     // recent, and so does the last of a burst; the error that one provokes reaches the socket's
