@@ -95,6 +95,8 @@ export class ExportThread {
   private readonly free: ArrayBuffer[] = [];
   /** Submits waiting for a free batch buffer, in order. */
   private readonly waiting: { readonly take: (buffer: ArrayBuffer) => void; readonly reject: (error: Error) => void }[] = [];
+  /** The latest submit that had to wait for a buffer. */
+  private lastWaiting: Promise<void> | undefined;
   private readonly flushes = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   private readonly numbers = new ContextNumbers();
   private nextFlushId = 1;
@@ -177,7 +179,7 @@ export class ExportThread {
         return;
       }
     }
-    return new Promise<void>((resolve, reject) => {
+    const handed = new Promise<void>((resolve, reject) => {
       const take = (buffer: ArrayBuffer) => {
         try {
           this.postRows(buffer, flows, from, to, nowMs);
@@ -188,6 +190,8 @@ export class ExportThread {
       };
       this.waiting.push({ take, reject });
     });
+    this.lastWaiting = handed;
+    return handed;
   }
 
   private postRows(buffer: ArrayBuffer, flows: FlowColumns, from: number, to: number, nowMs: number): void {
@@ -202,8 +206,8 @@ export class ExportThread {
   async flush(nowMs: number): Promise<void> {
     await this.ready;
     if (this.failure !== undefined) throw this.failure;
-    // Submits still waiting for a buffer come first.
-    while (this.waiting.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    // Submits still waiting for a buffer come first: they are handed over in order, the last one last.
+    if (this.waiting.length > 0) await this.lastWaiting?.catch(() => undefined);
     if (this.failure !== undefined) throw this.failure;
     const id = this.nextFlushId++;
     const flushed = new Promise<void>((resolve, reject) => this.flushes.set(id, { resolve, reject }));
