@@ -5,6 +5,12 @@ import { prestartExporter } from '../dist/exporter/prestart.js';
 const EXPORTING_COMMANDS = new Set(['replay', 'blob', 'eventhub', 'run', 'demo']);
 if (EXPORTING_COMMANDS.has(process.argv[2] ?? '') && !process.argv.includes('--help') && !process.argv.includes('-h')) prestartExporter();
 
+// A closed stdout (`nsg2ipfix listen | head`) ends the program quietly, as it does any Unix tool.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  throw error;
+});
+
 const { main } = await import('../dist/cli.js');
 const { scrubSecrets } = await import('../dist/secrets.js');
 

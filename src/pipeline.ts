@@ -11,6 +11,7 @@ import { ProblemReporter } from './problemReporter.js';
 import type { FlowBatch } from './sources/flowBatch.js';
 import { resolveCollector, type CollectorAddress } from './transport/collectorAddress.js';
 import type { CollectorStats } from './transport/udp.js';
+import { UserError } from './userError.js';
 
 /**
  * The composition root: source -> parse -> enrich on this thread, then encode -> transport on the
@@ -65,7 +66,7 @@ export const EXPORT_DEFAULTS: Omit<ExportOptions, 'collectors'> = {
   optionsRecords: false,
 };
 
-export class ConfigurationError extends Error {}
+export class ConfigurationError extends UserError {}
 
 /** IP + UDP header bytes in front of a message: 20 + 8 for IPv4, 40 + 8 for IPv6. */
 const HEADER_BYTES = { 4: 28, 6: 48 } as const;

@@ -4,6 +4,9 @@ import { formatProblems, parseRunConfig, SOURCE_COMMANDS, type SourceType } from
 import { UsageError } from './usageError.js';
 import { HTTP_OPTION_DESCRIPTION, withServiceRuntime, withSourceName } from './serviceRuntime.js';
 
+/** A fresh program with every command (cli.ts buildProgram): each source runs its own. */
+type ProgramFactory = () => Promise<Command>;
+
 /** The source commands a config can use, by source type, from a fresh program. */
 function sourceCommands(program: Command): Partial<Record<SourceType, Command>> {
   const found: Partial<Record<SourceType, Command>> = {};
@@ -14,14 +17,14 @@ function sourceCommands(program: Command): Partial<Record<SourceType, Command>> 
   return found;
 }
 
-async function loadPlan(file: string, programFactory: () => Command) {
+async function loadPlan(file: string, programFactory: ProgramFactory) {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     throw new UsageError(`cannot read config '${file}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  const { plan, problems } = parseRunConfig(text, sourceCommands(programFactory()));
+  const { plan, problems } = parseRunConfig(text, sourceCommands(await programFactory()));
   if (plan === undefined) throw new UsageError(formatProblems(file, problems));
   return plan;
 }
@@ -31,7 +34,7 @@ async function loadPlan(file: string, programFactory: () => Command) {
  * logger, one stop signal, one HTTP endpoint. Each source runs its own command (same options,
  * same code as on the command line) with its own pipeline and checkpoints.
  */
-export function runCommand(programFactory: () => Command): Command {
+export function runCommand(programFactory: ProgramFactory): Command {
   return new Command('run')
     .description('run the sources of a YAML config file (files, blob, eventhub) as a long-lived sidecar')
     .requiredOption('--config <file>', 'YAML config (see nsg2ipfix.example.yaml)')
@@ -47,7 +50,7 @@ export function runCommand(programFactory: () => Command): Command {
           const results = await Promise.allSettled(
             plan.sources.map((source) =>
               withSourceName(source.name, async () => {
-                const program = programFactory();
+                const program = await programFactory();
                 program.exitOverride();
                 for (const command of program.commands) command.exitOverride();
                 await program.parseAsync(['node', 'nsg2ipfix', SOURCE_COMMANDS[source.type], ...source.argv]);
@@ -62,7 +65,7 @@ export function runCommand(programFactory: () => Command): Command {
     });
 }
 
-export function configCommand(programFactory: () => Command): Command {
+export function configCommand(programFactory: ProgramFactory): Command {
   const check = new Command('check')
     .description('validate a config file without running it: every problem at once, with its key path and a hint')
     .requiredOption('--config <file>', 'YAML config to check')

@@ -1,2 +1,4 @@
-/** An error the CLI reports as one line, without a stack: the user can fix it. */
-export class UsageError extends Error {}
+import { UserError } from '../userError.js';
+
+/** A wrong command line or config file. */
+export class UsageError extends UserError {}

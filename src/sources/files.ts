@@ -5,8 +5,9 @@ import { FlowLogReader } from '../azure/flowLogReader.js';
 import { columnSink } from '../azure/tupleSink.js';
 import type { ParseProblem } from '../azure/problems.js';
 import type { FlowBatch } from './flowBatch.js';
+import { UserError } from '../userError.js';
 
-export class InputError extends Error {}
+export class InputError extends UserError {}
 
 export interface FlowLogFile {
   readonly path: string;

@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { UserError } from '../userError.js';
 
 /** A `--collector` value resolved to one address. */
 export interface CollectorAddress {
@@ -10,7 +11,7 @@ export interface CollectorAddress {
   readonly port: number;
 }
 
-export class CollectorAddressError extends Error {}
+export class CollectorAddressError extends UserError {}
 
 /**
  * Parses `HOST:PORT`, `[IPv6]:PORT`, a bare host or IPv6 address (default port), or a host name.

@@ -107,6 +107,19 @@ describe('nsg2ipfix listen', () => {
   });
 });
 
+describe('nsg2ipfix with its output piped', () => {
+  it('ends quietly with exit code 0 when the reader of stdout goes away (`nsg2ipfix listen | head`)', async () => {
+    const child = spawn(process.execPath, [CLI, 'replay', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Closed before node has even started: its first write to stdout meets EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (exitCode) => resolve(exitCode)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+});
+
 describe('npm start (the demo)', () => {
   it('replays the samples through UDP to the built-in collector and prints the decoded flows as a table', async () => {
     const run = await runCli(['demo', '--out', join(work, 'demo')]);

@@ -11,14 +11,14 @@ import { expectedRecords, SAMPLES_DIR } from '../helpers/expectedFlows.js';
 const work = mkdtempSync(join(tmpdir(), 'nsg2ipfix-config-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function commands() {
-  const program = buildProgram();
+async function commands() {
+  const program = await buildProgram();
   const byName = (name: string) => program.commands.find((c) => c.name() === name)!;
   return { files: byName('replay'), blob: byName('blob') } as Partial<Record<SourceType, ReturnType<typeof byName>>>;
 }
 
 describe('run config', () => {
-  it('turns every key into the option of the same name, camelCase, with shared export options and ${VAR} secrets', () => {
+  it('turns every key into the option of the same name, camelCase, with shared export options and ${VAR} secrets', async () => {
     const { plan, problems } = parseRunConfig(
       [
         'log: { level: debug, format: json }',
@@ -34,7 +34,7 @@ describe('run config', () => {
         '    container: [one, two]',
         '    maxPps: 100',
       ].join('\n'),
-      commands(),
+      await commands(),
       { TEST_CONN: 'AccountName=x;AccountKey=y' },
     );
     expect(problems).toEqual([]);
@@ -50,7 +50,7 @@ describe('run config', () => {
     );
   });
 
-  it('reports every problem at once, each with its key path and a hint', () => {
+  it('reports every problem at once, each with its key path and a hint', async () => {
     const { plan, problems } = parseRunConfig(
       [
         'log: { level: loud }',
@@ -66,7 +66,7 @@ describe('run config', () => {
         '    paths: [y]',
         '    pcap: ${NOT_SET_ANYWHERE}',
       ].join('\n'),
-      commands(),
+      await commands(),
       {},
     );
     expect(plan).toBeUndefined();
@@ -78,8 +78,8 @@ describe('run config', () => {
     expect(problems.find((p) => p.path === 'sources[2].pcap')!.message).toBe('environment variable NOT_SET_ANYWHERE is not set');
   });
 
-  it('points at the line of a YAML syntax error', () => {
-    const { problems } = parseRunConfig('sources:\n  - type: files\n   paths: [x', commands(), {});
+  it('points at the line of a YAML syntax error', async () => {
+    const { problems } = parseRunConfig('sources:\n  - type: files\n   paths: [x', await commands(), {});
     expect(problems[0]!.path).toMatch(/^line \d+$/);
   });
 
