@@ -580,13 +580,50 @@ function sameAscii(buf: Buffer, start: number, end: number, text: string): boole
 }
 
 const INTERNED_CONTEXTS = 4096;
-const internedContexts = new Map<string, AzureContext>();
+const STRING_IDS = 65_536;
+
+/**
+ * Contexts by the numbers of their six strings. The strings come from the StringCache, so the same
+ * value is nearly always the same string object, whose hash V8 keeps: a number per string is one
+ * cheap lookup, where a key string joining all six was built and hashed anew for every group of
+ * every record (the costliest step of a file of small records).
+ */
+const stringIds = new Map<string, number>();
+let nextStringId = 1;
+const internedContexts = new Map<number, AzureContext>();
+
+function stringId(text: string): number {
+  let id = stringIds.get(text);
+  if (id === undefined) {
+    if (stringIds.size >= STRING_IDS) stringIds.clear();
+    // A counter, not the map's size: a number handed out before a clear is never reused.
+    id = nextStringId++;
+    stringIds.set(text, id);
+  }
+  return id;
+}
+
+function sameContext(a: AzureContext, b: AzureContext): boolean {
+  return (
+    a.resourceId === b.resourceId && a.mac === b.mac && a.rule === b.rule && a.aclId === b.aclId && a.encryption === b.encryption && a.flowLogGuid === b.flowLogGuid
+  );
+}
 
 /** The first context seen with the same values as `context`, or `context` itself. */
 function internedContext(context: AzureContext): AzureContext {
-  const key = `${context.resourceId}\u0000${context.mac}\u0000${context.rule}\u0000${context.aclId}\u0000${context.encryption}\u0000${context.flowLogGuid}`;
+  let key = 0x2545f491;
+  key = Math.imul(key ^ stringId(context.resourceId), 0x9e3779b1);
+  key = Math.imul(key ^ stringId(context.mac), 0x9e3779b1);
+  key = Math.imul(key ^ stringId(context.rule), 0x9e3779b1);
+  key = Math.imul(key ^ stringId(context.aclId), 0x9e3779b1);
+  key = Math.imul(key ^ stringId(context.encryption), 0x9e3779b1);
+  key = Math.imul(key ^ stringId(context.flowLogGuid), 0x9e3779b1);
+  key ^= key >>> 15;
   const shared = internedContexts.get(key);
-  if (shared !== undefined) return shared;
+  if (shared !== undefined) {
+    // Two different contexts with one key (rare): this one just stays unshared.
+    return sameContext(shared, context) ? shared : context;
+  }
   if (internedContexts.size >= INTERNED_CONTEXTS) internedContexts.clear();
   internedContexts.set(key, context);
   return context;
@@ -799,7 +836,7 @@ export class FastRecordReader {
     return false;
   }
 
-  private readonly replacements = new Map<AzureContext, AzureContext>();
+  private readonly shared: AzureContext[] = [];
 
   /**
    * Gives the record's rows the contexts of earlier records where they are equal: every record
@@ -807,21 +844,34 @@ export class FastRecordReader {
    * domains, encoded strings) by the context object.
    */
   private internContexts(contexts: readonly MutableContext[]): void {
-    const replacements = this.replacements;
-    replacements.clear();
-    for (const context of contexts) {
-      const shared = internedContext(context);
-      if (shared !== context) replacements.set(context, shared);
+    const shared = this.shared;
+    shared.length = 0;
+    let replaced = false;
+    for (let c = 0; c < contexts.length; c++) {
+      const context = contexts[c]!;
+      const interned = internedContext(context);
+      shared.push(interned);
+      if (interned !== context) replaced = true;
     }
-    if (replacements.size === 0) return;
+    if (!replaced) return;
     const rows = this.out.contexts;
+    // A row's context is found by its place in `contexts`: rows of one group come together, so the
+    // search starts at the previous row's.
+    let c = 0;
     let from: AzureContext | undefined;
     let to: AzureContext | undefined;
     for (let i = this.firstRow; i < this.out.length; i++) {
       const context = rows[i]!;
       if (context !== from) {
         from = context;
-        to = replacements.get(context) ?? context;
+        let k = 0;
+        while (k < contexts.length && contexts[(c + k) % contexts.length] !== context) k++;
+        if (k === contexts.length) {
+          to = context;
+        } else {
+          c = (c + k) % contexts.length;
+          to = shared[c]!;
+        }
       }
       rows[i] = to!;
     }

@@ -5,6 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { fastParseAddress } from '../../src/azure/fastFlowLog.js';
 import { FlowLogReader } from '../../src/azure/flowLogReader.js';
+import { columnSink } from '../../src/azure/tupleSink.js';
+import { FlowColumns } from '../../src/flow/flowColumns.js';
 import type { ParseProblem } from '../../src/azure/problems.js';
 import { parseAddress } from '../../src/azure/tupleFields.js';
 import type { FlowRecord } from '../../src/flow/flowRecord.js';
@@ -227,6 +229,32 @@ describe('fast record reader: same output as the JSON.parse path', () => {
     expect(read(Buffer.from(cases['Version after flows']!), true).fastRecords).toBe(1);
     expect(read(Buffer.from(cases['whitespace everywhere']!), true).fastRecords).toBe(1);
     expect(read(Buffer.from(cases['vnet plain']!), true).fastRecords).toBe(1);
+  });
+});
+
+describe('fast record reader: contexts', () => {
+  it('gives equal rule groups of different records one AzureContext object, and different ones their own', () => {
+    const group = (rule: string, mac: string, port: number) => `{"rule":"${rule}","flows":[{"mac":"${mac}","flowTuples":["1749718803,10.1.0.4,203.0.113.50,${port},443,T,O,A,B,,,,"]}]}`;
+    const record = (nsg: string, ...groups: string[]) =>
+      `{"category":"NetworkSecurityGroupFlowEvent","resourceId":"/N/${nsg}","macAddress":"000D3AF87856","properties":{"Version":2,"flows":[${groups.join(',')}]}}`;
+    const document = `{"records":[${[
+      record('A', group('R1', 'M1', 1), group('R2', 'M1', 2), group('R1', 'M2', 3)),
+      record('A', group('R1', 'M2', 4), group('R1', 'M1', 5), group('R2', 'M1', 6)),
+      record('B', group('R1', 'M1', 7)),
+    ].join(',')}]}`;
+    const columns = new FlowColumns();
+    const reader = new FlowLogReader('test', columnSink(columns, () => expect.unreachable('no problem expected')));
+    reader.push(Buffer.from(document));
+    reader.end();
+    expect(reader.fastRecords).toBe(3);
+    const byPort = new Map(Array.from({ length: columns.length }, (_, i) => [columns.ports[i * 2]!, columns.contexts[i]!]));
+    expect(byPort.get(5)).toBe(byPort.get(1));
+    expect(byPort.get(6)).toBe(byPort.get(2));
+    expect(byPort.get(4)).toBe(byPort.get(3));
+    expect(new Set([1, 2, 3].map((port) => byPort.get(port))).size).toBe(3);
+    expect(byPort.get(7)).not.toBe(byPort.get(1));
+    expect(byPort.get(7)).toMatchObject({ resourceId: '/N/B', rule: 'R1', mac: 'M1' });
+    expect(byPort.get(1)).toMatchObject({ resourceId: '/N/A', rule: 'R1', mac: 'M1' });
   });
 });
 
