@@ -109,17 +109,24 @@ export class RecordSplitter {
     }
     let collectFrom = this.collecting ? start : -1;
     const length = chunk.length;
+    /** The first backslash at or after the current string's start (length: none), found once per chunk in the common case. */
+    let nextBackslash = -1;
     for (let i = start; i < length; i++) {
       let byte = chunk[i]!;
       if (this.mode === 'broken') return;
       if (this.inString) {
         if (!this.escaped && this.keyStart < 0) {
-          // Most of a flow log is string content (the tuples): run to the next quote or backslash.
-          while (byte !== QUOTE && byte !== BACKSLASH) {
-            if (++i === length) break;
-            byte = chunk[i]!;
+          // Most of a flow log is string content (the tuples): jump to the next quote or backslash
+          // with indexOf (memchr), several times faster than looking at each byte here.
+          if (nextBackslash < i) {
+            nextBackslash = chunk.indexOf(BACKSLASH, i);
+            if (nextBackslash < 0) nextBackslash = length;
           }
+          let quote = chunk.indexOf(QUOTE, i);
+          if (quote < 0) quote = length;
+          i = quote < nextBackslash ? quote : nextBackslash;
           if (i === length) break;
+          byte = chunk[i]!;
         }
         if (this.escaped) this.escaped = false;
         else if (byte === BACKSLASH) {

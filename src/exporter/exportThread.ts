@@ -76,8 +76,13 @@ export class ExportThreadStartError extends Error {
   }
 }
 
-/** Batch buffers on their way at once: the bound between the two threads. */
-const BATCHES_IN_FLIGHT = 16;
+/**
+ * Batch buffers on their way at once: the bound between the two threads (17 MB when all are out,
+ * allocated as needed). It holds about one large record's rows (100,000 tuples): the rows of a
+ * record come all at once when it is read, and a shorter queue left the exporting thread idle
+ * while the next large record was parsed.
+ */
+export const BATCHES_IN_FLIGHT = 64;
 
 /**
  * The encode and transport stages, on a thread of their own. Parsing and enriching keep this
@@ -93,6 +98,7 @@ export class ExportThread {
   readonly collectorStats: CollectorStats[];
   counters: ExportCounters;
   private readonly free: ArrayBuffer[] = [];
+  private allocatedBuffers = 0;
   /** Submits waiting for a free batch buffer, in order. */
   private readonly waiting: { readonly take: (buffer: ArrayBuffer) => void; readonly reject: (error: Error) => void }[] = [];
   /** The latest submit that had to wait for a buffer. */
@@ -114,7 +120,6 @@ export class ExportThread {
   ) {
     this.collectorStats = settings.collectors.map((c) => ({ label: c.label, datagrams: 0, bytes: 0, errors: 0, lastError: undefined }));
     this.counters = { messages: 0, bytesSent: 0, templateMessages: 0, exportedRecords: 0, optionsRecords: 0, declined: [], collectors: this.collectorStats, lastErrorMs: 0 };
-    for (let i = 0; i < BATCHES_IN_FLIGHT; i++) this.free.push(new ArrayBuffer(BATCH_BYTES));
   }
 
   /**
@@ -173,6 +178,10 @@ export class ExportThread {
     if (this.closing !== undefined) throw new Error('submit to a closed export thread');
     if (to <= from) return;
     if (this.waiting.length === 0) {
+      if (this.free.length === 0 && this.allocatedBuffers < BATCHES_IN_FLIGHT) {
+        this.allocatedBuffers++;
+        this.free.push(new ArrayBuffer(BATCH_BYTES));
+      }
       const buffer = this.free.pop();
       if (buffer !== undefined) {
         this.postRows(buffer, flows, from, to, nowMs);
@@ -271,7 +280,7 @@ export class ExportThread {
   }
 
   private idle(): void {
-    if (this.free.length === BATCHES_IN_FLIGHT && this.flushes.size === 0) this.worker.unref();
+    if (this.free.length === this.allocatedBuffers && this.flushes.size === 0) this.worker.unref();
   }
 
   private update(counters: ExportCounters): void {
