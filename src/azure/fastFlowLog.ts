@@ -198,39 +198,40 @@ function keyIs(buf: Buffer, start: number, length: number, name: string): boolea
 // ---------------------------------------------------------------------------------------------
 // strings that repeat from record to record
 
-const STRING_CACHE_SIZE = 64;
+/** Slots of the string cache (a power of two); strings longer than STRING_CACHE_MAX_BYTES are not kept. */
+const STRING_CACHE_SLOTS = 1024;
+const STRING_CACHE_MAX_BYTES = 1024;
 
 /**
  * Decoded strings by their raw bytes: rule names, MACs and ids repeat in every record, so they are
  * decoded once and the same string object goes into every AzureContext (later stages key maps by
- * them).
+ * them). Direct-mapped by a hash of the bytes: one comparison per lookup, where a list searched
+ * in turn compared each of the many same-length MACs of a file.
  */
 class StringCache {
-  private readonly bytes: Buffer[] = [];
-  private readonly texts: string[] = [];
-  private next = 0;
+  private readonly bytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(STRING_CACHE_SLOTS).fill(undefined);
+  private readonly texts: string[] = new Array<string>(STRING_CACHE_SLOTS).fill('');
 
   get(buf: Buffer, start: number, end: number): string {
     const length = end - start;
-    const entries = this.bytes;
-    search: for (let e = 0; e < entries.length; e++) {
-      const candidate = entries[e]!;
-      if (candidate.length !== length) continue;
-      for (let k = 0; k < length; k++) if (candidate[k] !== buf[start + k]) continue search;
-      return this.texts[e]!;
+    if (length > STRING_CACHE_MAX_BYTES) return buf.toString('utf8', start, end);
+    let hash = 0x811c9dc5;
+    for (let k = start; k < end; k++) hash = Math.imul(hash ^ buf[k]!, 0x01000193);
+    const slot = (hash ^ (hash >>> 16)) & (STRING_CACHE_SLOTS - 1);
+    const candidate = this.bytes[slot];
+    if (candidate !== undefined && candidate.length === length) {
+      let same = true;
+      for (let k = 0; k < length; k++) {
+        if (candidate[k] !== buf[start + k]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.texts[slot]!;
     }
     const text = buf.toString('utf8', start, end);
-    if (length <= 1024) {
-      const copy = Buffer.from(buf.subarray(start, end));
-      if (entries.length < STRING_CACHE_SIZE) {
-        entries.push(copy);
-        this.texts.push(text);
-      } else {
-        entries[this.next] = copy;
-        this.texts[this.next] = text;
-        this.next = (this.next + 1) % STRING_CACHE_SIZE;
-      }
-    }
+    this.bytes[slot] = Buffer.from(buf.subarray(start, end));
+    this.texts[slot] = text;
     return text;
   }
 }
@@ -649,6 +650,16 @@ class CaptureSink implements FlowSink {
   }
 }
 
+/** The object lists of a record, from the outside in, and its tuple lists (see readItem). */
+const NSG_RULE_GROUPS = 0;
+const NSG_MAC_GROUPS = 1;
+const VNET_ACLS = 2;
+const VNET_GROUPS = 3;
+const NSG_TUPLES = 4;
+const VNET_TUPLES = 5;
+type ObjectList = typeof NSG_RULE_GROUPS | typeof NSG_MAC_GROUPS | typeof VNET_ACLS | typeof VNET_GROUPS;
+type TupleList = typeof NSG_TUPLES | typeof VNET_TUPLES;
+
 const NO_VNET_SHARED = { rule: '', mac: '', resourceId: '', aclId: '', flowLogGuid: '' };
 /** VNet tuples take their context from their group (per encryption value). */
 const NO_CONTEXT: AzureContext = { ...NO_VNET_SHARED, encryption: '' };
@@ -961,14 +972,35 @@ export class FastRecordReader {
   }
 
   /** A list of objects (`[` at i), each read by `readItem` from its `{`. Index after `]`, or -1. */
-  private readObjectList(i: number, readItem: (start: number) => number): number {
+  /** The tuple list being read belongs to this NSG context, or (VNet) to this group. */
+  private tupleContext: AzureContext = NO_CONTEXT;
+  private tupleGroup: VnetGroup | undefined;
+
+  /**
+   * One element of an object list. A switch over the list's kind, not a callback: no closure is
+   * made per group, and the calls stay direct (a file of small records has a group every few tuples).
+   */
+  private readItem(items: ObjectList, i: number): number {
+    switch (items) {
+      case NSG_RULE_GROUPS:
+        return this.readNsgRuleGroup(i);
+      case NSG_MAC_GROUPS:
+        return this.readNsgMacGroup(i);
+      case VNET_ACLS:
+        return this.readVnetAcl(i);
+      default:
+        return this.readVnetGroup(i);
+    }
+  }
+
+  private readObjectList(i: number, items: ObjectList): number {
     const buf = this.buf;
     const end = this.end;
     i = skipWhitespace(buf, i + 1, end);
     if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
     for (;;) {
       if (byteAt(buf, i, end) !== OPEN_BRACE) return -1;
-      i = readItem(i);
+      i = this.readItem(items, i);
       if (i < 0) return -1;
       i = skipWhitespace(buf, i, end);
       const next = byteAt(buf, i, end);
@@ -987,7 +1019,7 @@ export class FastRecordReader {
    * optional string under `labelKey` (its raw bounds left in labelStart / labelEnd); other members
    * are validated and skipped at nesting `depth`. Index after `}`, or -1 to give up.
    */
-  private readListOwner(i: number, listKey: string, readList: (start: number) => number, labelKey: string, depth: number): number {
+  private readListOwner(i: number, listKey: string, list: ObjectList | TupleList, labelKey: string, depth: number): number {
     const buf = this.buf;
     const end = this.end;
     let labelStart = -1;
@@ -1002,7 +1034,7 @@ export class FastRecordReader {
       if (keyIs(buf, this.keyStart, this.keyLength, listKey)) {
         if (sawList || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
         sawList = true;
-        i = readList(i);
+        i = list === NSG_TUPLES || list === VNET_TUPLES ? this.readTupleList(i, this.tupleContext, list === VNET_TUPLES ? this.tupleGroup : undefined) : this.readObjectList(i, list);
       } else {
         const isLabel = keyIs(buf, this.keyStart, this.keyLength, labelKey);
         i = skipValue(buf, i, end, depth);
@@ -1027,13 +1059,13 @@ export class FastRecordReader {
   }
 
   private readNsgRuleGroups(i: number): number {
-    return this.readObjectList(i, (start) => this.readNsgRuleGroup(start));
+    return this.readObjectList(i, NSG_RULE_GROUPS);
   }
 
 
   private readNsgRuleGroup(i: number): number {
     const firstContext = this.nsgContexts.length;
-    i = this.readListOwner(i, 'flows', (start) => this.readNsgMacGroups(start), 'rule', 4);
+    i = this.readListOwner(i, 'flows', NSG_MAC_GROUPS, 'rule', 4);
     if (i < 0) return -1;
     const rule = rawString(this.buf, this.labelStart, this.labelEnd);
     const contexts = this.nsgContexts;
@@ -1042,14 +1074,10 @@ export class FastRecordReader {
   }
 
 
-  private readNsgMacGroups(i: number): number {
-    return this.readObjectList(i, (start) => this.readNsgMacGroup(start));
-  }
-
-
   private readNsgMacGroup(i: number): number {
     const context = newNsgContext();
-    i = this.readListOwner(i, 'flowTuples', (start) => this.readNsgTuples(start, context), 'mac', 6);
+    this.tupleContext = context;
+    i = this.readListOwner(i, 'flowTuples', NSG_TUPLES, 'mac', 6);
     if (i < 0) return -1;
     // As nsgFlowLog: asString(macGroup['mac']) || recordMac (the record's mac is known at its end).
     context.mac = rawString(this.buf, this.labelStart, this.labelEnd);
@@ -1094,10 +1122,6 @@ export class FastRecordReader {
       else if (next === CLOSE_BRACKET) return i + 1;
       else return -1;
     }
-  }
-
-  private readNsgTuples(i: number, azure: AzureContext): number {
-    return this.readTupleList(i, azure, undefined);
   }
 
 
@@ -1154,13 +1178,13 @@ export class FastRecordReader {
   }
 
   private readVnetAcls(i: number): number {
-    return this.readObjectList(i, (start) => this.readVnetAcl(start));
+    return this.readObjectList(i, VNET_ACLS);
   }
 
 
   private readVnetAcl(i: number): number {
     const firstContext = this.vnetContexts.length;
-    i = this.readListOwner(i, 'flowGroups', (start) => this.readVnetGroups(start), 'aclID', 4);
+    i = this.readListOwner(i, 'flowGroups', VNET_GROUPS, 'aclID', 4);
     if (i < 0) return -1;
     const aclId = rawString(this.buf, this.labelStart, this.labelEnd);
     const contexts = this.vnetContexts;
@@ -1169,24 +1193,17 @@ export class FastRecordReader {
   }
 
 
-  private readVnetGroups(i: number): number {
-    return this.readObjectList(i, (start) => this.readVnetGroup(start));
-  }
-
-
   private readVnetGroup(i: number): number {
     const group = new VnetGroup(this.vnetContexts);
-    i = this.readListOwner(i, 'flowTuples', (start) => this.readVnetTuples(start, group), 'rule', 6);
+    this.tupleContext = NO_CONTEXT;
+    this.tupleGroup = group;
+    i = this.readListOwner(i, 'flowTuples', VNET_TUPLES, 'rule', 6);
     if (i < 0) return -1;
     const rule = rawString(this.buf, this.labelStart, this.labelEnd);
     for (const context of group.contexts) context.rule = rule;
     return i;
   }
 
-
-  private readVnetTuples(i: number, group: VnetGroup): number {
-    return this.readTupleList(i, NO_CONTEXT, group);
-  }
 
 
   /** A tuple string the fast reader passed on, through vnetFlowLog.readVnetTuple. */
