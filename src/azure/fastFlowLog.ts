@@ -847,7 +847,9 @@ export class FastRecordReader {
     return false;
   }
 
-  private readonly shared: AzureContext[] = [];
+  private shared: AzureContext[] = [];
+  /** The record before's contexts after interning, in order: records repeat their rule groups. */
+  private previousShared: AzureContext[] = [];
 
   /**
    * Gives the record's rows the contexts of earlier records where they are equal: every record
@@ -856,14 +858,20 @@ export class FastRecordReader {
    */
   private internContexts(contexts: readonly MutableContext[]): void {
     const shared = this.shared;
+    const previous = this.previousShared;
     shared.length = 0;
     let replaced = false;
     for (let c = 0; c < contexts.length; c++) {
       const context = contexts[c]!;
-      const interned = internedContext(context);
+      // The group in the same place in the record before is nearly always the same one, and its
+      // strings the same objects: compared by reference, it spares the lookup by value.
+      const before = previous[c];
+      const interned = before !== undefined && sameContext(before, context) ? before : internedContext(context);
       shared.push(interned);
       if (interned !== context) replaced = true;
     }
+    this.previousShared = shared;
+    this.shared = previous;
     if (!replaced) return;
     const rows = this.out.contexts;
     // A row's context is found by its place in `contexts`: rows of one group come together, so the
@@ -1013,6 +1021,13 @@ export class FastRecordReader {
   /** Raw bounds of the label string the last readListOwner found (set as it returns). */
   private labelStart = -1;
   private labelEnd = -1;
+  /** The label is a JSON string without escapes. */
+  private labelPlain = false;
+
+  /** The label the last readListOwner found, as recordShape.asString gives it ('' when absent). */
+  private label(): string {
+    return this.labelPlain ? strings.get(this.buf, this.labelStart + 1, this.labelEnd - 1) : rawString(this.buf, this.labelStart, this.labelEnd);
+  }
 
   /**
    * An object (`{` at i) with one required list under `listKey`, read by `readList`, and an
@@ -1024,6 +1039,7 @@ export class FastRecordReader {
     const end = this.end;
     let labelStart = -1;
     let labelEnd = -1;
+    let labelPlain = false;
     let sawList = false;
     i = skipWhitespace(buf, i + 1, end);
     if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
@@ -1041,6 +1057,8 @@ export class FastRecordReader {
         if (isLabel) {
           labelStart = valueStart;
           labelEnd = i;
+          // skipValue scanned it: a string without escapes is decoded from its bytes at once.
+          labelPlain = buf[valueStart] === QUOTE && !stringEscaped;
         }
       }
       if (i < 0) return -1;
@@ -1055,6 +1073,7 @@ export class FastRecordReader {
     // Set last: the lists read above run nested readListOwner calls of their own.
     this.labelStart = labelStart;
     this.labelEnd = labelEnd;
+    this.labelPlain = labelPlain;
     return i + 1;
   }
 
@@ -1067,7 +1086,7 @@ export class FastRecordReader {
     const firstContext = this.nsgContexts.length;
     i = this.readListOwner(i, 'flows', NSG_MAC_GROUPS, 'rule', 4);
     if (i < 0) return -1;
-    const rule = rawString(this.buf, this.labelStart, this.labelEnd);
+    const rule = this.label();
     const contexts = this.nsgContexts;
     for (let c = firstContext; c < contexts.length; c++) contexts[c]!.rule = rule;
     return i;
@@ -1080,7 +1099,7 @@ export class FastRecordReader {
     i = this.readListOwner(i, 'flowTuples', NSG_TUPLES, 'mac', 6);
     if (i < 0) return -1;
     // As nsgFlowLog: asString(macGroup['mac']) || recordMac (the record's mac is known at its end).
-    context.mac = rawString(this.buf, this.labelStart, this.labelEnd);
+    context.mac = this.label();
     this.nsgContexts.push(context);
     this.nsgNeedsRecordMac.push(context.mac === '');
     return i;
@@ -1186,7 +1205,7 @@ export class FastRecordReader {
     const firstContext = this.vnetContexts.length;
     i = this.readListOwner(i, 'flowGroups', VNET_GROUPS, 'aclID', 4);
     if (i < 0) return -1;
-    const aclId = rawString(this.buf, this.labelStart, this.labelEnd);
+    const aclId = this.label();
     const contexts = this.vnetContexts;
     for (let c = firstContext; c < contexts.length; c++) contexts[c]!.aclId = aclId;
     return i;
@@ -1199,7 +1218,7 @@ export class FastRecordReader {
     this.tupleGroup = group;
     i = this.readListOwner(i, 'flowTuples', VNET_TUPLES, 'rule', 6);
     if (i < 0) return -1;
-    const rule = rawString(this.buf, this.labelStart, this.labelEnd);
+    const rule = this.label();
     for (const context of group.contexts) context.rule = rule;
     return i;
   }
