@@ -979,7 +979,6 @@ export class FastRecordReader {
     return i + 1;
   }
 
-  /** A list of objects (`[` at i), each read by `readItem` from its `{`. Index after `]`, or -1. */
   /** The tuple list being read belongs to this NSG context, or (VNet) to this group. */
   private tupleContext: AzureContext = NO_CONTEXT;
   private tupleGroup: VnetGroup | undefined;
@@ -1001,6 +1000,7 @@ export class FastRecordReader {
     }
   }
 
+  /** A list of objects (`[` at i), each read by `readItem` from its `{`. Index after `]`, or -1. */
   private readObjectList(i: number, items: ObjectList): number {
     const buf = this.buf;
     const end = this.end;
@@ -1030,7 +1030,7 @@ export class FastRecordReader {
   }
 
   /**
-   * An object (`{` at i) with one required list under `listKey`, read by `readList`, and an
+   * An object (`{` at i) with one required list of kind `list` under `listKey`, and an
    * optional string under `labelKey` (its raw bounds left in labelStart / labelEnd); other members
    * are validated and skipped at nesting `depth`. Index after `}`, or -1 to give up.
    */
