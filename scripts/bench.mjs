@@ -14,6 +14,9 @@
  *                             process at nice 19 that only counts)
  *   e. end-to-end, default    the same at the default pacing (no --max-pps), once
  *   f. big file, unpaced      the replay of a ~1 GiB file of the same kind, once, for its peak RSS
+ *   g. / h. small records     a and d again on the same number of tuples in records of 50 tuples
+ *                             (3 rules x 4 NICs each: quiet VMs, the common shape of real blobs),
+ *                             where the cost per record and per rule group shows
  *
  * Wall times are from spawn to exit (node start-up included, as for a user); in-child times come
  * from performance.now() inside the child (JSON.parse alone, the streaming loop, the encode loop,
@@ -53,6 +56,8 @@ const GENERATOR = path.join(ROOT, 'scripts', 'generate-flow-log.mjs');
 const CACHE_DIR = path.join(os.tmpdir(), 'nsg2ipfix-bench');
 const NODE = process.execPath;
 const RECV_BUFFER_BYTES = 64 << 20;
+/** Tuples a record in the small-records stages (g, h). */
+const SMALL_RECORD_TUPLES = 50;
 
 const USAGE = `usage: npm run bench -- [--tuples N] [--runs N] [--big-bytes N | --no-big] [--receiver-nice N] [--json FILE] [--keep] [--profile] [--top N]`;
 
@@ -154,12 +159,12 @@ function ensureBuild() {
 // ---------------------------------------------------------------------------------------------
 // input
 
-async function ensureInput(tuples) {
-  const params = { kind: 'nsg-v2', tuples, ipv6Share: 0.05, tuplesPerRecord: 2000, seed: 1, start: '2025-06-12T09:00:00Z', macs: 4 };
+async function ensureInput(tuples, overrides = {}) {
+  const params = { kind: 'nsg-v2', tuples, ipv6Share: 0.05, tuplesPerRecord: 2000, seed: 1, start: '2025-06-12T09:00:00Z', macs: 4, ...overrides };
   const generatorHash = createHash('sha256').update(fs.readFileSync(GENERATOR)).digest('hex').slice(0, 16);
   const key = createHash('sha256').update(JSON.stringify({ params, generatorHash })).digest('hex').slice(0, 12);
   fs.mkdirSync(CACHE_DIR, { recursive: true });
-  const file = path.join(CACHE_DIR, `nsg-v2-${tuples}-${key}.json`);
+  const file = path.join(CACHE_DIR, `nsg-v2-${tuples}${params.tuplesPerRecord === 2000 ? '' : `-r${params.tuplesPerRecord}`}-${key}.json`);
   const metaFile = `${file}.meta`;
   try {
     const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8'));
@@ -592,7 +597,7 @@ function table(header, rows) {
 }
 
 function report(ctx) {
-  const { input, opts, bare, parse, encode, e2e, paced, big, receiver, profile } = ctx;
+  const { input, opts, bare, parse, encode, e2e, paced, big, small, receiver, profile } = ctx;
   const tuples = input.tuples;
   const base = bare.ms;
   const showBest = opts.runs > 1;
@@ -610,6 +615,9 @@ function report(ctx) {
     const name = `f. ${(big.input.bytes / 2 ** 30).toFixed(2)} GiB file --max-pps 0`;
     rows.push([name, fmtS(big.ms), ...(showBest ? ['-'] : []), fmtRate(big.input.tuples, big.ms), '-', fmtS(big.childMs), fmtRss(big.peakRssKb), `${fmtInt(big.input.tuples)} tuples, ${(big.input.bytes / 1e6).toFixed(0)} MB; ${fmtInt(big.messages)} msgs sent; one run`]);
   }
+  const smallShape = `${fmtInt(small.input.records)} records of ${SMALL_RECORD_TUPLES}, ${(small.input.bytes / 1e6).toFixed(1)} MB`;
+  rows.push([`g. bare JSON.parse, small records`, fmtS(small.bare.ms), ...(showBest ? [fmtS(small.bare.bestMs)] : []), fmtRate(small.input.tuples, small.bare.ms), '1.00x', '-', fmtRss(small.bare.peakRssKb), smallShape]);
+  rows.push([`h. end-to-end, small records`, fmtS(small.e2e.ms), ...(showBest ? [fmtS(small.e2e.bestMs)] : []), fmtRate(small.input.tuples, small.e2e.ms), fmtRatio(small.e2e.ms / small.bare.ms), '-', fmtRss(small.e2e.peakRssKb), `--max-pps 0; ratio vs g`]);
   const out = [];
   out.push(`nsg2ipfix bench: ${fmtInt(tuples)} tuples, ${(input.bytes / 1e6).toFixed(1)} MB NSG v2 (${fmtInt(input.records)} records, ~${(input.params.ipv6Share * 100).toFixed(0)}% IPv6 flows)`);
   out.push(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), runs: ${opts.runs}${opts.runs > 1 ? ' (median; best shown)' : ''}`);
@@ -619,6 +627,7 @@ function report(ctx) {
   out.push('');
   out.push(`key figure: end-to-end (unpaced) / bare JSON.parse = ${fmtRatio(e2e.ms / bare.ms)} wall (${fmtRatio(e2e.childMs / bare.childMs)} in-child: replay elapsed vs JSON.parse alone)`);
   out.push(`            parse / bare JSON.parse         = ${fmtRatio(parse.ms / bare.ms)} wall (${fmtRatio(parse.childMs / bare.childMs)} in-child)`);
+  out.push(`            small records: end-to-end / bare JSON.parse = ${fmtRatio(small.e2e.ms / small.bare.ms)} wall`);
   if (big !== undefined) out.push(`            peak RSS replaying a ${(big.input.bytes / 1e9).toFixed(2)} GB file: ${fmtRss(big.peakRssKb)} (1M-tuple file: ${fmtRss(e2e.peakRssKb)})`);
   const detail = (name, r) => `${name}: tuples ${fmtInt(r.tuples)}, exported records ${fmtInt(r.exportedRecords)} (+${fmtInt(r.optionsRecords)} options), messages ${fmtInt(r.messages)} (${fmtInt(r.templateMessages)} template), bytes sent ${fmtInt(r.bytesSent)}, datagrams sent ${fmtInt(r.datagramsSent)} (send errors ${fmtInt(r.sendErrors)}), received ${fmtInt(r.datagramsReceived)} / ${fmtInt(r.bytesReceived)} B, skipped tuples ${fmtInt(r.skippedTuples)}, records ${fmtInt(r.skippedRecords)}`;
   out.push('');
@@ -660,12 +669,13 @@ async function main() {
   }
   ensureBuild();
   const input = await ensureInput(opts.tuples);
+  const smallInput = await ensureInput(opts.tuples, { tuplesPerRecord: SMALL_RECORD_TUPLES });
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nsg2ipfix-bench-run-'));
   rssMethod = detectRssMethod(scratch);
   log(`peak RSS via ${rssMethod.label}`);
   const receiver = await startReceiver(opts.receiverNice);
   try {
-    const runs = { bare: [], parse: [], encode: [], e2e: [], paced: [] };
+    const runs = { bare: [], parse: [], encode: [], e2e: [], paced: [], smallBare: [], smallE2e: [] };
     for (let run = 1; run <= opts.runs; run++) {
       const tag = opts.runs > 1 ? ` (run ${run}/${opts.runs})` : '';
       const step = async (name, list, fn, show) => {
@@ -678,6 +688,8 @@ async function main() {
       await step('b. parse (file source)', runs.parse, () => stageParse(input, scratch), (r) => `${fmtS(r.wallMs)} s wall, ${fmtS(r.childMs)} s in child, ${fmtInt(r.tuples)} tuples`);
       await step('c. encode only', runs.encode, () => stageEncode(input, scratch), (r) => `${fmtS(r.childMs)} s encoding, ${fmtInt(r.messages)} messages`);
       await step('d. end-to-end, --max-pps 0', runs.e2e, () => stageReplay(input, scratch, receiver, { paced: false, tag: 'unpaced' }), (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`);
+      await step('g. bare JSON.parse, small records', runs.smallBare, () => stageBareParse(smallInput, scratch), (r) => `${fmtS(r.wallMs)} s wall, JSON.parse ${fmtS(r.childMs)} s`);
+      await step('h. end-to-end, --max-pps 0, small records', runs.smallE2e, () => stageReplay(smallInput, scratch, receiver, { paced: false, tag: 'small' }), (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent`);
       // Paced, a replay takes as long as the rate says: one run tells whether it is lossless.
       if (run === 1) await step('e. end-to-end, default pacing', runs.paced, () => stageReplay(input, scratch, receiver, { paced: true, tag: 'paced' }), (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`);
     }
@@ -700,6 +712,7 @@ async function main() {
       e2e: combine(runs.e2e, wall),
       paced: combine(runs.paced, wall),
       big: big === undefined ? undefined : { ...big, ms: big.wallMs },
+      small: { input: smallInput, bare: combine(runs.smallBare, wall), e2e: combine(runs.smallE2e, wall) },
     };
     // bare.ms is the wall median; the in-child ratio uses the median JSON.parse time.
     results.bare.childMs = median(runs.bare.map((r) => r.childMs));
@@ -728,12 +741,15 @@ async function main() {
           encode: results.encode,
           endToEndUnpaced: results.e2e,
           endToEndDefaultPacing: results.paced,
+          smallRecordsBareJsonParse: results.small.bare,
+          smallRecordsEndToEndUnpaced: results.small.e2e,
           ...(results.big ? { bigFileUnpaced: { ...results.big, input: { file: results.big.input.file, tuples: results.big.input.tuples, bytes: results.big.input.bytes } } } : {}),
         },
         ratios: {
           endToEndVsBareParseWall: results.e2e.ms / results.bare.ms,
           endToEndVsBareParseInChild: results.e2e.childMs / results.bare.childMs,
           parseVsBareParseWall: results.parse.ms / results.bare.ms,
+          smallRecordsEndToEndVsBareParseWall: results.small.e2e.ms / results.small.bare.ms,
         },
         ...(results.profile ? { profile: results.profile } : {}),
       };
