@@ -78,11 +78,13 @@ export class ExportThreadStartError extends Error {
 
 /**
  * Batch buffers on their way at once: the bound between the two threads (17 MB when all are out,
- * allocated as needed). It holds about one large record's rows (100,000 tuples): the rows of a
- * record come all at once when it is read, and a shorter queue left the exporting thread idle
- * while the next large record was parsed.
+ * allocated as needed). Unpaced, it holds about one large record's rows (100,000 tuples): the
+ * rows of a record come all at once when it is read, and a shorter queue left the exporting thread
+ * idle while the next large record was parsed. Paced, the rate holds the parser back whatever the
+ * depth, and a deeper queue would only keep more rows waiting (and a stop draining longer).
  */
 export const BATCHES_IN_FLIGHT = 64;
+export const PACED_BATCHES_IN_FLIGHT = 16;
 
 /**
  * The encode and transport stages, on a thread of their own. Parsing and enriching keep this
@@ -99,6 +101,7 @@ export class ExportThread {
   counters: ExportCounters;
   private readonly free: ArrayBuffer[] = [];
   private allocatedBuffers = 0;
+  private readonly maxBuffers: number;
   /** Submits waiting for a free batch buffer, in order. */
   private readonly waiting: { readonly take: (buffer: ArrayBuffer) => void; readonly reject: (error: Error) => void }[] = [];
   /** The latest submit that had to wait for a buffer. */
@@ -120,6 +123,7 @@ export class ExportThread {
   ) {
     this.collectorStats = settings.collectors.map((c) => ({ label: c.label, datagrams: 0, bytes: 0, errors: 0, lastError: undefined }));
     this.counters = { messages: 0, bytesSent: 0, templateMessages: 0, exportedRecords: 0, optionsRecords: 0, declined: [], collectors: this.collectorStats, lastErrorMs: 0 };
+    this.maxBuffers = settings.maxPacketsPerSecond > 0 && settings.collectors.length > 0 ? PACED_BATCHES_IN_FLIGHT : BATCHES_IN_FLIGHT;
   }
 
   /**
@@ -178,7 +182,7 @@ export class ExportThread {
     if (this.closing !== undefined) throw new Error('submit to a closed export thread');
     if (to <= from) return;
     if (this.waiting.length === 0) {
-      if (this.free.length === 0 && this.allocatedBuffers < BATCHES_IN_FLIGHT) {
+      if (this.free.length === 0 && this.allocatedBuffers < this.maxBuffers) {
         this.allocatedBuffers++;
         this.free.push(new ArrayBuffer(BATCH_BYTES));
       }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { IPFIX_DEFAULTS } from '../../src/ipfix/encoder.js';
-import { BATCHES_IN_FLIGHT, ExportThread, ExportThreadStartError, type ExportThreadSettings } from '../../src/exporter/exportThread.js';
+import { ExportThread, PACED_BATCHES_IN_FLIGHT, ExportThreadStartError, type ExportThreadSettings } from '../../src/exporter/exportThread.js';
 import { ROWS_PER_BATCH } from '../../src/exporter/rowBatch.js';
 import type { AzureContext } from '../../src/flow/flowRecord.js';
 import { DatagramDecoder } from '../../src/listen/datagramDecoder.js';
@@ -56,10 +56,10 @@ async function waitFor(condition: () => boolean): Promise<void> {
 describe('ExportThread (encode and send on a thread of their own, to a receiver on 127.0.0.1)', () => {
   it('encodes every row once, in order, with its context, also when submits wait for batch buffers', async () => {
     const { port, received } = await receiver();
-    // More batches than buffers, submitted without a pause: the buffers all go out and later
-    // submits wait for one.
+    // More batches than buffers (paced: PACED_BATCHES_IN_FLIGHT), submitted without a pause: the
+    // buffers all go out and later submits wait for one.
     const thread = await ExportThread.open(settings(port, { maxPacketsPerSecond: 20_000 }), logger, () => {});
-    const count = (BATCHES_IN_FLIGHT + 4) * ROWS_PER_BATCH;
+    const count = (PACED_BATCHES_IN_FLIGHT + 4) * ROWS_PER_BATCH;
     const flows = rows(count);
     const pending: Promise<void>[] = [];
     for (let from = 0; from < count; from += ROWS_PER_BATCH) {
