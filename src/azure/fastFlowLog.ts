@@ -591,7 +591,6 @@ const STRING_IDS = 65_536;
  */
 const stringIds = new Map<string, number>();
 let nextStringId = 1;
-const internedContexts = new Map<number, AzureContext>();
 
 function stringId(text: string): number {
   let id = stringIds.get(text);
@@ -610,8 +609,16 @@ function sameContext(a: AzureContext, b: AzureContext): boolean {
   );
 }
 
-/** The first context seen with the same values as `context`, or `context` itself. */
-function internedContext(context: AzureContext): AzureContext {
+/**
+ * The contexts of one kind of record. NSG and VNet contexts are kept apart: equal values (empty
+ * ones, say) in objects whose keys come in another order are not the same to a reader of the
+ * object, and the fast path must give exactly what the record readers give.
+ */
+const internedNsgContexts = new Map<number, AzureContext>();
+const internedVnetContexts = new Map<number, AzureContext>();
+
+/** The first context seen in `interned` with the same values as `context`, or `context` itself. */
+function internedContext(interned: Map<number, AzureContext>, context: AzureContext): AzureContext {
   let key = 0x2545f491;
   key = Math.imul(key ^ stringId(context.resourceId), 0x9e3779b1);
   key = Math.imul(key ^ stringId(context.mac), 0x9e3779b1);
@@ -620,13 +627,13 @@ function internedContext(context: AzureContext): AzureContext {
   key = Math.imul(key ^ stringId(context.encryption), 0x9e3779b1);
   key = Math.imul(key ^ stringId(context.flowLogGuid), 0x9e3779b1);
   key ^= key >>> 15;
-  const shared = internedContexts.get(key);
+  const shared = interned.get(key);
   if (shared !== undefined) {
     // Two different contexts with one key (rare): this one just stays unshared.
     return sameContext(shared, context) ? shared : context;
   }
-  if (internedContexts.size >= INTERNED_CONTEXTS) internedContexts.clear();
-  internedContexts.set(key, context);
+  if (interned.size >= INTERNED_CONTEXTS) interned.clear();
+  interned.set(key, context);
   return context;
 }
 
@@ -828,7 +835,7 @@ export class FastRecordReader {
         context.mac = mac;
         context.flowLogGuid = flowLogGuid;
       }
-      this.internContexts(this.vnetContexts);
+      this.internContexts(this.vnetContexts, true);
       return true;
     }
     if (category === NSG_CATEGORY || (category === undefined && this.sawProperties)) {
@@ -841,24 +848,26 @@ export class FastRecordReader {
         context.resourceId = resourceId;
         if (this.nsgNeedsRecordMac[c]) context.mac = recordMac;
       }
-      this.internContexts(contexts);
+      this.internContexts(contexts, false);
       return true;
     }
     return false;
   }
 
   private shared: AzureContext[] = [];
-  /** The record before's contexts after interning, in order: records repeat their rule groups. */
-  private previousShared: AzureContext[] = [];
+  /** The contexts of the NSG (VNet) record before, after interning: records repeat their groups. */
+  private previousNsg: AzureContext[] = [];
+  private previousVnet: AzureContext[] = [];
 
   /**
    * Gives the record's rows the contexts of earlier records where they are equal: every record
    * repeats the same rule groups, and the later stages key their per-context work (NIC numbers,
    * domains, encoded strings) by the context object.
    */
-  private internContexts(contexts: readonly MutableContext[]): void {
+  private internContexts(contexts: readonly MutableContext[], vnet: boolean): void {
+    const interned = vnet ? internedVnetContexts : internedNsgContexts;
+    const previous = vnet ? this.previousVnet : this.previousNsg;
     const shared = this.shared;
-    const previous = this.previousShared;
     shared.length = 0;
     let replaced = false;
     for (let c = 0; c < contexts.length; c++) {
@@ -866,11 +875,13 @@ export class FastRecordReader {
       // The group in the same place in the record before is nearly always the same one, and its
       // strings the same objects: compared by reference, it spares the lookup by value.
       const before = previous[c];
-      const interned = before !== undefined && sameContext(before, context) ? before : internedContext(context);
-      shared.push(interned);
-      if (interned !== context) replaced = true;
+      const sharedContext = before !== undefined && sameContext(before, context) ? before : internedContext(interned, context);
+      shared.push(sharedContext);
+      if (sharedContext !== context) replaced = true;
     }
-    this.previousShared = shared;
+    // The record's contexts become the ones to compare the next record of its kind with.
+    if (vnet) this.previousVnet = shared;
+    else this.previousNsg = shared;
     this.shared = previous;
     if (!replaced) return;
     const rows = this.out.contexts;

@@ -218,6 +218,10 @@ describe('fast record reader: same output as the JSON.parse path', () => {
       'vnet bad encryption': '{"category":"FlowLogFlowEvent","flowRecords":{"flows":[{"aclID":"a","flowGroups":[{"rule":"r","flowTuples":["1749718803412,10.0.0.1,10.0.0.2,1,2,6,O,B,N-X,,,,"]}]}]}}',
       'vnet protocol 256': '{"category":"FlowLogFlowEvent","flowRecords":{"flows":[{"aclID":"a","flowGroups":[{"rule":"r","flowTuples":["1749718803412,10.0.0.1,10.0.0.2,1,2,256,O,B,NX,,,,"]}]}]}}',
       'trailing garbage': `${nsg(tuples(good))} x`,
+      // Equal context values in both kinds of record: each keeps the key order its reader gives.
+      'nsg and vnet contexts of equal values':
+        `{"category":"NetworkSecurityGroupFlowEvent","properties":{"Version":2,"flows":[{"rule":"","flows":[{"mac":"","flowTuples":["${good}"]}]}]}},` +
+        '{"category":"FlowLogFlowEvent","flowRecords":{"flows":[{"aclID":"","flowGroups":[{"rule":"","flowTuples":["1749718803412,10.0.0.1,10.0.0.2,1,2,6,O,B,,,,,"]}]}]}}',
     };
     for (const [name, record] of Object.entries(cases)) {
       for (const document of [record, `{"records":[${record}]}`, `\ufeff[${record},\r\n${record}]`, `${record}\r\n${record}\n`]) {
