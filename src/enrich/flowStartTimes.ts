@@ -54,22 +54,9 @@ export class FlowStartTimes {
       // Word 1 keeps the address lengths the key of a FlowRecord had (4 or 16 bytes each).
       const ipv6 = (rowFlags & IPV6) !== 0;
       const shape = protocols[i]! | (ipv6 ? LONG_ADDRESSES : SHORT_ADDRESSES);
-      const source = addresses[a]!;
-      const destination = addresses[a + 4]!;
-      let h = mix(mix(mix(mix(mix(SEED_1, nic), shape), portPair), source), destination);
-      let g = mix(mix(mix(mix(mix(SEED_2, nic ^ SALT), shape ^ SALT), portPair ^ SALT), source ^ SALT), destination ^ SALT);
-      if (ipv6) {
-        for (let w = 1; w < 4; w++) {
-          h = mix(h, addresses[a + w]!);
-          g = mix(g, addresses[a + w]! ^ SALT);
-        }
-        for (let w = 5; w < 8; w++) {
-          h = mix(h, addresses[a + w]!);
-          g = mix(g, addresses[a + w]! ^ SALT);
-        }
-      }
-      h = finish(h);
-      starts[i] = this.startOf(h === 0 ? 1 : h, finish(g), times[i]!, states[i] === STATE_CODES.end || (rowFlags & DENIED) !== 0);
+      const h = keyHash(SEED_1, 0, nic, shape, portPair, addresses, a, ipv6);
+      const g = keyHash(SEED_2, SALT, nic, shape, portPair, addresses, a, ipv6);
+      starts[i] = this.startOf(h === 0 ? 1 : h, g, times[i]!, states[i] === STATE_CODES.end || (rowFlags & DENIED) !== 0);
     }
   }
 
@@ -160,6 +147,20 @@ function finish(h: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
+}
+
+/**
+ * One of the key's two hashes (`salt` 0 or SALT tells which), from the row's words. One call per
+ * hash: the mixing steps are inlined here, where a call per step from fill (too big for TurboFan to
+ * inline them into) cost more than the hashing itself.
+ */
+function keyHash(seed: number, salt: number, nic: number, shape: number, portPair: number, addresses: Int32Array, a: number, ipv6: boolean): number {
+  let h = mix(mix(mix(mix(mix(seed, nic ^ salt), shape ^ salt), portPair ^ salt), addresses[a]! ^ salt), addresses[a + 4]! ^ salt);
+  if (ipv6) {
+    for (let w = 1; w < 4; w++) h = mix(h, addresses[a + w]! ^ salt);
+    for (let w = 5; w < 8; w++) h = mix(h, addresses[a + w]! ^ salt);
+  }
+  return finish(h);
 }
 
 function mix(h: number, k: number): number {
