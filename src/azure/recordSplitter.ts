@@ -109,7 +109,8 @@ export class RecordSplitter {
     }
     let collectFrom = this.collecting ? start : -1;
     const length = chunk.length;
-    /** The first backslash at or after the current string's start (length: none), found once per chunk in the common case. */
+    // The first backslash at or after the current string's start (length: none): positions only
+    // grow within a chunk, so without backslashes one search serves the whole chunk.
     let nextBackslash = -1;
     for (let i = start; i < length; i++) {
       let byte = chunk[i]!;
