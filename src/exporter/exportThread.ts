@@ -83,7 +83,7 @@ export class ExportThreadStartError extends Error {
  * idle while the next large record was parsed. Paced, the rate holds the parser back whatever the
  * depth, and a deeper queue would only keep more rows waiting (and a stop draining longer).
  */
-export const BATCHES_IN_FLIGHT = 64;
+const BATCHES_IN_FLIGHT = 64;
 export const PACED_BATCHES_IN_FLIGHT = 16;
 
 /**
