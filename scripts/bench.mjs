@@ -87,17 +87,38 @@ function parseArgs(argv) {
       return argv[++i];
     };
     switch (arg) {
-      case '--tuples': opts.tuples = positiveInt(arg, next()); break;
-      case '--runs': opts.runs = positiveInt(arg, next()); break;
-      case '--big-bytes': opts.bigBytes = positiveInt(arg, next()); break;
-      case '--no-big': opts.bigBytes = 0; break;
-      case '--receiver-nice': opts.receiverNice = Number(next()); break;
-      case '--top': opts.top = positiveInt(arg, next()); break;
-      case '--json': opts.json = path.resolve(next()); break;
-      case '--keep': opts.keep = true; break;
-      case '--profile': opts.profile = true; break;
-      case '--help': case '-h': return null;
-      default: throw new Error(`unknown option ${argv[i]}`);
+      case '--tuples':
+        opts.tuples = positiveInt(arg, next());
+        break;
+      case '--runs':
+        opts.runs = positiveInt(arg, next());
+        break;
+      case '--big-bytes':
+        opts.bigBytes = positiveInt(arg, next());
+        break;
+      case '--no-big':
+        opts.bigBytes = 0;
+        break;
+      case '--receiver-nice':
+        opts.receiverNice = Number(next());
+        break;
+      case '--top':
+        opts.top = positiveInt(arg, next());
+        break;
+      case '--json':
+        opts.json = path.resolve(next());
+        break;
+      case '--keep':
+        opts.keep = true;
+        break;
+      case '--profile':
+        opts.profile = true;
+        break;
+      case '--help':
+      case '-h':
+        return null;
+      default:
+        throw new Error(`unknown option ${argv[i]}`);
     }
   }
   return opts;
@@ -183,7 +204,8 @@ async function ensureInput(tuples, overrides = {}) {
     result = await generateFlowLog({
       ...params,
       out: tmp,
-      progress: (p) => log(`  generate ${((100 * p.tuples) / p.totalTuples).toFixed(0).padStart(3)}%  ${(p.bytes / 1e6).toFixed(1)} MB  ${(p.elapsedMs / 1000).toFixed(1)} s`),
+      progress: (p) =>
+        log(`  generate ${((100 * p.tuples) / p.totalTuples).toFixed(0).padStart(3)}%  ${(p.bytes / 1e6).toFixed(1)} MB  ${(p.elapsedMs / 1000).toFixed(1)} s`),
     });
     fs.renameSync(tmp, file);
   } finally {
@@ -469,18 +491,51 @@ async function stageBareParse(input, scratch) {
 async function stageParse(input, scratch) {
   const result = await runNode(['--input-type=module', '-e', PARSE_TO_RECORDS(), input.file], scratch);
   const out = childJson('parse', result);
-  return { wallMs: result.wallMs, childMs: out.ms, peakRssKb: result.peakRssKb, tuples: out.tuples, ipv6: out.ipv6, states: out.states, denied: out.denied, azureRecords: out.azureRecords, problems: out.problems, skipped: out.skipped };
+  return {
+    wallMs: result.wallMs,
+    childMs: out.ms,
+    peakRssKb: result.peakRssKb,
+    tuples: out.tuples,
+    ipv6: out.ipv6,
+    states: out.states,
+    denied: out.denied,
+    azureRecords: out.azureRecords,
+    problems: out.problems,
+    skipped: out.skipped,
+  };
 }
 
 async function stageEncode(input, scratch) {
   const result = await runNode(['--input-type=module', '-e', ENCODE_ONLY(), input.file], scratch);
   const out = childJson('encode', result);
-  return { wallMs: result.wallMs, childMs: out.ms, parseMs: out.parseMs, peakRssKb: result.peakRssKb, tuples: out.tuples, flowRecords: out.flowRecords, optionsRecords: out.optionsRecords, messages: out.messages, bytes: out.bytes, declined: out.declined };
+  return {
+    wallMs: result.wallMs,
+    childMs: out.ms,
+    parseMs: out.parseMs,
+    peakRssKb: result.peakRssKb,
+    tuples: out.tuples,
+    flowRecords: out.flowRecords,
+    optionsRecords: out.optionsRecords,
+    messages: out.messages,
+    bytes: out.bytes,
+    declined: out.declined,
+  };
 }
 
 async function stageReplay(input, scratch, receiver, { paced, extraNodeArgs = [], tag }) {
   const summaryFile = path.join(scratch, `summary-${tag}-${++childSeq}.json`);
-  const args = [...extraNodeArgs, CLI, 'replay', input.file, '--collector', `127.0.0.1:${receiver.port}`, ...(paced ? [] : ['--max-pps', '0']), '--quiet', '--summary-json', summaryFile];
+  const args = [
+    ...extraNodeArgs,
+    CLI,
+    'replay',
+    input.file,
+    '--collector',
+    `127.0.0.1:${receiver.port}`,
+    ...(paced ? [] : ['--max-pps', '0']),
+    '--quiet',
+    '--summary-json',
+    summaryFile,
+  ];
   await receiver.reset();
   const result = await runNode(args, scratch);
   await receiver.settle();
@@ -553,7 +608,11 @@ function summarizeProfile(profileFile, top) {
     const fileKey = where || functionName || '(unknown)';
     filesSelf.set(fileKey, (filesSelf.get(fileKey) ?? 0) + us);
   }
-  const rank = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, us]) => ({ name, selfMs: us / 1000, share: us / totalUs }));
+  const rank = (m) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, us]) => ({ name, selfMs: us / 1000, share: us / totalUs }));
   return { totalMs: totalUs / 1000, functions: rank(fns), files: rank(filesSelf) };
 }
 
@@ -592,7 +651,11 @@ const fmtRatio = (x) => `${x.toFixed(2)}x`;
 
 function table(header, rows) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ').trimEnd();
+  const line = (cells) =>
+    cells
+      .map((c, i) => (i === 0 || i === cells.length - 1 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -602,44 +665,120 @@ function report(ctx) {
   const base = bare.ms;
   const showBest = opts.runs > 1;
   const header = ['stage', 'seconds', ...(showBest ? ['best'] : []), 'tuples/s', 'vs bare parse', 'in-child s', 'peak RSS', 'notes'];
-  const row = (name, s, inChild, notes) => [name, fmtS(s.ms), ...(showBest ? [fmtS(s.bestMs)] : []), fmtRate(tuples, s.ms), fmtRatio(s.ms / base), inChild === undefined ? '-' : fmtS(inChild), fmtRss(s.peakRssKb), notes];
+  const row = (name, s, inChild, notes) => [
+    name,
+    fmtS(s.ms),
+    ...(showBest ? [fmtS(s.bestMs)] : []),
+    fmtRate(tuples, s.ms),
+    fmtRatio(s.ms / base),
+    inChild === undefined ? '-' : fmtS(inChild),
+    fmtRss(s.peakRssKb),
+    notes,
+  ];
   const loss = (r) => (r.messages > 0 ? `${(100 * (1 - r.datagramsReceived / r.messages)).toFixed(1)}% lost` : '');
   const rows = [
-    row('a. bare JSON.parse (node -e)', bare, bare.childMs, `JSON.parse ${fmtS(bare.childMs)} s + readFileSync ${fmtS(bare.readMs)} s; ${fmtInt(bare.records)} Azure records`),
+    row(
+      'a. bare JSON.parse (node -e)',
+      bare,
+      bare.childMs,
+      `JSON.parse ${fmtS(bare.childMs)} s + readFileSync ${fmtS(bare.readMs)} s; ${fmtInt(bare.records)} Azure records`,
+    ),
     row('b. parse (file source)', parse, parse.childMs, `${fmtInt(parse.tuples)} tuples (${fmtInt(parse.ipv6)} IPv6), ${fmtInt(parse.problems)} problems`),
-    row('c. encode only (in-child)', encode, encode.childMs, `${fmtInt(encode.flowRecords)} records, ${fmtInt(encode.messages)} messages, ${fmtInt(encode.bytes)} B; whole child ${fmtS(encode.wallMs)} s (parse ${fmtS(encode.parseMs)} s)`),
-    row('d. end-to-end --max-pps 0', e2e, e2e.childMs, `${fmtInt(e2e.exportedRecords)} records, ${fmtInt(e2e.messages)} msgs sent, ${fmtInt(e2e.datagramsReceived)} received (${loss(e2e)})`),
-    row('e. end-to-end default pacing', paced, paced.childMs, `${fmtInt(paced.exportedRecords)} records, ${fmtInt(paced.messages)} msgs sent, ${fmtInt(paced.datagramsReceived)} received (${loss(paced)}); one run`),
+    row(
+      'c. encode only (in-child)',
+      encode,
+      encode.childMs,
+      `${fmtInt(encode.flowRecords)} records, ${fmtInt(encode.messages)} messages, ${fmtInt(encode.bytes)} B; whole child ${fmtS(encode.wallMs)} s (parse ${fmtS(encode.parseMs)} s)`,
+    ),
+    row(
+      'd. end-to-end --max-pps 0',
+      e2e,
+      e2e.childMs,
+      `${fmtInt(e2e.exportedRecords)} records, ${fmtInt(e2e.messages)} msgs sent, ${fmtInt(e2e.datagramsReceived)} received (${loss(e2e)})`,
+    ),
+    row(
+      'e. end-to-end default pacing',
+      paced,
+      paced.childMs,
+      `${fmtInt(paced.exportedRecords)} records, ${fmtInt(paced.messages)} msgs sent, ${fmtInt(paced.datagramsReceived)} received (${loss(paced)}); one run`,
+    ),
   ];
   if (big !== undefined) {
     const name = `f. ${(big.input.bytes / 2 ** 30).toFixed(2)} GiB file --max-pps 0`;
-    rows.push([name, fmtS(big.ms), ...(showBest ? ['-'] : []), fmtRate(big.input.tuples, big.ms), '-', fmtS(big.childMs), fmtRss(big.peakRssKb), `${fmtInt(big.input.tuples)} tuples, ${(big.input.bytes / 1e6).toFixed(0)} MB; ${fmtInt(big.messages)} msgs sent; one run`]);
+    rows.push([
+      name,
+      fmtS(big.ms),
+      ...(showBest ? ['-'] : []),
+      fmtRate(big.input.tuples, big.ms),
+      '-',
+      fmtS(big.childMs),
+      fmtRss(big.peakRssKb),
+      `${fmtInt(big.input.tuples)} tuples, ${(big.input.bytes / 1e6).toFixed(0)} MB; ${fmtInt(big.messages)} msgs sent; one run`,
+    ]);
   }
   const smallShape = `${fmtInt(small.input.records)} records of ${SMALL_RECORD_TUPLES}, ${(small.input.bytes / 1e6).toFixed(1)} MB`;
-  rows.push([`g. bare JSON.parse, small records`, fmtS(small.bare.ms), ...(showBest ? [fmtS(small.bare.bestMs)] : []), fmtRate(small.input.tuples, small.bare.ms), '1.00x', '-', fmtRss(small.bare.peakRssKb), smallShape]);
-  rows.push([`h. end-to-end, small records`, fmtS(small.e2e.ms), ...(showBest ? [fmtS(small.e2e.bestMs)] : []), fmtRate(small.input.tuples, small.e2e.ms), fmtRatio(small.e2e.ms / small.bare.ms), '-', fmtRss(small.e2e.peakRssKb), `--max-pps 0; ratio vs g`]);
+  rows.push([
+    `g. bare JSON.parse, small records`,
+    fmtS(small.bare.ms),
+    ...(showBest ? [fmtS(small.bare.bestMs)] : []),
+    fmtRate(small.input.tuples, small.bare.ms),
+    '1.00x',
+    '-',
+    fmtRss(small.bare.peakRssKb),
+    smallShape,
+  ]);
+  rows.push([
+    `h. end-to-end, small records`,
+    fmtS(small.e2e.ms),
+    ...(showBest ? [fmtS(small.e2e.bestMs)] : []),
+    fmtRate(small.input.tuples, small.e2e.ms),
+    fmtRatio(small.e2e.ms / small.bare.ms),
+    '-',
+    fmtRss(small.e2e.peakRssKb),
+    `--max-pps 0; ratio vs g`,
+  ]);
   const out = [];
-  out.push(`nsg2ipfix bench: ${fmtInt(tuples)} tuples, ${(input.bytes / 1e6).toFixed(1)} MB NSG v2 (${fmtInt(input.records)} records, ~${(input.params.ipv6Share * 100).toFixed(0)}% IPv6 flows)`);
-  out.push(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), runs: ${opts.runs}${opts.runs > 1 ? ' (median; best shown)' : ''}`);
+  out.push(
+    `nsg2ipfix bench: ${fmtInt(tuples)} tuples, ${(input.bytes / 1e6).toFixed(1)} MB NSG v2 (${fmtInt(input.records)} records, ~${(input.params.ipv6Share * 100).toFixed(0)}% IPv6 flows)`,
+  );
+  out.push(
+    `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), runs: ${opts.runs}${opts.runs > 1 ? ' (median; best shown)' : ''}`,
+  );
   out.push(`seconds = wall time from spawn to exit, except c (encode loop only); tuples/s on seconds; in-child = time measured inside the child`);
   out.push('');
   out.push(table(header, rows));
   out.push('');
-  out.push(`key figure: end-to-end (unpaced) / bare JSON.parse = ${fmtRatio(e2e.ms / bare.ms)} wall (${fmtRatio(e2e.childMs / bare.childMs)} in-child: replay elapsed vs JSON.parse alone)`);
+  out.push(
+    `key figure: end-to-end (unpaced) / bare JSON.parse = ${fmtRatio(e2e.ms / bare.ms)} wall (${fmtRatio(e2e.childMs / bare.childMs)} in-child: replay elapsed vs JSON.parse alone)`,
+  );
   out.push(`            parse / bare JSON.parse         = ${fmtRatio(parse.ms / bare.ms)} wall (${fmtRatio(parse.childMs / bare.childMs)} in-child)`);
   out.push(`            small records: end-to-end / bare JSON.parse = ${fmtRatio(small.e2e.ms / small.bare.ms)} wall`);
-  if (big !== undefined) out.push(`            peak RSS replaying a ${(big.input.bytes / 1e9).toFixed(2)} GB file: ${fmtRss(big.peakRssKb)} (1M-tuple file: ${fmtRss(e2e.peakRssKb)})`);
-  const detail = (name, r) => `${name}: tuples ${fmtInt(r.tuples)}, exported records ${fmtInt(r.exportedRecords)} (+${fmtInt(r.optionsRecords)} options), messages ${fmtInt(r.messages)} (${fmtInt(r.templateMessages)} template), bytes sent ${fmtInt(r.bytesSent)}, datagrams sent ${fmtInt(r.datagramsSent)} (send errors ${fmtInt(r.sendErrors)}), received ${fmtInt(r.datagramsReceived)} / ${fmtInt(r.bytesReceived)} B, skipped tuples ${fmtInt(r.skippedTuples)}, records ${fmtInt(r.skippedRecords)}`;
+  if (big !== undefined)
+    out.push(
+      `            peak RSS replaying a ${(big.input.bytes / 1e9).toFixed(2)} GB file: ${fmtRss(big.peakRssKb)} (1M-tuple file: ${fmtRss(e2e.peakRssKb)})`,
+    );
+  const detail = (name, r) =>
+    `${name}: tuples ${fmtInt(r.tuples)}, exported records ${fmtInt(r.exportedRecords)} (+${fmtInt(r.optionsRecords)} options), messages ${fmtInt(r.messages)} (${fmtInt(r.templateMessages)} template), bytes sent ${fmtInt(r.bytesSent)}, datagrams sent ${fmtInt(r.datagramsSent)} (send errors ${fmtInt(r.sendErrors)}), received ${fmtInt(r.datagramsReceived)} / ${fmtInt(r.bytesReceived)} B, skipped tuples ${fmtInt(r.skippedTuples)}, records ${fmtInt(r.skippedRecords)}`;
   out.push('');
   out.push(detail('d', e2e));
   out.push(detail('e', paced));
-  out.push(`tuple states (b): ${Object.entries(parse.states).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}, of which denied ${fmtInt(parse.denied)}; generator: ${Object.entries(input.stateCounts ?? {}).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
-  out.push(`receiver: a separate process at nice ${opts.receiverNice} on 127.0.0.1:${receiver.port}, SO_RCVBUF asked ${fmtInt(RECV_BUFFER_BYTES)}, got ${fmtInt(receiver.recvBufferSize)} (capped by net.core.rmem_max)`);
+  out.push(
+    `tuple states (b): ${Object.entries(parse.states)
+      .map(([k, v]) => `${k} ${fmtInt(v)}`)
+      .join(', ')}, of which denied ${fmtInt(parse.denied)}; generator: ${Object.entries(input.stateCounts ?? {})
+      .map(([k, v]) => `${k} ${fmtInt(v)}`)
+      .join(', ')}`,
+  );
+  out.push(
+    `receiver: a separate process at nice ${opts.receiverNice} on 127.0.0.1:${receiver.port}, SO_RCVBUF asked ${fmtInt(RECV_BUFFER_BYTES)}, got ${fmtInt(receiver.recvBufferSize)} (capped by net.core.rmem_max)`,
+  );
   out.push(`peak RSS: ${rssMethod.label}`);
   if (profile) {
     const rows = (list) => list.map((f) => [f.selfMs.toFixed(0), `${(f.share * 100).toFixed(1)}%`, f.name]);
     out.push('');
-    out.push(`CPU profile of one unpaced replay (node --cpu-prof, wall ${fmtS(profile.wallMs)} s), main thread (profiled ${fmtS(profile.main.totalMs)} s), top ${opts.top} by self time:`);
+    out.push(
+      `CPU profile of one unpaced replay (node --cpu-prof, wall ${fmtS(profile.wallMs)} s), main thread (profiled ${fmtS(profile.main.totalMs)} s), top ${opts.top} by self time:`,
+    );
     out.push(table(['self ms', 'share', 'function'], rows(profile.main.functions)));
     out.push('');
     out.push(`by file:`);
@@ -684,14 +823,50 @@ async function main() {
         list.push(r);
         log(`  ${show(r)}`);
       };
-      await step('a. bare JSON.parse', runs.bare, () => stageBareParse(input, scratch), (r) => `${fmtS(r.wallMs)} s wall, JSON.parse ${fmtS(r.childMs)} s`);
-      await step('b. parse (file source)', runs.parse, () => stageParse(input, scratch), (r) => `${fmtS(r.wallMs)} s wall, ${fmtS(r.childMs)} s in child, ${fmtInt(r.tuples)} tuples`);
-      await step('c. encode only', runs.encode, () => stageEncode(input, scratch), (r) => `${fmtS(r.childMs)} s encoding, ${fmtInt(r.messages)} messages`);
-      await step('d. end-to-end, --max-pps 0', runs.e2e, () => stageReplay(input, scratch, receiver, { paced: false, tag: 'unpaced' }), (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`);
-      await step('g. bare JSON.parse, small records', runs.smallBare, () => stageBareParse(smallInput, scratch), (r) => `${fmtS(r.wallMs)} s wall, JSON.parse ${fmtS(r.childMs)} s`);
-      await step('h. end-to-end, --max-pps 0, small records', runs.smallE2e, () => stageReplay(smallInput, scratch, receiver, { paced: false, tag: 'small' }), (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent`);
+      await step(
+        'a. bare JSON.parse',
+        runs.bare,
+        () => stageBareParse(input, scratch),
+        (r) => `${fmtS(r.wallMs)} s wall, JSON.parse ${fmtS(r.childMs)} s`,
+      );
+      await step(
+        'b. parse (file source)',
+        runs.parse,
+        () => stageParse(input, scratch),
+        (r) => `${fmtS(r.wallMs)} s wall, ${fmtS(r.childMs)} s in child, ${fmtInt(r.tuples)} tuples`,
+      );
+      await step(
+        'c. encode only',
+        runs.encode,
+        () => stageEncode(input, scratch),
+        (r) => `${fmtS(r.childMs)} s encoding, ${fmtInt(r.messages)} messages`,
+      );
+      await step(
+        'd. end-to-end, --max-pps 0',
+        runs.e2e,
+        () => stageReplay(input, scratch, receiver, { paced: false, tag: 'unpaced' }),
+        (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`,
+      );
+      await step(
+        'g. bare JSON.parse, small records',
+        runs.smallBare,
+        () => stageBareParse(smallInput, scratch),
+        (r) => `${fmtS(r.wallMs)} s wall, JSON.parse ${fmtS(r.childMs)} s`,
+      );
+      await step(
+        'h. end-to-end, --max-pps 0, small records',
+        runs.smallE2e,
+        () => stageReplay(smallInput, scratch, receiver, { paced: false, tag: 'small' }),
+        (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent`,
+      );
       // Paced, a replay takes as long as the rate says: one run tells whether it is lossless.
-      if (run === 1) await step('e. end-to-end, default pacing', runs.paced, () => stageReplay(input, scratch, receiver, { paced: true, tag: 'paced' }), (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`);
+      if (run === 1)
+        await step(
+          'e. end-to-end, default pacing',
+          runs.paced,
+          () => stageReplay(input, scratch, receiver, { paced: true, tag: 'paced' }),
+          (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`,
+        );
     }
     let big;
     if (opts.bigBytes > 0) {
@@ -743,7 +918,9 @@ async function main() {
           endToEndDefaultPacing: results.paced,
           smallRecordsBareJsonParse: results.small.bare,
           smallRecordsEndToEndUnpaced: results.small.e2e,
-          ...(results.big ? { bigFileUnpaced: { ...results.big, input: { file: results.big.input.file, tuples: results.big.input.tuples, bytes: results.big.input.bytes } } } : {}),
+          ...(results.big
+            ? { bigFileUnpaced: { ...results.big, input: { file: results.big.input.file, tuples: results.big.input.tuples, bytes: results.big.input.bytes } } }
+            : {}),
         },
         ratios: {
           endToEndVsBareParseWall: results.e2e.ms / results.bare.ms,
@@ -765,7 +942,9 @@ async function main() {
 }
 
 main().then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (error) => {
     process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;

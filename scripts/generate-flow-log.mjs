@@ -47,24 +47,103 @@ const ADVANCE_SHARE = 0.5;
  * rules, 2: `unspecified`, encryption-policy drops).
  */
 const RULES = [
-  { name: 'DefaultRule_AllowInternetOutBound', dir: 'O', deny: false, peer: 'internet', acl: 0, weight: 30,
-    services: [[6, 443], [6, 443], [6, 443], [6, 80], [17, 53], [17, 123]] },
-  { name: 'DefaultRule_AllowVnetOutBound', dir: 'O', deny: false, peer: 'vnet', acl: 0, weight: 15,
-    services: [[6, 1433], [6, 5432], [6, 6379], [6, 445], [6, 443], [1, 0]] },
-  { name: 'DefaultRule_AllowVnetInBound', dir: 'I', deny: false, peer: 'vnet', acl: 0, weight: 10,
-    services: [[6, 22], [6, 3389], [6, 8080], [6, 443], [1, 0]] },
-  { name: 'UserRule_AllowHttpsInbound', dir: 'I', deny: false, peer: 'internet', acl: 0, weight: 30,
-    services: [[6, 443]] },
-  { name: 'UserRule_AllowSshFromCorp', dir: 'I', deny: false, peer: 'corp', acl: 0, weight: 5,
-    services: [[6, 22]] },
-  { name: 'DefaultRule_DenyAllInBound', dir: 'I', deny: true, peer: 'internet', acl: 0, weight: 8,
-    services: [[6, 22], [6, 3389], [6, 23], [6, 445], [6, 1433], [17, 5060], [17, 1900], [6, -1]] },
-  { name: 'UserRule_DenySmtpOutbound', dir: 'O', deny: true, peer: 'internet', acl: 0, weight: 1,
-    services: [[6, 25]] },
-  { name: 'BlockHighRiskTCPPortsFromInternet', dir: 'I', deny: true, peer: 'internet', acl: 1, weight: 3,
-    vnetOnly: true, services: [[6, 22], [6, 3389], [6, 445], [6, 135]] },
-  { name: 'unspecified', dir: 'O', deny: true, peer: 'vnet', acl: 2, weight: 1, vnetOnly: true,
-    encryption: ['NX_NOT_ACCEPTED', 'NX_SW_NOT_READY', 'NX_NOT_SUPPORTED'], services: [[6, 5432], [6, 1433]] },
+  {
+    name: 'DefaultRule_AllowInternetOutBound',
+    dir: 'O',
+    deny: false,
+    peer: 'internet',
+    acl: 0,
+    weight: 30,
+    services: [
+      [6, 443],
+      [6, 443],
+      [6, 443],
+      [6, 80],
+      [17, 53],
+      [17, 123],
+    ],
+  },
+  {
+    name: 'DefaultRule_AllowVnetOutBound',
+    dir: 'O',
+    deny: false,
+    peer: 'vnet',
+    acl: 0,
+    weight: 15,
+    services: [
+      [6, 1433],
+      [6, 5432],
+      [6, 6379],
+      [6, 445],
+      [6, 443],
+      [1, 0],
+    ],
+  },
+  {
+    name: 'DefaultRule_AllowVnetInBound',
+    dir: 'I',
+    deny: false,
+    peer: 'vnet',
+    acl: 0,
+    weight: 10,
+    services: [
+      [6, 22],
+      [6, 3389],
+      [6, 8080],
+      [6, 443],
+      [1, 0],
+    ],
+  },
+  { name: 'UserRule_AllowHttpsInbound', dir: 'I', deny: false, peer: 'internet', acl: 0, weight: 30, services: [[6, 443]] },
+  { name: 'UserRule_AllowSshFromCorp', dir: 'I', deny: false, peer: 'corp', acl: 0, weight: 5, services: [[6, 22]] },
+  {
+    name: 'DefaultRule_DenyAllInBound',
+    dir: 'I',
+    deny: true,
+    peer: 'internet',
+    acl: 0,
+    weight: 8,
+    services: [
+      [6, 22],
+      [6, 3389],
+      [6, 23],
+      [6, 445],
+      [6, 1433],
+      [17, 5060],
+      [17, 1900],
+      [6, -1],
+    ],
+  },
+  { name: 'UserRule_DenySmtpOutbound', dir: 'O', deny: true, peer: 'internet', acl: 0, weight: 1, services: [[6, 25]] },
+  {
+    name: 'BlockHighRiskTCPPortsFromInternet',
+    dir: 'I',
+    deny: true,
+    peer: 'internet',
+    acl: 1,
+    weight: 3,
+    vnetOnly: true,
+    services: [
+      [6, 22],
+      [6, 3389],
+      [6, 445],
+      [6, 135],
+    ],
+  },
+  {
+    name: 'unspecified',
+    dir: 'O',
+    deny: true,
+    peer: 'vnet',
+    acl: 2,
+    weight: 1,
+    vnetOnly: true,
+    encryption: ['NX_NOT_ACCEPTED', 'NX_SW_NOT_READY', 'NX_NOT_SUPPORTED'],
+    services: [
+      [6, 5432],
+      [6, 1433],
+    ],
+  },
 ];
 const VNET_ACL_IDS = ['7b2e4d1c-3f5a-4e8b-9c6d-1a2b3c4d5e6f', '2d9f8e7a-6b5c-4d3e-8f1a-0b9c8d7e6f5a', 'unspecified'];
 /** First octets for synthetic "internet" IPv4 peers (any address, never contacted). */
@@ -72,9 +151,15 @@ const INTERNET_FIRST_OCTETS = [13, 20, 23, 40, 51, 52, 65, 91, 104, 137, 151, 16
 
 /** sfc32: small, fast, good enough for test data, and reproducible across platforms. */
 function makeRandom(seed) {
-  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = (seed >>> 0) ^ 0xdeadbeef;
+  let a = 0x9e3779b9,
+    b = 0x243f6a88,
+    c = 0xb7e15162,
+    d = (seed >>> 0) ^ 0xdeadbeef;
   const next = () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
+    d >>>= 0;
     let t = (a + b) | 0;
     a = b ^ (b >>> 9);
     b = (c + (c << 3)) | 0;
@@ -244,8 +329,12 @@ export async function generateFlowLog({
   // Per-record buckets, reused: NSG [rule][nic] -> tuples; VNet [rule] -> tuples.
   const buckets = rules.map(() => (vnet ? [] : nics.map(() => [])));
   const emit = vnet
-    ? (rule, nic, tuple) => { buckets[rule.index].push(tuple); }
-    : (rule, nic, tuple) => { buckets[rule.index][nic.index].push(tuple); };
+    ? (rule, nic, tuple) => {
+        buckets[rule.index].push(tuple);
+      }
+    : (rule, nic, tuple) => {
+        buckets[rule.index][nic.index].push(tuple);
+      };
 
   /**
    * One step of the traffic model for `nic` at `time` (epoch s for NSG, ms for VNet): adds one
@@ -304,7 +393,9 @@ export async function generateFlowLog({
   } else stream = out;
 
   let streamError = null;
-  const onError = (err) => { streamError = err; };
+  const onError = (err) => {
+    streamError = err;
+  };
   stream.on('error', onError);
   const write = async (chunk) => {
     if (streamError) throw streamError;
@@ -313,14 +404,17 @@ export async function generateFlowLog({
 
   const began = performance.now();
   let lastReport = began;
-  const report = typeof progress === 'function'
-    ? progress
-    : progress
-      ? (p) => {
-        const pct = p.totalTuples ? ((100 * p.tuples) / p.totalTuples).toFixed(0) : '100';
-        process.stderr.write(`generate-flow-log: ${pct.padStart(3)}%  ${p.tuples}/${p.totalTuples} tuples  ${(p.bytes / 1e6).toFixed(1)} MB  ${(p.elapsedMs / 1000).toFixed(1)} s\n`);
-      }
-      : null;
+  const report =
+    typeof progress === 'function'
+      ? progress
+      : progress
+        ? (p) => {
+            const pct = p.totalTuples ? ((100 * p.tuples) / p.totalTuples).toFixed(0) : '100';
+            process.stderr.write(
+              `generate-flow-log: ${pct.padStart(3)}%  ${p.tuples}/${p.totalTuples} tuples  ${(p.bytes / 1e6).toFixed(1)} MB  ${(p.elapsedMs / 1000).toFixed(1)} s\n`,
+            );
+          }
+        : null;
 
   let bytes = 0;
   let written = 0;

@@ -25,9 +25,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
  */
 export async function buildProgram(command?: string): Promise<Command> {
   const names = command !== undefined && Object.hasOwn(COMMANDS, command) ? [command] : Object.keys(COMMANDS);
-  const program = new Command('nsg2ipfix')
-    .description('Azure NSG / VNet flow logs to IPFIX and NetFlow, for the collectors you already run')
-    .version(VERSION);
+  const program = new Command('nsg2ipfix').description('Azure NSG / VNet flow logs to IPFIX and NetFlow, for the collectors you already run').version(VERSION);
   for (const subcommand of await Promise.all(names.map((name) => COMMANDS[name]!()))) program.addCommand(subcommand);
   return program.showHelpAfterError();
 }

@@ -33,7 +33,9 @@ const REDACT_PATHS = [
 export function createLogger(level: LogLevel = 'info', format: LogFormat = 'auto'): Logger {
   const wantsPretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
   // pino-pretty is loaded only for people at a terminal: services log JSON and start faster.
-  const destination = wantsPretty ? (require('pino-pretty') as typeof import('pino-pretty'))({ destination: 2, sync: true, colorize: process.stderr.isTTY === true }) : pino.destination({ fd: 2, sync: true });
+  const destination = wantsPretty
+    ? (require('pino-pretty') as typeof import('pino-pretty'))({ destination: 2, sync: true, colorize: process.stderr.isTTY === true })
+    : pino.destination({ fd: 2, sync: true });
   return pino(
     {
       name: 'nsg2ipfix',

@@ -198,7 +198,10 @@ export class ExportPipeline {
     metrics.optionsRecords = counters.optionsRecords;
     for (const [reason, count] of counters.declined) {
       if (!metrics.declined.has(reason)) {
-        this.logger.warn({ stage: 'encode', format: this.options.format, reason }, `${this.options.format} cannot carry some flows (${reason}): they are counted and skipped`);
+        this.logger.warn(
+          { stage: 'encode', format: this.options.format, reason },
+          `${this.options.format} cannot carry some flows (${reason}): they are counted and skipped`,
+        );
       }
       metrics.declined.set(reason, count);
     }

@@ -25,7 +25,12 @@ export class ProblemReporter {
     if (logged >= LOGGED_PER_REASON) return;
     this.logged.set(problem.reason, logged + 1);
     this.logger.warn(
-      { reason: problem.reason, unit: problem.unit, ...problem.context, ...(logged + 1 === LOGGED_PER_REASON ? { note: `further '${problem.reason}' problems are counted, not logged` } : {}) },
+      {
+        reason: problem.reason,
+        unit: problem.unit,
+        ...problem.context,
+        ...(logged + 1 === LOGGED_PER_REASON ? { note: `further '${problem.reason}' problems are counted, not logged` } : {}),
+      },
       `skipped ${problem.unit}: ${problem.detail.length > MAX_DETAIL_CHARS ? `${problem.detail.slice(0, MAX_DETAIL_CHARS)}…` : problem.detail}`,
     );
   };

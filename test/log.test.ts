@@ -26,8 +26,16 @@ describe('secrets in logs', () => {
     `;
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
     expect(run.status).toBe(0);
-    const lines = run.stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(lines.map((l) => l['msg'])).toEqual(['connecting', 'retrying', 'receive failed', expect.stringContaining('plain message with https://acct.blob.core.windows.net/')]);
+    const lines = run.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((l) => l['msg'])).toEqual([
+      'connecting',
+      'retrying',
+      'receive failed',
+      expect.stringContaining('plain message with https://acct.blob.core.windows.net/'),
+    ]);
     expect(run.stderr).not.toMatch(/SECRET/);
     expect(lines[0]!['connectionString']).toBe('[redacted]');
     expect(JSON.stringify(lines[1])).toContain('sig=[redacted]');

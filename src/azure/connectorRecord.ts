@@ -20,7 +20,14 @@ import { FieldError, isDigits, parseAddress, parseCount, parsePort, parseTimesta
  */
 
 const PROTOCOL_BY_NAME: Readonly<Record<string, number>> = { T: 6, TCP: 6, U: 17, UDP: 17, ICMP: 1, ICMPV6: 58, 'IPV6-ICMP': 58 };
-const DIRECTION_BY_NAME: Readonly<Record<string, FlowDirection>> = { I: 'inbound', IN: 'inbound', INBOUND: 'inbound', O: 'outbound', OUT: 'outbound', OUTBOUND: 'outbound' };
+const DIRECTION_BY_NAME: Readonly<Record<string, FlowDirection>> = {
+  I: 'inbound',
+  IN: 'inbound',
+  INBOUND: 'inbound',
+  O: 'outbound',
+  OUT: 'outbound',
+  OUTBOUND: 'outbound',
+};
 const DECISION_BY_NAME: Readonly<Record<string, FlowDecision>> = { A: 'allow', ALLOW: 'allow', ALLOWED: 'allow', D: 'deny', DENY: 'deny', DENIED: 'deny' };
 const STATE_BY_NAME: Readonly<Record<string, FlowState>> = {
   B: 'begin',

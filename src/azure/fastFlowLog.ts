@@ -513,7 +513,8 @@ function readVnetTupleInto(buf: Buffer, p: number, group: VnetGroup, out: FlowCo
   const outbound = c === 0x4f;
   if ((!outbound && c !== 0x49) || buf[++p] !== COMMA) return -1;
   c = buf[++p]!;
-  const state = c === 0x42 ? STATE_CODES.begin : c === 0x43 ? STATE_CODES.continue : c === 0x45 ? STATE_CODES.end : c === 0x44 ? STATE_CODES.deny : STATE_CODES.none;
+  const state =
+    c === 0x42 ? STATE_CODES.begin : c === 0x43 ? STATE_CODES.continue : c === 0x45 ? STATE_CODES.end : c === 0x44 ? STATE_CODES.deny : STATE_CODES.none;
   if (state === STATE_CODES.none || buf[++p] !== COMMA) return -1;
   const start = ++p;
   c = buf[p]!;
@@ -605,7 +606,12 @@ function stringId(text: string): number {
 
 function sameContext(a: AzureContext, b: AzureContext): boolean {
   return (
-    a.resourceId === b.resourceId && a.mac === b.mac && a.rule === b.rule && a.aclId === b.aclId && a.encryption === b.encryption && a.flowLogGuid === b.flowLogGuid
+    a.resourceId === b.resourceId &&
+    a.mac === b.mac &&
+    a.rule === b.rule &&
+    a.aclId === b.aclId &&
+    a.encryption === b.encryption &&
+    a.flowLogGuid === b.flowLogGuid
   );
 }
 
@@ -827,7 +833,8 @@ export class FastRecordReader {
     const category = this.sawCategory ? this.category : undefined;
     if (category === VNET_CATEGORY || (category === undefined && this.sawFlowRecords)) {
       if (!this.vnetRead || this.nsgRead) return false;
-      const resourceId = rawString(buf, this.flowLogResourceIdStart, this.flowLogResourceIdEnd) || rawString(buf, this.targetResourceIdStart, this.targetResourceIdEnd);
+      const resourceId =
+        rawString(buf, this.flowLogResourceIdStart, this.flowLogResourceIdEnd) || rawString(buf, this.targetResourceIdStart, this.targetResourceIdEnd);
       const mac = rawString(buf, this.macStart, this.macEnd);
       const flowLogGuid = rawString(buf, this.flowLogGuidStart, this.flowLogGuidEnd);
       for (const context of this.vnetContexts) {
@@ -1061,7 +1068,10 @@ export class FastRecordReader {
       if (keyIs(buf, this.keyStart, this.keyLength, listKey)) {
         if (sawList || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
         sawList = true;
-        i = list === NSG_TUPLES || list === VNET_TUPLES ? this.readTupleList(i, this.tupleContext, list === VNET_TUPLES ? this.tupleGroup : undefined) : this.readObjectList(i, list);
+        i =
+          list === NSG_TUPLES || list === VNET_TUPLES
+            ? this.readTupleList(i, this.tupleContext, list === VNET_TUPLES ? this.tupleGroup : undefined)
+            : this.readObjectList(i, list);
       } else {
         const isLabel = keyIs(buf, this.keyStart, this.keyLength, labelKey);
         i = skipValue(buf, i, end, depth);
@@ -1092,7 +1102,6 @@ export class FastRecordReader {
     return this.readObjectList(i, NSG_RULE_GROUPS);
   }
 
-
   private readNsgRuleGroup(i: number): number {
     const firstContext = this.nsgContexts.length;
     i = this.readListOwner(i, 'flows', NSG_MAC_GROUPS, 'rule', 4);
@@ -1102,7 +1111,6 @@ export class FastRecordReader {
     for (let c = firstContext; c < contexts.length; c++) contexts[c]!.rule = rule;
     return i;
   }
-
 
   private readNsgMacGroup(i: number): number {
     const context = newNsgContext();
@@ -1115,7 +1123,6 @@ export class FastRecordReader {
     this.nsgNeedsRecordMac.push(context.mac === '');
     return i;
   }
-
 
   /**
    * The tuple list whose `[` is at `i`: each tuple read straight from bytes, or (a form the fast
@@ -1153,7 +1160,6 @@ export class FastRecordReader {
       else return -1;
     }
   }
-
 
   /** A tuple string the fast reader passed on, through nsgFlowLog.readNsgTuple. */
   private readNsgTupleSlow(quote: number, azure: AzureContext): number {
@@ -1211,7 +1217,6 @@ export class FastRecordReader {
     return this.readObjectList(i, VNET_ACLS);
   }
 
-
   private readVnetAcl(i: number): number {
     const firstContext = this.vnetContexts.length;
     i = this.readListOwner(i, 'flowGroups', VNET_GROUPS, 'aclID', 4);
@@ -1221,7 +1226,6 @@ export class FastRecordReader {
     for (let c = firstContext; c < contexts.length; c++) contexts[c]!.aclId = aclId;
     return i;
   }
-
 
   private readVnetGroup(i: number): number {
     const group = new VnetGroup(this.vnetContexts);
@@ -1233,8 +1237,6 @@ export class FastRecordReader {
     for (const context of group.contexts) context.rule = rule;
     return i;
   }
-
-
 
   /** A tuple string the fast reader passed on, through vnetFlowLog.readVnetTuple. */
   private readVnetTupleSlow(quote: number, group: VnetGroup): number {

@@ -71,12 +71,7 @@ export function readNsgRecord(record: Record<string, unknown>, base: ProblemCont
  * One tuple string to a FlowRecord handed to the sink, or why it is skipped. Exported for the fast
  * reader (fastFlowLog.ts), which hands it every tuple it does not read itself.
  */
-export function readNsgTuple(
-  tuple: unknown,
-  version: 1 | 2 | undefined,
-  azure: AzureContext,
-  sink: FlowSink,
-): [SkipReason, string] | undefined {
+export function readNsgTuple(tuple: unknown, version: 1 | 2 | undefined, azure: AzureContext, sink: FlowSink): [SkipReason, string] | undefined {
   if (typeof tuple !== 'string') return ['bad-tuple-type', 'flow tuple is not a string'];
   const fields = tuple.split(',');
   const expected = version === 1 ? 8 : version === 2 ? 13 : fields.length === 8 || fields.length === 13 ? fields.length : 0;

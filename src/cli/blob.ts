@@ -36,17 +36,28 @@ interface BlobFlags extends ExportFlags {
 export const DEFAULT_STATE_DIR = 'nsg2ipfix-state';
 export const DEFAULT_POLL_INTERVAL_SECONDS = 60;
 
-
-
 export function blobCommand(): Command {
   const command = new Command('blob')
     .description('follow live PT1H.json flow log blobs in a storage account, block by block, and send new flows to collectors; resumes after a restart')
-    .addOption(new Option('--account-url <url>', 'blob endpoint, e.g. https://ACCOUNT.blob.core.windows.net (DefaultAzureCredential, or a SAS in the query)').env('NSG2IPFIX_ACCOUNT_URL'))
-    .addOption(new Option('--connection-string <string>', 'storage connection string (prefer the environment variable: the command line is visible to other users)').env('NSG2IPFIX_CONNECTION_STRING'))
+    .addOption(
+      new Option('--account-url <url>', 'blob endpoint, e.g. https://ACCOUNT.blob.core.windows.net (DefaultAzureCredential, or a SAS in the query)').env(
+        'NSG2IPFIX_ACCOUNT_URL',
+      ),
+    )
+    .addOption(
+      new Option('--connection-string <string>', 'storage connection string (prefer the environment variable: the command line is visible to other users)').env(
+        'NSG2IPFIX_CONNECTION_STRING',
+      ),
+    )
     .addOption(new Option('--sas-token <token>', 'SAS token for --account-url (needs read and list)').env('NSG2IPFIX_SAS_TOKEN'))
     .option('--container <name>', `container to follow; repeat for several (default: ${DEFAULT_CONTAINERS.join(' and ')})`, collect, [])
     .option('--subscription <id>', 'only flow logs of this subscription; repeatable', collect, [])
-    .option('--resource-group <name>', 'only flow logs of this resource group (for VNet flow logs: the flow log\'s, usually NetworkWatcherRG); repeatable', collect, [])
+    .option(
+      '--resource-group <name>',
+      "only flow logs of this resource group (for VNet flow logs: the flow log's, usually NetworkWatcherRG); repeatable",
+      collect,
+      [],
+    )
     .option('--nsg <name>', 'only this NSG (NSG flow logs); repeatable; with --flow-log, either matches', collect, [])
     .option('--flow-log <name>', 'only this VNet flow log; repeatable', collect, [])
     .option('--mac <mac>', 'only this NIC (any notation: 00-0D-3A-..., 000D3A...); repeatable', collect, [])
@@ -56,7 +67,12 @@ export function blobCommand(): Command {
     .option('--state-blob <name>', 'name of the state blob in --state-container (one per instance)', DEFAULT_STATE_BLOB_NAME)
     .option('--start-at <when>', 'resume (stored cursors; "now" when there are none), now, beginning, or an ISO 8601 time', 'resume')
     .option('--once', 'one discovery and read pass, then exit (cron, tests)')
-    .option('--max-blob-failures <n>', 'failed reads in a row before a blob is marked poisoned and skipped', integer('--max-blob-failures', 1, 1000), DEFAULT_MAX_BLOB_FAILURES)
+    .option(
+      '--max-blob-failures <n>',
+      'failed reads in a row before a blob is marked poisoned and skipped',
+      integer('--max-blob-failures', 1, 1000),
+      DEFAULT_MAX_BLOB_FAILURES,
+    )
     .option('--retry-poisoned', 'try blobs marked poisoned in the state again');
   addRunOptions(command);
   addExportOptions(command);
@@ -72,9 +88,12 @@ export function blobCommand(): Command {
   );
   command.action(async (flags: BlobFlags) => {
     const sources = [flags.accountUrl, flags.connectionString].filter((v) => v !== undefined && v !== '');
-    if (sources.length === 0) throw new UsageError('no storage account: give --account-url URL or --connection-string (or set NSG2IPFIX_ACCOUNT_URL / NSG2IPFIX_CONNECTION_STRING)');
-    if (sources.length > 1) throw new UsageError('give either --account-url or --connection-string (check NSG2IPFIX_ACCOUNT_URL / NSG2IPFIX_CONNECTION_STRING), not both');
-    if (flags.stateContainer !== undefined && command.getOptionValueSource('stateDir') === 'cli') throw new UsageError('give either --state-dir or --state-container, not both');
+    if (sources.length === 0)
+      throw new UsageError('no storage account: give --account-url URL or --connection-string (or set NSG2IPFIX_ACCOUNT_URL / NSG2IPFIX_CONNECTION_STRING)');
+    if (sources.length > 1)
+      throw new UsageError('give either --account-url or --connection-string (check NSG2IPFIX_ACCOUNT_URL / NSG2IPFIX_CONNECTION_STRING), not both');
+    if (flags.stateContainer !== undefined && command.getOptionValueSource('stateDir') === 'cli')
+      throw new UsageError('give either --state-dir or --state-container, not both');
     const startAt = parseStartAt(flags.startAt);
     if (startAt === undefined) throw new UsageError(`--start-at must be resume, now, beginning or an ISO 8601 time, got '${flags.startAt}'`);
 
@@ -94,7 +113,9 @@ export function blobCommand(): Command {
         throw error;
       }
       const store: StateStore =
-        flags.stateContainer !== undefined ? new BlobStateStore(account.service.getContainerClient(flags.stateContainer), flags.stateBlob) : new FileStateStore(flags.stateDir);
+        flags.stateContainer !== undefined
+          ? new BlobStateStore(account.service.getContainerClient(flags.stateContainer), flags.stateBlob)
+          : new FileStateStore(flags.stateDir);
       const containers = flags.container.length > 0 ? [...new Set(flags.container)] : DEFAULT_CONTAINERS;
       const pipeline = await ExportPipeline.open(exportOptionsFrom(flags), logger);
       const name = currentSourceName('blob');
@@ -121,7 +142,14 @@ export function blobCommand(): Command {
         });
         health.succeeded();
         sourceLogger.info(
-          { ...account.description, containers, state: store.description, startAt: flags.startAt, pollIntervalSeconds: flags.pollInterval, once: flags.once === true },
+          {
+            ...account.description,
+            containers,
+            state: store.description,
+            startAt: flags.startAt,
+            pollIntervalSeconds: flags.pollInterval,
+            once: flags.once === true,
+          },
           'following flow log blobs',
         );
         await pipeline.run(source.batches(runtime.signal), runtime.signal);

@@ -7,7 +7,7 @@ import { FlowListener } from '../listen/flowListener.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_ENTERPRISE_NUMBER } from '../ipfix/informationElements.js';
 import { EXPORT_DEFAULTS } from '../pipeline.js';
-import { sleep } from '../transport/pacer.js';
+import { sleep } from '../flow/sleep.js';
 import type { ExportFlags } from './exportOptions.js';
 import { replayFiles } from './replay.js';
 import { formatSummary } from './summary.js';
@@ -76,7 +76,9 @@ export function demoCommand(): Command {
         socketBuffer: EXPORT_DEFAULTS.socketBufferBytes,
         logLevel: 'warn',
       };
-      process.stderr.write(`replaying ${relative(process.cwd(), SAMPLES_DIR) || SAMPLES_DIR} to the built-in collector at 127.0.0.1:${listener.address.port} ...\n`);
+      process.stderr.write(
+        `replaying ${relative(process.cwd(), SAMPLES_DIR) || SAMPLES_DIR} to the built-in collector at 127.0.0.1:${listener.address.port} ...\n`,
+      );
       const { summary } = await replayFiles([SAMPLES_DIR], exportFlags, logger, { progress: false });
       const expected = summary.exportedRecords + summary.optionsRecords;
       for (let waited = 0; received.length < expected && waited < 3000; waited += 20) await sleep(20);

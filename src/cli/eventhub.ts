@@ -35,38 +35,55 @@ interface EventHubFlags extends ExportFlags {
 export const DEFAULT_EVENTHUB_STATE_DIR = 'nsg2ipfix-eventhub-state';
 export const DEFAULT_EVENTHUB_STATE_BLOB = 'nsg2ipfix-eventhub-blob-state.json';
 
-
 export function eventhubCommand(): Command {
   const command = new Command('eventhub')
     .description(
       'stream flows from an Event Hub in near real time (forwarded flow log payloads, NSG connector records, Event Grid BlobCreated notifications); checkpointed, partitions shared by every instance of a consumer group',
     )
     .addOption(
-      new Option('--connection-string <string>', 'Event Hubs connection string, with EntityPath= or with --eventhub (prefer the environment variable: the command line is visible to other users)').env(
-        'NSG2IPFIX_EVENTHUB_CONNECTION_STRING',
+      new Option(
+        '--connection-string <string>',
+        'Event Hubs connection string, with EntityPath= or with --eventhub (prefer the environment variable: the command line is visible to other users)',
+      ).env('NSG2IPFIX_EVENTHUB_CONNECTION_STRING'),
+    )
+    .addOption(
+      new Option('--namespace <fqdn>', 'fully qualified namespace, e.g. NAME.servicebus.windows.net (DefaultAzureCredential)').env(
+        'NSG2IPFIX_EVENTHUB_NAMESPACE',
       ),
     )
-    .addOption(new Option('--namespace <fqdn>', 'fully qualified namespace, e.g. NAME.servicebus.windows.net (DefaultAzureCredential)').env('NSG2IPFIX_EVENTHUB_NAMESPACE'))
     .option('--eventhub <name>', 'event hub name (when the connection string has no EntityPath, and with --namespace)')
     .option('--consumer-group <name>', 'consumer group: instances in one group share the partitions', '$Default')
     .option('--start-at <when>', 'where partitions without a checkpoint start: earliest, latest or an ISO 8601 enqueued time', 'latest')
     .addOption(
       new Option('--checkpoint-connection-string <string>', 'storage connection string of the checkpoint store').env('NSG2IPFIX_CHECKPOINT_CONNECTION_STRING'),
     )
-    .addOption(new Option('--checkpoint-account-url <url>', 'blob endpoint of the checkpoint store (DefaultAzureCredential, or a SAS in the query)').env('NSG2IPFIX_CHECKPOINT_ACCOUNT_URL'))
+    .addOption(
+      new Option('--checkpoint-account-url <url>', 'blob endpoint of the checkpoint store (DefaultAzureCredential, or a SAS in the query)').env(
+        'NSG2IPFIX_CHECKPOINT_ACCOUNT_URL',
+      ),
+    )
     .option('--checkpoint-container <name>', 'container for checkpoints and partition ownership (created if missing)')
     .option('--no-checkpoint', 'run without a checkpoint store: nothing is resumed after a restart, and every instance would read every event')
     .addOption(
-      new Option('--blob-connection-string <string>', 'storage connection string for the blobs Event Grid notifications name (default: DefaultAzureCredential)').env(
-        'NSG2IPFIX_BLOB_CONNECTION_STRING',
-      ),
+      new Option(
+        '--blob-connection-string <string>',
+        'storage connection string for the blobs Event Grid notifications name (default: DefaultAzureCredential)',
+      ).env('NSG2IPFIX_BLOB_CONNECTION_STRING'),
     )
-    .option('--state-dir <dir>', 'directory of this instance\'s name and of the block cursors of notified blobs (one per instance)', DEFAULT_EVENTHUB_STATE_DIR)
+    .option('--state-dir <dir>', "directory of this instance's name and of the block cursors of notified blobs (one per instance)", DEFAULT_EVENTHUB_STATE_DIR)
     .option('--state-container <name>', 'keep the block cursors in this container of the checkpoint account instead of --state-dir')
     .option('--state-blob <name>', 'name of the cursor blob in --state-container (one per instance)', DEFAULT_EVENTHUB_STATE_BLOB)
-    .option('--instance-id <id>', 'name of this instance in the ownership records, unique per instance (default: kept in --state-dir, so a restart takes its partitions back at once)')
+    .option(
+      '--instance-id <id>',
+      'name of this instance in the ownership records, unique per instance (default: kept in --state-dir, so a restart takes its partitions back at once)',
+    )
     .option('--load-balancing-interval <seconds>', 'seconds between ownership checks and claims', integer('--load-balancing-interval', 1, 3600), 5)
-    .option('--ownership-expiration <seconds>', 'seconds after which a silent instance\'s partitions are taken over', integer('--ownership-expiration', 2, 86_400), 30);
+    .option(
+      '--ownership-expiration <seconds>',
+      "seconds after which a silent instance's partitions are taken over",
+      integer('--ownership-expiration', 2, 86_400),
+      30,
+    );
   addRunOptions(command);
   addExportOptions(command);
   command.addHelpText(
@@ -97,8 +114,10 @@ export function eventhubCommand(): Command {
           'without them every instance would read every event. To run a single instance without checkpoints anyway, give --no-checkpoint',
       );
     }
-    if (flags.stateContainer !== undefined && !hasCheckpointStore) throw new UsageError('--state-container keeps the cursors in the checkpoint account: give a checkpoint store');
-    if (flags.stateContainer !== undefined && command.getOptionValueSource('stateDir') === 'cli') throw new UsageError('give either --state-dir or --state-container, not both');
+    if (flags.stateContainer !== undefined && !hasCheckpointStore)
+      throw new UsageError('--state-container keeps the cursors in the checkpoint account: give a checkpoint store');
+    if (flags.stateContainer !== undefined && command.getOptionValueSource('stateDir') === 'cli')
+      throw new UsageError('give either --state-dir or --state-container, not both');
     // Loaded here: the Azure SDKs take a while to import, which the other commands must not pay.
     const { EventHubConfigurationError, openCheckpointStore, resolveEventHub } = await import('../sources/eventHubClient.js');
     const eventHubSourceModule = await import('../sources/eventHubSource.js');
@@ -165,7 +184,9 @@ export function eventhubCommand(): Command {
         ? await claimInstanceIdentity(flags.stateDir, flags.instanceId || undefined)
         : { id: flags.instanceId || randomUUID(), stateDir: flags.stateDir, origin: flags.instanceId ? ('given' as const) : ('new' as const) };
       const store: StateStore =
-        flags.stateContainer !== undefined ? new BlobStateStore(checkpointStore!.account.service.getContainerClient(flags.stateContainer), flags.stateBlob) : new FileStateStore(identity.stateDir);
+        flags.stateContainer !== undefined
+          ? new BlobStateStore(checkpointStore!.account.service.getContainerClient(flags.stateContainer), flags.stateBlob)
+          : new FileStateStore(identity.stateDir);
 
       let client;
       try {
@@ -208,17 +229,30 @@ export function eventhubCommand(): Command {
           const e = (outer.name === 'AggregateError' && outer.errors?.[0] instanceof Error ? outer.errors[0] : outer) as Error & { code?: string };
           const { redactSecrets } = await import('../sources/azureErrors.js');
           const message = redactSecrets(String(e.message ?? '').split('\n', 1)[0] ?? '') || e.name || 'no reason given';
-          throw new UsageError(`cannot reach event hub ${hub.description.eventHub} at ${hub.description.namespace}: ${message}${e.code && e.code !== e.name ? ` (${e.code})` : ''}`);
+          throw new UsageError(
+            `cannot reach event hub ${hub.description.eventHub} at ${hub.description.namespace}: ${message}${e.code && e.code !== e.name ? ` (${e.code})` : ''}`,
+          );
         }
         health.succeeded();
         if (checkpointStore !== undefined) {
           // Partitions this instance owned when it died: released now, claimed again at once.
           try {
-            const released = await releaseOwnRecords(checkpointStore.store, { fullyQualifiedNamespace: client.fullyQualifiedNamespace, eventHubName: client.eventHubName, consumerGroup: flags.consumerGroup }, identity.id);
-            if (released.length > 0) sourceLogger.info({ instanceId: identity.id, partitions: released }, 'released the partitions this instance held before it stopped: claiming them again');
+            const released = await releaseOwnRecords(
+              checkpointStore.store,
+              { fullyQualifiedNamespace: client.fullyQualifiedNamespace, eventHubName: client.eventHubName, consumerGroup: flags.consumerGroup },
+              identity.id,
+            );
+            if (released.length > 0)
+              sourceLogger.info(
+                { instanceId: identity.id, partitions: released },
+                'released the partitions this instance held before it stopped: claiming them again',
+              );
           } catch (error) {
             const { redactSecrets } = await import('../sources/azureErrors.js');
-            sourceLogger.warn({ error: redactSecrets(String((error as Error).message).split('\n', 1)[0] ?? '') }, 'cannot read the ownership records: partitions left by a previous run are taken once their ownership expires');
+            sourceLogger.warn(
+              { error: redactSecrets(String((error as Error).message).split('\n', 1)[0] ?? '') },
+              'cannot read the ownership records: partitions left by a previous run are taken once their ownership expires',
+            );
           }
         }
         blobs = await NotifiedBlobs.open({

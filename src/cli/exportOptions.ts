@@ -69,14 +69,40 @@ export function addExportOptions(command: Command): Command {
       integer('--enterprise-number', 1, 0xffffffff),
       DEFAULT_ENTERPRISE_NUMBER,
     )
-    .option('--observation-domain <id>', 'put every flow in this observation domain (default: one per NSG / flow log)', integer('--observation-domain', 0, 0xffffffff))
-    .option('--template-refresh-seconds <s>', 're-send templates after this many seconds', integer('--template-refresh-seconds', 1, 86_400), IPFIX_DEFAULTS.templateRefreshIntervalMs / 1000)
-    .option('--template-refresh-packets <n>', 're-send templates after this many data packets per domain', integer('--template-refresh-packets', 1, 1_000_000), IPFIX_DEFAULTS.templateRefreshPackets)
+    .option(
+      '--observation-domain <id>',
+      'put every flow in this observation domain (default: one per NSG / flow log)',
+      integer('--observation-domain', 0, 0xffffffff),
+    )
+    .option(
+      '--template-refresh-seconds <s>',
+      're-send templates after this many seconds',
+      integer('--template-refresh-seconds', 1, 86_400),
+      IPFIX_DEFAULTS.templateRefreshIntervalMs / 1000,
+    )
+    .option(
+      '--template-refresh-packets <n>',
+      're-send templates after this many data packets per domain',
+      integer('--template-refresh-packets', 1, 1_000_000),
+      IPFIX_DEFAULTS.templateRefreshPackets,
+    )
     .option('--max-pps <n>', 'datagrams per second per collector (0 = unpaced)', integer('--max-pps', 0, 10_000_000), DEFAULT_MAX_PPS)
     .option('--socket-buffer <bytes>', 'UDP send buffer size (0 = OS default)', integer('--socket-buffer', 0, 1 << 30), EXPORT_DEFAULTS.socketBufferBytes)
-    .option('--flow-table-size <n>', 'flows remembered to give C/E tuples their start time', integer('--flow-table-size', 0, 100_000_000), DEFAULT_FLOW_TABLE_SIZE)
-    .option('--options-records', 'also export options records naming each NIC (interfaceName = MAC) and NSG / flow log (observationDomainName); nfdump 1.7 miscounts them as sequence errors')
-    .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .option(
+      '--flow-table-size <n>',
+      'flows remembered to give C/E tuples their start time',
+      integer('--flow-table-size', 0, 100_000_000),
+      DEFAULT_FLOW_TABLE_SIZE,
+    )
+    .option(
+      '--options-records',
+      'also export options records naming each NIC (interfaceName = MAC) and NSG / flow log (observationDomainName); nfdump 1.7 miscounts them as sequence errors',
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level (logs go to stderr)')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
     .addOption(new Option('--log-format <format>', 'json lines, pretty, or auto (pretty on a terminal)').choices(['auto', 'json', 'pretty']).default('auto'));
 }
 

@@ -51,7 +51,13 @@ export async function replayFiles(
   return { summary, unreadableFiles };
 }
 
-async function* batchesFrom(files: readonly FlowLogFile[], pipeline: ExportPipeline, logger: Logger, unreadable: string[], health?: SourceHealth): AsyncGenerator<FlowBatch> {
+async function* batchesFrom(
+  files: readonly FlowLogFile[],
+  pipeline: ExportPipeline,
+  logger: Logger,
+  unreadable: string[],
+  health?: SourceHealth,
+): AsyncGenerator<FlowBatch> {
   const metrics: ExportMetrics = pipeline.metrics;
   for (const file of files) {
     logger.debug({ file: file.path, bytes: file.bytes }, 'replaying file');

@@ -57,9 +57,12 @@ export function runCommand(programFactory: ProgramFactory): Command {
               }),
             ),
           );
-          const failed = results.flatMap((result, i) => (result.status === 'rejected' ? [{ source: plan.sources[i]!.name, error: result.reason as Error }] : []));
+          const failed = results.flatMap((result, i) =>
+            result.status === 'rejected' ? [{ source: plan.sources[i]!.name, error: result.reason as Error }] : [],
+          );
           for (const { source, error } of failed) runtime.logger.error({ source, err: error }, `source stopped with an error: ${error.message}`);
-          if (failed.length > 0) throw new UsageError(`${failed.length} of ${plan.sources.length} sources failed (first: ${failed[0]!.source}: ${failed[0]!.error.message})`);
+          if (failed.length > 0)
+            throw new UsageError(`${failed.length} of ${plan.sources.length} sources failed (first: ${failed[0]!.source}: ${failed[0]!.error.message})`);
         },
       );
     });
@@ -71,7 +74,9 @@ export function configCommand(programFactory: ProgramFactory): Command {
     .requiredOption('--config <file>', 'YAML config to check')
     .action(async (flags: { config: string }) => {
       const plan = await loadPlan(flags.config, programFactory);
-      process.stdout.write(`${flags.config}: ok, ${plan.sources.length} source${plan.sources.length === 1 ? '' : 's'}: ${plan.sources.map((s) => `${s.name} (${s.type})`).join(', ')}\n`);
+      process.stdout.write(
+        `${flags.config}: ok, ${plan.sources.length} source${plan.sources.length === 1 ? '' : 's'}: ${plan.sources.map((s) => `${s.name} (${s.type})`).join(', ')}\n`,
+      );
     });
   return new Command('config').description('work with config files').addCommand(check);
 }

@@ -45,7 +45,11 @@ export function currentSourceName(fallback: string): string {
  * Runs `body` inside the enclosing runtime (under `run --config`) or a new one, and returns its
  * result. The new runtime owns the signal handlers and the HTTP server and removes them after.
  */
-export async function withServiceRuntime<T>(flags: RuntimeFlags, body: (runtime: ServiceRuntime) => Promise<T>, stopTimeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<T> {
+export async function withServiceRuntime<T>(
+  flags: RuntimeFlags,
+  body: (runtime: ServiceRuntime) => Promise<T>,
+  stopTimeoutMs = DEFAULT_STOP_TIMEOUT_MS,
+): Promise<T> {
   const enclosing = current.getStore();
   if (enclosing !== undefined) return body(enclosing);
 

@@ -37,7 +37,13 @@ export function summarize(metrics: ExportMetrics, collectors: readonly Collector
     skippedTuples: Object.fromEntries(metrics.skippedTuples),
     skippedRecords: Object.fromEntries(metrics.skippedRecords),
     declined: Object.fromEntries(metrics.declined),
-    collectors: collectors.map((c) => ({ label: c.label, datagrams: c.datagrams, bytes: c.bytes, errors: c.errors, ...(c.lastError ? { lastError: c.lastError } : {}) })),
+    collectors: collectors.map((c) => ({
+      label: c.label,
+      datagrams: c.datagrams,
+      bytes: c.bytes,
+      errors: c.errors,
+      ...(c.lastError ? { lastError: c.lastError } : {}),
+    })),
     ...(pcap === undefined ? {} : { pcap }),
     elapsedMs: Math.round(elapsedMs),
     tuplesPerSecond: elapsedMs > 0 ? Math.round((metrics.tuples / elapsedMs) * 1000) : 0,
@@ -67,7 +73,12 @@ export function formatSummary(summary: ExportSummary): string {
   ];
   if (skipped.length > 0) parts.push(formatTable(['skipped', 'reason', 'count'], skipped));
   if (summary.collectors.length > 0) {
-    parts.push(formatTable(['collector', 'datagrams', 'bytes', 'errors'], summary.collectors.map((c) => [c.label, c.datagrams, c.bytes, c.errors])));
+    parts.push(
+      formatTable(
+        ['collector', 'datagrams', 'bytes', 'errors'],
+        summary.collectors.map((c) => [c.label, c.datagrams, c.bytes, c.errors]),
+      ),
+    );
   }
   if (summary.pcap !== undefined) parts.push(`pcap written: ${summary.pcap}`);
   return parts.join('\n\n');

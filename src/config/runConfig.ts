@@ -17,7 +17,8 @@ import { createRequire } from 'node:module';
  */
 
 /** yaml is loaded when a config is read: other commands should not pay its start-up. */
-const parseDocument: typeof import('yaml').parseDocument = (...args) => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parseDocument(...args);
+const parseDocument: typeof import('yaml').parseDocument = (...args) =>
+  (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parseDocument(...args);
 
 export interface ConfigProblem {
   /** Where, as a key path: `sources[1].maxPps`. */
@@ -53,7 +54,11 @@ const SOURCE_KEYS = ['type', 'name'];
 /** Options that belong to the runtime, not to one source. */
 const RUNTIME_OPTIONS = new Set(['logLevel', 'logFormat', 'http', 'help']);
 
-export function parseRunConfig(text: string, commands: Readonly<Partial<Record<SourceType, Command>>>, env: NodeJS.ProcessEnv = process.env): { plan?: RunPlan; problems: ConfigProblem[] } {
+export function parseRunConfig(
+  text: string,
+  commands: Readonly<Partial<Record<SourceType, Command>>>,
+  env: NodeJS.ProcessEnv = process.env,
+): { plan?: RunPlan; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const document = parseDocument(text);
   for (const error of document.errors) {
@@ -61,7 +66,8 @@ export function parseRunConfig(text: string, commands: Readonly<Partial<Record<S
   }
   if (problems.length > 0) return { problems };
   const root = substituteEnv(document.toJS() as unknown, '', env, problems);
-  if (!isObject(root)) return { problems: [{ path: '(file)', message: 'the config must be a mapping with a `sources` list', hint: 'see nsg2ipfix.example.yaml' }] };
+  if (!isObject(root))
+    return { problems: [{ path: '(file)', message: 'the config must be a mapping with a `sources` list', hint: 'see nsg2ipfix.example.yaml' }] };
 
   for (const key of Object.keys(root)) {
     if (!TOP_LEVEL_KEYS.includes(key)) problems.push(unknownKey(key, key, TOP_LEVEL_KEYS));
@@ -92,12 +98,17 @@ export function parseRunConfig(text: string, commands: Readonly<Partial<Record<S
 
   const exportSection = root['export'] ?? {};
   const exportCommand = commands.files;
-  if (!isObject(exportSection)) problems.push({ path: 'export', message: 'must be a mapping of export options', hint: 'export: { collector: [127.0.0.1:4739] }' });
+  if (!isObject(exportSection))
+    problems.push({ path: 'export', message: 'must be a mapping of export options', hint: 'export: { collector: [127.0.0.1:4739] }' });
 
   const sources = root['sources'];
   const plans: SourcePlan[] = [];
   if (!Array.isArray(sources) || sources.length === 0) {
-    problems.push({ path: 'sources', message: 'must be a non-empty list of sources', hint: 'sources: [{ type: blob, accountUrl: https://ACCOUNT.blob.core.windows.net }]' });
+    problems.push({
+      path: 'sources',
+      message: 'must be a non-empty list of sources',
+      hint: 'sources: [{ type: blob, accountUrl: https://ACCOUNT.blob.core.windows.net }]',
+    });
   } else {
     const names = new Set<string>();
     sources.forEach((source: unknown, index: number) => {
@@ -109,11 +120,16 @@ export function parseRunConfig(text: string, commands: Readonly<Partial<Record<S
       const type = source['type'];
       const command = typeof type === 'string' ? commands[type as SourceType] : undefined;
       if (command === undefined) {
-        problems.push({ path: `${path}.type`, message: type === undefined ? 'is missing' : `'${String(type)}' is not a source type available here`, hint: `one of ${Object.keys(commands).join(', ')}` });
+        problems.push({
+          path: `${path}.type`,
+          message: type === undefined ? 'is missing' : `'${String(type)}' is not a source type available here`,
+          hint: `one of ${Object.keys(commands).join(', ')}`,
+        });
         return;
       }
       const name = typeof source['name'] === 'string' && source['name'] !== '' ? source['name'] : `${type}-${index + 1}`;
-      if (names.has(name)) problems.push({ path: `${path}.name`, message: `'${name}' names two sources`, hint: 'names must be unique: they label metrics and logs' });
+      if (names.has(name))
+        problems.push({ path: `${path}.name`, message: `'${name}' names two sources`, hint: 'names must be unique: they label metrics and logs' });
       names.add(name);
       const merged: Record<string, unknown> = { ...(isObject(exportSection) ? exportSection : {}), ...source };
       const argv: string[] = [];
@@ -122,7 +138,8 @@ export function parseRunConfig(text: string, commands: Readonly<Partial<Record<S
         const keyPath = key in source ? `${path}.${key}` : `export.${key}`;
         if (key === 'paths' && type === 'files') {
           const paths = Array.isArray(value) ? value : [value];
-          if (paths.length === 0 || paths.some((p) => typeof p !== 'string' || p === '')) problems.push({ path: keyPath, message: 'must be a list of files or directories', hint: 'paths: [/data/flowlogs]' });
+          if (paths.length === 0 || paths.some((p) => typeof p !== 'string' || p === ''))
+            problems.push({ path: keyPath, message: 'must be a list of files or directories', hint: 'paths: [/data/flowlogs]' });
           else argv.unshift(...(paths as string[]));
           continue;
         }
@@ -141,7 +158,13 @@ function optionArguments(command: Command, key: string, value: unknown, path: st
   const option = options.find((o) => o.attributeName() === key && !RUNTIME_OPTIONS.has(key));
   if (option === undefined) {
     if (exportCommand !== undefined && (exportCommand.options as readonly Option[]).some((o) => o.attributeName() === key)) return [];
-    problems.push(unknownKey(path, key, options.map((o) => o.attributeName()).filter((k) => !RUNTIME_OPTIONS.has(k))));
+    problems.push(
+      unknownKey(
+        path,
+        key,
+        options.map((o) => o.attributeName()).filter((k) => !RUNTIME_OPTIONS.has(k)),
+      ),
+    );
     return [];
   }
   const flag = option.long!;
@@ -191,7 +214,11 @@ function substituteEnv(value: unknown, path: string, env: NodeJS.ProcessEnv, pro
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const found = env[name];
       if (found === undefined) {
-        problems.push({ path: path || '(root)', message: `environment variable ${name} is not set`, hint: `export ${name}=... before starting, or set it in the service's EnvironmentFile` });
+        problems.push({
+          path: path || '(root)',
+          message: `environment variable ${name} is not set`,
+          hint: `export ${name}=... before starting, or set it in the service's EnvironmentFile`,
+        });
         return '';
       }
       return found;
@@ -243,5 +270,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 export function formatProblems(file: string, problems: readonly ConfigProblem[]): string {
-  return [`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, ...problems.map((p) => `  ${p.path}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`)].join('\n');
+  return [
+    `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`,
+    ...problems.map((p) => `  ${p.path}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`),
+  ].join('\n');
 }

@@ -35,7 +35,10 @@ export function createEncoder(options: EncodingOptions, emit: (message: EncodedM
   };
   switch (options.format) {
     case 'ipfix':
-      return new IpfixEncoder({ ...refresh, biflow: options.biflow, enterpriseNumber: options.enterpriseNumber, describeDomains: options.describeDomains }, emit);
+      return new IpfixEncoder(
+        { ...refresh, biflow: options.biflow, enterpriseNumber: options.enterpriseNumber, describeDomains: options.describeDomains },
+        emit,
+      );
     case 'netflow9':
       return new NetflowV9Encoder(refresh, emit);
     case 'netflow5':

@@ -122,7 +122,16 @@ export class ExportThread {
     private readonly onCounters: (counters: ExportCounters) => void,
   ) {
     this.collectorStats = settings.collectors.map((c) => ({ label: c.label, datagrams: 0, bytes: 0, errors: 0, lastError: undefined }));
-    this.counters = { messages: 0, bytesSent: 0, templateMessages: 0, exportedRecords: 0, optionsRecords: 0, declined: [], collectors: this.collectorStats, lastErrorMs: 0 };
+    this.counters = {
+      messages: 0,
+      bytesSent: 0,
+      templateMessages: 0,
+      exportedRecords: 0,
+      optionsRecords: 0,
+      declined: [],
+      collectors: this.collectorStats,
+      lastErrorMs: 0,
+    };
     this.maxBuffers = settings.maxPacketsPerSecond > 0 && settings.collectors.length > 0 ? PACED_BATCHES_IN_FLIGHT : BATCHES_IN_FLIGHT;
   }
 

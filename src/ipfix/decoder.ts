@@ -108,7 +108,16 @@ export function decodeIpfixMessage(message: Buffer, exporter: string, cache: Tem
       if (template === undefined) unknownTemplateSets++;
       else {
         for (const fields of readDataSet(body, template, namer)) {
-          records.push({ format: 'ipfix', exporter, observationDomainId: domain, templateId: setId, options: template.scopeCount > 0, exportTimeMs, sequence, fields });
+          records.push({
+            format: 'ipfix',
+            exporter,
+            observationDomainId: domain,
+            templateId: setId,
+            options: template.scopeCount > 0,
+            exportTimeMs,
+            sequence,
+            fields,
+          });
         }
       }
     }

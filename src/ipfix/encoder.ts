@@ -210,8 +210,7 @@ export class IpfixEncoder implements FlowEncoder {
 
   private templatesDue(domain: DomainState, nowMs: number): boolean {
     return (
-      domain.dataMessagesSinceTemplates >= this.options.templateRefreshPackets ||
-      nowMs - domain.templatesSentAtMs >= this.options.templateRefreshIntervalMs
+      domain.dataMessagesSinceTemplates >= this.options.templateRefreshPackets || nowMs - domain.templatesSentAtMs >= this.options.templateRefreshIntervalMs
     );
   }
 
@@ -311,8 +310,7 @@ export function writeMessageHeader(buf: Buffer, length: number, exportTimeMs: nu
 
 /** One template set (id 2) with the data templates and one options template set (id 3). */
 export function encodeTemplateSets(dataTemplates: readonly FlowTemplate[], options: readonly OptionsTemplate[]): Buffer {
-  const templateSetLength =
-    SET_HEADER_BYTES + dataTemplates.reduce((sum, t) => sum + 4 + t.fields.reduce((s, f) => s + fieldSpecifierSize(f.element), 0), 0);
+  const templateSetLength = SET_HEADER_BYTES + dataTemplates.reduce((sum, t) => sum + 4 + t.fields.reduce((s, f) => s + fieldSpecifierSize(f.element), 0), 0);
   const optionsSetLength =
     options.length === 0
       ? 0

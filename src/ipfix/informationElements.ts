@@ -6,15 +6,7 @@
  */
 
 export type AbstractDataType =
-  | 'unsigned8'
-  | 'unsigned16'
-  | 'unsigned32'
-  | 'unsigned64'
-  | 'dateTimeMilliseconds'
-  | 'ipv4Address'
-  | 'ipv6Address'
-  | 'macAddress'
-  | 'string';
+  'unsigned8' | 'unsigned16' | 'unsigned32' | 'unsigned64' | 'dateTimeMilliseconds' | 'ipv4Address' | 'ipv6Address' | 'macAddress' | 'string';
 
 export interface InformationElement {
   readonly id: number;

@@ -157,9 +157,13 @@ function resolve(slots: readonly (ElementName | AddressSlot)[], family: 4 | 6, e
   return slots.map((slot) => {
     const name: ElementName =
       slot === 'sourceAddress'
-        ? family === 4 ? 'sourceIPv4Address' : 'sourceIPv6Address'
+        ? family === 4
+          ? 'sourceIPv4Address'
+          : 'sourceIPv6Address'
         : slot === 'destinationAddress'
-          ? family === 4 ? 'destinationIPv4Address' : 'destinationIPv6Address'
+          ? family === 4
+            ? 'destinationIPv4Address'
+            : 'destinationIPv6Address'
           : slot;
     return { name, element: elementFor(name, enterpriseNumber) };
   });
@@ -251,7 +255,10 @@ function buildFlowTemplate(id: number, fields: FieldSpec[]): FlowTemplate {
   const contextBlock = (context: AzureContext, strings: ViewStrings): Uint8Array => {
     if (contextFields.length === 0) return EMPTY_BLOCK;
     const values = contextFields.map((field) => CONTEXT_VALUES[field.name]!(context, strings));
-    const size = contextFields.reduce((sum, field, j) => sum + (field.element.length === VARIABLE_LENGTH ? variableLengthSize(values[j]!) : field.element.length), 0);
+    const size = contextFields.reduce(
+      (sum, field, j) => sum + (field.element.length === VARIABLE_LENGTH ? variableLengthSize(values[j]!) : field.element.length),
+      0,
+    );
     const block = Buffer.alloc(size);
     let offset = 0;
     contextFields.forEach((field, j) => {

@@ -7,7 +7,12 @@ import { DecodeError, readDataSet, type DecodedRecord, type FieldDefinition, typ
  * the header the way collectors do: boot = unix_secs * 1000 - sysUptime.
  */
 
-export function decodeNetflow9Message(message: Buffer, exporter: string, cache: TemplateCache, namer: FieldNamer): { records: DecodedRecord[]; unknownTemplateSets: number } {
+export function decodeNetflow9Message(
+  message: Buffer,
+  exporter: string,
+  cache: TemplateCache,
+  namer: FieldNamer,
+): { records: DecodedRecord[]; unknownTemplateSets: number } {
   if (message.length < 20) throw new DecodeError(`NetFlow v9 packet of ${message.length} bytes is shorter than its 20-byte header`);
   const sysUptimeMs = message.readUInt32BE(4);
   const unixSeconds = message.readUInt32BE(8);
@@ -33,7 +38,16 @@ export function decodeNetflow9Message(message: Buffer, exporter: string, cache: 
         for (const fields of readDataSet(body, template, namer)) {
           if (typeof fields['flowStartSysUpTime'] === 'number') fields['flowStartMilliseconds'] = bootMs + fields['flowStartSysUpTime'];
           if (typeof fields['flowEndSysUpTime'] === 'number') fields['flowEndMilliseconds'] = bootMs + fields['flowEndSysUpTime'];
-          records.push({ format: 'netflow9', exporter, observationDomainId: sourceId, templateId: flowsetId, options: template.scopeCount > 0, exportTimeMs: unixSeconds * 1000, sequence, fields });
+          records.push({
+            format: 'netflow9',
+            exporter,
+            observationDomainId: sourceId,
+            templateId: flowsetId,
+            options: template.scopeCount > 0,
+            exportTimeMs: unixSeconds * 1000,
+            sequence,
+            fields,
+          });
         }
       }
     }
@@ -72,7 +86,8 @@ function readV9OptionsTemplates(body: Buffer, learn: (id: number, fields: FieldD
       fields.push({ id: SCOPE_ELEMENT_IDS[type] ?? 0x7000 + type, enterpriseNumber: 0, length: body.readUInt16BE(offset + 2) });
     }
     const scopeCount = fields.length;
-    for (let end = offset + optionBytes; offset < end; offset += 4) fields.push({ id: body.readUInt16BE(offset), enterpriseNumber: 0, length: body.readUInt16BE(offset + 2) });
+    for (let end = offset + optionBytes; offset < end; offset += 4)
+      fields.push({ id: body.readUInt16BE(offset), enterpriseNumber: 0, length: body.readUInt16BE(offset + 2) });
     learn(id, fields, scopeCount);
   }
 }
@@ -80,7 +95,8 @@ function readV9OptionsTemplates(body: Buffer, learn: (id: number, fields: FieldD
 export function decodeNetflow5Message(message: Buffer, exporter: string): DecodedRecord[] {
   if (message.length < 24) throw new DecodeError(`NetFlow v5 packet of ${message.length} bytes is shorter than its 24-byte header`);
   const count = message.readUInt16BE(2);
-  if (message.length < 24 + count * 48) throw new DecodeError(`NetFlow v5 header counts ${count} records, the packet holds ${Math.floor((message.length - 24) / 48)}`);
+  if (message.length < 24 + count * 48)
+    throw new DecodeError(`NetFlow v5 header counts ${count} records, the packet holds ${Math.floor((message.length - 24) / 48)}`);
   const sysUptimeMs = message.readUInt32BE(4);
   const unixSeconds = message.readUInt32BE(8);
   const bootMs = unixSeconds * 1000 + Math.floor(message.readUInt32BE(12) / 1e6) - sysUptimeMs;

@@ -76,9 +76,37 @@ export class NetflowV5Encoder implements FlowEncoder {
       const sourcePort = ports[i * 2]!;
       const destinationPort = ports[i * 2 + 1]!;
       const protocol = protocols[i]!;
-      this.appendRecord(engineId, source, destination, sourcePort, destinationPort, protocol, inbound ? nic : 0, inbound ? 0 : nic, counts[k]!, counts[k + 1]!, startMs, endMs, nowMs);
+      this.appendRecord(
+        engineId,
+        source,
+        destination,
+        sourcePort,
+        destinationPort,
+        protocol,
+        inbound ? nic : 0,
+        inbound ? 0 : nic,
+        counts[k]!,
+        counts[k + 1]!,
+        startMs,
+        endMs,
+        nowMs,
+      );
       if (hasReverseTraffic(flows, i)) {
-        this.appendRecord(engineId, destination, source, destinationPort, sourcePort, protocol, inbound ? 0 : nic, inbound ? nic : 0, counts[k + 2]!, counts[k + 3]!, startMs, endMs, nowMs);
+        this.appendRecord(
+          engineId,
+          destination,
+          source,
+          destinationPort,
+          sourcePort,
+          protocol,
+          inbound ? 0 : nic,
+          inbound ? nic : 0,
+          counts[k + 2]!,
+          counts[k + 3]!,
+          startMs,
+          endMs,
+          nowMs,
+        );
       }
     }
   }
@@ -105,7 +133,12 @@ export class NetflowV5Encoder implements FlowEncoder {
     offset = writeU8(buf, offset, open.engine.engineId);
     writeU16(buf, offset, 0); // sampling: none, Azure logs every flow
     open.engine.sequence = (open.engine.sequence + open.records) >>> 0;
-    this.emit({ bytes: buf.subarray(0, HEADER_BYTES + open.records * RECORD_BYTES), observationDomainId: open.engine.engineId, dataRecords: open.records, templateRecords: 0 });
+    this.emit({
+      bytes: buf.subarray(0, HEADER_BYTES + open.records * RECORD_BYTES),
+      observationDomainId: open.engine.engineId,
+      dataRecords: open.records,
+      templateRecords: 0,
+    });
   }
 
   private appendRecord(

@@ -173,8 +173,7 @@ export class NetflowV9Encoder implements FlowEncoder {
 
   private templatesDue(source: SourceState, nowMs: number): boolean {
     return (
-      source.dataPacketsSinceTemplates >= this.options.templateRefreshPackets ||
-      nowMs - source.templatesSentAtMs >= this.options.templateRefreshIntervalMs
+      source.dataPacketsSinceTemplates >= this.options.templateRefreshPackets || nowMs - source.templatesSentAtMs >= this.options.templateRefreshIntervalMs
     );
   }
 
@@ -200,7 +199,16 @@ export class NetflowV9Encoder implements FlowEncoder {
     this.counters.optionsRecords++;
   }
 
-  private appendFlow(source: SourceState, template: FlowTemplate, flows: FlowColumns, i: number, startMs: number, endMs: number, nowMs: number, write: RecordWriter): void {
+  private appendFlow(
+    source: SourceState,
+    template: FlowTemplate,
+    flows: FlowColumns,
+    i: number,
+    startMs: number,
+    endMs: number,
+    nowMs: number,
+    write: RecordWriter,
+  ): void {
     const open = this.reserve(source, template.id, template.rowLength, nowMs, startMs, endMs);
     open.offset = write(open.buf, open.view, open.offset, flows, i, startMs, this.clock.baseMs, NO_BLOCK);
     this.clock.wrote(endMs);

@@ -16,7 +16,11 @@ export function parseListenAddress(text: string): { host: string; port: number }
  * The sidecar's HTTP endpoint (off unless asked for): /healthz (the process is up), /readyz
  * (every source connected and recently successful), /metrics (Prometheus text format).
  */
-export async function startHttpServer(address: string, metrics: PrometheusMetrics, logger: Logger): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function startHttpServer(
+  address: string,
+  metrics: PrometheusMetrics,
+  logger: Logger,
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const { host, port } = parseListenAddress(address);
   // Build the registry now, so process metrics are collected from the start, not the first scrape.
   void metrics.registry;
@@ -29,7 +33,12 @@ export async function startHttpServer(address: string, metrics: PrometheusMetric
     if (path === '/healthz') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
-      const sources = metrics.monitored.map((s) => ({ source: s.name, ready: s.health.ready(), lastSuccessMs: s.health.lastSuccessMs, lastError: s.health.lastError }));
+      const sources = metrics.monitored.map((s) => ({
+        source: s.name,
+        ready: s.health.ready(),
+        lastSuccessMs: s.health.lastSuccessMs,
+        lastError: s.health.lastError,
+      }));
       const ready = sources.length > 0 && sources.every((s) => s.ready);
       response.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ready, sources })}\n`);
     } else if (path === '/metrics') {

@@ -44,7 +44,13 @@ export function classifyAzureError(error: unknown): AzureFailure {
   let kind: AzureFailureKind;
   if (statusCode === 404) kind = 'not-found';
   else if (statusCode === 412) kind = 'changed';
-  else if (statusCode === 401 || statusCode === 403 || name === 'CredentialUnavailableError' || name === 'AuthenticationError' || name === 'AggregateAuthenticationError') {
+  else if (
+    statusCode === 401 ||
+    statusCode === 403 ||
+    name === 'CredentialUnavailableError' ||
+    name === 'AuthenticationError' ||
+    name === 'AggregateAuthenticationError'
+  ) {
     kind = 'auth';
   } else if (statusCode === 408 || statusCode === 429 || (statusCode !== undefined && statusCode >= 500)) kind = 'transient';
   else if (statusCode === undefined && (code === undefined || TRANSIENT_NETWORK_CODES.has(code) || name === 'AbortError')) kind = 'transient';

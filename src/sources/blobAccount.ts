@@ -40,11 +40,16 @@ export function openBlobAccount(options: BlobAccountOptions): BlobAccount {
       service = BlobServiceClient.fromConnectionString(options.connectionString, PIPELINE_OPTIONS);
     } catch (error) {
       // The SDK's message may quote the string: never repeat it.
-      throw new BlobAccountError(`the connection string is not valid (${redactSecrets((error as Error).message).split('\n')[0]?.slice(0, 120)})`);
+      throw new BlobAccountError(
+        `the connection string is not valid (${redactSecrets((error as Error).message)
+          .split('\n')[0]
+          ?.slice(0, 120)})`,
+      );
     }
     return { service, description: { accountUrl: safeUrl(service.url), auth: 'connection-string' } };
   }
-  if (options.accountUrl === undefined) throw new BlobAccountError('no storage account: give --account-url URL or --connection-string (or NSG2IPFIX_CONNECTION_STRING)');
+  if (options.accountUrl === undefined)
+    throw new BlobAccountError('no storage account: give --account-url URL or --connection-string (or NSG2IPFIX_CONNECTION_STRING)');
   let url: URL;
   try {
     url = new URL(options.accountUrl);
@@ -61,5 +66,8 @@ export function openBlobAccount(options: BlobAccountOptions): BlobAccount {
   }
   if (url.search !== '') throw new BlobAccountError('--account-url carries a query without a SAS signature (sig=)');
   const credential = new DefaultAzureCredential();
-  return { service: new BlobServiceClient(url.toString(), credential, PIPELINE_OPTIONS), description: { accountUrl: safeUrl(url.toString()), auth: 'azure-identity' } };
+  return {
+    service: new BlobServiceClient(url.toString(), credential, PIPELINE_OPTIONS),
+    description: { accountUrl: safeUrl(url.toString()), auth: 'azure-identity' },
+  };
 }

@@ -96,7 +96,8 @@ export class BlobDiscovery {
           return;
         }
         try {
-          for (const prefix of await this.existingHourPrefixes(this.service.getContainerClient(container), root, fromHour)) add({ container, hourPrefix: prefix });
+          for (const prefix of await this.existingHourPrefixes(this.service.getContainerClient(container), root, fromHour))
+            add({ container, hourPrefix: prefix });
         } catch (error) {
           failures.push({ container, prefix: root, failure: classifyAzureError(error) });
         }
@@ -132,7 +133,9 @@ export class BlobDiscovery {
         else failures.push({ container, prefix, failure });
       }
     });
-    blobs.sort((a, b) => a.hourMs - b.hourMs || (a.container < b.container ? -1 : a.container > b.container ? 1 : 0) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    blobs.sort(
+      (a, b) => a.hourMs - b.hourMs || (a.container < b.container ? -1 : a.container > b.container ? 1 : 0) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+    );
     return { blobs, listedPrefixes, failures };
   }
 
@@ -173,7 +176,14 @@ export class BlobDiscovery {
     }
   }
 
-  private async walk(client: ContainerClient, prefix: string, parent: string | undefined, depth: number, roots: Set<string>, parents: Set<string>): Promise<void> {
+  private async walk(
+    client: ContainerClient,
+    prefix: string,
+    parent: string | undefined,
+    depth: number,
+    roots: Set<string>,
+    parents: Set<string>,
+  ): Promise<void> {
     if (depth > MAX_ROOT_DEPTH) return;
     const children = await listFolders(client, prefix);
     if (children.some((child) => child.slice(prefix.length).startsWith('y='))) {

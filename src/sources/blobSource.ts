@@ -7,6 +7,7 @@ import { BlobDiscovery, type HourPrefixRef, type ListedBlob } from './blobDiscov
 import { floorHour, HOUR_MS, parseFlowLogBlobName, type BlobFilters } from './blobPaths.js';
 import { cursorAtEnd, readNewBlocks, type BlockReadStep } from './blockBlobReader.js';
 import type { FlowBatch } from './flowBatch.js';
+import { sleep } from '../flow/sleep.js';
 
 /**
  * The Blob Storage source: follows live PT1H.json blobs and yields one batch per group of new
@@ -112,7 +113,10 @@ export class BlobSource {
     let positioning = false;
     if (startAt.kind === 'resume' && stored !== undefined) {
       state = stored;
-      logger.info({ state: options.store.description, blobs: Object.keys(stored.blobs).length, scanFrom: new Date(stored.scanFromMs).toISOString() }, 'resuming from stored cursors');
+      logger.info(
+        { state: options.store.description, blobs: Object.keys(stored.blobs).length, scanFrom: new Date(stored.scanFromMs).toISOString() },
+        'resuming from stored cursors',
+      );
     } else {
       if (stored !== undefined) logger.info({ state: options.store.description, startAt: startAt.kind }, 'stored cursors are replaced (--start-at)');
       switch (startAt.kind) {
@@ -120,7 +124,10 @@ export class BlobSource {
         case 'now':
           state = emptyState(floorHour(now - lateWindowMs));
           positioning = true;
-          logger.info({ state: options.store.description }, startAt.kind === 'resume' ? 'no stored cursors: starting now (existing blocks are skipped)' : 'starting now (existing blocks are skipped)');
+          logger.info(
+            { state: options.store.description },
+            startAt.kind === 'resume' ? 'no stored cursors: starting now (existing blocks are skipped)' : 'starting now (existing blocks are skipped)',
+          );
           break;
         case 'beginning':
           state = emptyState(0);
@@ -368,17 +375,4 @@ export class BlobSource {
 
 function failureFields(failure: AzureFailure): Record<string, unknown> {
   return { kind: failure.kind, statusCode: failure.statusCode, code: failure.code, error: failure.message };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

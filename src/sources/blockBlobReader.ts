@@ -134,7 +134,7 @@ export async function* readNewBlocks(blob: BlockBlobClient, cursor: BlobCursor, 
     return;
   }
 
-  for (let first = next; first <= last; ) {
+  for (let first = next; first <= last;) {
     let end = first;
     let bytes = layout.ends[first]! - layout.starts[first]!;
     while (end < last && bytes + (layout.ends[end + 1]! - layout.starts[end + 1]!) <= options.maxGroupBytes) {
@@ -190,7 +190,12 @@ function warnRewritten(options: BlockReaderOptions, cursor: BlobCursor, why: str
   );
 }
 
-async function* readWhole(blob: BlockBlobClient, layout: Layout, options: BlockReaderOptions, createdOn: { createdOnMs?: number }): AsyncGenerator<BlockReadStep> {
+async function* readWhole(
+  blob: BlockBlobClient,
+  layout: Layout,
+  options: BlockReaderOptions,
+  createdOn: { createdOnMs?: number },
+): AsyncGenerator<BlockReadStep> {
   const response = await blob.download(0, undefined, { conditions: layout.rawEtag === '' ? {} : { ifMatch: layout.rawEtag }, maxRetryRequests: 3 });
   const records = new FlowColumns();
   let counted = 0;
@@ -212,7 +217,15 @@ async function* readWhole(blob: BlockBlobClient, layout: Layout, options: BlockR
     azureRecords: reader.recordsRead - counted,
     inputBytes: 0,
     blocks: 1,
-    advance: { wholeBlob: true, doneEtag: layout.etag, lastBlockId: undefined, lastBlockIndex: undefined, endOffset: undefined, tailBlockId: undefined, ...createdOn },
+    advance: {
+      wholeBlob: true,
+      doneEtag: layout.etag,
+      lastBlockId: undefined,
+      lastBlockIndex: undefined,
+      endOffset: undefined,
+      tailBlockId: undefined,
+      ...createdOn,
+    },
   };
 }
 

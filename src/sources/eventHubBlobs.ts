@@ -7,6 +7,7 @@ import { blobKey, emptyState, type SourceState, type StateStore } from '../state
 import { classifyAzureError, safeUrl, type AzureFailure } from './azureErrors.js';
 import { floorHour, HOUR_MS, parseFlowLogBlobName } from './blobPaths.js';
 import { readNewBlocks } from './blockBlobReader.js';
+import { sleep } from '../flow/sleep.js';
 
 /**
  * The blobs named by Event Grid BlobCreated notifications, read with the Blob Storage source's own
@@ -89,7 +90,10 @@ export function parseBlobUrl(url: string): BlobLocation | undefined {
   const accountUrl = pathStyle ? `${origin}/${segments[0]}` : origin;
   try {
     const container = decodeURIComponent(segments[accountSegments]!);
-    const name = segments.slice(accountSegments + 1).map(decodeURIComponent).join('/');
+    const name = segments
+      .slice(accountSegments + 1)
+      .map(decodeURIComponent)
+      .join('/');
     if (container === '' || name === '') return undefined;
     const accountName = pathStyle ? decodeURIComponent(segments[0]!) : parsed.hostname.split('.')[0]!;
     return { accountUrl, accountName, container, name };
@@ -115,7 +119,10 @@ export class NotifiedBlobReader {
 
   static async open(options: NotifiedBlobReaderOptions): Promise<NotifiedBlobReader> {
     const stored = await options.store.load();
-    options.logger.info({ state: options.store.description, blobs: stored === undefined ? 0 : Object.keys(stored.blobs).length }, 'blob cursors for Event Grid notifications loaded');
+    options.logger.info(
+      { state: options.store.description, blobs: stored === undefined ? 0 : Object.keys(stored.blobs).length },
+      'blob cursors for Event Grid notifications loaded',
+    );
     return new NotifiedBlobReader(options, stored ?? emptyState(0));
   }
 
@@ -252,23 +259,11 @@ export class NotifiedBlobReader {
 
 function sameAccount(service: BlobServiceClient, location: BlobLocation): boolean {
   const url = (text: string) => text.replace(/\/+$/, '').toLowerCase();
-  return url(service.url) === url(location.accountUrl) || (service.accountName !== '' && service.accountName.toLowerCase() === location.accountName.toLowerCase());
+  return (
+    url(service.url) === url(location.accountUrl) || (service.accountName !== '' && service.accountName.toLowerCase() === location.accountName.toLowerCase())
+  );
 }
 
 function failureFields(failure: AzureFailure): Record<string, unknown> {
   return { kind: failure.kind, statusCode: failure.statusCode, code: failure.code, error: failure.message };
 }
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-

@@ -88,7 +88,10 @@ class BodyRun {
   }
 
   bytes(bytes: Buffer): void {
-    const head = bytes.subarray(0, 256).toString('utf8').replace(/^\ufeff/, '');
+    const head = bytes
+      .subarray(0, 256)
+      .toString('utf8')
+      .replace(/^\ufeff/, '');
     if (WRAPPER_PATTERN.test(head)) this.wrapper = true;
     const splitter = new RecordSplitter({
       record: (slice, recordIndex) => this.slice(slice, recordIndex),

@@ -80,7 +80,8 @@ export function resolveEventHub(options: EventHubConnectionOptions): ResolvedEve
     if (options.namespace !== undefined) throw new EventHubConfigurationError('give either --connection-string or --namespace, not both');
     const fields = connectionStringFields(options.connectionString);
     const endpoint = fields.get('endpoint');
-    if (endpoint === undefined || endpoint === '') throw new EventHubConfigurationError('the Event Hubs connection string has no Endpoint=sb://NAMESPACE... part');
+    if (endpoint === undefined || endpoint === '')
+      throw new EventHubConfigurationError('the Event Hubs connection string has no Endpoint=sb://NAMESPACE... part');
     const entityPath = fields.get('entitypath');
     if (entityPath !== undefined && options.eventHubName !== undefined && entityPath !== options.eventHubName) {
       throw new EventHubConfigurationError(`--eventhub ${options.eventHubName} differs from the event hub in the connection string (${entityPath})`);
@@ -111,7 +112,9 @@ export function resolveEventHub(options: EventHubConnectionOptions): ResolvedEve
     };
   }
   if (options.namespace === undefined) {
-    throw new EventHubConfigurationError('no Event Hubs namespace: give --connection-string (or NSG2IPFIX_EVENTHUB_CONNECTION_STRING) or --namespace NAME.servicebus.windows.net with --eventhub');
+    throw new EventHubConfigurationError(
+      'no Event Hubs namespace: give --connection-string (or NSG2IPFIX_EVENTHUB_CONNECTION_STRING) or --namespace NAME.servicebus.windows.net with --eventhub',
+    );
   }
   const namespace = namespaceHost(options.namespace);
   if (!namespace.includes('.')) {
@@ -151,7 +154,9 @@ export async function openCheckpointStore(options: CheckpointOptions): Promise<O
       ...(options.accountUrl === undefined ? {} : { accountUrl: options.accountUrl }),
     });
   } catch (error) {
-    throw new EventHubConfigurationError(`checkpoint store: ${(error as Error).message.replace('--account-url', '--checkpoint-account-url').replace('--connection-string', '--checkpoint-connection-string')}`);
+    throw new EventHubConfigurationError(
+      `checkpoint store: ${(error as Error).message.replace('--account-url', '--checkpoint-account-url').replace('--connection-string', '--checkpoint-connection-string')}`,
+    );
   }
   const container = account.service.getContainerClient(options.container);
   try {
@@ -159,7 +164,9 @@ export async function openCheckpointStore(options: CheckpointOptions): Promise<O
   } catch (error) {
     const failure = classifyAzureError(error);
     if (failure.kind !== 'auth') {
-      throw new EventHubConfigurationError(`cannot reach the checkpoint container ${options.container} at ${account.description.accountUrl}: ${failure.message}`);
+      throw new EventHubConfigurationError(
+        `cannot reach the checkpoint container ${options.container} at ${account.description.accountUrl}: ${failure.message}`,
+      );
     }
   }
   return {

@@ -236,14 +236,22 @@ export class EventHubSource {
       this.partitions.delete(context.partitionId);
     }
     if (reason === 'OwnershipLost') this.stats.partitionsLost++;
-    this.options.logger.info({ partition: context.partitionId, reason }, reason === 'OwnershipLost' ? 'partition taken over by another instance' : 'partition released');
+    this.options.logger.info(
+      { partition: context.partitionId, reason },
+      reason === 'OwnershipLost' ? 'partition taken over by another instance' : 'partition released',
+    );
     this.wake();
   }
 
   private async onError(error: Error, context: PartitionContext): Promise<void> {
     const e = error as Error & { code?: string; retryable?: boolean };
     this.options.logger.warn(
-      { partition: context.partitionId === '' ? undefined : context.partitionId, code: e.code, retryable: e.retryable, error: redactSecrets(String(e.message).split('\n', 1)[0] ?? '') },
+      {
+        partition: context.partitionId === '' ? undefined : context.partitionId,
+        code: e.code,
+        retryable: e.retryable,
+        error: redactSecrets(String(e.message).split('\n', 1)[0] ?? ''),
+      },
       context.partitionId === '' ? 'Event Hubs error (load balancing): the client keeps trying' : 'Event Hubs error on a partition: the client keeps trying',
     );
   }
@@ -292,7 +300,14 @@ export class EventHubSource {
         decoded = this.decoder.decode(event.body, event.properties, source, sink);
       } catch (error) {
         // A reader bug must cost this event only, never the partition.
-        decoded = { recognized: false, kinds: new Set(), azureRecords: 0, notifications: [], otherEvents: [], why: `cannot be read: ${(error as Error).message}` };
+        decoded = {
+          recognized: false,
+          kinds: new Set(),
+          azureRecords: 0,
+          notifications: [],
+          otherEvents: [],
+          why: `cannot be read: ${(error as Error).message}`,
+        };
       }
       group.azureRecords += decoded.azureRecords;
       group.inputBytes += bodyBytes(event.body);
@@ -311,7 +326,10 @@ export class EventHubSource {
         for (const notification of decoded.notifications) {
           if (!isFlowLogBlobUrl(notification.url)) {
             this.stats.ignoredNotifications++;
-            logger.debug({ partition: work.id, sequenceNumber: event.sequenceNumber, eventId: notification.id }, 'BlobCreated notification of a blob that is not PT1H.json: ignored');
+            logger.debug(
+              { partition: work.id, sequenceNumber: event.sequenceNumber, eventId: notification.id },
+              'BlobCreated notification of a blob that is not PT1H.json: ignored',
+            );
             continue;
           }
           try {
@@ -325,7 +343,10 @@ export class EventHubSource {
           } catch (error) {
             // Azure failures are handled (and logged) by the reader; this is anything else. The
             // blob's next notification reads what was left.
-            logger.error({ partition: work.id, sequenceNumber: event.sequenceNumber, eventId: notification.id, error: redactSecrets(String((error as Error).message)) }, 'cannot read notified blob: notification skipped');
+            logger.error(
+              { partition: work.id, sequenceNumber: event.sequenceNumber, eventId: notification.id, error: redactSecrets(String((error as Error).message)) },
+              'cannot read notified blob: notification skipped',
+            );
           }
           if (this.stopping || work.closed) break events;
         }
@@ -405,7 +426,12 @@ export class EventHubSource {
       if (nowMs - this.lastCheckpointErrorLogMs >= CHECKPOINT_ERROR_LOG_INTERVAL_MS) {
         this.lastCheckpointErrorLogMs = nowMs;
         this.options.logger.warn(
-          { partition: work.id, sequenceNumber: event.sequenceNumber, failures: this.stats.checkpointFailures, error: redactSecrets(String((error as Error).message).split('\n', 1)[0] ?? '') },
+          {
+            partition: work.id,
+            sequenceNumber: event.sequenceNumber,
+            failures: this.stats.checkpointFailures,
+            error: redactSecrets(String((error as Error).message).split('\n', 1)[0] ?? ''),
+          },
           'cannot write checkpoint: the next one covers these events (after a restart they would be read again)',
         );
       }

@@ -28,7 +28,9 @@ export async function listFlowLogFiles(paths: readonly string[]): Promise<FlowLo
     try {
       info = await stat(path);
     } catch (error) {
-      throw new InputError(`cannot read '${path}': ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}`);
+      throw new InputError(
+        `cannot read '${path}': ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}`,
+      );
     }
     if (info.isDirectory()) await walk(resolve(path), found);
     else found.push({ path: resolve(path), bytes: info.size });

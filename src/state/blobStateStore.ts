@@ -46,7 +46,8 @@ export class BlobStateStore implements StateStore {
         await this.container.createIfNotExists();
       } catch (error) {
         // The identity may read/write blobs without the right to create containers: try the write.
-        if (classifyAzureError(error).kind !== 'auth') throw new StateError(`cannot create state container ${this.container.containerName}: ${classifyAzureError(error).message}`);
+        if (classifyAzureError(error).kind !== 'auth')
+          throw new StateError(`cannot create state container ${this.container.containerName}: ${classifyAzureError(error).message}`);
       }
       this.containerReady = true;
     }

@@ -27,7 +27,3 @@ export class Pacer {
     return wait > this.burstMs ? wait : 0;
   }
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

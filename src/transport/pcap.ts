@@ -172,12 +172,7 @@ export function pcapGlobalHeader(): Buffer {
  *   payload that would make the IP packet (header included) exceed 65535 bytes — i.e. more than
  *   65507 payload bytes over IPv4, 65487 over IPv6.
  */
-export function pcapRecord(
-  payload: Uint8Array,
-  source: PcapEndpoint,
-  destination: PcapEndpoint,
-  timeMs: number,
-): Buffer {
+export function pcapRecord(payload: Uint8Array, source: PcapEndpoint, destination: PcapEndpoint, timeMs: number): Buffer {
   const src = parseEndpoint(source, 'source');
   const dst = parseEndpoint(destination, 'destination');
   if (src.family !== dst.family) {
@@ -228,13 +223,7 @@ export function pcapRecord(
   return buf;
 }
 
-function writeIpv4Header(
-  buf: Buffer,
-  offset: number,
-  src: ParsedEndpoint,
-  dst: ParsedEndpoint,
-  totalLength: number,
-): number {
+function writeIpv4Header(buf: Buffer, offset: number, src: ParsedEndpoint, dst: ParsedEndpoint, totalLength: number): number {
   const start = offset;
   let o = writeU8(buf, offset, 0x45); // version 4, IHL 5 (no options)
   o = writeU8(buf, o, 0); // DSCP/ECN
@@ -251,13 +240,7 @@ function writeIpv4Header(
   return o;
 }
 
-function writeIpv6Header(
-  buf: Buffer,
-  offset: number,
-  src: ParsedEndpoint,
-  dst: ParsedEndpoint,
-  payloadLength: number,
-): number {
+function writeIpv6Header(buf: Buffer, offset: number, src: ParsedEndpoint, dst: ParsedEndpoint, payloadLength: number): number {
   let o = writeU32(buf, offset, 0x60000000); // version 6, traffic class 0, flow label 0
   o = writeU16(buf, o, payloadLength);
   o = writeU8(buf, o, IP_PROTOCOL_UDP);

@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { CollectorAddress } from './collectorAddress.js';
-import { Pacer, sleep } from './pacer.js';
+import { sleep } from '../flow/sleep.js';
+import { Pacer } from './pacer.js';
 import type { PcapEndpoint } from './pcap.js';
 
 /** What the transport logs through: a pino logger, or the exporting thread's relay to one. */
@@ -119,9 +120,7 @@ export class UdpTransport {
     // 'error' event. A collector going away is noticed within a burst and counted exactly from then
     // on; the few datagrams refused before that are counted as sent, not as errors.
     const checked =
-      lastOfBurst ||
-      ++this.sends % CHECKED_SEND_INTERVAL === 0 ||
-      (this.lastErrorMs !== 0 && Date.now() - this.lastErrorMs < CHECK_EVERY_SEND_AFTER_ERROR_MS);
+      lastOfBurst || ++this.sends % CHECKED_SEND_INTERVAL === 0 || (this.lastErrorMs !== 0 && Date.now() - this.lastErrorMs < CHECK_EVERY_SEND_AFTER_ERROR_MS);
     for (let i = 0; i < this.collectors.length; i++) {
       const socket = this.sockets[i]!;
       const stats = this.stats[i]!;

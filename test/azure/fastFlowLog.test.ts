@@ -42,18 +42,26 @@ function read(bytes: Buffer, fastPath: boolean, chunkSizes?: () => number): Outp
   const problems: ParseProblem[] = [];
   const reader = new FlowLogReader('test', { flow: (f) => flows.push(f), problem: (p) => problems.push(p) }, undefined, { fastPath });
   if (chunkSizes === undefined) reader.push(bytes);
-  else for (let i = 0; i < bytes.length; ) {
-    const size = Math.max(1, chunkSizes());
-    reader.push(bytes.subarray(i, i + size));
-    i += size;
-  }
+  else
+    for (let i = 0; i < bytes.length;) {
+      const size = Math.max(1, chunkSizes());
+      reader.push(bytes.subarray(i, i + size));
+      i += size;
+    }
   reader.end();
   return { flows, problems, records: reader.recordsRead, fastRecords: reader.fastRecords };
 }
 
 /** Every field, the address bytes as lists, the context by value, and the property order. */
 function serialize(f: FlowRecord): string {
-  const plain = { ...f, sourceAddress: [...f.sourceAddress], destinationAddress: [...f.destinationAddress], azure: { ...f.azure }, keys: Object.keys(f), azureKeys: Object.keys(f.azure) };
+  const plain = {
+    ...f,
+    sourceAddress: [...f.sourceAddress],
+    destinationAddress: [...f.destinationAddress],
+    azure: { ...f.azure },
+    keys: Object.keys(f),
+    azureKeys: Object.keys(f.azure),
+  };
   return JSON.stringify(plain, (_key, value: unknown) => (value === undefined ? '<undefined>' : value));
 }
 
@@ -122,7 +130,12 @@ describe('fast record reader: same output as the JSON.parse path', () => {
     const { generateFlowLog } = (await import(generator)) as {
       generateFlowLog: (options: Record<string, unknown>) => Promise<{ tuples: number }>;
     };
-    for (const [kind, seed] of [['nsg-v2', 1], ['vnet', 2], ['nsg-v2', 3], ['vnet', 4]] as const) {
+    for (const [kind, seed] of [
+      ['nsg-v2', 1],
+      ['vnet', 2],
+      ['nsg-v2', 3],
+      ['vnet', 4],
+    ] as const) {
       const parts: Buffer[] = [];
       const out = new Writable({
         write(chunk: Buffer, _encoding, done) {
@@ -155,7 +168,9 @@ describe('fast record reader: same output as the JSON.parse path', () => {
   });
 
   it('on seeded random byte mutations of valid documents', () => {
-    const noise = [...'"\\,:{}[]0123456789.-+eE ABCDTUIOtrufalsn'].map((c) => c.charCodeAt(0)).concat([0x00, 0x0a, 0x0d, 0x09, 0x1f, 0x7f, 0xc3, 0xa9, 0xef, 0xbb, 0xbf, 0xff]);
+    const noise = [...'"\\,:{}[]0123456789.-+eE ABCDTUIOtrufalsn']
+      .map((c) => c.charCodeAt(0))
+      .concat([0x00, 0x0a, 0x0d, 0x09, 0x1f, 0x7f, 0xc3, 0xa9, 0xef, 0xbb, 0xbf, 0xff]);
     for (let seed = 1; seed <= 600 * SCALE; seed++) {
       const rng = random(1_000_000 + seed);
       const bytes = [...randomDocument(rng, { tame: true })];
@@ -178,7 +193,8 @@ describe('fast record reader: same output as the JSON.parse path', () => {
   it('on hand-picked edge cases', () => {
     const nsg = (props: string, extra = '') =>
       `{"category":"NetworkSecurityGroupFlowEvent","resourceId":"/N/NSG","macAddress":"000D3AF87856"${extra},"properties":${props}}`;
-    const tuples = (...t: string[]) => `{"Version":2,"flows":[{"rule":"R","flows":[{"mac":"000D3AF87856","flowTuples":[${t.map((x) => JSON.stringify(x)).join(',')}]}]}]}`;
+    const tuples = (...t: string[]) =>
+      `{"Version":2,"flows":[{"rule":"R","flows":[{"mac":"000D3AF87856","flowTuples":[${t.map((x) => JSON.stringify(x)).join(',')}]}]}]}`;
     const good = '1749718803,10.1.0.4,203.0.113.50,49731,443,T,O,A,B,,,,';
     const cases: Record<string, string> = {
       plain: nsg(tuples(good)),
@@ -186,7 +202,9 @@ describe('fast record reader: same output as the JSON.parse path', () => {
       'unicode escape in the mac': nsg(`{"Version":2,"flows":[{"rule":"R","flows":[{"mac":"\\u0030\\u0030","flowTuples":["${good}"]}]}]}`),
       'escaped category': nsg(tuples(good)).replace('"NetworkSecurityGroupFlowEvent"', '"NetworkSecurity\\u0047roupFlowEvent"'),
       'escaped key': nsg(tuples(good)).replace('"flowTuples"', '"flow\\u0054uples"'),
-      'escape inside a tuple': nsg(`{"Version":2,"flows":[{"rule":"R","flows":[{"mac":"m","flowTuples":["\\u0031749718803,10.1.0.4,203.0.113.50,49731,443,T,O,A,B,,,,"]}]}]}`),
+      'escape inside a tuple': nsg(
+        `{"Version":2,"flows":[{"rule":"R","flows":[{"mac":"m","flowTuples":["\\u0031749718803,10.1.0.4,203.0.113.50,49731,443,T,O,A,B,,,,"]}]}]}`,
+      ),
       'slash escape inside a tuple': nsg(`{"Version":2,"flows":[{"rule":"R","flows":[{"mac":"m","flowTuples":["${good.replace('443', '4\\/43')}"]}]}]}`),
       'unicode rule name': nsg(tuples(good)).replace('"rule":"R"', '"rule":"Règle_日本_😀"'),
       'properties before category': `{"properties":${tuples(good)},"resourceId":"/N","category":"NetworkSecurityGroupFlowEvent"}`,
@@ -203,7 +221,13 @@ describe('fast record reader: same output as the JSON.parse path', () => {
       'Version null, version 1': nsg(tuples('1749718803,10.1.0.4,203.0.113.50,49731,443,T,O,A').replace('"Version":2', '"Version":null,"version":1')),
       'no Version, mixed tuples': nsg(tuples(good, '1749718803,10.1.0.4,203.0.113.50,49731,443,T,O,A').replace('"Version":2,', '')),
       'protocol toString': nsg(tuples(good.replace(',T,', ',toString,'))),
-      'ipv6 forms': nsg(tuples(...['::', '::1', '1::', 'fe80::1%eth0', '::ffff:10.0.0.1', '2001:DB8::A', '0:0:0:0:0:0:0:1', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8'].map((a) => `1749718803,${a},${a},1,2,T,O,A,B,,,,`))),
+      'ipv6 forms': nsg(
+        tuples(
+          ...['::', '::1', '1::', 'fe80::1%eth0', '::ffff:10.0.0.1', '2001:DB8::A', '0:0:0:0:0:0:0:1', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8'].map(
+            (a) => `1749718803,${a},${a},1,2,T,O,A,B,,,,`,
+          ),
+        ),
+      ),
       '16-digit timestamp': nsg(tuples(good.replace('1749718803', '0001749718803000'))),
       'zero timestamp': nsg(tuples(good.replace('1749718803', '0000'))),
       'huge count': nsg(tuples('1749718803,10.1.0.4,203.0.113.50,49731,443,T,O,A,C,99999999999999999,1,2,3')),
@@ -214,9 +238,12 @@ describe('fast record reader: same output as the JSON.parse path', () => {
       'deep unknown value': nsg(tuples(good), `,"deep":${'['.repeat(200)}${']'.repeat(200)}`),
       'tuple not a string': nsg(`{"Version":2,"flows":[{"rule":"R","flows":[{"mac":"m","flowTuples":[12,"${good}"]}]}]}`),
       'empty objects': nsg('{"Version":2,"flows":[{},{"rule":"R","flows":[{}]}]}'),
-      'vnet plain': '{"category":"FlowLogFlowEvent","macAddress":"00-0D-3A","flowLogGUID":"g","targetResourceID":"/T","flowRecords":{"flows":[{"flowGroups":[{"flowTuples":["1749718803412,10.0.0.1,10.0.0.2,1,2,6,O,B,NX,,,,","1749718803413,10.0.0.1,10.0.0.2,1,2,6,O,C,X,1,2,3,4","1749718803414,10.0.0.1,10.0.0.2,1,2,6,O,E,NX,1,2,3,4"],"rule":"r"}],"aclID":"a"}]}}',
-      'vnet bad encryption': '{"category":"FlowLogFlowEvent","flowRecords":{"flows":[{"aclID":"a","flowGroups":[{"rule":"r","flowTuples":["1749718803412,10.0.0.1,10.0.0.2,1,2,6,O,B,N-X,,,,"]}]}]}}',
-      'vnet protocol 256': '{"category":"FlowLogFlowEvent","flowRecords":{"flows":[{"aclID":"a","flowGroups":[{"rule":"r","flowTuples":["1749718803412,10.0.0.1,10.0.0.2,1,2,256,O,B,NX,,,,"]}]}]}}',
+      'vnet plain':
+        '{"category":"FlowLogFlowEvent","macAddress":"00-0D-3A","flowLogGUID":"g","targetResourceID":"/T","flowRecords":{"flows":[{"flowGroups":[{"flowTuples":["1749718803412,10.0.0.1,10.0.0.2,1,2,6,O,B,NX,,,,","1749718803413,10.0.0.1,10.0.0.2,1,2,6,O,C,X,1,2,3,4","1749718803414,10.0.0.1,10.0.0.2,1,2,6,O,E,NX,1,2,3,4"],"rule":"r"}],"aclID":"a"}]}}',
+      'vnet bad encryption':
+        '{"category":"FlowLogFlowEvent","flowRecords":{"flows":[{"aclID":"a","flowGroups":[{"rule":"r","flowTuples":["1749718803412,10.0.0.1,10.0.0.2,1,2,6,O,B,N-X,,,,"]}]}]}}',
+      'vnet protocol 256':
+        '{"category":"FlowLogFlowEvent","flowRecords":{"flows":[{"aclID":"a","flowGroups":[{"rule":"r","flowTuples":["1749718803412,10.0.0.1,10.0.0.2,1,2,256,O,B,NX,,,,"]}]}]}}',
       'trailing garbage': `${nsg(tuples(good))} x`,
       // Equal context values in both kinds of record: each keeps the key order its reader gives.
       'nsg and vnet contexts of equal values':
@@ -238,7 +265,8 @@ describe('fast record reader: same output as the JSON.parse path', () => {
 
 describe('fast record reader: contexts', () => {
   it('gives equal rule groups of different records one AzureContext object, and different ones their own', () => {
-    const group = (rule: string, mac: string, port: number) => `{"rule":"${rule}","flows":[{"mac":"${mac}","flowTuples":["1749718803,10.1.0.4,203.0.113.50,${port},443,T,O,A,B,,,,"]}]}`;
+    const group = (rule: string, mac: string, port: number) =>
+      `{"rule":"${rule}","flows":[{"mac":"${mac}","flowTuples":["1749718803,10.1.0.4,203.0.113.50,${port},443,T,O,A,B,,,,"]}]}`;
     const record = (nsg: string, ...groups: string[]) =>
       `{"category":"NetworkSecurityGroupFlowEvent","resourceId":"/N/${nsg}","macAddress":"000D3AF87856","properties":{"Version":2,"flows":[${groups.join(',')}]}}`;
     const document = `{"records":[${[
@@ -247,7 +275,10 @@ describe('fast record reader: contexts', () => {
       record('B', group('R1', 'M1', 7)),
     ].join(',')}]}`;
     const columns = new FlowColumns();
-    const reader = new FlowLogReader('test', columnSink(columns, () => expect.unreachable('no problem expected')));
+    const reader = new FlowLogReader(
+      'test',
+      columnSink(columns, () => expect.unreachable('no problem expected')),
+    );
     reader.push(Buffer.from(document));
     reader.end();
     expect(reader.fastRecords).toBe(3);
@@ -265,7 +296,26 @@ describe('fast record reader: contexts', () => {
 describe('fast address reader', () => {
   it('reads an address only as tupleFields.parseAddress (ipaddr.js for IPv6) reads it', () => {
     const rng = random(99);
-    const candidates = ['::', '::1', '1::', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1::2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', ':1::', '1:::2', '12345::', 'ABCD:ef01::', '0.0.0.0', '255.255.255.255', '01.2.3.4', '1.2.3', '256.0.0.1', ''];
+    const candidates = [
+      '::',
+      '::1',
+      '1::',
+      '1:2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:7::',
+      '::2:3:4:5:6:7:8',
+      '1::2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:7:8:9',
+      ':1::',
+      '1:::2',
+      '12345::',
+      'ABCD:ef01::',
+      '0.0.0.0',
+      '255.255.255.255',
+      '01.2.3.4',
+      '1.2.3',
+      '256.0.0.1',
+      '',
+    ];
     const alphabet = '0123456789abcdefABCDEF:::::.';
     for (let i = 0; i < 20_000; i++) {
       let text = '';
@@ -376,7 +426,11 @@ function escapeSome(rng: Random, text: string, share: number): string {
   for (const ch of text) {
     if (ch === '"' || ch === '\\') out += `\\${ch}`;
     else if (ch === '/' && rng.chance(share)) out += '\\/';
-    else if (rng.chance(share) && ch.length === 1) out += `\\u${ch.charCodeAt(0).toString(16).padStart(4, rng.chance(0.5) ? '0' : '0')}`;
+    else if (rng.chance(share) && ch.length === 1)
+      out += `\\u${ch
+        .charCodeAt(0)
+        .toString(16)
+        .padStart(4, rng.chance(0.5) ? '0' : '0')}`;
     else out += JSON.stringify(ch).slice(1, -1);
   }
   return `${out}"`;
@@ -407,9 +461,16 @@ function jsonValue(rng: Random, depth: number): string {
     case 5:
       return JSON.stringify(`v${rng.int(1000)}`);
     case 6:
-      return array(rng, Array.from({ length: rng.int(4) }, () => jsonValue(rng, depth - 1)));
+      return array(
+        rng,
+        Array.from({ length: rng.int(4) }, () => jsonValue(rng, depth - 1)),
+      );
     default:
-      return object(rng, Array.from({ length: rng.int(4) }, (_, i): Member => [`k${i}`, jsonValue(rng, depth - 1)]), { tame: true });
+      return object(
+        rng,
+        Array.from({ length: rng.int(4) }, (_, i): Member => [`k${i}`, jsonValue(rng, depth - 1)]),
+        { tame: true },
+      );
   }
 }
 
@@ -441,7 +502,22 @@ function count(rng: Random): string {
 /** A field made wrong in one of the ways Azure or a forwarder could get it wrong. */
 function spoil(rng: Random, fields: string[]): void {
   const i = rng.int(fields.length);
-  fields[i] = rng.pick(['', 'x', '-1', '65536', '1.5', ' 1', '00', '99999999999999999999', 'toString', '__proto__', '1.2.3.4.5', '::g', 'é', fields[i]!.toLowerCase()]);
+  fields[i] = rng.pick([
+    '',
+    'x',
+    '-1',
+    '65536',
+    '1.5',
+    ' 1',
+    '00',
+    '99999999999999999999',
+    'toString',
+    '__proto__',
+    '1.2.3.4.5',
+    '::g',
+    'é',
+    fields[i]!.toLowerCase(),
+  ]);
   if (rng.chance(0.2)) fields.push('extra');
 }
 
@@ -458,8 +534,19 @@ function vnetTuple(rng: Random, tame: boolean): string {
   const [src, dst] = addressPair(rng);
   const ts = rng.chance(0.8) ? String(1_749_718_800_000 + rng.int(3_600_000)) : String(1_749_718_800 + rng.int(3600));
   const fields = [
-    ts, src, dst, String(rng.int(65536)), String(rng.int(65536)), String(rng.pick([1, 6, 17, 47, 255, 0])), rng.pick(['I', 'O']),
-    rng.pick(['B', 'C', 'E', 'D']), rng.pick(['X', 'NX', 'NX_HW_NOT_SUPPORTED', '', 'NX_LOCAL_DST']), count(rng), count(rng), count(rng), count(rng),
+    ts,
+    src,
+    dst,
+    String(rng.int(65536)),
+    String(rng.int(65536)),
+    String(rng.pick([1, 6, 17, 47, 255, 0])),
+    rng.pick(['I', 'O']),
+    rng.pick(['B', 'C', 'E', 'D']),
+    rng.pick(['X', 'NX', 'NX_HW_NOT_SUPPORTED', '', 'NX_LOCAL_DST']),
+    count(rng),
+    count(rng),
+    count(rng),
+    count(rng),
   ];
   if (!tame && rng.chance(0.04)) spoil(rng, fields);
   return fields.join(',');
@@ -494,7 +581,11 @@ function nsgRecord(rng: Random, shape: Shape): string {
     ['macAddress', text(rng, shape, rng.pick(MACS))],
     ['properties', !tame && rng.chance(0.02) ? rng.pick(['null', '[]', '"x"']) : object(rng, properties, shape)],
   ];
-  if (tame || rng.chance(0.95)) record.push(['category', tame ? '"NetworkSecurityGroupFlowEvent"' : rng.pick(['"NetworkSecurityGroupFlowEvent"', '"NetworkSecurityGroupFlowEvent"', '"Other"', 'null'])]);
+  if (tame || rng.chance(0.95))
+    record.push([
+      'category',
+      tame ? '"NetworkSecurityGroupFlowEvent"' : rng.pick(['"NetworkSecurityGroupFlowEvent"', '"NetworkSecurityGroupFlowEvent"', '"Other"', 'null']),
+    ]);
   return object(rng, record, shape);
 }
 
@@ -520,6 +611,7 @@ function vnetRecord(rng: Random, shape: Shape): string {
   ];
   if (rng.chance(0.8)) record.push(['flowLogResourceID', text(rng, shape, '/SUBSCRIPTIONS/0/FLOWLOGS/DEMO')]);
   if (rng.chance(0.5)) record.push(['targetResourceID', text(rng, shape, '/subscriptions/0/virtualNetworks/demo')]);
-  if (tame || rng.chance(0.95)) record.push(['category', tame ? '"FlowLogFlowEvent"' : rng.pick(['"FlowLogFlowEvent"', '"FlowLogFlowEvent"', '"NetworkSecurityGroupFlowEvent"', '7'])]);
+  if (tame || rng.chance(0.95))
+    record.push(['category', tame ? '"FlowLogFlowEvent"' : rng.pick(['"FlowLogFlowEvent"', '"FlowLogFlowEvent"', '"NetworkSecurityGroupFlowEvent"', '7'])]);
   return object(rng, record, shape);
 }

@@ -61,7 +61,8 @@ describe('reading the bundled sample logs', () => {
       return flows.map((f) => ({ file: relative(SAMPLES, file), ...plain(f) }));
     });
     const strip = ({ recordIndex: _, ...rest }: (typeof expected)[number]) => rest;
-    const byKey = (a: { file: string; timeMs: number; srcPort: number }, b: typeof a) => a.file.localeCompare(b.file) || a.timeMs - b.timeMs || a.srcPort - b.srcPort;
+    const byKey = (a: { file: string; timeMs: number; srcPort: number }, b: typeof a) =>
+      a.file.localeCompare(b.file) || a.timeMs - b.timeMs || a.srcPort - b.srcPort;
     expect(actual.sort(byKey)).toEqual(expected.map(strip).sort(byKey));
     expect(new Set(actual.map((a) => a.kind))).toEqual(new Set(['nsg-v1', 'nsg-v2', 'vnet']));
   });
@@ -118,7 +119,8 @@ describe('malformed input', () => {
   });
 
   it('reports invalid JSON inside one record and keeps the records around it', () => {
-    const good = '{"category":"FlowLogFlowEvent","flowRecords":{"flows":[{"aclID":"a","flowGroups":[{"rule":"r","flowTuples":["1749718803412,10.0.0.1,10.0.0.2,1,2,6,O,B,NX,,,,"]}]}]}}';
+    const good =
+      '{"category":"FlowLogFlowEvent","flowRecords":{"flows":[{"aclID":"a","flowGroups":[{"rule":"r","flowTuples":["1749718803412,10.0.0.1,10.0.0.2,1,2,6,O,B,NX,,,,"]}]}]}}';
     const { flows, problems } = read(`{"records":[${good},{"category": nope},${good}]}`);
     expect(flows).toHaveLength(2);
     expect(problems.map((p) => p.reason)).toEqual(['invalid-json']);
@@ -158,7 +160,22 @@ describe('tuple fields', () => {
   });
 
   it('reads dotted quads exactly as ipaddr.js does, and refuses what it refuses', () => {
-    const candidates = ['0.0.0.0', '255.255.255.255', '10.1.2.3', '01.2.3.4', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', ' 1.2.3.4', '1.2.3.4 ', '1.2.3.-4', 'a.b.c.d', '', '1.2.3.004'];
+    const candidates = [
+      '0.0.0.0',
+      '255.255.255.255',
+      '10.1.2.3',
+      '01.2.3.4',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.1.1.1',
+      '1..2.3',
+      ' 1.2.3.4',
+      '1.2.3.4 ',
+      '1.2.3.-4',
+      'a.b.c.d',
+      '',
+      '1.2.3.004',
+    ];
     let seed = 7;
     for (let i = 0; i < 2000; i++) {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;

@@ -64,7 +64,9 @@ class MapFlowStartTimes {
 
   private flowKey(flow: FlowRecord): string {
     const address = (bytes: Uint8Array) =>
-      bytes.length === 4 ? ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0 : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+      bytes.length === 4
+        ? ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0
+        : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
     return `${this.nicId(flow.azure)}|${String(flow.protocol)}|${address(flow.sourceAddress)}|${flow.sourcePort}|${address(flow.destinationAddress)}|${flow.destinationPort}`;
   }
 }
@@ -162,9 +164,22 @@ describe('flow start table (packed keys) against the Map model', () => {
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 20_000; i++) {
         flows.push({
-          kind: 'nsg-v2', timeMs: round * 1000 + i, family: 4, sourceAddress: Uint8Array.of(10, 0, i >> 8, i & 0xff), destinationAddress: Uint8Array.of(1, 1, 1, 1),
-          sourcePort: i, destinationPort: 443, protocol: 6, direction: 'outbound', decision: 'allow', state: round === 2 && i % 2 ? 'end' : 'continue',
-          packetsForward: 1, bytesForward: 1, packetsReverse: 1, bytesReverse: 1, azure,
+          kind: 'nsg-v2',
+          timeMs: round * 1000 + i,
+          family: 4,
+          sourceAddress: Uint8Array.of(10, 0, i >> 8, i & 0xff),
+          destinationAddress: Uint8Array.of(1, 1, 1, 1),
+          sourcePort: i,
+          destinationPort: 443,
+          protocol: 6,
+          direction: 'outbound',
+          decision: 'allow',
+          state: round === 2 && i % 2 ? 'end' : 'continue',
+          packetsForward: 1,
+          bytesForward: 1,
+          packetsReverse: 1,
+          bytesReverse: 1,
+          azure,
         });
       }
     }

@@ -24,13 +24,23 @@ describe('scripts/bench.mjs', () => {
       timeout: 120_000,
     });
     expect(run.status, run.stderr).toBe(0);
-    for (const stage of ['a. bare JSON.parse', 'b. parse (file source)', 'c. encode only', 'd. end-to-end --max-pps 0', 'e. end-to-end default pacing', 'GiB file --max-pps 0', 'g. bare JSON.parse, small records', 'h. end-to-end, small records']) {
+    for (const stage of [
+      'a. bare JSON.parse',
+      'b. parse (file source)',
+      'c. encode only',
+      'd. end-to-end --max-pps 0',
+      'e. end-to-end default pacing',
+      'GiB file --max-pps 0',
+      'g. bare JSON.parse, small records',
+      'h. end-to-end, small records',
+    ]) {
       expect(run.stdout).toContain(stage);
     }
     expect(run.stdout).toContain('key figure: end-to-end (unpaced) / bare JSON.parse');
 
     const result = JSON.parse(readFileSync(jsonFile, 'utf8'));
-    const { bareJsonParse, parse, encode, endToEndUnpaced, endToEndDefaultPacing, bigFileUnpaced, smallRecordsBareJsonParse, smallRecordsEndToEndUnpaced } = result.stages;
+    const { bareJsonParse, parse, encode, endToEndUnpaced, endToEndDefaultPacing, bigFileUnpaced, smallRecordsBareJsonParse, smallRecordsEndToEndUnpaced } =
+      result.stages;
     // The same tuples in records of 50: the replay exports every one of them as well.
     expect(smallRecordsEndToEndUnpaced.tuples).toBe(3000);
     expect(smallRecordsBareJsonParse.records).toBe(60);

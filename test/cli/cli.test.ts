@@ -41,7 +41,10 @@ describe('nsg2ipfix replay', () => {
     expect(summary.skippedTuples).toMatchObject({ 'bad-address': 5, 'bad-port': 2, 'bad-protocol': 1, 'bad-field-count': 2, 'bad-count': 2 });
     expect(summary.skippedRecords).toMatchObject({ 'truncated-json': 1, 'bad-properties': 1 });
     // Each problem is logged with its context (file, record, tuple), as JSON on stderr.
-    const logged = run.stderr.split('\n').filter((l) => l.includes('"reason":"bad-port"')).map((l) => JSON.parse(l));
+    const logged = run.stderr
+      .split('\n')
+      .filter((l) => l.includes('"reason":"bad-port"'))
+      .map((l) => JSON.parse(l));
     expect(logged).toHaveLength(2);
     expect(logged[0]).toMatchObject({ level: 40, source: expect.stringContaining('bad-port.json'), recordIndex: 0, tupleIndex: expect.any(Number) });
   });
@@ -100,7 +103,10 @@ describe('nsg2ipfix listen', () => {
       expect(run.code).toBe(0);
       const code = await exited;
       expect(code).toBe(0);
-      const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const lines = stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines).toHaveLength(count);
       expect(lines[0]).toMatchObject({ format, sourceTransportPort: expect.any(Number), flowStartMilliseconds: expect.any(Number) });
     }

@@ -11,13 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pcapGlobalHeader, pcapRecord } from '../../src/transport/pcap.js';
 import { nfdumpTimeToMs, startNfcapd, stopAll as stopAllNfcapd, type NfcapdResult } from './nfcapd.js';
 import { pmacctTimeToMs, startNfacctd, stopAll as stopAllNfacctd, type NfacctdResult } from './nfacctd.js';
-import {
-  captureLoopback,
-  stopAll as stopAllTshark,
-  tsharkExpertMessages,
-  tsharkFields,
-  tsharkTimeToMs,
-} from './tshark.js';
+import { captureLoopback, stopAll as stopAllTshark, tsharkExpertMessages, tsharkFields, tsharkTimeToMs } from './tshark.js';
 import { makeTempDir, removeTempDir, sleep } from './util.js';
 
 // Whole seconds everywhere (unix_nsecs 0, uptimes multiple of 1000) so that nfacctd's
@@ -68,7 +62,15 @@ function buildV5(flowSequence: number): Buffer {
 /** IPFIX message, domain 7: template 256 (proto, flowStart/EndMilliseconds) and/or one data record. */
 function buildIpfix(opts: { template: boolean; data: boolean; sequence: number }): Buffer {
   const fields: Array<[number, number]> = [
-    [8, 4], [12, 4], [7, 2], [11, 2], [4, 1], [2, 8], [1, 8], [152, 8], [153, 8],
+    [8, 4],
+    [12, 4],
+    [7, 2],
+    [11, 2],
+    [4, 1],
+    [2, 8],
+    [1, 8],
+    [152, 8],
+    [153, 8],
   ];
   const sets: Buffer[] = [];
   if (opts.template) {
@@ -153,12 +155,7 @@ describe('collector harnesses (hand-built NetFlow v5)', () => {
         // Sequence 0,1,2: a clean stream. 0,1,5 on ::1: one gap -> nfcapd counts a sequence error.
         sendUdp('127.0.0.1', v4.port, [buildV5(0), buildV5(1), buildV5(2)]),
         sendUdp('::1', v6.port, [buildV5(0), buildV5(1), buildV5(5)]),
-        sendUdp('127.0.0.1', acct.port, [
-          buildV5(0),
-          buildV5(1),
-          buildV5(2),
-          buildIpfix({ template: true, data: true, sequence: 0 }),
-        ]),
+        sendUdp('127.0.0.1', acct.port, [buildV5(0), buildV5(1), buildV5(2), buildIpfix({ template: true, data: true, sequence: 0 })]),
       ]);
     } finally {
       const [r4, r6, ra, pcap] = await Promise.all([v4.stop(), v6.stop(), acct.stop(), capture?.stop()]);
@@ -253,9 +250,21 @@ describe('collector harnesses (hand-built NetFlow v5)', () => {
     const path = join(pcapDir, 'v5.pcap');
     writePcap(path, PCAP_PORT, [buildV5(0), buildV5(1)]);
     const fields = [
-      'cflow.version', 'cflow.count', 'cflow.sequence', 'cflow.srcaddr', 'cflow.dstaddr', 'cflow.srcport',
-      'cflow.dstport', 'cflow.protocol', 'cflow.packets', 'cflow.octets', 'cflow.timestamp', 'cflow.sysuptime',
-      'cflow.timestart', 'cflow.timeend', 'udp.length',
+      'cflow.version',
+      'cflow.count',
+      'cflow.sequence',
+      'cflow.srcaddr',
+      'cflow.dstaddr',
+      'cflow.srcport',
+      'cflow.dstport',
+      'cflow.protocol',
+      'cflow.packets',
+      'cflow.octets',
+      'cflow.timestamp',
+      'cflow.sysuptime',
+      'cflow.timestart',
+      'cflow.timeend',
+      'udp.length',
     ];
     const packets = tsharkFields(path, fields, { decodeAsPorts: [PCAP_PORT] });
     expect(packets).toHaveLength(2);
@@ -282,7 +291,9 @@ describe('collector harnesses (hand-built NetFlow v5)', () => {
     // port, not the payload: the helper leaves it out, and everything else still counts.
     const traceroutePort = join(pcapDir, 'v5-traceroute-port.pcap');
     writePcap(traceroutePort, 33_447, [buildV5(0)]);
-    expect(tsharkFields(traceroutePort, ['_ws.expert.message'], { decodeAsPorts: [33_447] })[0]?.['_ws.expert.message']).toEqual(['Possible traceroute: hop #5, attempt #1']);
+    expect(tsharkFields(traceroutePort, ['_ws.expert.message'], { decodeAsPorts: [33_447] })[0]?.['_ws.expert.message']).toEqual([
+      'Possible traceroute: hop #5, attempt #1',
+    ]);
     expect(tsharkExpertMessages(traceroutePort, { decodeAsPorts: [33_447] })).toEqual([]);
     const noRecords = buildV5(0);
     noRecords.writeUInt16BE(0, 2);
@@ -298,10 +309,7 @@ describe('collector harnesses (hand-built NetFlow v5)', () => {
 
   it('tshark reports expert messages (IPFIX data before its template)', () => {
     const path = join(pcapDir, 'ipfix-no-template.pcap');
-    writePcap(path, 4739, [
-      buildIpfix({ template: false, data: true, sequence: 0 }),
-      buildIpfix({ template: true, data: true, sequence: 1 }),
-    ]);
+    writePcap(path, 4739, [buildIpfix({ template: false, data: true, sequence: 0 }), buildIpfix({ template: true, data: true, sequence: 1 })]);
     const messages = tsharkExpertMessages(path);
     expect(messages).toEqual(['Data (45 bytes), no template found']);
     const [, second] = tsharkFields(path, ['cflow.abstimestart', 'cflow.abstimeend', 'cflow.od_id']);

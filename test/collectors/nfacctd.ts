@@ -38,16 +38,7 @@
 
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  ADDRESS_IN_USE,
-  freeUdpPort,
-  makeTempDir,
-  removeTempDir,
-  spawnTracked,
-  stopChild,
-  waitUntil,
-  type Spawned,
-} from './util.js';
+import { ADDRESS_IN_USE, freeUdpPort, makeTempDir, removeTempDir, spawnTracked, stopChild, waitUntil, type Spawned } from './util.js';
 
 export const NFACCTD = '/usr/sbin/nfacctd';
 

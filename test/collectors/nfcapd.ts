@@ -20,16 +20,7 @@
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import {
-  ADDRESS_IN_USE,
-  freeUdpPort,
-  makeTempDir,
-  removeTempDir,
-  spawnTracked,
-  stopChild,
-  waitUntil,
-  type Spawned,
-} from './util.js';
+import { ADDRESS_IN_USE, freeUdpPort, makeTempDir, removeTempDir, spawnTracked, stopChild, waitUntil, type Spawned } from './util.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -206,8 +197,5 @@ export function nfdumpTimeToMs(value: string): number {
   const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/.exec(value.trim());
   if (!m) throw new Error(`unrecognised nfdump time "${value}"`);
   const [, y, mo, d, h, mi, s, frac] = m;
-  return (
-    Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) +
-    (frac ? Number(frac.padEnd(3, '0')) : 0)
-  );
+  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) + (frac ? Number(frac.padEnd(3, '0')) : 0);
 }

@@ -100,7 +100,18 @@ export function tsharkExpertMessages(pcapPath: string, options?: TsharkOptions):
 }
 
 const MONTHS: Record<string, number> = {
-  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
 };
 
 /**
@@ -113,10 +124,7 @@ export function tsharkTimeToMs(value: string): number {
   const month = m ? MONTHS[m[1] ?? ''] : undefined;
   if (!m || month === undefined) throw new Error(`unrecognised tshark UTC time "${value}"`);
   const [, , d, y, h, mi, s, frac] = m;
-  return (
-    Date.UTC(Number(y), month, Number(d), Number(h), Number(mi), Number(s)) +
-    (frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0)
-  );
+  return Date.UTC(Number(y), month, Number(d), Number(h), Number(mi), Number(s)) + (frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0);
 }
 
 export interface LoopbackCapture {
@@ -161,7 +169,12 @@ export async function captureLoopback(port: number, options: { startTimeoutMs?: 
           // holds what the caller sent, or SIGINT may cut the last ones off.
           if (options.expectPackets !== undefined) {
             const expected = options.expectPackets;
-            await waitUntil(() => classicPcapRecords(pcapPath) >= expected, { timeoutMs: 5000, exited: proc.exited, what: `${expected} packets in ${pcapPath}`, describe: proc.output }).catch(() => {});
+            await waitUntil(() => classicPcapRecords(pcapPath) >= expected, {
+              timeoutMs: 5000,
+              exited: proc.exited,
+              what: `${expected} packets in ${pcapPath}`,
+              describe: proc.output,
+            }).catch(() => {});
           }
           await stopChild(proc, 'SIGINT', 10_000);
           return pcapPath;

@@ -42,7 +42,19 @@ describe('run config', () => {
     expect(plan!.sources[0]).toEqual({
       type: 'files',
       name: 'archive',
-      argv: ['/data/a', '/data/b', '--collector', '127.0.0.1:4739', '--collector', '[::1]:4739', '--max-pps', '500', '--options-records', '--biflow', 'rfc5103'],
+      argv: [
+        '/data/a',
+        '/data/b',
+        '--collector',
+        '127.0.0.1:4739',
+        '--collector',
+        '[::1]:4739',
+        '--max-pps',
+        '500',
+        '--options-records',
+        '--biflow',
+        'rfc5103',
+      ],
     });
     expect(plan!.sources[1]!.name).toBe('blob-2');
     expect(plan!.sources[1]!.argv).toEqual(
@@ -102,7 +114,14 @@ describe('run config', () => {
     const config = join(work, 'run.yaml');
     writeFileSync(
       config,
-      [`export: { collector: ["127.0.0.1:${listener.address.port}"] }`, 'log: { level: warn }', 'sources:', '  - type: files', `    paths: [${JSON.stringify(SAMPLES_DIR)}]`, '    quiet: true'].join('\n'),
+      [
+        `export: { collector: ["127.0.0.1:${listener.address.port}"] }`,
+        'log: { level: warn }',
+        'sources:',
+        '  - type: files',
+        `    paths: [${JSON.stringify(SAMPLES_DIR)}]`,
+        '    quiet: true',
+      ].join('\n'),
     );
     const run = await runCli(['run', '--config', config]);
     expect(run.code).toBe(0);

@@ -26,7 +26,11 @@ describe('row batches between the threads', () => {
     const numbers = new ContextNumbers();
     const table = new ContextTable();
     const received = new FlowColumns(1);
-    for (const [from, to] of [[0, 1], [1, 1 + ROWS_PER_BATCH], [2049, 3000]] as const) {
+    for (const [from, to] of [
+      [0, 1],
+      [1, 1 + ROWS_PER_BATCH],
+      [2049, 3000],
+    ] as const) {
       const buffer = new ArrayBuffer(BATCH_BYTES);
       const { contexts: fresh, firstId, restart } = numbers.pack(flows, from, to, batchViews(buffer));
       // structuredClone: what postMessage does to the contexts on their way.
@@ -35,7 +39,11 @@ describe('row batches between the threads', () => {
       expect(columns.length).toBe(to - from);
       for (let i = from; i < to; i++) {
         expect(columns.recordAt(i - from)).toEqual(flows.recordAt(i));
-        expect([columns.starts[i - from], columns.domains[i - from], columns.interfaces[i - from]]).toEqual([flows.starts[i], flows.domains[i], flows.interfaces[i]]);
+        expect([columns.starts[i - from], columns.domains[i - from], columns.interfaces[i - from]]).toEqual([
+          flows.starts[i],
+          flows.domains[i],
+          flows.interfaces[i],
+        ]);
       }
     }
     expect(() => numbers.pack(flows, 0, ROWS_PER_BATCH + 1, batchViews(new ArrayBuffer(BATCH_BYTES)))).toThrow(RangeError);

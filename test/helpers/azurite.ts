@@ -57,7 +57,12 @@ export async function startAzurite(): Promise<AzuriteRun> {
       '--silent',
     ]);
     try {
-      await waitUntil(() => proc.output().includes('successfully listens'), { timeoutMs: 20_000, exited: proc.exited, what: `azurite on ${port}`, describe: proc.output });
+      await waitUntil(() => proc.output().includes('successfully listens'), {
+        timeoutMs: 20_000,
+        exited: proc.exited,
+        what: `azurite on ${port}`,
+        describe: proc.output,
+      });
     } catch (error) {
       lastError = error;
       await stopChild(proc, 'SIGKILL', 1000);

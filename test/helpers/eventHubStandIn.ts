@@ -247,7 +247,10 @@ export class EventHubStandIn {
       for (const other of this.consumers) {
         if (other.partition !== partition || other.consumerGroup.toLowerCase() !== consumerGroup.toLowerCase() || other.epoch === undefined) continue;
         if (other.epoch > epoch) {
-          link.close({ condition: 'amqp:link:stolen', description: `stand-in: a receiver with a higher epoch (${other.epoch}) owns partition ${partition.id}` });
+          link.close({
+            condition: 'amqp:link:stolen',
+            description: `stand-in: a receiver with a higher epoch (${other.epoch}) owns partition ${partition.id}`,
+          });
           return;
         }
         this.consumers.delete(other);
@@ -276,45 +279,60 @@ export class EventHubStandIn {
     if (target === '$management') return this.onManagement(context);
     const match = new RegExp(`^${escapeRegExp(this.hubName)}(?:/Partitions/([^/]+))?$`, 'i').exec(target);
     if (match === null) return;
-    const messages = context.format === BATCH_FORMAT && Buffer.isBuffer(context.message) ? unpackBatch(this.container, context.message) : [context.message as Record<string, unknown>];
+    const messages =
+      context.format === BATCH_FORMAT && Buffer.isBuffer(context.message)
+        ? unpackBatch(this.container, context.message)
+        : [context.message as Record<string, unknown>];
     for (const message of messages) {
       const partitionId = match[1] ?? this.partitions[Math.floor(Math.random() * this.partitions.length)]!.id;
       const body = message['body'] as { typecode?: number; content?: unknown } | unknown;
       const isData = typeof body === 'object' && body !== null && (body as { typecode?: number }).typecode === 0x75;
       const properties = message['application_properties'] as Record<string, unknown> | undefined;
-      this.append(partitionId, isData ? Buffer.from((body as { content: Buffer }).content) : body, { kind: isData ? 'data' : 'value', ...(properties === undefined ? {} : { properties }) });
+      this.append(partitionId, isData ? Buffer.from((body as { content: Buffer }).content) : body, {
+        kind: isData ? 'data' : 'value',
+        ...(properties === undefined ? {} : { properties }),
+      });
     }
   }
 
   private onManagement(context: RheaContext): void {
     const request = context.message as Record<string, unknown>;
     const props = (request['application_properties'] ?? {}) as Record<string, unknown>;
-    if (props['operation'] !== 'READ') return this.reply(context, { 'status-code': 501, 'status-description': `stand-in: operation ${String(props['operation'])} not supported` }, undefined);
+    if (props['operation'] !== 'READ')
+      return this.reply(context, { 'status-code': 501, 'status-description': `stand-in: operation ${String(props['operation'])} not supported` }, undefined);
     if (String(props['name']).toLowerCase() !== this.hubName.toLowerCase()) {
       return this.reply(context, { 'status-code': 404, 'status-description': `stand-in: no event hub '${String(props['name'])}'` }, undefined);
     }
     if (props['type'] === 'com.microsoft:eventhub') {
-      return this.reply(context, { 'status-code': 200, 'status-description': 'OK' }, {
-        name: this.hubName,
-        created_at: this.createdAt,
-        partition_count: this.partitions.length,
-        partition_ids: this.partitions.map((p) => p.id),
-      });
+      return this.reply(
+        context,
+        { 'status-code': 200, 'status-description': 'OK' },
+        {
+          name: this.hubName,
+          created_at: this.createdAt,
+          partition_count: this.partitions.length,
+          partition_ids: this.partitions.map((p) => p.id),
+        },
+      );
     }
     if (props['type'] === 'com.microsoft:partition') {
       const partition = this.partitions.find((p) => p.id === String(props['partition']));
       if (partition === undefined) return this.reply(context, { 'status-code': 404, 'status-description': 'stand-in: no such partition' }, undefined);
       const last = partition.events.at(-1);
       const long = (n: number) => this.container.types.wrap_long(n);
-      return this.reply(context, { 'status-code': 200, 'status-description': 'OK' }, {
-        name: this.hubName,
-        partition: partition.id,
-        begin_sequence_number: long(0),
-        last_enqueued_sequence_number: long(last?.sequenceNumber ?? -1),
-        last_enqueued_offset: last?.offset ?? '-1',
-        last_enqueued_time_utc: new Date(last?.enqueuedTimeMs ?? 0),
-        is_partition_empty: last === undefined,
-      });
+      return this.reply(
+        context,
+        { 'status-code': 200, 'status-description': 'OK' },
+        {
+          name: this.hubName,
+          partition: partition.id,
+          begin_sequence_number: long(0),
+          last_enqueued_sequence_number: long(last?.sequenceNumber ?? -1),
+          last_enqueued_offset: last?.offset ?? '-1',
+          last_enqueued_time_utc: new Date(last?.enqueuedTimeMs ?? 0),
+          is_partition_empty: last === undefined,
+        },
+      );
     }
     return this.reply(context, { 'status-code': 400, 'status-description': `stand-in: unknown type ${String(props['type'])}` }, undefined);
   }

@@ -101,10 +101,9 @@ export function expectedRecords(biflow: 'split' | 'rfc5103', options: { shiftMs?
 }
 
 /** Stable order for comparing record lists from different decoders. */
-export function byFlow<T extends { srcAddr: string; dstAddr: string; srcPort: number; dstPort: number; endMs: number; bytes: number; direction?: number; rule?: string }>(
-  a: T,
-  b: T,
-): number {
+export function byFlow<
+  T extends { srcAddr: string; dstAddr: string; srcPort: number; dstPort: number; endMs: number; bytes: number; direction?: number; rule?: string },
+>(a: T, b: T): number {
   return (
     a.endMs - b.endMs ||
     a.srcAddr.localeCompare(b.srcAddr) ||
@@ -185,6 +184,16 @@ export function coreFields(r: CoreFields): CoreFields {
 }
 
 /** nfdump's view of a flow in the same shape (in-direction counters, first/last). */
-export function nfdumpCoreFields(f: { srcAddr: string; dstAddr: string; srcPort: number; dstPort: number; protocol: number; inBytes: number; inPackets: number; firstMs: number; lastMs: number }): CoreFields {
+export function nfdumpCoreFields(f: {
+  srcAddr: string;
+  dstAddr: string;
+  srcPort: number;
+  dstPort: number;
+  protocol: number;
+  inBytes: number;
+  inPackets: number;
+  firstMs: number;
+  lastMs: number;
+}): CoreFields {
   return coreFields({ ...f, bytes: f.inBytes, packets: f.inPackets, startMs: f.firstMs, endMs: f.lastMs });
 }

@@ -26,7 +26,20 @@ describe('fan-out to several collectors', () => {
       const [a, b] = [await startNfcapd(), await startNfcapd({ host: '::1' })];
       const dead = await deadPort();
       const summaryPath = join(tmpdir(), `nsg2ipfix-fanout-${process.pid}-${format}.json`);
-      const run = await runCli(['replay', SAMPLES_DIR, '--format', format, '-c', `127.0.0.1:${a.port}`, '-c', `127.0.0.1:${dead}`, '-c', `[::1]:${b.port}`, '--summary-json', summaryPath]);
+      const run = await runCli([
+        'replay',
+        SAMPLES_DIR,
+        '--format',
+        format,
+        '-c',
+        `127.0.0.1:${a.port}`,
+        '-c',
+        `127.0.0.1:${dead}`,
+        '-c',
+        `[::1]:${b.port}`,
+        '--summary-json',
+        summaryPath,
+      ]);
       expect(run.code).toBe(0);
       const [ra, rb] = [await a.stop(), await b.stop()];
       const expected = expectedRecords('split').length;

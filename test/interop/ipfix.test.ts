@@ -156,8 +156,28 @@ describe('IPFIX RFC 5103 biflow over IPv6 UDP into nfcapd', () => {
     expect(run.code).toBe(0);
     const result = await nfcapd.stop();
     expect(result.sequenceErrors).toBe(0);
-    const stored = result.flows.map((f) => ({ srcAddr: f.srcAddr, srcPort: f.srcPort, dstAddr: f.dstAddr, dstPort: f.dstPort, endMs: f.lastMs, bytes: f.inBytes, packets: f.inPackets, reverseBytes: f.outBytes, reversePackets: f.outPackets }));
-    const expected = expectedRecords('rfc5103').map(({ srcAddr, srcPort, dstAddr, dstPort, endMs, bytes, packets, reverseBytes, reversePackets }) => ({ srcAddr, srcPort, dstAddr, dstPort, endMs, bytes, packets, reverseBytes, reversePackets }));
+    const stored = result.flows.map((f) => ({
+      srcAddr: f.srcAddr,
+      srcPort: f.srcPort,
+      dstAddr: f.dstAddr,
+      dstPort: f.dstPort,
+      endMs: f.lastMs,
+      bytes: f.inBytes,
+      packets: f.inPackets,
+      reverseBytes: f.outBytes,
+      reversePackets: f.outPackets,
+    }));
+    const expected = expectedRecords('rfc5103').map(({ srcAddr, srcPort, dstAddr, dstPort, endMs, bytes, packets, reverseBytes, reversePackets }) => ({
+      srcAddr,
+      srcPort,
+      dstAddr,
+      dstPort,
+      endMs,
+      bytes,
+      packets,
+      reverseBytes,
+      reversePackets,
+    }));
     expect(stored.sort(byFlow)).toEqual(expected.sort(byFlow));
   });
 });

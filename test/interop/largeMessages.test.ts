@@ -76,7 +76,10 @@ describe('IPFIX messages of 8 KiB to collectors on 127.0.0.1', () => {
   it('nfdump stores the same records as from 1,400-byte messages, from under a quarter of the datagrams', async () => {
     const stored: Record<string, string[]> = {};
     const sent: Record<string, Summary> = {};
-    for (const [name, extra] of [['default', []], ['large', LARGE]] as const) {
+    for (const [name, extra] of [
+      ['default', []],
+      ['large', LARGE],
+    ] as const) {
       const nfcapd = await startNfcapd();
       sent[name] = await replay(['--collector', `127.0.0.1:${nfcapd.port}`], extra, `nfdump-${name}`);
       const result = await nfcapd.stop();
@@ -92,7 +95,10 @@ describe('IPFIX messages of 8 KiB to collectors on 127.0.0.1', () => {
   it('pmacct (nfacctd) prints the same flows as from 1,400-byte messages', async () => {
     const printed: Record<string, Map<string, { flows: number; packets: number; bytes: number }>> = {};
     const sent: Record<string, Summary> = {};
-    for (const [name, extra] of [['default', []], ['large', LARGE]] as const) {
+    for (const [name, extra] of [
+      ['default', []],
+      ['large', LARGE],
+    ] as const) {
       const nfacctd = await startNfacctd();
       sent[name] = await replay(['--collector', `127.0.0.1:${nfacctd.port}`], extra, `pmacct-${name}`);
       const result = await nfacctd.stop();

@@ -300,8 +300,7 @@ const denyFromStatusByte = (value: unknown): boolean | undefined => {
   return status === undefined ? undefined : status >> 6 === 2 ? true : status >> 6 === 1 ? false : undefined;
 };
 
-const hexText = (hex: string | undefined): string | undefined =>
-  hex === undefined ? undefined : Buffer.from(hex.replaceAll(':', ''), 'hex').toString('utf8');
+const hexText = (hex: string | undefined): string | undefined => (hex === undefined ? undefined : Buffer.from(hex.replaceAll(':', ''), 'hex').toString('utf8'));
 
 function fromTshark(messages: TsharkMessage[], format: Format): Shown[] {
   return messages.flatMap((message) => {
@@ -439,13 +438,22 @@ const isV6 = (x: FiveTuple) => x.srcAddr.includes(':');
 
 const ROWS: Row[] = [
   { name: 'flow start/end time (ms)', compare: { kind: 'value', want: (t) => [t.startMs, t.endMs], shown: (s) => [s.startMs, s.endMs] } },
-  { name: 'IPv4 addresses', applies: (t) => !isV6(t), compare: { kind: 'identity', project: (x) => `${x.srcAddr} > ${x.dstAddr}`, appliesToShown: (s) => !isV6(s) } },
+  {
+    name: 'IPv4 addresses',
+    applies: (t) => !isV6(t),
+    compare: { kind: 'identity', project: (x) => `${x.srcAddr} > ${x.dstAddr}`, appliesToShown: (s) => !isV6(s) },
+  },
   { name: 'IPv6 addresses', applies: isV6, compare: { kind: 'identity', project: (x) => `${x.srcAddr} > ${x.dstAddr}`, appliesToShown: isV6 } },
   { name: 'ports', compare: { kind: 'identity', project: (x) => `${x.srcPort} > ${x.dstPort}` } },
   { name: 'protocol', compare: { kind: 'identity', project: (x) => String(x.protocol) } },
   { name: 'direction (in/out)', pmacctPrimitive: true, compare: { kind: 'value', want: (t) => t.direction, shown: (s) => s.direction } },
   { name: 'allow / deny', pmacctPrimitive: true, compare: { kind: 'value', want: (t) => t.deny, shown: (s) => s.deny } },
-  { name: 'flow event (begin/update/end/deny)', ipfixOnly: true, pmacctPrimitive: true, compare: { kind: 'value', want: (t) => t.event, shown: (s) => s.event } },
+  {
+    name: 'flow event (begin/update/end/deny)',
+    ipfixOnly: true,
+    pmacctPrimitive: true,
+    compare: { kind: 'value', want: (t) => t.event, shown: (s) => s.event },
+  },
   { name: 'forward bytes / packets', compare: { kind: 'sum', want: (t) => [t.bytes, t.packets], shown: (s) => [s.bytes, s.packets] } },
   {
     name: 'reverse bytes / packets (RFC 5103)',
@@ -543,7 +551,10 @@ function rowPasses(row: Row, expected: Truth[], shown: Shown[]): boolean {
   if (compare.kind === 'identity') {
     const appliesToShown = compare.appliesToShown ?? (() => true);
     const want = expected.filter(applies).map(compare.project).sort();
-    const got = shown.filter(appliesToShown).flatMap((s) => Array<string>(s.flows).fill(compare.project(s))).sort();
+    const got = shown
+      .filter(appliesToShown)
+      .flatMap((s) => Array<string>(s.flows).fill(compare.project(s)))
+      .sort();
     return want.length > 0 && JSON.stringify(want) === JSON.stringify(got);
   }
   const { pairs, unpaired } = pairUp(expected, shown, ROWS);

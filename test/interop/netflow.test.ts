@@ -110,7 +110,13 @@ describe.each(CASES)('$format, $age logs', ({ format, age }) => {
       return Object.fromEntries([...map].sort(([a], [b]) => a.localeCompare(b)));
     };
     const rows = flows.map((f) => ({
-      key: fiveTuple({ srcAddr: String(f['ip_src']), srcPort: Number(f['port_src']), dstAddr: String(f['ip_dst']), dstPort: Number(f['port_dst']), protocol: Number(f['ip_proto']) }),
+      key: fiveTuple({
+        srcAddr: String(f['ip_src']),
+        srcPort: Number(f['port_src']),
+        dstAddr: String(f['ip_dst']),
+        dstPort: Number(f['port_dst']),
+        protocol: Number(f['ip_proto']),
+      }),
       flows: Number(f['flows']),
       bytes: Number(f['bytes']),
       packets: Number(f['packets']),
@@ -135,7 +141,11 @@ describe('NetFlow sample pcaps', () => {
       expect(tsharkExpertMessages(pcap)).toEqual([]);
       const messages = tsharkMessages(pcap);
       for (const m of messages) expect(m.header['cflow.version']).toBe(version);
-      expect(tsharkFlows(messages).sort(byFlow)).toEqual(expectedFor(version === '9' ? 'netflow9' : 'netflow5', 0).map(pick).sort(byFlow));
+      expect(tsharkFlows(messages).sort(byFlow)).toEqual(
+        expectedFor(version === '9' ? 'netflow9' : 'netflow5', 0)
+          .map(pick)
+          .sort(byFlow),
+      );
     });
   }
 

@@ -67,9 +67,14 @@ describe('IPFIX encoder', () => {
   });
 
   it('never writes a message larger than the maximum size, and fills messages close to it', () => {
-    const messages = encode(Array.from({ length: 500 }, (_, i) => flow({ sourcePort: i, src: i % 3 === 0 ? '2001:db8::1' : '10.0.0.1', dst: i % 3 === 0 ? '2001:db8::2' : '10.0.0.2' })), {
-      maxMessageSizeInBytes: 512,
-    });
+    const messages = encode(
+      Array.from({ length: 500 }, (_, i) =>
+        flow({ sourcePort: i, src: i % 3 === 0 ? '2001:db8::1' : '10.0.0.1', dst: i % 3 === 0 ? '2001:db8::2' : '10.0.0.2' }),
+      ),
+      {
+        maxMessageSizeInBytes: 512,
+      },
+    );
     for (const m of messages) {
       expect(m.bytes.length).toBeLessThanOrEqual(512);
       expect(m.bytes.readUInt16BE(2)).toBe(m.bytes.length);
@@ -80,17 +85,46 @@ describe('IPFIX encoder', () => {
 
   it('splits a biflow tuple into a forward and a reverse record by default', () => {
     const decoder = new DatagramDecoder(32473);
-    const records = encode([flow()]).flatMap((m) => decoder.decode(m.bytes, 'test').records).filter((r) => !r.options);
+    const records = encode([flow()])
+      .flatMap((m) => decoder.decode(m.bytes, 'test').records)
+      .filter((r) => !r.options);
     expect(records.map((r) => r.fields)).toMatchObject([
-      { sourceIPv4Address: '10.0.0.4', destinationIPv4Address: '203.0.113.9', octetDeltaCount: 1000, packetDeltaCount: 10, flowDirection: 1, ingressInterface: 0, egressInterface: 3 },
-      { sourceIPv4Address: '203.0.113.9', destinationIPv4Address: '10.0.0.4', sourceTransportPort: 443, destinationTransportPort: 49152, octetDeltaCount: 6000, packetDeltaCount: 8, flowDirection: 0, ingressInterface: 3, egressInterface: 0 },
+      {
+        sourceIPv4Address: '10.0.0.4',
+        destinationIPv4Address: '203.0.113.9',
+        octetDeltaCount: 1000,
+        packetDeltaCount: 10,
+        flowDirection: 1,
+        ingressInterface: 0,
+        egressInterface: 3,
+      },
+      {
+        sourceIPv4Address: '203.0.113.9',
+        destinationIPv4Address: '10.0.0.4',
+        sourceTransportPort: 443,
+        destinationTransportPort: 49152,
+        octetDeltaCount: 6000,
+        packetDeltaCount: 8,
+        flowDirection: 0,
+        ingressInterface: 3,
+        egressInterface: 0,
+      },
     ]);
   });
 
   it('keeps one forward record even with no counts, so denies and flow starts stay visible', () => {
     const decoder = new DatagramDecoder(32473);
-    const deny = flow({ decision: 'deny', state: 'begin', packetsForward: undefined, bytesForward: undefined, packetsReverse: undefined, bytesReverse: undefined });
-    const records = encode([deny]).flatMap((m) => decoder.decode(m.bytes, 'test').records).filter((r) => !r.options);
+    const deny = flow({
+      decision: 'deny',
+      state: 'begin',
+      packetsForward: undefined,
+      bytesForward: undefined,
+      packetsReverse: undefined,
+      bytesReverse: undefined,
+    });
+    const records = encode([deny])
+      .flatMap((m) => decoder.decode(m.bytes, 'test').records)
+      .filter((r) => !r.options);
     expect(records).toHaveLength(1);
     expect(records[0]!.fields).toMatchObject({ forwardingStatus: 129, firewallEvent: 3, octetDeltaCount: 0, packetDeltaCount: 0 });
   });
@@ -110,7 +144,10 @@ describe('IPFIX encoder', () => {
   });
 
   it('re-sends templates after the configured number of data messages', () => {
-    const messages = encode(Array.from({ length: 300 }, (_, i) => flow({ sourcePort: i })), { templateRefreshPackets: 5, maxMessageSizeInBytes: 512 });
+    const messages = encode(
+      Array.from({ length: 300 }, (_, i) => flow({ sourcePort: i })),
+      { templateRefreshPackets: 5, maxMessageSizeInBytes: 512 },
+    );
     const templateIndexes = messages.flatMap((m, i) => (m.dataRecords === 0 ? [i] : []));
     expect(templateIndexes.length).toBeGreaterThan(3);
     for (let i = 1; i < templateIndexes.length; i++) expect(templateIndexes[i]! - templateIndexes[i - 1]!).toBeLessThanOrEqual(5 + 1);

@@ -49,7 +49,14 @@ describe('HTTP endpoint', () => {
       expect((await fetch(`${base}/nope`)).status).toBe(404);
     });
     expect(readyDuring).toBe(200);
-    const value = (line: RegExp) => Number(metricsText.split('\n').find((l) => line.test(l))?.split(' ').pop());
+    const value = (line: RegExp) =>
+      Number(
+        metricsText
+          .split('\n')
+          .find((l) => line.test(l))
+          ?.split(' ')
+          .pop(),
+      );
     expect(value(/^nsg2ipfix_tuples_read_total\{source="replay"\}/)).toBe(expectedTuples().length);
     expect(value(/^nsg2ipfix_records_exported_total\{source="replay"\}/)).toBe(expectedRecords('split').length);
     expect(value(new RegExp(`^nsg2ipfix_packets_sent_total\\{source="replay",collector="127.0.0.1:${listener.address.port}"\\}`))).toBeGreaterThan(0);

@@ -16,7 +16,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNfcapd, stopAll as stopAllNfcapd, type NfcapdResult } from '../collectors/nfcapd.js';
 import { sleep } from '../collectors/util.js';
 import { AzureStyleBlobWriter, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
-import { blobName, liveHours, nsgRecord, nsgRoot, readStateFile, startBlobCli, waitForStoredEtag, type RunningCli, type TupleKey } from '../sources/blobHarness.js';
+import {
+  blobName,
+  liveHours,
+  nsgRecord,
+  nsgRoot,
+  readStateFile,
+  startBlobCli,
+  waitForStoredEtag,
+  type RunningCli,
+  type TupleKey,
+} from '../sources/blobHarness.js';
 import { waitForEmptyReceiveQueue } from './udpQueue.js';
 
 const CONTAINER = 'collector-outage';

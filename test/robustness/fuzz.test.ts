@@ -159,7 +159,7 @@ function read(bytes: Buffer, fastPath: boolean, chunking: Chunking): Reading {
   try {
     if (chunking.kind === 'whole') reader.push(bytes);
     else {
-      for (let i = 0; i < bytes.length; ) {
+      for (let i = 0; i < bytes.length;) {
         const size = 1 + int(chunking.rng, chunking.max);
         reader.push(bytes.subarray(i, i + size));
         i += size;
@@ -215,7 +215,8 @@ function describeBody(body: Body, index: number): string {
 function check(body: Body, index: number, rng: Rng): { errors: string[]; reference: Reading } {
   const where = describeBody(body, index);
   const reference = read(body.bytes, false, { kind: 'whole' });
-  if (reference.threw !== undefined) return { reference, errors: [`${where}: JSON.parse path threw ${String((reference.threw as Error).stack ?? reference.threw).slice(0, 600)}`] };
+  if (reference.threw !== undefined)
+    return { reference, errors: [`${where}: JSON.parse path threw ${String((reference.threw as Error).stack ?? reference.threw).slice(0, 600)}`] };
   const chunking = chunkingFor(rng, body.bytes.length);
   const fast = read(body.bytes, true, chunking);
   if (fast.threw !== undefined) return { reference, errors: [`${where}: fast path threw ${String((fast.threw as Error).stack ?? fast.threw).slice(0, 600)}`] };
@@ -236,12 +237,16 @@ function compare(body: Body, where: string, reference: Reading, fast: Reading, c
   const chunkText = chunking.kind === 'whole' ? 'whole' : `chunks of 1..${chunking.max}`;
   if (fast.flows.length !== reference.flows.length || fast.flows.some((f, i) => f !== reference.flows[i])) {
     const i = fast.flows.findIndex((f, k) => f !== reference.flows[k]);
-    errors.push(`${where}: fast path (${chunkText}) gave ${fast.flows.length} flows, JSON.parse path ${reference.flows.length}; first difference at ${i}: ${fast.flows[i]} vs ${reference.flows[i]}`);
+    errors.push(
+      `${where}: fast path (${chunkText}) gave ${fast.flows.length} flows, JSON.parse path ${reference.flows.length}; first difference at ${i}: ${fast.flows[i]} vs ${reference.flows[i]}`,
+    );
   }
   const fastProblems = fast.problems.map(problemKey);
   const referenceProblems = reference.problems.map(problemKey);
   if (fastProblems.join('\n') !== referenceProblems.join('\n')) {
-    errors.push(`${where}: fast path (${chunkText}) problems ${JSON.stringify(fastProblems.slice(0, 5))} vs JSON.parse path ${JSON.stringify(referenceProblems.slice(0, 5))}`);
+    errors.push(
+      `${where}: fast path (${chunkText}) problems ${JSON.stringify(fastProblems.slice(0, 5))} vs JSON.parse path ${JSON.stringify(referenceProblems.slice(0, 5))}`,
+    );
   }
   if (fast.recordsRead !== reference.recordsRead) errors.push(`${where}: fast path read ${fast.recordsRead} records, JSON.parse path ${reference.recordsRead}`);
 
@@ -296,7 +301,18 @@ describe('hostile input through FlowLogReader', () => {
     expect(failures, failures.join('\n\n')).toEqual([]);
     expect(index).toBeGreaterThanOrEqual(10_000);
     // The corpus is what it claims to be: each kind well represented, and both outcomes common.
-    for (const kind of ['mutated-sample', 'mutated-shape', 'wrong-types', 'tuple-noise', 'encoding', 'random-bytes', 'token-soup', 'shapes', 'scalars', 'whitespace']) {
+    for (const kind of [
+      'mutated-sample',
+      'mutated-shape',
+      'wrong-types',
+      'tuple-noise',
+      'encoding',
+      'random-bytes',
+      'token-soup',
+      'shapes',
+      'scalars',
+      'whitespace',
+    ]) {
       expect(kinds.get(kind) ?? 0, kind).toBeGreaterThan(50);
     }
     expect(flows).toBeGreaterThan(50_000);
@@ -364,7 +380,12 @@ describe('hostile input through FlowLogReader', () => {
       const whole = read(body, false, { kind: 'whole' });
       for (const max of [1, 2, 3, 5]) {
         const chunked = read(body, true, { kind: 'random', rng: makeRng(max), max });
-        expect({ key, max, flows: chunked.flows, problems: chunked.problems.map(problemKey) }).toEqual({ key, max, flows: whole.flows, problems: whole.problems.map(problemKey) });
+        expect({ key, max, flows: chunked.flows, problems: chunked.problems.map(problemKey) }).toEqual({
+          key,
+          max,
+          flows: whole.flows,
+          problems: whole.problems.map(problemKey),
+        });
       }
     }
   });
@@ -373,7 +394,13 @@ describe('hostile input through FlowLogReader', () => {
     const failures: string[] = [];
     for (const [i, body] of deepArrayBodies().entries()) {
       const r = read(body.bytes, true, { kind: 'whole' });
-      if (r.threw !== undefined) failures.push(`${body.kind}: ${String((r.threw as Error).stack ?? r.threw).split('\n').slice(0, 3).join(' / ')}`);
+      if (r.threw !== undefined)
+        failures.push(
+          `${body.kind}: ${String((r.threw as Error).stack ?? r.threw)
+            .split('\n')
+            .slice(0, 3)
+            .join(' / ')}`,
+        );
       else if (r.problems.length === 0) failures.push(`${describeBody(body, i)}: no problem`);
     }
     expect(failures, failures.join('\n')).toEqual([]);
@@ -383,7 +410,10 @@ describe('hostile input through FlowLogReader', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nsg2ipfix-deep-'));
     tempDirs.push(dir);
     const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
-    writeFileSync(join(dir, 'PT1H.json'), `{"records":[${NSG_HEAD}"${GOOD_TUPLE}"${NSG_TAIL},${deep},${NSG_HEAD}"${GOOD_TUPLE.replace('44321', '50001')}"${NSG_TAIL}]}`);
+    writeFileSync(
+      join(dir, 'PT1H.json'),
+      `{"records":[${NSG_HEAD}"${GOOD_TUPLE}"${NSG_TAIL},${deep},${NSG_HEAD}"${GOOD_TUPLE.replace('44321', '50001')}"${NSG_TAIL}]}`,
+    );
     const summaryPath = join(dir, 'summary.json');
     const result = await runCli(['replay', dir, '--pcap', join(dir, 'out.pcap'), '--summary-json', summaryPath, '-q'], { timeoutMs: 60_000 });
     expect(result.code, result.stderr.slice(-2000)).toBe(0);
@@ -413,7 +443,10 @@ describe('hostile input through FlowLogReader', () => {
     const result = await runCli(['replay', dir, '--pcap', join(dir, 'out.pcap'), '-q'], { timeoutMs: 60_000 });
     expect(result.code, result.stderr.slice(0, 2000)).toBe(0);
     const longestLine = Math.max(...result.stderr.split('\n').map((line) => line.length));
-    expect(details.filter((d) => d.chars > 1000), JSON.stringify(details)).toEqual([]);
+    expect(
+      details.filter((d) => d.chars > 1000),
+      JSON.stringify(details),
+    ).toEqual([]);
     expect(longestLine).toBeLessThan(16 * 1024);
   });
 
@@ -464,4 +497,3 @@ describe('hostile input through FlowLogReader', () => {
     expect(statSync(pcap).size).toBeGreaterThan(24);
   });
 });
-

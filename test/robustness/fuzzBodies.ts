@@ -63,9 +63,31 @@ export interface Body {
   readonly bytes: Buffer;
 }
 
-const TOKENS = ['{', '}', '[', ']', '"', ',', ':', '\\', '\\"', '\\u', '\\ud800', 'null', 'true', '-', '0', '1e999', '"records"', '"records":[', ']}', '{"records":[', '\u0000', ' ', '\n'].map((t) =>
-  Buffer.from(t, 'utf8'),
-);
+const TOKENS = [
+  '{',
+  '}',
+  '[',
+  ']',
+  '"',
+  ',',
+  ':',
+  '\\',
+  '\\"',
+  '\\u',
+  '\\ud800',
+  'null',
+  'true',
+  '-',
+  '0',
+  '1e999',
+  '"records"',
+  '"records":[',
+  ']}',
+  '{"records":[',
+  '\u0000',
+  ' ',
+  '\n',
+].map((t) => Buffer.from(t, 'utf8'));
 
 const BAD_UTF8 = [
   [0xc3, 0x28],
@@ -181,7 +203,7 @@ function clone<T>(value: T): T {
 function paths(value: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
   if (out.length > 400) return out;
   if (Array.isArray(value)) value.forEach((v, i) => (out.push([...prefix, i]), paths(v, [...prefix, i], out)));
-  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) out.push([...prefix, k]), paths(v, [...prefix, k], out);
+  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) (out.push([...prefix, k]), paths(v, [...prefix, k], out));
   return out;
 }
 
@@ -338,7 +360,10 @@ function encodingVariant(rng: Rng, sample: Buffer): Buffer {
       return out;
     }
     case 7:
-      return Buffer.from(text.replace(/,/g, () => (rng() < 0.02 ? ',\u0000' : ',')), 'utf8'); // NULs
+      return Buffer.from(
+        text.replace(/,/g, () => (rng() < 0.02 ? ',\u0000' : ',')),
+        'utf8',
+      ); // NULs
     default:
       return Buffer.from(text.replace(/Rule/g, 'Règle'), 'latin1'); // Latin-1, not UTF-8
   }
@@ -362,8 +387,21 @@ export function* fuzzBodies(seed: number, count: number): Generator<Body> {
     else if (r < 0.82) yield { kind: 'encoding', bytes: encodingVariant(rng, pick(rng, samples)) };
     else if (r < 0.87) yield { kind: 'random-bytes', bytes: randomBytes(rng, int(rng, 4096)) };
     else if (r < 0.92) yield { kind: 'token-soup', bytes: tokenSoup(rng) };
-    else if (r < 0.96) yield { kind: 'shapes', bytes: shape(rng, Array.from({ length: int(rng, 4) }, () => pick(rng, records))) };
-    else if (r < 0.98) yield { kind: 'scalars', bytes: Buffer.from(pick(rng, ['1', '"x"', 'null', '[1,"a",null,true]', '{"records":[1,2]}', '{"records":"x"}', '{"records":{}}', '{}', '[{}]', '{"records":[[]]}'])) };
+    else if (r < 0.96)
+      yield {
+        kind: 'shapes',
+        bytes: shape(
+          rng,
+          Array.from({ length: int(rng, 4) }, () => pick(rng, records)),
+        ),
+      };
+    else if (r < 0.98)
+      yield {
+        kind: 'scalars',
+        bytes: Buffer.from(
+          pick(rng, ['1', '"x"', 'null', '[1,"a",null,true]', '{"records":[1,2]}', '{"records":"x"}', '{"records":{}}', '{}', '[{}]', '{"records":[[]]}']),
+        ),
+      };
     else yield { kind: 'whitespace', bytes: Buffer.from(pick(rng, ['', ' ', '\n\t\r ', '\ufeff', '\ufeff  \n'])) };
   }
 }
@@ -404,7 +442,10 @@ export function deepArrayBodies(depth = 100_000): Body[] {
     { kind: 'deep-array-top-level', bytes: Buffer.from(`[${deep}]`) },
     { kind: 'deep-array-record', bytes: Buffer.from(`{"records":[${deep}]}`) },
     { kind: 'deep-array-properties', bytes: Buffer.from(`{"records":[{"category":"NetworkSecurityGroupFlowEvent","properties":${deep}}]}`) },
-    { kind: 'deep-array-flows', bytes: Buffer.from(`{"records":[${NSG_HEAD.replace('"flows":[{"rule"', `"flows":[${deep},{"rule"`)}"${GOOD_TUPLE}"${NSG_TAIL}]}`) },
+    {
+      kind: 'deep-array-flows',
+      bytes: Buffer.from(`{"records":[${NSG_HEAD.replace('"flows":[{"rule"', `"flows":[${deep},{"rule"`)}"${GOOD_TUPLE}"${NSG_TAIL}]}`),
+    },
     { kind: 'deep-array-tuple', bytes: Buffer.from(`{"records":[${NSG_HEAD}"${GOOD_TUPLE}",${deep}${NSG_TAIL}]}`) },
   ];
 }

@@ -42,7 +42,20 @@ afterAll(async () => {
 async function replay(maxPps: number, summaryPath: string): Promise<{ cli: Spawned; collector: TupleCollector }> {
   const collector = await TupleCollector.open();
   collectors.push(collector);
-  const cli = spawnTracked(process.execPath, [CLI, 'replay', flowLog, '-c', collector.address, '--biflow', 'rfc5103', '--max-pps', String(maxPps), '--summary-json', summaryPath, '-q']);
+  const cli = spawnTracked(process.execPath, [
+    CLI,
+    'replay',
+    flowLog,
+    '-c',
+    collector.address,
+    '--biflow',
+    'rfc5103',
+    '--max-pps',
+    String(maxPps),
+    '--summary-json',
+    summaryPath,
+    '-q',
+  ]);
   children.add(cli);
   void cli.exited.then(() => children.delete(cli));
   return { cli, collector };
@@ -80,7 +93,11 @@ describe('stopping a long replay', () => {
     expect(exit.ms).toBeLessThan(10_000);
     expect(cli.output()).toContain('stopping: no new intake');
 
-    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { tuples: number; exportedRecords: number; collectors: { datagrams: number; errors: number }[] };
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as {
+      tuples: number;
+      exportedRecords: number;
+      collectors: { datagrams: number; errors: number }[];
+    };
     // Stopped early: only part of the file was read.
     expect(summary.tuples).toBeGreaterThan(0);
     expect(summary.tuples).toBeLessThan(TUPLES);

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NSG_CONTAINER, VNET_CONTAINER } from '../../src/sources/blobPaths.js';
-import { AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, generateAccountSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
+import {
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
+  generateAccountSASQueryParameters,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
 import { startNfcapd, stopAll as stopAllNfcapd } from '../collectors/nfcapd.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, AzureStyleBlobWriter, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
 import { runCli } from '../helpers/cli.js';
@@ -178,13 +184,18 @@ describe('nsg2ipfix blob', () => {
     const collector = await TupleCollector.open();
     const state = tempDir();
     const summary = join(state, 'summary.json');
-    const run = cli(['--container', 'rewrite-corrupt', '--start-at', 'beginning', '--state-dir', state, '--summary-json', summary, '-c', collector.address, ...EXPORT_ARGS], {
-      NSG2IPFIX_CONNECTION_STRING: azurite.connectionString,
-    });
+    const run = cli(
+      ['--container', 'rewrite-corrupt', '--start-at', 'beginning', '--state-dir', state, '--summary-json', summary, '-c', collector.address, ...EXPORT_ARGS],
+      {
+        NSG2IPFIX_CONNECTION_STRING: azurite.connectionString,
+      },
+    );
     try {
       await collector.waitFor(expected, run, 'first block');
       // A corrupt minute (cut-off JSON), then a good one: the good one must still arrive.
-      await writer.appendRaw(',{"time":"2026-01-01T00:00:00Z","category":"NetworkSecurityGroupFlowEvent","properties":{"Version":2,"flows":[{"rule":"R","flows":[{"mac":"X","flowTuples":["1,');
+      await writer.appendRaw(
+        ',{"time":"2026-01-01T00:00:00Z","category":"NetworkSecurityGroupFlowEvent","properties":{"Version":2,"flows":[{"rule":"R","flows":[{"mac":"X","flowTuples":["1,',
+      );
       const afterCorrupt = nsgRecord('DB-NSG', '000D3AF80002', current + 180_000, 4);
       await writer.appendRecords([afterCorrupt.record]);
       expected.push(...afterCorrupt.keys);
@@ -226,9 +237,12 @@ describe('nsg2ipfix blob', () => {
 
     const collector = await TupleCollector.open();
     const state = tempDir();
-    const run = cli(['--container', 'poison-delete', '--start-at', 'beginning', '--max-blob-failures', '2', '--state-dir', state, '-c', collector.address, ...EXPORT_ARGS], {
-      NSG2IPFIX_CONNECTION_STRING: azurite.connectionString,
-    });
+    const run = cli(
+      ['--container', 'poison-delete', '--start-at', 'beginning', '--max-blob-failures', '2', '--state-dir', state, '-c', collector.address, ...EXPORT_ARGS],
+      {
+        NSG2IPFIX_CONNECTION_STRING: azurite.connectionString,
+      },
+    );
     try {
       await collector.waitFor(expected, run, 'good blob');
       let stored = readStateFile(state);
@@ -279,7 +293,17 @@ describe('nsg2ipfix blob', () => {
         return undefined;
       }
     };
-    const args = ['--container', 'start-now', '--state-container', 'nsg2ipfix-state', '--state-blob', 'start-now.json', '-c', collector.address, ...EXPORT_ARGS];
+    const args = [
+      '--container',
+      'start-now',
+      '--state-container',
+      'nsg2ipfix-state',
+      '--state-blob',
+      'start-now.json',
+      '-c',
+      collector.address,
+      ...EXPORT_ARGS,
+    ];
     const run = cli(args, { NSG2IPFIX_CONNECTION_STRING: azurite.connectionString });
     const expected: TupleKey[] = [];
     try {
@@ -372,7 +396,20 @@ describe('nsg2ipfix blob', () => {
 
     // A bad signature: a one-line error naming the role, exit 2, and still no secret.
     const forged = sas.replace(/sig=[^&]+/, 'sig=Zm9yZ2VkLXNpZ25hdHVyZQ%3D%3D');
-    const denied = await runCli(['blob', '--once', '--account-url', `${azurite.accountUrl}?${forged}`, '--container', 'filters-sas', '--state-dir', tempDir(), '-c', '127.0.0.1:9', '--log-level', 'debug']);
+    const denied = await runCli([
+      'blob',
+      '--once',
+      '--account-url',
+      `${azurite.accountUrl}?${forged}`,
+      '--container',
+      'filters-sas',
+      '--state-dir',
+      tempDir(),
+      '-c',
+      '127.0.0.1:9',
+      '--log-level',
+      'debug',
+    ]);
     expect(denied.code).toBe(2);
     expect(denied.stderr).toMatch(/Storage Blob Data Reader/);
     expect(denied.stderr).not.toContain('Zm9yZ2VkLXNpZ25hdHVyZQ');
@@ -390,7 +427,19 @@ describe('nsg2ipfix blob', () => {
     await writer.appendRecords([wanted.record]);
     const collector = await TupleCollector.open();
     const result = await runCli(
-      ['blob', '--once', '--container', 'start-time', '--start-at', new Date(current + 2 * 60_000).toISOString(), '--state-dir', tempDir(), '-c', collector.address, ...EXPORT_ARGS],
+      [
+        'blob',
+        '--once',
+        '--container',
+        'start-time',
+        '--start-at',
+        new Date(current + 2 * 60_000).toISOString(),
+        '--state-dir',
+        tempDir(),
+        '-c',
+        collector.address,
+        ...EXPORT_ARGS,
+      ],
       { env: { NSG2IPFIX_CONNECTION_STRING: azurite.connectionString } },
     );
     expect(result.code, result.stderr).toBe(0);
@@ -418,7 +467,15 @@ describe('nsg2ipfix blob', () => {
     const none = await runCli(['blob', '-c', '127.0.0.1:9'], { env: { NSG2IPFIX_CONNECTION_STRING: '', NSG2IPFIX_ACCOUNT_URL: '' } });
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/no storage account/);
-    const both = await runCli(['blob', '-c', '127.0.0.1:9', '--account-url', 'https://x.blob.core.windows.net', '--connection-string', 'AccountName=x;AccountKey=c2VjcmV0']);
+    const both = await runCli([
+      'blob',
+      '-c',
+      '127.0.0.1:9',
+      '--account-url',
+      'https://x.blob.core.windows.net',
+      '--connection-string',
+      'AccountName=x;AccountKey=c2VjcmV0',
+    ]);
     expect(both.code).toBe(2);
     expect(both.stderr).not.toContain('c2VjcmV0');
     const badStart = await runCli(['blob', '-c', '127.0.0.1:9', '--connection-string', azurite.connectionString, '--start-at', 'yesterday']);

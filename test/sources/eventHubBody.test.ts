@@ -95,7 +95,9 @@ describe('event bodies: forwarder payloads', () => {
 
 describe('event bodies: NSG connector records', () => {
   it('maps every field of a denormalized record to a FlowRecord', () => {
-    const { result, flows, problems } = decode({ records: [connector(), connector({ flowState: 'E', deviceAction: 'A', packetsStoD: '7', bytesStoD: '700', packetsDtoS: '6', bytesDtoS: '600' })] });
+    const { result, flows, problems } = decode({
+      records: [connector(), connector({ flowState: 'E', deviceAction: 'A', packetsStoD: '7', bytesStoD: '700', packetsDtoS: '6', bytesDtoS: '600' })],
+    });
     expect(problems).toEqual([]);
     expect([...result.kinds]).toEqual(['connector']);
     expect(result.azureRecords).toBe(2);
@@ -125,8 +127,26 @@ describe('event bodies: NSG connector records', () => {
 
   it('reads words, numbers, UDP, outbound, IPv6 and v1 records (no state, no counts)', () => {
     const { flows, problems } = decode([
-      connector({ transportProtocol: 'UDP', deviceDirection: 'Outbound', deviceAction: 'Allow', flowState: 'C', sourcePort: 53, packetsStoD: 1, bytesStoD: 80, packetsDtoS: 1, bytesDtoS: 120 }),
-      connector({ transportProtocol: 'U', deviceDirection: 'O', deviceAction: 'A', flowState: undefined, version: 1, sourceAddress: '2001:db8::1', destinationAddress: '2001:db8::2' }),
+      connector({
+        transportProtocol: 'UDP',
+        deviceDirection: 'Outbound',
+        deviceAction: 'Allow',
+        flowState: 'C',
+        sourcePort: 53,
+        packetsStoD: 1,
+        bytesStoD: 80,
+        packetsDtoS: 1,
+        bytesDtoS: 120,
+      }),
+      connector({
+        transportProtocol: 'U',
+        deviceDirection: 'O',
+        deviceAction: 'A',
+        flowState: undefined,
+        version: 1,
+        sourceAddress: '2001:db8::1',
+        destinationAddress: '2001:db8::2',
+      }),
       connector({ transportProtocol: '6', startTime: undefined }),
     ]);
     expect(problems).toEqual([]);
@@ -161,13 +181,27 @@ describe('event bodies: NSG connector records', () => {
     );
     expect(result.recognized).toBe(true);
     expect(flows.map(keyOf)).toEqual(good.keys);
-    expect(problems.map((p) => p.reason)).toEqual(['bad-protocol', 'bad-direction', 'bad-decision', 'bad-state', 'bad-port', 'bad-address', 'bad-count', 'bad-timestamp']);
-    expect(problems[0]).toMatchObject({ unit: 'tuple', skipped: 1, context: { source: 'hub/0#7', recordIndex: 0, rule: 'UserRule_DenySsh', mac: '000D3AF87856', resourceId: NSG_ID } });
+    expect(problems.map((p) => p.reason)).toEqual([
+      'bad-protocol',
+      'bad-direction',
+      'bad-decision',
+      'bad-state',
+      'bad-port',
+      'bad-address',
+      'bad-count',
+      'bad-timestamp',
+    ]);
+    expect(problems[0]).toMatchObject({
+      unit: 'tuple',
+      skipped: 1,
+      context: { source: 'hub/0#7', recordIndex: 0, rule: 'UserRule_DenySsh', mac: '000D3AF87856', resourceId: NSG_ID },
+    });
   });
 });
 
 describe('event bodies: Event Grid BlobCreated notifications', () => {
-  const url = 'https://flowlogs.blob.core.windows.net/insights-logs-networksecuritygroupflowevent/resourceId%3D/SUB/y%3D2026/m%3D11/d%3D25/h%3D06/m%3D00/macAddress%3D000D3AF87856/PT1H.json';
+  const url =
+    'https://flowlogs.blob.core.windows.net/insights-logs-networksecuritygroupflowevent/resourceId%3D/SUB/y%3D2026/m%3D11/d%3D25/h%3D06/m%3D00/macAddress%3D000D3AF87856/PT1H.json';
 
   it.each([
     ['one Event Grid event as bytes', Buffer.from(JSON.stringify(eventGridBlobCreated(url, 10)))],
@@ -184,7 +218,11 @@ describe('event bodies: Event Grid BlobCreated notifications', () => {
 
   it('reads a binary-mode CloudEvent (attributes in the application properties)', () => {
     const data = (cloudEventBlobCreated(url, 10) as { data: object }).data;
-    const { result } = decode(Buffer.from(JSON.stringify(data)), { 'cloudEvents:type': 'Microsoft.Storage.BlobCreated', 'cloudEvents:id': 'x1', 'cloudEvents:time': '2026-11-25T06:01:00Z' });
+    const { result } = decode(Buffer.from(JSON.stringify(data)), {
+      'cloudEvents:type': 'Microsoft.Storage.BlobCreated',
+      'cloudEvents:id': 'x1',
+      'cloudEvents:time': '2026-11-25T06:01:00Z',
+    });
     expect(result.notifications).toEqual([{ url, api: 'PutBlockList', eventTime: '2026-11-25T06:01:00Z', id: 'x1' }]);
   });
 
@@ -194,7 +232,10 @@ describe('event bodies: Event Grid BlobCreated notifications', () => {
     expect(result.recognized).toBe(true);
     expect(result.notifications).toEqual([]);
     expect(result.otherEvents).toEqual(['Microsoft.Storage.BlobDeleted']);
-    expect(readGridEvent({ eventType: 'Microsoft.Storage.BlobCreated', subject: 'x', data: {} })).toEqual({ kind: 'other', eventType: 'Microsoft.Storage.BlobCreated without data.url' });
+    expect(readGridEvent({ eventType: 'Microsoft.Storage.BlobCreated', subject: 'x', data: {} })).toEqual({
+      kind: 'other',
+      eventType: 'Microsoft.Storage.BlobCreated without data.url',
+    });
     expect(readBinaryCloudEvent({ other: 1 }, () => ({}))).toBeUndefined();
   });
 

@@ -43,7 +43,15 @@ describe.concurrent('nsg2ipfix eventhub: options', () => {
     const noContainer = await eventhub(['--connection-string', HUB, '--checkpoint-account-url', 'https://a.blob.core.windows.net']);
     expect(noContainer.code).toBe(2);
     expect(noContainer.stderr).toContain('--checkpoint-container');
-    const both = await eventhub(['--connection-string', HUB, '--checkpoint-account-url', 'https://a.blob.core.windows.net', '--checkpoint-container', 'c', '--no-checkpoint']);
+    const both = await eventhub([
+      '--connection-string',
+      HUB,
+      '--checkpoint-account-url',
+      'https://a.blob.core.windows.net',
+      '--checkpoint-container',
+      'c',
+      '--no-checkpoint',
+    ]);
     expect(both.code).toBe(2);
     const startAt = await eventhub(['--connection-string', HUB, '--no-checkpoint', '--start-at', 'yesterday']);
     expect(startAt.code).toBe(2);
@@ -53,7 +61,9 @@ describe.concurrent('nsg2ipfix eventhub: options', () => {
   it('stops at start with one line when the event hub does not exist', async () => {
     const hub = await EventHubStandIn.start({ partitionCount: 1 });
     try {
-      const run = await eventhub(['--no-checkpoint'], { NSG2IPFIX_EVENTHUB_CONNECTION_STRING: hub.connectionString.replace('EntityPath=flowlogs', 'EntityPath=missing') });
+      const run = await eventhub(['--no-checkpoint'], {
+        NSG2IPFIX_EVENTHUB_CONNECTION_STRING: hub.connectionString.replace('EntityPath=flowlogs', 'EntityPath=missing'),
+      });
       expect(run.code).toBe(2);
       expect(run.stderr).toContain(`nsg2ipfix: cannot reach event hub missing at 127.0.0.1:${hub.port}`);
       expect(run.stderr).not.toContain('c3RhbmQtaW4tc2VjcmV0LWtleQ==');

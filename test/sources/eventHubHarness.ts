@@ -111,7 +111,13 @@ export function connectorRecords(count: number, wordy = false): Generated<object
       deviceAction: wordy ? 'Allow' : 'A',
       flowState: begin ? 'B' : 'E',
     };
-    if (!begin) Object.assign(record, wordy ? { packetsStoD: 7, bytesStoD: 700 + i, packetsDtoS: 6, bytesDtoS: 600 + i } : { packetsStoD: '7', bytesStoD: String(700 + i), packetsDtoS: '6', bytesDtoS: String(600 + i) });
+    if (!begin)
+      Object.assign(
+        record,
+        wordy
+          ? { packetsStoD: 7, bytesStoD: 700 + i, packetsDtoS: 6, bytesDtoS: 600 + i }
+          : { packetsStoD: '7', bytesStoD: String(700 + i), packetsDtoS: '6', bytesDtoS: String(600 + i) },
+      );
     records.push(record);
     keys.push(`10.3.0.4:${p}>192.0.2.80:8443`);
   }
@@ -199,7 +205,8 @@ export class TupleCollector {
       timeoutMs,
       exited: Promise.race(runs.map((r) => r.exited)),
       what,
-      describe: () => `received ${keys.length - this.missing(keys).length} of ${keys.length} tuples\n${runs.map((r) => r.output().slice(-3000)).join('\n----\n')}`,
+      describe: () =>
+        `received ${keys.length - this.missing(keys).length} of ${keys.length} tuples\n${runs.map((r) => r.output().slice(-3000)).join('\n----\n')}`,
     });
   }
 
@@ -251,6 +258,11 @@ export async function waitForAsync(probe: () => Promise<boolean>, runs: readonly
       }
       return satisfied;
     },
-    { timeoutMs, exited: Promise.race(runs.map((r) => r.exited)), what, describe: () => `${lastError}\n${runs.map((r) => r.output().slice(-3000)).join('\n----\n')}` },
+    {
+      timeoutMs,
+      exited: Promise.race(runs.map((r) => r.exited)),
+      what,
+      describe: () => `${lastError}\n${runs.map((r) => r.output().slice(-3000)).join('\n----\n')}`,
+    },
   );
 }

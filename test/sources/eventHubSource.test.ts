@@ -227,7 +227,20 @@ describe('nsg2ipfix eventhub', () => {
     // One state directory, as a restarted sidecar has: the instance keeps its name there. The
     // ownership expiration stays at its default (60 s): a restart must not wait for it.
     const stateDir = tempDir();
-    const args = ['--checkpoint-container', 'eh-restart', '--start-at', 'earliest', '--state-dir', stateDir, '-c', listener.address, '--biflow', 'rfc5103', '--load-balancing-interval', '1'];
+    const args = [
+      '--checkpoint-container',
+      'eh-restart',
+      '--start-at',
+      'earliest',
+      '--state-dir',
+      stateDir,
+      '-c',
+      listener.address,
+      '--biflow',
+      'rfc5103',
+      '--load-balancing-interval',
+      '1',
+    ];
     /** Keys of the events at or before (or after) each partition's checkpoint. */
     const split = (stored: Map<string, number>) => {
       const done: TupleKey[] = [];
@@ -280,7 +293,19 @@ describe('nsg2ipfix eventhub', () => {
     const stateDir = tempDir();
     // Renewed every second, expired after 8 s: a dead instance's partitions move soon, and a busy
     // machine does not let a live one's ownership lapse.
-    const args = (target: TupleCollector) => ['--checkpoint-container', 'eh-balance', '--start-at', 'earliest', '--state-dir', stateDir, '-c', target.address, ...FAST, '--ownership-expiration', '8'];
+    const args = (target: TupleCollector) => [
+      '--checkpoint-container',
+      'eh-balance',
+      '--start-at',
+      'earliest',
+      '--state-dir',
+      stateDir,
+      '-c',
+      target.address,
+      ...FAST,
+      '--ownership-expiration',
+      '8',
+    ];
     const a = cli(args(listenerA), hub);
     await waitForAsync(async () => a.output().includes('receiving from the event hub'), [a], 'first instance up');
     const b = cli(args(listenerB), hub);
@@ -312,7 +337,10 @@ describe('nsg2ipfix eventhub', () => {
       return keys;
     };
     const first = wave(40);
-    const both = { waitFor: (keys: TupleKey[], what: string) => waitForAsync(async () => keys.every((k) => listenerA.counts.has(k) || listenerB.counts.has(k)), [a, b], what) };
+    const both = {
+      waitFor: (keys: TupleKey[], what: string) =>
+        waitForAsync(async () => keys.every((k) => listenerA.counts.has(k) || listenerB.counts.has(k)), [a, b], what),
+    };
     await both.waitFor(first, 'first wave');
     // Each instance sent its own partitions' tuples: together every tuple, none twice.
     const fromA = first.filter((k) => listenerA.counts.has(k));

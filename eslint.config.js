@@ -1,0 +1,36 @@
+// Type-aware linting (typescript-eslint) and the import rule between stages.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** What each stage must not import: data flows one way (README, Design). */
+const STAGE_RULES = [
+  { files: ['src/flow/**'], forbidden: ['azure', 'sources', 'state', 'enrich', 'ipfix', 'netflow', 'exporter', 'transport', 'cli', 'config', 'observability'] },
+  { files: ['src/azure/**'], forbidden: ['sources', 'state', 'enrich', 'ipfix', 'netflow', 'exporter', 'transport', 'cli', 'config', 'observability'] },
+  { files: ['src/state/**'], forbidden: ['sources', 'enrich', 'ipfix', 'netflow', 'exporter', 'transport', 'cli', 'config'] },
+  { files: ['src/sources/**'], forbidden: ['enrich', 'ipfix', 'netflow', 'exporter', 'transport', 'cli', 'config'] },
+  { files: ['src/enrich/**'], forbidden: ['sources', 'ipfix', 'netflow', 'exporter', 'transport', 'cli', 'config'] },
+  { files: ['src/ipfix/**', 'src/netflow/**'], forbidden: ['azure', 'sources', 'state', 'enrich', 'exporter', 'transport', 'cli', 'config'] },
+  { files: ['src/transport/**'], forbidden: ['azure', 'sources', 'state', 'enrich', 'ipfix', 'netflow', 'exporter', 'cli', 'config'] },
+];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench-out/**', 'demo-output/**', 'tmp/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  ...STAGE_RULES.map(({ files, forbidden }) => ({
+    files,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: forbidden.flatMap((stage) => [`../${stage}/*`, `../../${stage}/*`]), message: 'a stage imports only earlier stages and flow/ (README, Design)' }] },
+      ],
+    },
+  })),
+  { files: ['**/*.js', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
+);
