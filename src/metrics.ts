@@ -18,6 +18,8 @@ export class ExportMetrics {
   bytesSent = 0;
   /** Epoch ms of the newest tuple exported so far (source lag = now - this). */
   newestTupleMs = 0;
+  /** Records the fast reader threw on (a bug; they were read the reference way). */
+  fastPathErrors = 0;
   readonly skippedRecords = new Map<SkipReason, number>();
   readonly skippedTuples = new Map<SkipReason, number>();
   readonly declined = new Map<string, number>();

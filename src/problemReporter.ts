@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { ParseProblem, SkipReason } from './azure/problems.js';
+import type { ParseProblem, ProblemContext, SkipReason } from './azure/problems.js';
+import type { ParseReports } from './azure/tupleSink.js';
 import type { ExportMetrics } from './metrics.js';
 
 /** Log lines per reason before further ones are only counted: a file of a million bad tuples must not flood the log. */
@@ -11,13 +12,21 @@ const MAX_DETAIL_CHARS = 300;
  * Counts every skipped record or tuple and logs each one once with its context, up to a cap per
  * reason; what is past the cap is still counted and reported in the closing summary.
  */
-export class ProblemReporter {
+export class ProblemReporter implements ParseReports {
   private readonly logged = new Map<SkipReason, number>();
 
   constructor(
     private readonly logger: Logger,
     private readonly metrics: ExportMetrics,
   ) {}
+
+  /** A fast-path bug: the record was still read (the reference way); counted, and logged at debug. */
+  readonly fastPathError = (error: unknown, context: ProblemContext): void => {
+    this.metrics.fastPathErrors++;
+    this.logger.debug({ ...context, err: error }, 'fast reader failed on a record: read it the reference way');
+  };
+
+  readonly problem = (problem: ParseProblem): void => this.report(problem);
 
   readonly report = (problem: ParseProblem): void => {
     this.metrics.countProblem(problem);

@@ -1,52 +1,64 @@
-import { FastRecordReader } from './fastFlowLog.js';
 import { FlowColumns } from '../flow/flowColumns.js';
-import type { ProblemContext } from './problems.js';
-import { isNsgRecord, readNsgRecord } from './nsgFlowLog.js';
+import { readGridEvent } from './blobCreatedEvent.js';
+import { ConnectorRecordReader, isConnectorRecord } from './connectorRecord.js';
+import { FastRecordReader } from './fast/recordReader.js';
+import { ParseCache } from './parseCache.js';
+import { recordKind } from './format.js';
+import { readNsgRecord } from './nsgFlowLog.js';
+import { excerpt, type ParseProblem, type ProblemContext } from './problems.js';
 import { isObject, recordProblem } from './recordShape.js';
 import { RecordSplitter } from './recordSplitter.js';
 import { deliverRows, rowTarget, type FlowSink } from './tupleSink.js';
-import { isVnetRecord, readVnetRecord } from './vnetFlowLog.js';
+import { readVnetRecord } from './vnetFlowLog.js';
 
-/**
- * Reads one parsed Azure flow log record of any supported kind into the sink. The kind is decided
- * per record (a forwarder may mix NSG and VNet records in one body).
- */
-export function readFlowLogRecord(record: unknown, context: ProblemContext, sink: FlowSink): void {
-  if (!isObject(record)) {
-    sink.problem(recordProblem('not-a-record', 'record is not a JSON object', context, record));
-    return;
-  }
-  if (isVnetRecord(record)) readVnetRecord(record, context, sink);
-  else if (isNsgRecord(record)) readNsgRecord(record, context, sink);
-  else {
-    const category = typeof record['category'] === 'string' ? `category '${record['category']}'` : 'no category';
-    sink.problem(recordProblem('unknown-record', `not an NSG or VNet flow log record (${category})`, context, record));
-  }
+/** What the records read so far were: the Event Hubs source tells bodies apart by it. */
+export interface RecordKindCounts {
+  /** NSG and VNet flow log records. */
+  flowLog: number;
+  /** The NSG flow logs connector's denormalized records. */
+  connector: number;
+  blobCreated: number;
+  /** Event Grid events of other types. */
+  otherEvent: number;
 }
 
 export interface FlowLogReaderOptions {
   /**
-   * Read records with the byte-level fast path (fastFlowLog.ts) first; default true. The fast
+   * Read NSG and VNet records with the byte-level fast path (fast/) first; default true. The fast
    * path gives up on any record it cannot prove it reads exactly as JSON.parse + the record
    * readers do, so turning it off changes speed only (tests compare both).
    */
   readonly fastPath?: boolean;
+  /**
+   * Strings and contexts remembered across documents: one per source, so the blocks of a blob or
+   * the files of a replay share them (later stages key their work by the context objects).
+   */
+  readonly cache?: ParseCache;
 }
 
 /**
- * Streams a flow log document (file, blob blocks, event body) chunk by chunk into FlowRecords.
- * Each record is parsed on its own, so bad JSON costs one record, never the file. Every source
- * (files, blobs, event bodies) goes through here, so all of them get the fast path.
+ * The one reader of Azure flow data. Every source hands it what it reads (files, blob blocks, the
+ * text or values found in Event Hubs bodies), chunk by chunk; it cuts records out of the
+ * `{"records":[...]}` wrapper, an array, single records or records one per line, and reads each
+ * on its own, so bad JSON costs one record, never the document. A record is, by its own shape:
+ *
+ * - an NSG (v1/v2) or VNet flow log record: read by the byte-level fast path when it can, else by
+ *   JSON.parse and nsgFlowLog.ts / vnetFlowLog.ts;
+ * - a record of Microsoft's NSG flow logs connector (one tuple, denormalized): connectorRecord.ts;
+ * - an Event Grid / CloudEvents event (a BlobCreated notification): handed to the sink's
+ *   `gridEvent`, or skipped as a problem where nothing can follow it (a replay).
  */
 export class FlowLogReader {
   private readonly splitter: RecordSplitter;
   private readonly fast: FastRecordReader | undefined;
+  private readonly connector: ConnectorRecordReader;
   /** Rows of one record for a sink without columns of its own. */
   private readonly scratch = new FlowColumns();
   /** Records cut from the input so far, parsed or not. */
   recordsRead = 0;
   /** Records the fast path read (the others went through JSON.parse). */
   fastRecords = 0;
+  readonly kinds: RecordKindCounts = { flowLog: 0, connector: 0, blobCreated: 0, otherEvent: 0 };
 
   constructor(
     private readonly source: string,
@@ -54,11 +66,13 @@ export class FlowLogReader {
     maxRecordBytes?: number,
     options: FlowLogReaderOptions = {},
   ) {
-    this.fast = options.fastPath === false ? undefined : new FastRecordReader();
+    const cache = options.cache ?? new ParseCache();
+    this.connector = cache.connector;
+    this.fast = options.fastPath === false ? undefined : new FastRecordReader(cache);
     this.splitter = new RecordSplitter(
       {
         record: (bytes, recordIndex) => this.parseRecord(bytes, recordIndex),
-        recordAt: this.fast === undefined ? undefined : (chunk, start, _recordIndex, maxBytes) => this.readFastAt(chunk, start, maxBytes),
+        recordAt: this.fast === undefined ? undefined : (chunk, start, recordIndex, maxBytes) => this.readFastAt(chunk, start, recordIndex, maxBytes),
         problem: (reason, detail, recordIndex) =>
           this.sink.problem({
             reason,
@@ -82,29 +96,59 @@ export class FlowLogReader {
   }
 
   /**
+   * A value already decoded (an AMQP map or list, a JSON body the SDK parsed): a record, an event,
+   * or at the top a `{"records":[...]}` wrapper or a list of them.
+   */
+  readValue(value: unknown, top = true): void {
+    if (top && Array.isArray(value)) {
+      for (const element of value) this.readValue(element, false);
+      return;
+    }
+    if (top && isObject(value) && Array.isArray(value['records'])) {
+      for (const element of value['records'] as unknown[]) this.readValue(element, false);
+      return;
+    }
+    this.readRecordValue(value, { source: this.source, recordIndex: this.recordsRead++ });
+  }
+
+  /**
    * A record read in place from the chunk, when it lies wholly inside it: no copy, no second scan
    * by the splitter. Anything else (-1) is cut by the splitter and comes to parseRecord.
    */
-  private readFastAt(chunk: Buffer, start: number, maxBytes: number): number {
+  private readFastAt(chunk: Buffer, start: number, recordIndex: number, maxBytes: number): number {
     const fast = this.fast!;
     const target = rowTarget(this.sink, this.scratch);
-    if (!fast.readAt(chunk, start, Math.min(chunk.length, start + maxBytes), target)) return -1;
+    if (!this.fastRead(() => fast.readAt(chunk, start, Math.min(chunk.length, start + maxBytes), target), recordIndex)) return -1;
     this.recordsRead++;
     this.fastRecords++;
+    this.kinds.flowLog++;
     deliverRows(this.sink, target);
     return fast.recordEnd;
   }
 
+  /** Runs a fast read; an exception (a fast-path bug) is counted and the record goes the reference way. */
+  private fastRead(read: () => boolean, recordIndex: number): boolean {
+    try {
+      return read();
+    } catch (error) {
+      this.sink.fastPathError?.(error, { source: this.source, recordIndex });
+      return false;
+    }
+  }
+
   private parseRecord(bytes: Buffer, recordIndex: number): void {
-    this.recordsRead++;
-    if (this.fast !== undefined) {
+    const fast = this.fast;
+    if (fast !== undefined) {
       const target = rowTarget(this.sink, this.scratch);
-      if (this.fast.read(bytes, target)) {
+      if (this.fastRead(() => fast.read(bytes, target), recordIndex)) {
+        this.recordsRead++;
         this.fastRecords++;
+        this.kinds.flowLog++;
         deliverRows(this.sink, target);
         return;
       }
     }
+    this.recordsRead++;
     let record: unknown;
     try {
       record = JSON.parse(bytes.toString('utf8'));
@@ -118,8 +162,59 @@ export class FlowLogReader {
       });
       return;
     }
-    readFlowLogRecord(record, { source: this.source, recordIndex }, this.sink);
+    this.readRecordValue(record, { source: this.source, recordIndex });
   }
+
+  /** One parsed record of any kind, decided by its own shape (a body may mix kinds). */
+  private readRecordValue(record: unknown, context: ProblemContext): void {
+    const sink = this.sink;
+    if (!isObject(record)) {
+      sink.problem(recordProblem('not-a-record', 'record is not a JSON object', context, record));
+      return;
+    }
+    // Connector records carry the NSG category too: their tuple keys tell them apart first.
+    if (isConnectorRecord(record)) {
+      this.kinds.connector++;
+      this.connector.read(record, context, sink);
+      return;
+    }
+    const kind = recordKind(record['category'], 'flowRecords' in record, 'properties' in record);
+    if (kind === 'vnet') {
+      this.kinds.flowLog++;
+      readVnetRecord(record, context, sink);
+      return;
+    }
+    if (kind === 'nsg') {
+      this.kinds.flowLog++;
+      readNsgRecord(record, context, sink);
+      return;
+    }
+    const event = readGridEvent(record);
+    if (event !== undefined) {
+      if (event.kind === 'blob-created') this.kinds.blobCreated++;
+      else this.kinds.otherEvent++;
+      if (sink.gridEvent !== undefined) sink.gridEvent(event);
+      else
+        sink.problem(
+          gridEventProblem(event.kind === 'blob-created' ? 'a BlobCreated notification' : `an Event Grid event (${event.eventType})`, context, record),
+        );
+      return;
+    }
+    const category = typeof record['category'] === 'string' ? `category '${record['category']}'` : 'no category';
+    sink.problem(
+      recordProblem('unknown-record', `not an NSG or VNet flow log record, a connector record or an Event Grid event (${category})`, context, record),
+    );
+  }
+}
+
+function gridEventProblem(what: string, context: ProblemContext, record: unknown): ParseProblem {
+  return {
+    reason: 'unfollowed-event',
+    detail: `${what}: only the eventhub command follows notifications to their blobs`,
+    skipped: 1,
+    unit: 'record',
+    context: { ...context, excerpt: excerpt(record) },
+  };
 }
 
 /** Convenience for whole documents already in memory (tests, small event bodies). */

@@ -1,4 +1,5 @@
-import type { AzureContext, FlowDecision, FlowDirection, FlowRecord, FlowState } from '../flow/flowRecord.js';
+import type { AzureContext, FlowRecord, FlowState } from '../flow/flowRecord.js';
+import { declaredNsgVersion, DIRECTIONS, NSG_DECISIONS, NSG_PROTOCOLS, NSG_STATES, NSG_V1_FIELDS, NSG_V2_FIELDS, nsgTupleMac } from './format.js';
 import { excerpt, type ProblemContext, type SkipReason } from './problems.js';
 import type { FlowSink } from './tupleSink.js';
 import { FieldError, parseAddress, parseCount, parsePort, parseTimestampMs } from './tupleFields.js';
@@ -13,15 +14,6 @@ import { asArray, asString, isObject, recordProblem, tupleProblem, lookup } from
  * Source: Microsoft Learn, "Flow logging for network security groups", log format.
  */
 
-const PROTOCOL_BY_LETTER: Readonly<Record<string, number>> = { T: 6, U: 17 };
-const DIRECTION_BY_LETTER: Readonly<Record<string, FlowDirection>> = { I: 'inbound', O: 'outbound' };
-const DECISION_BY_LETTER: Readonly<Record<string, FlowDecision>> = { A: 'allow', D: 'deny' };
-const STATE_BY_LETTER: Readonly<Record<string, FlowState>> = { B: 'begin', C: 'continue', E: 'end' };
-
-export function isNsgRecord(record: Record<string, unknown>): boolean {
-  return record['category'] === 'NetworkSecurityGroupFlowEvent' || (record['category'] === undefined && 'properties' in record);
-}
-
 export function readNsgRecord(record: Record<string, unknown>, base: ProblemContext, sink: FlowSink): void {
   const resourceId = asString(record['resourceId']);
   const context: ProblemContext = { ...base, recordTime: asString(record['time']), resourceId };
@@ -30,8 +22,7 @@ export function readNsgRecord(record: Record<string, unknown>, base: ProblemCont
     sink.problem(recordProblem('bad-properties', 'properties is not an object', context, properties));
     return;
   }
-  const declaredVersion = Number(properties['Version'] ?? properties['version']);
-  const version = declaredVersion === 1 || declaredVersion === 2 ? declaredVersion : undefined;
+  const version = declaredNsgVersion(properties['Version'], properties['version']);
   const ruleGroups = asArray(properties['flows']);
   if (ruleGroups === undefined) {
     sink.problem(recordProblem('bad-flows', 'properties.flows is not a list', context, properties['flows']));
@@ -55,7 +46,7 @@ export function readNsgRecord(record: Record<string, unknown>, base: ProblemCont
         sink.problem(recordProblem('bad-flows', `flowTuples of rule '${rule}' is not a list`, { ...context, rule }, macGroup));
         continue;
       }
-      const mac = asString(macGroup['mac']) || recordMac;
+      const mac = nsgTupleMac(asString(macGroup['mac']), recordMac);
       const azure: AzureContext = { rule, mac, resourceId, aclId: '', encryption: '', flowLogGuid: '' };
       const groupContext: ProblemContext = { ...context, rule, mac };
       for (let t = 0; t < tuples.length; t++) {
@@ -74,7 +65,8 @@ export function readNsgRecord(record: Record<string, unknown>, base: ProblemCont
 export function readNsgTuple(tuple: unknown, version: 1 | 2 | undefined, azure: AzureContext, sink: FlowSink): [SkipReason, string] | undefined {
   if (typeof tuple !== 'string') return ['bad-tuple-type', 'flow tuple is not a string'];
   const fields = tuple.split(',');
-  const expected = version === 1 ? 8 : version === 2 ? 13 : fields.length === 8 || fields.length === 13 ? fields.length : 0;
+  const expected =
+    version === 1 ? NSG_V1_FIELDS : version === 2 ? NSG_V2_FIELDS : fields.length === NSG_V1_FIELDS || fields.length === NSG_V2_FIELDS ? fields.length : 0;
   if (fields.length !== expected) {
     return ['bad-field-count', `${fields.length} fields, NSG flow log v${version ?? '1/2'} tuples have ${expected || '8 or 13'}`];
   }
@@ -89,17 +81,17 @@ export function readNsgTuple(tuple: unknown, version: 1 | 2 | undefined, azure: 
   if (sourcePort instanceof FieldError) return ['bad-port', sourcePort.detail];
   const destinationPort = parsePort(fields[4]!);
   if (destinationPort instanceof FieldError) return ['bad-port', destinationPort.detail];
-  const protocol = lookup(PROTOCOL_BY_LETTER, fields[5]!);
+  const protocol = lookup(NSG_PROTOCOLS, fields[5]!);
   if (protocol === undefined) return ['bad-protocol', `protocol '${fields[5]}' is not T or U`];
-  const direction = lookup(DIRECTION_BY_LETTER, fields[6]!);
+  const direction = lookup(DIRECTIONS, fields[6]!);
   if (direction === undefined) return ['bad-direction', `direction '${fields[6]}' is not I or O`];
-  const decision = lookup(DECISION_BY_LETTER, fields[7]!);
+  const decision = lookup(NSG_DECISIONS, fields[7]!);
   if (decision === undefined) return ['bad-decision', `decision '${fields[7]}' is not A or D`];
 
   let state: FlowState | undefined;
   let counts: (number | undefined)[] = [undefined, undefined, undefined, undefined];
-  if (expected === 13) {
-    state = lookup(STATE_BY_LETTER, fields[8]!);
+  if (expected === NSG_V2_FIELDS) {
+    state = lookup(NSG_STATES, fields[8]!);
     if (state === undefined) return ['bad-state', `flow state '${fields[8]}' is not B, C or E`];
     for (let i = 0; i < 4; i++) {
       const count = parseCount(fields[9 + i]!);
@@ -108,7 +100,7 @@ export function readNsgTuple(tuple: unknown, version: 1 | 2 | undefined, azure: 
     }
   }
   const record: FlowRecord = {
-    kind: expected === 13 ? 'nsg-v2' : 'nsg-v1',
+    kind: expected === NSG_V2_FIELDS ? 'nsg-v2' : 'nsg-v1',
     timeMs,
     family: source.family,
     sourceAddress: source.bytes,

@@ -9,6 +9,8 @@ export type SkipReason =
   | 'oversized-record'
   | 'not-a-record'
   | 'unknown-record'
+  | 'unfollowed-event'
+  | 'refused-body'
   | 'bad-properties'
   | 'bad-flows'
   | 'bad-tuple-type'

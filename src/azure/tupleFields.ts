@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { tupleTimeMs } from './format.js';
 import { excerpt } from './problems.js';
 
 /**
@@ -12,15 +13,12 @@ export class FieldError {
   constructor(readonly detail: string) {}
 }
 
-/** Timestamps at or above this are epoch milliseconds; below, epoch seconds (year 5138 in s). */
-const MILLISECONDS_THRESHOLD = 100_000_000_000;
-
 /** Epoch seconds or milliseconds as Azure writes them, to epoch ms. */
 export function parseTimestampMs(text: string): FieldResult<number> {
   if (!isDigits(text)) return new FieldError(`timestamp '${excerpt(text)}' is not a whole number`);
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value === 0) return new FieldError(`timestamp '${excerpt(text)}' out of range`);
-  return value >= MILLISECONDS_THRESHOLD ? value : value * 1000;
+  return tupleTimeMs(value);
 }
 
 export function parsePort(text: string): FieldResult<number> {

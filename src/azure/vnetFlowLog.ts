@@ -1,4 +1,5 @@
-import type { AzureContext, FlowDirection, FlowRecord, FlowState } from '../flow/flowRecord.js';
+import type { AzureContext, FlowRecord } from '../flow/flowRecord.js';
+import { DIRECTIONS, isEncryptionStatus, VNET_FIELDS, VNET_STATES, vnetResourceId } from './format.js';
 import { excerpt, type ProblemContext, type SkipReason } from './problems.js';
 import type { FlowSink } from './tupleSink.js';
 import { FieldError, isDigits, parseAddress, parseCount, parsePort, parseTimestampMs } from './tupleFields.js';
@@ -13,16 +14,8 @@ import { asArray, asString, isObject, recordProblem, tupleProblem, lookup } from
  * Source: Microsoft Learn, "Virtual network flow logs", log format.
  */
 
-const DIRECTION_BY_LETTER: Readonly<Record<string, FlowDirection>> = { I: 'inbound', O: 'outbound' };
-const STATE_BY_LETTER: Readonly<Record<string, FlowState>> = { B: 'begin', C: 'continue', E: 'end', D: 'deny' };
-const ENCRYPTION_PATTERN = /^[A-Za-z0-9_]*$/;
-
-export function isVnetRecord(record: Record<string, unknown>): boolean {
-  return record['category'] === 'FlowLogFlowEvent' || (record['category'] === undefined && 'flowRecords' in record);
-}
-
 export function readVnetRecord(record: Record<string, unknown>, base: ProblemContext, sink: FlowSink): void {
-  const resourceId = asString(record['flowLogResourceID']) || asString(record['targetResourceID']);
+  const resourceId = vnetResourceId(asString(record['flowLogResourceID']), asString(record['targetResourceID']));
   const mac = asString(record['macAddress']);
   const flowLogGuid = asString(record['flowLogGUID']);
   const context: ProblemContext = { ...base, recordTime: asString(record['time']), resourceId, mac };
@@ -74,7 +67,7 @@ export function readVnetTuple(
 ): [SkipReason, string] | undefined {
   if (typeof tuple !== 'string') return ['bad-tuple-type', 'flow tuple is not a string'];
   const fields = tuple.split(',');
-  if (fields.length !== 13) return ['bad-field-count', `${fields.length} fields, VNet flow log tuples have 13`];
+  if (fields.length !== VNET_FIELDS) return ['bad-field-count', `${fields.length} fields, VNet flow log tuples have ${VNET_FIELDS}`];
   const timeMs = parseTimestampMs(fields[0]!);
   if (timeMs instanceof FieldError) return ['bad-timestamp', timeMs.detail];
   const source = parseAddress(fields[1]!);
@@ -89,12 +82,12 @@ export function readVnetTuple(
   const protocolText = fields[5]!;
   const protocol = isDigits(protocolText) && protocolText.length <= 3 ? Number(protocolText) : NaN;
   if (!(protocol <= 255)) return ['bad-protocol', `protocol '${protocolText}' is not a number from 0 to 255`];
-  const direction = lookup(DIRECTION_BY_LETTER, fields[6]!);
+  const direction = lookup(DIRECTIONS, fields[6]!);
   if (direction === undefined) return ['bad-direction', `direction '${fields[6]}' is not I or O`];
-  const state = lookup(STATE_BY_LETTER, fields[7]!);
+  const state = lookup(VNET_STATES, fields[7]!);
   if (state === undefined) return ['bad-state', `flow state '${fields[7]}' is not B, C, E or D`];
   const encryption = fields[8]!;
-  if (!ENCRYPTION_PATTERN.test(encryption)) return ['bad-encryption', `encryption '${excerpt(encryption)}' is not a status word`];
+  if (!isEncryptionStatus(encryption)) return ['bad-encryption', `encryption '${excerpt(encryption)}' is not a status word`];
   const packetsForward = parseCount(fields[9]!);
   if (packetsForward instanceof FieldError) return ['bad-count', packetsForward.detail];
   const bytesForward = parseCount(fields[10]!);

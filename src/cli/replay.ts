@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { SourceHealth } from '../observability/sourceHealth.js';
 import { ExportPipeline } from '../pipeline.js';
+import { ParseCache } from '../azure/parseCache.js';
 import type { FlowBatch } from '../sources/flowBatch.js';
 import { listFlowLogFiles, readFlowLogFile, type FlowLogFile } from '../sources/files.js';
 import type { ExportMetrics } from '../metrics.js';
@@ -59,10 +60,12 @@ async function* batchesFrom(
   health?: SourceHealth,
 ): AsyncGenerator<FlowBatch> {
   const metrics: ExportMetrics = pipeline.metrics;
+  // One cache for every file: the contexts of an NSG repeat from hour to hour.
+  const cache = new ParseCache();
   for (const file of files) {
     logger.debug({ file: file.path, bytes: file.bytes }, 'replaying file');
     try {
-      for await (const batch of readFlowLogFile(file.path, pipeline.problems.report)) {
+      for await (const batch of readFlowLogFile(file.path, pipeline.problems, cache)) {
         health?.succeeded();
         yield batch;
       }

@@ -80,6 +80,9 @@ export class PrometheusMetrics {
         for (const [reason, n] of s.metrics.declined) add({ source: s.name, unit: 'declined', reason }, n);
       }
     });
+    counter('nsg2ipfix_fast_path_errors_total', 'Records the fast reader failed on (read the reference way instead; a bug to report)', ['source'], (add) => {
+      for (const s of sources) add({ source: s.name }, s.metrics.fastPathErrors);
+    });
     counter('nsg2ipfix_packets_sent_total', 'Datagrams handed to the socket, per collector', ['source', 'collector'], (add) => {
       for (const s of sources) for (const c of s.collectors()) add({ source: s.name, collector: c.label }, c.datagrams);
     });

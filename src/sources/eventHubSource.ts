@@ -14,7 +14,8 @@ import type { FlowSink } from '../azure/tupleSink.js';
 import { FlowColumns } from '../flow/flowColumns.js';
 import type { FlowRecord } from '../flow/flowRecord.js';
 import { redactSecrets } from './azureErrors.js';
-import { EventBodyDecoder, type BodyKind, type DecodedBody } from './eventHubBody.js';
+import { type AmqpBodyType, type BodyOutcome, readEventBody } from '../azure/eventBody.js';
+import { ParseCache } from '../azure/parseCache.js';
 import type { NotifiedBlobReader, NotifiedStep } from './eventHubBlobs.js';
 import type { FlowBatch } from './flowBatch.js';
 
@@ -78,6 +79,9 @@ export interface EventHubSourceOptions {
   readonly maxBatchRecords?: number;
 }
 
+/** Kinds of event bodies, as counted in the stats. */
+export type BodyKind = 'flow-log' | 'connector' | 'blob-created' | 'other-event';
+
 export interface EventHubSourceStats {
   events: number;
   /** Per body kind, events seen. */
@@ -136,7 +140,7 @@ export class EventHubSource {
     partitionsClaimed: 0,
     partitionsLost: 0,
   };
-  private readonly decoder = new EventBodyDecoder();
+  private readonly cache = new ParseCache();
   private readonly partitions = new Map<string, PartitionWork>();
   private readonly queue: Queued[] = [];
   private wakeUp: (() => void) | undefined;
@@ -295,14 +299,14 @@ export class EventHubSource {
       if (this.stopping || work.closed) break;
       this.stats.events++;
       const source = `${hub}/${work.id}#${event.sequenceNumber}`;
-      let decoded: DecodedBody;
+      let decoded: BodyOutcome;
       try {
-        decoded = this.decoder.decode(event.body, event.properties, source, sink);
+        decoded = readEventBody(event.body, bodyTypeOf(event), event.properties, source, sink, { cache: this.cache });
       } catch (error) {
         // A reader bug must cost this event only, never the partition.
         decoded = {
           recognized: false,
-          kinds: new Set(),
+          kinds: { flowLog: 0, connector: 0, blobCreated: 0, otherEvent: 0 },
           azureRecords: 0,
           notifications: [],
           otherEvents: [],
@@ -311,7 +315,11 @@ export class EventHubSource {
       }
       group.azureRecords += decoded.azureRecords;
       group.inputBytes += bodyBytes(event.body);
-      for (const kind of decoded.kinds) this.stats.kinds[kind]++;
+      const kinds = decoded.kinds;
+      if (kinds.flowLog > 0) this.stats.kinds['flow-log']++;
+      if (kinds.connector > 0) this.stats.kinds.connector++;
+      if (kinds.blobCreated > 0) this.stats.kinds['blob-created']++;
+      if (kinds.otherEvent > 0) this.stats.kinds['other-event']++;
       if (!decoded.recognized) this.unrecognized(event, work, decoded.why ?? '', decoded.excerpt ?? '');
       if (decoded.otherEvents.length > 0) {
         this.stats.ignoredNotifications += decoded.otherEvents.length;
@@ -464,4 +472,10 @@ function bodyBytes(body: unknown): number {
   if (body instanceof Uint8Array) return body.byteLength;
   if (typeof body === 'string') return Buffer.byteLength(body);
   return 0;
+}
+
+/** The AMQP section the event's body came in: the body alone cannot tell a value-section binary from data. */
+function bodyTypeOf(event: ReceivedEventData): AmqpBodyType | undefined {
+  const raw = (event as { getRawAmqpMessage?: () => { bodyType?: AmqpBodyType } }).getRawAmqpMessage;
+  return typeof raw === 'function' ? raw.call(event).bodyType : undefined;
 }

@@ -2,8 +2,8 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FlowColumns } from '../flow/flowColumns.js';
 import { FlowLogReader } from '../azure/flowLogReader.js';
-import { columnSink } from '../azure/tupleSink.js';
-import type { ParseProblem } from '../azure/problems.js';
+import { ParseCache } from '../azure/parseCache.js';
+import { columnSink, type ParseReports } from '../azure/tupleSink.js';
 import type { FlowBatch } from './flowBatch.js';
 import { UserError } from '../userError.js';
 
@@ -87,10 +87,10 @@ const CHUNK_BYTES = 1 << 20;
  * Streams one file into batches of flows, one batch per chunk read. Malformed input goes to
  * `onProblem` and never stops the file.
  */
-export async function* readFlowLogFile(file: string, onProblem: (problem: ParseProblem) => void): AsyncGenerator<FlowBatch> {
+export async function* readFlowLogFile(file: string, reports: ParseReports | ParseReports['problem'], cache = new ParseCache()): AsyncGenerator<FlowBatch> {
   const records = new FlowColumns();
   let azureRecords = 0;
-  const reader = new FlowLogReader(file, columnSink(records, onProblem));
+  const reader = new FlowLogReader(file, columnSink(records, reports), undefined, { cache });
   // Two read buffers for the whole file, not a fresh one per chunk (as a read stream gives): the
   // kernel faulting in new pages for every chunk cost more than parsing it. While one chunk is
   // parsed the next is read into the other. The reader keeps nothing of a chunk once push() returns.

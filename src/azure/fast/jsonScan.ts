@@ -1,0 +1,158 @@
+/**
+ * JSON syntax over bytes, for the fast reader: each function validates exactly what JSON.parse
+ * would accept and returns the index after what it read, or -1. Pure functions over (buffer,
+ * index, end): no state between calls, so any number of readers can use them at once.
+ */
+
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
+export const COMMA = 0x2c;
+export const COLON = 0x3a;
+export const DOT = 0x2e;
+export const OPEN_BRACE = 0x7b;
+export const CLOSE_BRACE = 0x7d;
+export const OPEN_BRACKET = 0x5b;
+export const CLOSE_BRACKET = 0x5d;
+export const DIGIT_0 = 0x30;
+export const DIGIT_9 = 0x39;
+
+/** Nesting beyond this goes to the reference path (JSON.parse has no such limit; we need none). */
+const MAX_DEPTH = 64;
+
+export function skipWhitespace(buf: Buffer, i: number, end: number): number {
+  while (i < end) {
+    const c = buf[i]!;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    i++;
+  }
+  return i;
+}
+
+/** buf[i], or -1 at and past `end` (never an out-of-bounds read: those deoptimize the reader). */
+export function byteAt(buf: Buffer, i: number, end: number): number {
+  return i < end ? buf[i]! : -1;
+}
+
+function isHex(c: number | undefined): boolean {
+  return c !== undefined && ((c >= DIGIT_0 && c <= DIGIT_9) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46));
+}
+
+/** `i` at an opening quote: the index of the closing quote, or -1 when the string is not valid JSON. */
+export function scanString(buf: Buffer, i: number, end: number): number {
+  i++;
+  while (i < end) {
+    const c = buf[i]!;
+    if (c === QUOTE) return i;
+    if (c === BACKSLASH) {
+      if (i + 1 >= end) return -1;
+      const n = buf[i + 1];
+      if (n === 0x75) {
+        if (i + 5 >= end || !(isHex(buf[i + 2]) && isHex(buf[i + 3]) && isHex(buf[i + 4]) && isHex(buf[i + 5]))) return -1;
+        i += 6;
+        continue;
+      }
+      // " \ / b f n r t
+      if (n === QUOTE || n === BACKSLASH || n === 0x2f || n === 0x62 || n === 0x66 || n === 0x6e || n === 0x72 || n === 0x74) {
+        i += 2;
+        continue;
+      }
+      return -1;
+    }
+    if (c < 0x20) return -1;
+    i++;
+  }
+  return -1;
+}
+
+/** Whether buf[start, end) holds a backslash: a string with escapes is decoded by JSON.parse, not from its bytes. */
+export function hasBackslash(buf: Buffer, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (buf[k] === BACKSLASH) return true;
+  return false;
+}
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= DIGIT_0 && c <= DIGIT_9;
+}
+
+/** A JSON number from `i`: the index after it, or -1. */
+function skipNumber(buf: Buffer, i: number, end: number): number {
+  if (byteAt(buf, i, end) === 0x2d) i++;
+  const first = byteAt(buf, i, end);
+  if (first === DIGIT_0) i++;
+  else if (first >= 0x31 && first <= DIGIT_9) {
+    i++;
+    while (i < end && isDigit(byteAt(buf, i, end))) i++;
+  } else return -1;
+  if (i < end && byteAt(buf, i, end) === DOT) {
+    const from = ++i;
+    while (i < end && isDigit(byteAt(buf, i, end))) i++;
+    if (i === from) return -1;
+  }
+  if (i < end && (byteAt(buf, i, end) === 0x65 || byteAt(buf, i, end) === 0x45)) {
+    i++;
+    if (i < end && (byteAt(buf, i, end) === 0x2b || byteAt(buf, i, end) === 0x2d)) i++;
+    const from = i;
+    while (i < end && isDigit(byteAt(buf, i, end))) i++;
+    if (i === from) return -1;
+  }
+  return i > end ? -1 : i;
+}
+
+function skipLiteral(buf: Buffer, i: number, end: number, literal: string): number {
+  if (i + literal.length > end) return -1;
+  for (let k = 0; k < literal.length; k++) if (buf[i + k] !== literal.charCodeAt(k)) return -1;
+  return i + literal.length;
+}
+
+/** Any JSON value from `i` (no leading whitespace): the index after it, or -1 when it is not valid. */
+export function skipValue(buf: Buffer, i: number, end: number, depth: number): number {
+  if (depth > MAX_DEPTH || i >= end) return -1;
+  const c = byteAt(buf, i, end);
+  if (c === QUOTE) {
+    const close = scanString(buf, i, end);
+    return close < 0 ? -1 : close + 1;
+  }
+  if (c === OPEN_BRACE) {
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACE) return i + 1;
+    for (;;) {
+      if (byteAt(buf, i, end) !== QUOTE) return -1;
+      const close = scanString(buf, i, end);
+      if (close < 0) return -1;
+      i = skipWhitespace(buf, close + 1, end);
+      if (byteAt(buf, i, end) !== COLON) return -1;
+      i = skipValue(buf, skipWhitespace(buf, i + 1, end), end, depth + 1);
+      if (i < 0) return -1;
+      i = skipWhitespace(buf, i, end);
+      const next = byteAt(buf, i, end);
+      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
+      else if (next === CLOSE_BRACE) return i + 1;
+      else return -1;
+    }
+  }
+  if (c === OPEN_BRACKET) {
+    i = skipWhitespace(buf, i + 1, end);
+    if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
+    for (;;) {
+      i = skipValue(buf, i, end, depth + 1);
+      if (i < 0) return -1;
+      i = skipWhitespace(buf, i, end);
+      const next = byteAt(buf, i, end);
+      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
+      else if (next === CLOSE_BRACKET) return i + 1;
+      else return -1;
+    }
+  }
+  if (c === 0x74) return skipLiteral(buf, i, end, 'true');
+  if (c === 0x66) return skipLiteral(buf, i, end, 'false');
+  if (c === 0x6e) return skipLiteral(buf, i, end, 'null');
+  if (c === 0x2d || (c >= DIGIT_0 && c <= DIGIT_9)) return skipNumber(buf, i, end);
+  return -1;
+}
+
+/** Whether the key at buf[start, start + length) is `name` (ASCII). */
+export function keyIs(buf: Buffer, start: number, length: number, name: string): boolean {
+  if (length !== name.length) return false;
+  for (let k = 0; k < length; k++) if (buf[start + k] !== name.charCodeAt(k)) return false;
+  return true;
+}
