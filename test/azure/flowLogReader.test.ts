@@ -139,6 +139,33 @@ describe('malformed input', () => {
     expect(flows.map((f) => f.sourcePort)).toEqual([1, 2, 3]);
   });
 
+  it('reads the NSG connector records an Event Hub carries from a file too, and names Event Grid events it cannot follow', () => {
+    const connector = {
+      time: '2026-11-25T06:01:00.0000000Z',
+      category: 'NetworkSecurityGroupFlowEvent',
+      resourceId: '/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WEB-NSG',
+      nsgRuleName: 'UserRule_AllowHttps',
+      mac: '000D3AF87856',
+      startTime: '1795586460',
+      sourceAddress: '10.3.0.4',
+      destinationAddress: '192.0.2.80',
+      sourcePort: '50001',
+      destinationPort: '8443',
+      transportProtocol: 'T',
+      deviceDirection: 'I',
+      deviceAction: 'A',
+      flowState: 'E',
+      packetsStoD: '7',
+      bytesStoD: '700',
+      packetsDtoS: '6',
+      bytesDtoS: '600',
+    };
+    const notification = { eventType: 'Microsoft.Storage.BlobCreated', subject: 's', data: { url: 'https://a.blob.core.windows.net/c/PT1H.json' } };
+    const { flows, problems } = read(JSON.stringify({ records: [connector, notification] }));
+    expect(flows.map((f) => [f.kind, f.sourcePort, f.bytesForward, f.bytesReverse, f.azure.rule])).toEqual([['nsg-v2', 50001, 700, 600, 'UserRule_AllowHttps']]);
+    expect(problems.map((p) => p.reason)).toEqual(['unfollowed-event']);
+  });
+
   it('refuses a record larger than the limit without holding it in memory', () => {
     const flows: FlowRecord[] = [];
     const problems: ParseProblem[] = [];
