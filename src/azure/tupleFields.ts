@@ -87,8 +87,3 @@ export function isDigits(text: string): boolean {
   }
   return true;
 }
-
-/** Formats address bytes for people (tables, JSON lines, logs). */
-export function formatAddress(bytes: Uint8Array): string {
-  return ipaddr.fromByteArray(Array.from(bytes)).toString();
-}

@@ -1,4 +1,4 @@
-import { formatAddress } from '../azure/tupleFields.js';
+import { formatAddress } from '../flow/addresses.js';
 import { elementNameIndex, type InformationElement, VARIABLE_LENGTH } from './informationElements.js';
 import { readU64 } from './writers.js';
 

@@ -1,4 +1,4 @@
-import { normalizeMac } from '../enrich/interfaceIndex.js';
+import { normalizeMac } from '../flow/mac.js';
 
 const CACHE_LIMIT = 4096;
 const NO_MAC = new Uint8Array(6);

@@ -1,4 +1,4 @@
-import { formatAddress } from '../azure/tupleFields.js';
+import { formatAddress } from '../flow/addresses.js';
 import { DecodeError, readDataSet, type DecodedRecord, type FieldDefinition, type FieldNamer, type TemplateCache } from '../ipfix/decoder.js';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isFlowLogBlobUrl, readBinaryCloudEvent, readGridEvent } from '../../src/azure/blobCreatedEvent.js';
 import type { ParseProblem } from '../../src/azure/problems.js';
-import { formatAddress } from '../../src/azure/tupleFields.js';
+import { formatAddress } from '../../src/flow/addresses.js';
 import type { FlowRecord } from '../../src/flow/flowRecord.js';
 import { type AmqpBodyType, type BodyOutcome, readEventBody } from '../../src/azure/eventBody.js';
 import { ParseCache } from '../../src/azure/parseCache.js';

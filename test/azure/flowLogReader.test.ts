@@ -4,7 +4,8 @@ import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { FlowLogReader, readFlowLogDocument } from '../../src/azure/flowLogReader.js';
 import type { ParseProblem } from '../../src/azure/problems.js';
-import { formatAddress, parseAddress, parseDottedQuad } from '../../src/azure/tupleFields.js';
+import { parseAddress, parseDottedQuad } from '../../src/azure/tupleFields.js';
+import { formatAddress } from '../../src/flow/addresses.js';
 import type { FlowRecord } from '../../src/flow/flowRecord.js';
 
 const SAMPLES = join(import.meta.dirname, '..', '..', 'samples');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FlowStartTimes } from '../../src/enrich/flowStartTimes.js';
-import { interfaceIndexFromMac, normalizeMac } from '../../src/enrich/interfaceIndex.js';
+import { interfaceIndexFromMac } from '../../src/enrich/interfaceIndex.js';
+import { normalizeMac } from '../../src/flow/mac.js';
 import { observationDomainFromResourceId } from '../../src/enrich/observationDomain.js';
 import { flow } from '../helpers/flows.js';
 

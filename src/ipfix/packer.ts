@@ -1,0 +1,272 @@
+import type { EncodedMessage } from '../flow/flowEncoder.js';
+import { MessageBuffers } from './messageBuffers.js';
+import { writeU16 } from './writers.js';
+
+/**
+ * Messages of IPFIX (RFC 7011) and NetFlow v9 (RFC 3954) are packed the same way, here: per
+ * observation domain (v9: source id) a sequence number and template state; templates in messages
+ * of their own ahead of any data that needs them, three times when a domain first appears and again
+ * on a timer or after so many data messages (a collector may have restarted); options records
+ * (interface and domain names) remembered per domain and sent again after each template refresh;
+ * records packed into sets until the next would not fit the message. Each protocol is a small spec
+ * (ipfixSpec in encoder.ts, netflow9Spec in ../netflow/v9.ts): its header, how its sequence
+ * advances, and its set padding. Pure: the clock comes in as `nowMs`, messages go out via `emit`.
+ */
+
+/** RFC 7011 section 3.3.2 / RFC 3954 section 5.2: a set (flowset) header is an id and a length. */
+export const SET_HEADER_BYTES = 4;
+
+/** Smallest message size we accept: go-ipfix's floor, enough for any record we write. */
+export const MIN_MESSAGE_BYTES = 512;
+/** The largest message: both length fields are 16 bits. */
+export const MAX_MESSAGE_BYTES = 65_535;
+
+/** An options record as written into a set (its template's id and its bytes). */
+export interface OptionsRecord {
+  readonly setId: number;
+  readonly bytes: Uint8Array;
+}
+
+/** Per observation domain: RFC 7011 scopes templates and sequence numbers by domain. */
+export interface DomainState {
+  readonly id: number;
+  /** The sequence number the next message of this domain carries. */
+  sequence: number;
+  dataMessagesSinceTemplates: number;
+  templatesSentAtMs: number;
+  /** Options records announced in this domain, by key (an interface index...), in order. */
+  readonly options: Map<number, OptionsRecord>;
+}
+
+/** A message being filled, at slab offsets (see MessageBuffers). */
+export interface OpenMessage {
+  readonly buf: Buffer;
+  readonly view: DataView;
+  readonly domain: DomainState;
+  /** Where the message starts in `buf`. */
+  readonly start: number;
+  /** Where it may end at most. */
+  readonly limit: number;
+  offset: number;
+  /** Records of every kind (the v9 header's count). */
+  records: number;
+  /** Flow and options data records (what IPFIX sequence numbers count). */
+  dataRecords: number;
+  /** Flow records only. */
+  flows: number;
+  /** Template id of the set being filled, or -1. */
+  setId: number;
+  setStart: number;
+}
+
+/** A message header to write, with what the protocol's sequence rule needs. */
+export interface MessageSummary {
+  readonly domain: DomainState;
+  readonly records: number;
+  readonly dataRecords: number;
+}
+
+/** What differs between IPFIX and NetFlow v9. */
+export interface ProtocolSpec {
+  readonly headerBytes: number;
+  /** Sets are padded to a multiple of this many bytes (v9: 4; IPFIX: 1, no padding). */
+  readonly setAlignment: number;
+  /** The sets of a template message, after the header, and the template records they hold. */
+  readonly templateSets: Buffer;
+  readonly templateRecords: number;
+  /**
+   * Writes the header of the finished message `bytes` and returns the domain's next sequence
+   * number (IPFIX counts data records, v9 counts messages).
+   */
+  writeHeader(bytes: Buffer, message: MessageSummary, nowMs: number): number;
+  /** A data message opens (v9 starts its uptime clock). */
+  opened?(nowMs: number): void;
+}
+
+export interface PackerOptions {
+  readonly maxMessageSizeInBytes: number;
+  /** Templates are re-sent when this much time passed since the last send... */
+  readonly templateRefreshIntervalMs: number;
+  /** ...or when this many data messages went out in the domain since. */
+  readonly templateRefreshPackets: number;
+  /** Template messages sent back to back when a domain first appears. */
+  readonly templateRepeatsAtStart: number;
+}
+
+const MAX_DOMAINS = 65_536;
+
+export class MessagePacker {
+  /** The message being filled, if any. */
+  open: OpenMessage | undefined;
+  /** The domain of the previous record: consecutive records nearly always share one. */
+  lastDomain: DomainState | undefined;
+  private readonly domains = new Map<number, DomainState>();
+  private readonly buffers: MessageBuffers;
+  private readonly maxMessageBytes: number;
+  /** Options records written, re-sends included. */
+  optionsRecords = 0;
+
+  constructor(
+    private readonly spec: ProtocolSpec,
+    private readonly options: PackerOptions,
+    private readonly emit: (message: EncodedMessage) => void,
+  ) {
+    const size = options.maxMessageSizeInBytes;
+    if (!Number.isInteger(size) || size < MIN_MESSAGE_BYTES || size > MAX_MESSAGE_BYTES) {
+      throw new RangeError(`maximum message size must be ${MIN_MESSAGE_BYTES}..${MAX_MESSAGE_BYTES} bytes, got ${size}`);
+    }
+    this.maxMessageBytes = size;
+    this.buffers = new MessageBuffers(size);
+  }
+
+  /**
+   * The state of domain `id`; a new domain gets its templates at once, after `describe` named it
+   * (options records registered there follow the templates).
+   */
+  domainFor(id: number, nowMs: number, describe?: (domain: DomainState) => void): DomainState {
+    const last = this.lastDomain;
+    if (last !== undefined && last.id === id) return last;
+    let domain = this.domains.get(id);
+    if (domain === undefined) {
+      if (this.domains.size >= MAX_DOMAINS) this.domains.clear();
+      domain = { id, sequence: 0, dataMessagesSinceTemplates: 0, templatesSentAtMs: nowMs, options: new Map() };
+      this.domains.set(id, domain);
+      describe?.(domain);
+      this.sendTemplates(domain, nowMs, this.options.templateRepeatsAtStart);
+    }
+    this.lastDomain = domain;
+    return domain;
+  }
+
+  /** Sends templates again before the next data of every domain. */
+  refreshTemplates(): void {
+    for (const domain of this.domains.values()) domain.templatesSentAtMs = -Infinity;
+  }
+
+  /** Every message emitted so far was copied out: their bytes may be written over. */
+  reuseBuffers(): void {
+    this.buffers.reuse();
+  }
+
+  /** Remembers an options record of the domain (sent again with every template refresh) and sends it now. */
+  announce(domain: DomainState, key: number, record: OptionsRecord, nowMs: number): void {
+    domain.options.set(key, record);
+    this.appendOptionsRecord(domain, record, nowMs);
+  }
+
+  /** Emits the partly filled message, if any. */
+  flush(nowMs: number): void {
+    const open = this.open;
+    if (open === undefined) return;
+    this.open = undefined;
+    this.closeSet(open);
+    const domain = open.domain;
+    const bytes = this.buffers.finish(open.offset - open.start);
+    domain.sequence = this.spec.writeHeader(bytes, open, nowMs) >>> 0;
+    domain.dataMessagesSinceTemplates++;
+    this.emit({ bytes, observationDomainId: domain.id, dataRecords: open.dataRecords, templateRecords: 0 });
+  }
+
+  /** Makes room for one record of `length` bytes in a set of `setId`, starting a message or set as needed. */
+  reserve(domain: DomainState, setId: number, length: number, nowMs: number): OpenMessage {
+    let open = this.open;
+    if (open !== undefined && !this.fits(open, domain, setId, length)) {
+      this.flush(nowMs);
+      open = undefined;
+    }
+    if (open === undefined) {
+      // Refresh at a message boundary, so no data message is cut short for it.
+      if (this.templatesDue(domain, nowMs)) {
+        this.sendTemplates(domain, nowMs, 1);
+        open = this.open;
+        if (open !== undefined && !this.fits(open, domain, setId, length)) {
+          this.flush(nowMs);
+          open = undefined;
+        }
+      }
+      open ??= this.openMessage(domain, nowMs);
+    }
+    if (open.setId !== setId) {
+      this.closeSet(open);
+      open.setId = setId;
+      open.setStart = open.offset;
+      writeU16(open.buf, open.offset, setId);
+      open.offset += SET_HEADER_BYTES;
+    }
+    if (open.offset + length > open.limit) throw new RangeError(`a ${length}-byte record cannot fit a ${this.maxMessageBytes}-byte message`);
+    return open;
+  }
+
+  private openMessage(domain: DomainState, nowMs: number): OpenMessage {
+    const buffers = this.buffers;
+    buffers.take();
+    const start = buffers.start;
+    // A literal of one shape, not a spread: the row loops read this object for every record.
+    const open: OpenMessage = {
+      buf: buffers.slab,
+      view: buffers.view,
+      domain,
+      start,
+      limit: start + this.maxMessageBytes,
+      offset: start + this.spec.headerBytes,
+      records: 0,
+      dataRecords: 0,
+      flows: 0,
+      setId: -1,
+      setStart: 0,
+    };
+    this.open = open;
+    this.spec.opened?.(nowMs);
+    return open;
+  }
+
+  /** Worst case: a new set header, and padding to the set alignment after this record. */
+  private fits(message: OpenMessage, domain: DomainState, setId: number, length: number): boolean {
+    return (
+      message.domain === domain && message.offset + length + (message.setId === setId ? 0 : SET_HEADER_BYTES) + (this.spec.setAlignment - 1) <= message.limit
+    );
+  }
+
+  /** Pads the set to the protocol's alignment (RFC 3954 section 5.3; the length includes the padding). */
+  private closeSet(open: OpenMessage): void {
+    if (open.setId < 0) return;
+    const alignment = this.spec.setAlignment;
+    while ((open.offset - open.setStart) % alignment !== 0) open.buf[open.offset++] = 0;
+    writeU16(open.buf, open.setStart + 2, open.offset - open.setStart);
+    open.setId = -1;
+  }
+
+  private templatesDue(domain: DomainState, nowMs: number): boolean {
+    return (
+      domain.dataMessagesSinceTemplates >= this.options.templateRefreshPackets || nowMs - domain.templatesSentAtMs >= this.options.templateRefreshIntervalMs
+    );
+  }
+
+  /**
+   * Templates travel in messages of their own, ahead of any data that needs them; the domain's
+   * options records follow in the next data message.
+   */
+  private sendTemplates(domain: DomainState, nowMs: number, copies: number): void {
+    this.flush(nowMs);
+    const spec = this.spec;
+    const length = spec.headerBytes + spec.templateSets.length;
+    for (let i = 0; i < copies; i++) {
+      const bytes = Buffer.allocUnsafe(length);
+      spec.templateSets.copy(bytes, spec.headerBytes);
+      domain.sequence = spec.writeHeader(bytes, { domain, records: spec.templateRecords, dataRecords: 0 }, nowMs) >>> 0;
+      this.emit({ bytes, observationDomainId: domain.id, dataRecords: 0, templateRecords: spec.templateRecords });
+    }
+    domain.templatesSentAtMs = nowMs;
+    domain.dataMessagesSinceTemplates = 0;
+    for (const record of domain.options.values()) this.appendOptionsRecord(domain, record, nowMs);
+  }
+
+  private appendOptionsRecord(domain: DomainState, record: OptionsRecord, nowMs: number): void {
+    const open = this.reserve(domain, record.setId, record.bytes.length, nowMs);
+    open.buf.set(record.bytes, open.offset);
+    open.offset += record.bytes.length;
+    open.records++;
+    open.dataRecords++;
+    this.optionsRecords++;
+  }
+}
