@@ -1,4 +1,4 @@
-import { ADDRESS_WORDS, FlowColumns, type ColumnArrays } from '../flow/flowColumns.js';
+import { COLUMN_NAMES, columnShape, type ColumnArrays, type ColumnName, type FlowColumns, makeColumn } from '../flow/flowColumns.js';
 import type { AzureContext } from '../flow/flowRecord.js';
 
 /**
@@ -11,29 +11,21 @@ import type { AzureContext } from '../flow/flowRecord.js';
 /** Rows in one batch buffer: the pipeline enriches and hands over this many at a time. */
 export const ROWS_PER_BATCH = 2048;
 
-/** Byte offsets of the columns in a batch buffer (8-byte columns first, so each is aligned). */
+/**
+ * Byte offsets of the columns in a batch buffer, from the column table (flow/flowColumns.ts),
+ * largest elements first so each column is aligned; the context numbers come last.
+ */
 const LAYOUT = (() => {
   let at = 0;
-  const take = (bytesPerRow: number) => {
-    const offset = at;
-    at += bytesPerRow * ROWS_PER_BATCH;
-    return offset;
-  };
-  return {
-    times: take(8),
-    starts: take(8),
-    counts: take(32),
-    addresses: take(4 * ADDRESS_WORDS),
-    domains: take(4),
-    interfaces: take(4),
-    contextIds: take(4),
-    ports: take(4),
-    kinds: take(1),
-    protocols: take(1),
-    flags: take(1),
-    states: take(1),
-    bytes: at,
-  };
+  const offsets = {} as Record<ColumnName, number>;
+  const names = [...COLUMN_NAMES].sort((a, b) => columnShape(b).bytesPerElement - columnShape(a).bytesPerElement);
+  for (const name of names) {
+    const { perRow, bytesPerElement } = columnShape(name);
+    offsets[name] = at;
+    at += perRow * bytesPerElement * ROWS_PER_BATCH;
+  }
+  const contextIds = at;
+  return { offsets, contextIds, bytes: at + 4 * ROWS_PER_BATCH };
 })();
 
 export const BATCH_BYTES = LAYOUT.bytes;
@@ -44,21 +36,9 @@ export interface BatchViews extends ColumnArrays {
 }
 
 export function batchViews(buffer: ArrayBuffer): BatchViews {
-  const n = ROWS_PER_BATCH;
-  return {
-    times: new Float64Array(buffer, LAYOUT.times, n),
-    starts: new Float64Array(buffer, LAYOUT.starts, n),
-    counts: new Float64Array(buffer, LAYOUT.counts, 4 * n),
-    addresses: new Int32Array(buffer, LAYOUT.addresses, ADDRESS_WORDS * n),
-    domains: new Uint32Array(buffer, LAYOUT.domains, n),
-    interfaces: new Uint32Array(buffer, LAYOUT.interfaces, n),
-    contextIds: new Int32Array(buffer, LAYOUT.contextIds, n),
-    ports: new Uint16Array(buffer, LAYOUT.ports, 2 * n),
-    kinds: new Uint8Array(buffer, LAYOUT.kinds, n),
-    protocols: new Uint8Array(buffer, LAYOUT.protocols, n),
-    flags: new Uint8Array(buffer, LAYOUT.flags, n),
-    states: new Uint8Array(buffer, LAYOUT.states, n),
-  };
+  const views = { contextIds: new Int32Array(buffer, LAYOUT.contextIds, ROWS_PER_BATCH) } as Record<string, unknown>;
+  for (const name of COLUMN_NAMES) views[name] = makeColumn(name, ROWS_PER_BATCH, buffer, LAYOUT.offsets[name]);
+  return views as unknown as BatchViews;
 }
 
 /** Most contexts numbered before both sides start over (a long run sees new ones all the time). */
@@ -80,17 +60,10 @@ export class ContextNumbers {
   pack(flows: FlowColumns, from: number, to: number, views: BatchViews): { contexts: AzureContext[]; firstId: number; restart: boolean } {
     const n = to - from;
     if (n > ROWS_PER_BATCH) throw new RangeError(`${n} rows do not fit a batch of ${ROWS_PER_BATCH}`);
-    views.times.set(flows.times.subarray(from, to));
-    views.starts.set(flows.starts.subarray(from, to));
-    views.counts.set(flows.counts.subarray(from * 4, to * 4));
-    views.addresses.set(flows.addresses.subarray(from * ADDRESS_WORDS, to * ADDRESS_WORDS));
-    views.domains.set(flows.domains.subarray(from, to));
-    views.interfaces.set(flows.interfaces.subarray(from, to));
-    views.ports.set(flows.ports.subarray(from * 2, to * 2));
-    views.kinds.set(flows.kinds.subarray(from, to));
-    views.protocols.set(flows.protocols.subarray(from, to));
-    views.flags.set(flows.flags.subarray(from, to));
-    views.states.set(flows.states.subarray(from, to));
+    for (const name of COLUMN_NAMES) {
+      const perRow = columnShape(name).perRow;
+      (views[name] as Float64Array).set((flows[name] as Float64Array).subarray(from * perRow, to * perRow));
+    }
     if (this.next + n > this.maxIds) {
       this.ids = new WeakMap();
       this.next = 0;

@@ -46,46 +46,78 @@ class ReusedFlowRecord implements FlowRecord {
   azure: AzureContext = { rule: '', mac: '', resourceId: '', aclId: '', encryption: '', flowLogGuid: '' };
 }
 
-/** The typed-array columns of FlowColumns (see there). */
-export interface ColumnArrays {
-  readonly times: Float64Array;
-  readonly counts: Float64Array;
-  readonly ports: Uint16Array;
-  readonly addresses: Int32Array;
-  readonly kinds: Uint8Array;
-  readonly protocols: Uint8Array;
-  readonly flags: Uint8Array;
-  readonly states: Uint8Array;
-  readonly starts: Float64Array;
-  readonly domains: Uint32Array;
-  readonly interfaces: Uint32Array;
+/**
+ * The columns of a row, defined here once: FlowColumns, the exporting thread's batch buffers and
+ * their views all follow from this table. Order matters for batch buffers (8-byte columns first,
+ * so every column is aligned).
+ */
+const COLUMNS = {
+  /** Tuple time, epoch ms: the flow's end on the wire. */
+  times: { type: Float64Array, perRow: 1 },
+  /** Flow start, epoch ms (enrich stage). */
+  starts: { type: Float64Array, perRow: 1 },
+  /** packets forward, bytes forward, packets reverse, bytes reverse; NaN where Azure left it blank. */
+  counts: { type: Float64Array, perRow: 4 },
+  /** Addresses as big-endian 32-bit words (see ADDRESS_WORDS). */
+  addresses: { type: Int32Array, perRow: ADDRESS_WORDS },
+  /** IPFIX observation domain / NetFlow source id (enrich stage). */
+  domains: { type: Uint32Array, perRow: 1 },
+  /** The NIC's interface index: ingress for inbound traffic, egress for outbound (enrich stage). */
+  interfaces: { type: Uint32Array, perRow: 1 },
+  /** source port, destination port. */
+  ports: { type: Uint16Array, perRow: 2 },
+  /** KIND_CODES. */
+  kinds: { type: Uint8Array, perRow: 1 },
+  protocols: { type: Uint8Array, perRow: 1 },
+  /** OUTBOUND | DENIED | IPV6. */
+  flags: { type: Uint8Array, perRow: 1 },
+  /** STATE_CODES. */
+  states: { type: Uint8Array, perRow: 1 },
+} as const;
+
+export type ColumnName = keyof typeof COLUMNS;
+/** The typed-array columns of FlowColumns, one entry per COLUMNS row. */
+export type ColumnArrays = { -readonly [K in ColumnName]: ArrayOf<(typeof COLUMNS)[K]['type']> };
+type ArrayOf<T> = T extends Float64ArrayConstructor
+  ? Float64Array
+  : T extends Int32ArrayConstructor
+    ? Int32Array
+    : T extends Uint32ArrayConstructor
+      ? Uint32Array
+      : T extends Uint16ArrayConstructor
+        ? Uint16Array
+        : Uint8Array;
+export const COLUMN_NAMES = Object.keys(COLUMNS) as readonly ColumnName[];
+
+/** Elements per row and bytes per element of a column. */
+export function columnShape(name: ColumnName): { readonly perRow: number; readonly bytesPerElement: number } {
+  const column = COLUMNS[name];
+  return { perRow: column.perRow, bytesPerElement: column.type.BYTES_PER_ELEMENT };
+}
+
+/** A column of `rows` rows, over `buffer` at `byteOffset` or newly allocated. */
+export function makeColumn<K extends ColumnName>(name: K, rows: number, buffer?: ArrayBuffer, byteOffset = 0): ColumnArrays[K] {
+  const { type, perRow } = COLUMNS[name];
+  return (buffer === undefined ? new type(rows * perRow) : new type(buffer, byteOffset, rows * perRow)) as ColumnArrays[K];
 }
 
 export class FlowColumns implements ColumnArrays {
   length = 0;
   private capacity = 0;
-  /** Tuple time, epoch ms: the flow's end on the wire. */
+  // The typed-array columns (see COLUMNS), declared with a value of their type: V8 then knows each
+  // field's kind in the hot loops that read them.
   times: Float64Array = new Float64Array(0);
-  /** packets forward, bytes forward, packets reverse, bytes reverse; NaN where Azure left it blank. */
+  starts: Float64Array = new Float64Array(0);
   counts: Float64Array = new Float64Array(0);
-  /** source port, destination port. */
-  ports: Uint16Array = new Uint16Array(0);
-  /** Addresses as big-endian 32-bit words (see ADDRESS_WORDS). */
   addresses: Int32Array = new Int32Array(0);
+  domains: Uint32Array = new Uint32Array(0);
+  interfaces: Uint32Array = new Uint32Array(0);
+  ports: Uint16Array = new Uint16Array(0);
   kinds: Uint8Array = new Uint8Array(0);
   protocols: Uint8Array = new Uint8Array(0);
-  /** OUTBOUND | DENIED | IPV6. */
   flags: Uint8Array = new Uint8Array(0);
   states: Uint8Array = new Uint8Array(0);
   contexts: AzureContext[] = [];
-
-  // Filled by the enrich stage (src/enrich/), read by the encoders.
-  /** Flow start, epoch ms. */
-  starts: Float64Array = new Float64Array(0);
-  /** IPFIX observation domain / NetFlow source id. */
-  domains: Uint32Array = new Uint32Array(0);
-  /** The NIC's interface index (ingress for inbound traffic, egress for outbound). */
-  interfaces: Uint32Array = new Uint32Array(0);
 
   private readonly row = new ReusedFlowRecord();
   private readonly source4 = new Uint8Array(4);
@@ -106,17 +138,8 @@ export class FlowColumns implements ColumnArrays {
    * this way, without a copy). Contexts are the caller's to fill.
    */
   adopt(arrays: ColumnArrays, length: number): void {
-    this.times = arrays.times;
-    this.counts = arrays.counts;
-    this.ports = arrays.ports;
-    this.addresses = arrays.addresses;
-    this.kinds = arrays.kinds;
-    this.protocols = arrays.protocols;
-    this.flags = arrays.flags;
-    this.states = arrays.states;
-    this.starts = arrays.starts;
-    this.domains = arrays.domains;
-    this.interfaces = arrays.interfaces;
+    const columns = this as unknown as Record<ColumnName, unknown>;
+    for (const name of COLUMN_NAMES) columns[name] = arrays[name];
     this.capacity = arrays.times.length;
     if (length > this.capacity) throw new RangeError(`${length} rows in columns of ${this.capacity}`);
     this.length = length;
@@ -223,35 +246,21 @@ export class FlowColumns implements ColumnArrays {
   }
 
   private moveRow(from: number, to: number): void {
-    this.times[to] = this.times[from]!;
-    this.counts.copyWithin(to * 4, from * 4, from * 4 + 4);
-    this.ports.copyWithin(to * 2, from * 2, from * 2 + 2);
-    this.addresses.copyWithin(to * ADDRESS_WORDS, from * ADDRESS_WORDS, from * ADDRESS_WORDS + ADDRESS_WORDS);
-    this.kinds[to] = this.kinds[from]!;
-    this.protocols[to] = this.protocols[from]!;
-    this.flags[to] = this.flags[from]!;
-    this.states[to] = this.states[from]!;
+    for (const name of COLUMN_NAMES) {
+      const perRow = COLUMNS[name].perRow;
+      this[name].copyWithin(to * perRow, from * perRow, from * perRow + perRow);
+    }
     this.contexts[to] = this.contexts[from]!;
   }
 
   private resize(capacity: number): void {
     const keep = this.length;
-    const grow = <T extends Float64Array | Uint32Array | Int32Array | Uint16Array | Uint8Array>(old: T, make: (n: number) => T, perRow: number): T => {
-      const next = make(capacity * perRow);
-      next.set(old.subarray(0, keep * perRow));
-      return next;
-    };
-    this.times = grow(this.times, (n) => new Float64Array(n), 1);
-    this.counts = grow(this.counts, (n) => new Float64Array(n), 4);
-    this.ports = grow(this.ports, (n) => new Uint16Array(n), 2);
-    this.addresses = grow(this.addresses, (n) => new Int32Array(n), ADDRESS_WORDS);
-    this.kinds = grow(this.kinds, (n) => new Uint8Array(n), 1);
-    this.protocols = grow(this.protocols, (n) => new Uint8Array(n), 1);
-    this.flags = grow(this.flags, (n) => new Uint8Array(n), 1);
-    this.states = grow(this.states, (n) => new Uint8Array(n), 1);
-    this.starts = grow(this.starts, (n) => new Float64Array(n), 1);
-    this.domains = grow(this.domains, (n) => new Uint32Array(n), 1);
-    this.interfaces = grow(this.interfaces, (n) => new Uint32Array(n), 1);
+    const columns = this as unknown as Record<ColumnName, Float64Array>;
+    for (const name of COLUMN_NAMES) {
+      const next = makeColumn(name, capacity) as Float64Array;
+      next.set(columns[name].subarray(0, keep * COLUMNS[name].perRow));
+      columns[name] = next;
+    }
     this.capacity = capacity;
   }
 }
