@@ -118,7 +118,13 @@ export class FlowLogReader {
   private readFastAt(chunk: Buffer, start: number, recordIndex: number, maxBytes: number): number {
     const fast = this.fast!;
     const target = rowTarget(this.sink, this.scratch);
-    if (!this.fastRead(() => fast.readAt(chunk, start, Math.min(chunk.length, start + maxBytes), target), recordIndex)) return -1;
+    let read = false;
+    try {
+      read = fast.readAt(chunk, start, Math.min(chunk.length, start + maxBytes), target);
+    } catch (error) {
+      this.fastPathFailed(error, recordIndex);
+    }
+    if (!read) return -1;
     this.recordsRead++;
     this.fastRecords++;
     this.kinds.flowLog++;
@@ -126,21 +132,22 @@ export class FlowLogReader {
     return fast.recordEnd;
   }
 
-  /** Runs a fast read; an exception (a fast-path bug) is counted and the record goes the reference way. */
-  private fastRead(read: () => boolean, recordIndex: number): boolean {
-    try {
-      return read();
-    } catch (error) {
-      this.sink.fastPathError?.(error, { source: this.source, recordIndex });
-      return false;
-    }
+  /** A fast-path bug (it threw): counted, and the record goes the reference way. */
+  private fastPathFailed(error: unknown, recordIndex: number): void {
+    this.sink.fastPathError?.(error, { source: this.source, recordIndex });
   }
 
   private parseRecord(bytes: Buffer, recordIndex: number): void {
     const fast = this.fast;
     if (fast !== undefined) {
       const target = rowTarget(this.sink, this.scratch);
-      if (this.fastRead(() => fast.read(bytes, target), recordIndex)) {
+      let read = false;
+      try {
+        read = fast.read(bytes, target);
+      } catch (error) {
+        this.fastPathFailed(error, recordIndex);
+      }
+      if (read) {
         this.recordsRead++;
         this.fastRecords++;
         this.kinds.flowLog++;

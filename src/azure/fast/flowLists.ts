@@ -6,23 +6,19 @@ import type { ParseProblem } from '../problems.js';
 import type { FlowSink } from '../tupleSink.js';
 import { readVnetTuple as readVnetTupleReference } from '../vnetFlowLog.js';
 import { type MutableContext, newContext, VnetGroup } from './contexts.js';
-import {
-  byteAt,
-  CLOSE_BRACE,
-  CLOSE_BRACKET,
-  COLON,
-  COMMA,
-  hasBackslash,
-  keyIs,
-  OPEN_BRACE,
-  OPEN_BRACKET,
-  QUOTE,
-  scanString,
-  skipValue,
-  skipWhitespace,
-} from './jsonScan.js';
+import { byteAt, hasBackslash, keyIs, scanPlainString, scanString, skipValue, skipWhitespace } from './jsonScan.js';
 import type { StringCache } from './stringCache.js';
 import { readNsgTuple, readVnetTuple, tupleFitsIn } from './tupleReaders.js';
+
+// Module constants, not imported bindings (see tupleReaders.ts).
+const QUOTE = 0x22,
+  COMMA = 0x2c,
+  COLON = 0x3a,
+  OPEN_BRACE = 0x7b,
+  CLOSE_BRACE = 0x7d,
+  OPEN_BRACKET = 0x5b,
+  CLOSE_BRACKET = 0x5d;
+const NSG_V1 = KIND_CODES['nsg-v1'];
 
 /** Collects what the reference tuple readers hand back for a tuple the fast path passed on. */
 class CaptureSink implements FlowSink {
@@ -103,8 +99,8 @@ export class FlowListReader {
     const buf = this.buf;
     const end = this.end;
     if (byteAt(buf, i, end) !== QUOTE) return -1;
-    const close = scanString(buf, i, end);
-    if (close < 0 || hasBackslash(buf, i + 1, close)) return -1;
+    const close = scanPlainString(buf, i, end);
+    if (close < 0) return -1;
     this.keyStart = i + 1;
     this.keyLength = close - i - 1;
     i = skipWhitespace(buf, close + 1, end);
@@ -349,8 +345,7 @@ export class FlowListReader {
     const end = this.end;
     const out = this.out;
     const groups = this.groups;
-    let v1 = 0;
-    let v2 = 0;
+    const firstRow = out.length;
     i = skipWhitespace(buf, i + 1, end);
     if (byteAt(buf, i, end) !== CLOSE_BRACKET) {
       for (;;) {
@@ -362,10 +357,6 @@ export class FlowListReader {
         if (close < 0) {
           close = group === undefined ? this.readNsgTupleSlow(i, azure) : this.readVnetTupleSlow(i, group);
           if (close < 0) return -1;
-        }
-        if (group === undefined) {
-          if (out.kinds[out.length - 1] === KIND_CODES['nsg-v1']) v1++;
-          else v2++;
         }
         i = close + 1;
         let next = byteAt(buf, i, end);
@@ -382,8 +373,14 @@ export class FlowListReader {
         else return -1;
       }
     }
-    this.nsgV1Tuples += v1;
-    this.nsgV2Tuples += v2;
+    if (group === undefined) {
+      // Version may come after the flows: the field counts are checked against it at the end.
+      const kinds = out.kinds;
+      let v1 = 0;
+      for (let row = firstRow; row < out.length; row++) if (kinds[row] === NSG_V1) v1++;
+      this.nsgV1Tuples += v1;
+      this.nsgV2Tuples += out.length - firstRow - v1;
+    }
     return i + 1;
   }
 

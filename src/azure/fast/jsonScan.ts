@@ -4,17 +4,19 @@
  * index, end): no state between calls, so any number of readers can use them at once.
  */
 
-export const QUOTE = 0x22;
-export const BACKSLASH = 0x5c;
-export const COMMA = 0x2c;
-export const COLON = 0x3a;
-export const DOT = 0x2e;
-export const OPEN_BRACE = 0x7b;
-export const CLOSE_BRACE = 0x7d;
-export const OPEN_BRACKET = 0x5b;
-export const CLOSE_BRACKET = 0x5d;
-export const DIGIT_0 = 0x30;
-export const DIGIT_9 = 0x39;
+// Each fast module keeps its own byte constants: V8 folds a module's own constants into its loops,
+// not imported ones (see tupleReaders.ts).
+const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  COMMA = 0x2c,
+  COLON = 0x3a,
+  DOT = 0x2e,
+  DIGIT_0 = 0x30,
+  DIGIT_9 = 0x39;
+const OPEN_BRACE = 0x7b,
+  CLOSE_BRACE = 0x7d,
+  OPEN_BRACKET = 0x5b,
+  CLOSE_BRACKET = 0x5d;
 
 /** Nesting beyond this goes to the reference path (JSON.parse has no such limit; we need none). */
 const MAX_DEPTH = 64;
@@ -59,6 +61,21 @@ export function scanString(buf: Buffer, i: number, end: number): number {
       return -1;
     }
     if (c < 0x20) return -1;
+    i++;
+  }
+  return -1;
+}
+
+/**
+ * `i` at the opening quote of a key: the index of its closing quote, or -1 when the key is not a
+ * plain string (an escape sends the record to the reference path, which decodes keys itself).
+ */
+export function scanPlainString(buf: Buffer, i: number, end: number): number {
+  i++;
+  while (i < end) {
+    const c = buf[i]!;
+    if (c === QUOTE) return i;
+    if (c === BACKSLASH || c < 0x20) return -1;
     i++;
   }
   return -1;

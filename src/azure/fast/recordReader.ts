@@ -3,7 +3,14 @@ import type { AzureContext } from '../../flow/flowRecord.js';
 import { NSG_CATEGORY, nsgTupleMac, recordKind, VNET_CATEGORY, vnetResourceId } from '../format.js';
 import { type ContextInterner, type MutableContext, sameContext } from './contexts.js';
 import { FlowListReader } from './flowLists.js';
-import { byteAt, CLOSE_BRACE, COLON, COMMA, hasBackslash, keyIs, OPEN_BRACE, QUOTE, scanString, skipValue, skipWhitespace } from './jsonScan.js';
+import { byteAt, keyIs, scanPlainString, skipValue, skipWhitespace } from './jsonScan.js';
+
+// Module constants, not imported bindings (see tupleReaders.ts).
+const QUOTE = 0x22,
+  COMMA = 0x2c,
+  COLON = 0x3a,
+  OPEN_BRACE = 0x7b,
+  CLOSE_BRACE = 0x7d;
 import type { StringCache } from './stringCache.js';
 
 /**
@@ -94,13 +101,20 @@ export class FastRecordReader {
     let read = false;
     try {
       read = this.readRecord(start, whole);
-    } finally {
-      if (!read) out.truncate(this.firstRow);
-      this.lists.finish();
-      this.buf = EMPTY;
-      this.out = NO_OUTPUT;
+    } catch (error) {
+      this.finish(false);
+      throw error;
     }
+    this.finish(read);
     return read;
+  }
+
+  /** Rolls back the rows of a record not read, and lets go of its buffer. */
+  private finish(read: boolean): void {
+    if (!read) this.out.truncate(this.firstRow);
+    this.lists.finish();
+    this.buf = EMPTY;
+    this.out = NO_OUTPUT;
   }
 
   private reset(): void {
@@ -119,8 +133,8 @@ export class FastRecordReader {
     if (byteAt(buf, i, end) !== CLOSE_BRACE) {
       for (;;) {
         if (byteAt(buf, i, end) !== QUOTE) return false;
-        const close = scanString(buf, i, end);
-        if (close < 0 || hasBackslash(buf, i + 1, close)) return false;
+        const close = scanPlainString(buf, i, end);
+        if (close < 0) return false;
         const keyStart = i + 1;
         const keyLength = close - keyStart;
         i = skipWhitespace(buf, close + 1, end);

@@ -1,5 +1,7 @@
 import { asString } from '../recordShape.js';
-import { hasBackslash, QUOTE } from './jsonScan.js';
+import { hasBackslash } from './jsonScan.js';
+
+const QUOTE = 0x22;
 
 /** Slots of the string cache (a power of two); strings longer than MAX_CACHED_BYTES are not kept. */
 const SLOTS = 1024;
