@@ -31,7 +31,9 @@ export interface ExportFlags {
 export function integer(name: string, min: number, max: number) {
   return (text: string): number => {
     const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-    if (!(value >= min && value <= max)) throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got '${text}'`);
+    // A short value is echoed to show the typo; a long one may be a secret put in the wrong place.
+    const shown = /^[\w.+-]{0,20}$/.test(text) ? `'${text}'` : 'something else';
+    if (!(value >= min && value <= max)) throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got ${shown}`);
     return value;
   };
 }

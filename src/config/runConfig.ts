@@ -82,11 +82,11 @@ export function parseRunConfig(
       for (const key of Object.keys(log)) if (key !== 'level' && key !== 'format') problems.push(unknownKey(`log.${key}`, key, ['level', 'format']));
       if (log['level'] !== undefined) {
         if (LOG_LEVELS.includes(String(log['level']))) logLevel = String(log['level']);
-        else problems.push({ path: 'log.level', message: `'${String(log['level'])}' is not a log level`, hint: `one of ${LOG_LEVELS.join(', ')}` });
+        else problems.push({ path: 'log.level', message: `${describe(log['level'])} is not a log level`, hint: `one of ${LOG_LEVELS.join(', ')}` });
       }
       if (log['format'] !== undefined) {
         if (LOG_FORMATS.includes(String(log['format']))) logFormat = String(log['format']);
-        else problems.push({ path: 'log.format', message: `'${String(log['format'])}' is not a log format`, hint: `one of ${LOG_FORMATS.join(', ')}` });
+        else problems.push({ path: 'log.format', message: `${describe(log['format'])} is not a log format`, hint: `one of ${LOG_FORMATS.join(', ')}` });
       }
     }
   }
@@ -122,7 +122,7 @@ export function parseRunConfig(
       if (command === undefined) {
         problems.push({
           path: `${path}.type`,
-          message: type === undefined ? 'is missing' : `'${String(type)}' is not a source type available here`,
+          message: type === undefined ? 'is missing' : `${describe(type)} is not a source type available here`,
           hint: `one of ${Object.keys(commands).join(', ')}`,
         });
         return;
@@ -171,7 +171,7 @@ function optionArguments(command: Command, key: string, value: unknown, path: st
   const takesValue = option.required || option.optional;
   if (!takesValue) {
     if (typeof value !== 'boolean') {
-      problems.push({ path, message: `must be true or false, got ${JSON.stringify(value)}` });
+      problems.push({ path, message: `must be true or false, got ${typeName(value)}` });
       return [];
     }
     // `--no-x` options: the config says `x: false`.
@@ -187,12 +187,12 @@ function optionArguments(command: Command, key: string, value: unknown, path: st
   const args: string[] = [];
   for (const item of values) {
     if (typeof item !== 'string' && typeof item !== 'number') {
-      problems.push({ path, message: `must be a ${repeatable ? 'list of values' : 'value'}, got ${JSON.stringify(item)}` });
+      problems.push({ path, message: `must be a ${repeatable ? 'list of values' : 'value'}, got ${typeName(item)}` });
       continue;
     }
     const text = String(item);
     if (option.argChoices !== undefined && !option.argChoices.includes(text)) {
-      problems.push({ path, message: `'${text}' is not allowed`, hint: `one of ${option.argChoices.join(', ')}` });
+      problems.push({ path, message: `${describe(text)} is not allowed`, hint: `one of ${option.argChoices.join(', ')}` });
       continue;
     }
     if (option.parseArg !== undefined && !repeatable) {
@@ -263,6 +263,23 @@ function distance(a: string, b: string): number {
     }
   }
   return row[b.length]!;
+}
+
+/**
+ * What a value is, never what it holds: a misplaced key can carry a secret (`maxPps:
+ * ${NSG2IPFIX_CONNECTION_STRING}`), and config errors are printed and logged.
+ */
+function typeName(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return 'text';
+  return `a ${typeof value}`;
+}
+
+/** A short word as it was written (a log level, a source type); anything else by its type. */
+function describe(value: unknown): string {
+  return typeof value === 'string' && /^[\w.-]{1,32}$/.test(value) ? `'${value}'` : typeName(value);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
