@@ -5,7 +5,7 @@ import { DEFAULT_ENTERPRISE_NUMBER } from '../ipfix/informationElements.js';
 import { IPFIX_DEFAULTS, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from '../ipfix/encoder.js';
 import { ConfigurationError, DEFAULT_MAX_PPS, EXPORT_DEFAULTS, type ExportOptions } from '../pipeline.js';
 import type { LogFormat, LogLevel } from '../log.js';
-import { HTTP_OPTION_DESCRIPTION } from './serviceRuntime.js';
+import { HTTP_ALLOW_REMOTE_DESCRIPTION, HTTP_OPTION_DESCRIPTION } from './serviceRuntime.js';
 
 /** Raw option values as commander hands them over. */
 export interface ExportFlags {
@@ -46,7 +46,8 @@ export function addRunOptions(command: Command): Command {
   return command
     .option('--summary-json <file>', 'write the summary as JSON to this file when the command ends')
     .option('-q, --quiet', 'no progress line and no summary table')
-    .option('--http <host:port>', HTTP_OPTION_DESCRIPTION);
+    .option('--http <host:port>', HTTP_OPTION_DESCRIPTION)
+    .option('--http-allow-remote', HTTP_ALLOW_REMOTE_DESCRIPTION);
 }
 
 /** The options every exporting command shares (replay, blob, eventhub). */

@@ -23,6 +23,8 @@ export interface RuntimeFlags {
   readonly logFormat?: LogFormat;
   /** `HOST:PORT` for the HTTP endpoint; off when absent. */
   readonly http?: string;
+  /** Lets `http` be an address other hosts can reach (it has no authentication). */
+  readonly httpAllowRemote?: boolean;
 }
 
 /** How long a stop may take before the process gives up waiting and exits non-zero. */
@@ -56,6 +58,8 @@ export async function withServiceRuntime<T>(
   const logger = createLogger(flags.logLevel, flags.logFormat);
   const controller = new AbortController();
   const metrics = new PrometheusMetrics();
+  // Before the signal handlers: a bad address fails here with nothing to undo.
+  const http = flags.http === undefined ? undefined : await startHttpServer(flags.http, metrics, logger, { allowRemote: flags.httpAllowRemote === true });
   let signals = 0;
   let stopTimer: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -75,7 +79,6 @@ export async function withServiceRuntime<T>(
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const http = flags.http === undefined ? undefined : await startHttpServer(flags.http, metrics, logger);
   const runtime: ServiceRuntime = { logger, signal: controller.signal, metrics };
   try {
     return await current.run(runtime, () => body(runtime));
@@ -98,4 +101,9 @@ export function monitorSource(runtime: ServiceRuntime, name: string, pipeline: E
 }
 
 /** The `--http` option every long-running command offers. */
-export const HTTP_OPTION_DESCRIPTION = 'serve /healthz, /readyz and /metrics (Prometheus) on HOST:PORT, e.g. 127.0.0.1:9464 (off by default)';
+export const HTTP_OPTION_DESCRIPTION =
+  'serve /healthz, /readyz and /metrics (Prometheus) on HOST:PORT, e.g. 127.0.0.1:9464 (off by default; loopback only unless --http-allow-remote)';
+
+/** The `--http-allow-remote` option that goes with it. */
+export const HTTP_ALLOW_REMOTE_DESCRIPTION =
+  'let --http listen on an address other hosts can reach (0.0.0.0:9464, [::]:9464, a LAN address): it has no authentication';

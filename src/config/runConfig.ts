@@ -1,5 +1,7 @@
 import type { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import { isLoopbackAddress, parseListenAddress } from '../observability/httpServer.js';
 
 /**
  * `nsg2ipfix run --config FILE`: one YAML file describing one or more sources and where their
@@ -7,7 +9,7 @@ import { createRequire } from 'node:module';
  * `maxPps`), taken from the commands themselves, so the two can never drift apart.
  *
  *   log: { level: info, format: json }
- *   http: 127.0.0.1:9464
+ *   http: 127.0.0.1:9464                                    # httpAllowRemote: true to listen beyond loopback
  *   export: { collector: [10.0.0.5:4739], format: ipfix }   # applies to every source
  *   sources:
  *     - type: blob                                          # files | blob | eventhub
@@ -40,19 +42,22 @@ export interface RunPlan {
   readonly logLevel: string;
   readonly logFormat: string;
   readonly http?: string;
+  readonly httpAllowRemote: boolean;
   readonly sources: readonly SourcePlan[];
 }
 
 /** The command behind each source type. */
 export const SOURCE_COMMANDS: Readonly<Record<SourceType, string>> = { files: 'replay', blob: 'blob', eventhub: 'eventhub' };
 
-const TOP_LEVEL_KEYS = ['log', 'http', 'export', 'sources'];
+/** Alias expansions a config may use: plenty for sharing a block, far from an alias bomb. */
+const MAX_ALIAS_COUNT = 100;
+const TOP_LEVEL_KEYS = ['log', 'http', 'httpAllowRemote', 'export', 'sources'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LOG_FORMATS = ['auto', 'json', 'pretty'];
 /** Keys a source has besides its command's options. */
 const SOURCE_KEYS = ['type', 'name'];
 /** Options that belong to the runtime, not to one source. */
-const RUNTIME_OPTIONS = new Set(['logLevel', 'logFormat', 'http', 'help']);
+const RUNTIME_OPTIONS = new Set(['logLevel', 'logFormat', 'http', 'httpAllowRemote', 'help']);
 
 export function parseRunConfig(
   text: string,
@@ -65,7 +70,18 @@ export function parseRunConfig(
     problems.push({ path: `line ${error.linePos?.[0]?.line ?? '?'}`, message: `YAML: ${error.message.split('\n')[0]}` });
   }
   if (problems.length > 0) return { problems };
-  const root = substituteEnv(document.toJS() as unknown, '', env, problems);
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // yaml throws a ReferenceError for an alias bomb (`a: &a [x,x]`, `b: &b [*a,*a]`, ...).
+    const message =
+      error instanceof ReferenceError
+        ? `YAML: aliases expand too much (more than ${MAX_ALIAS_COUNT} times)`
+        : `YAML: ${(error as Error).message.split('\n')[0]}`;
+    return { problems: [{ path: '(file)', message, hint: 'write the values out, or use fewer aliases (*name)' }] };
+  }
+  const root = substituteEnv(data, '', env, problems);
   if (!isObject(root))
     return { problems: [{ path: '(file)', message: 'the config must be a mapping with a `sources` list', hint: 'see nsg2ipfix.example.yaml' }] };
 
@@ -92,8 +108,11 @@ export function parseRunConfig(
   }
 
   const http = root['http'];
-  if (http !== undefined && (typeof http !== 'string' || !/^(\[[^\]]+\]|[^:]*):\d{1,5}$/.test(http))) {
-    problems.push({ path: 'http', message: 'must be HOST:PORT', hint: 'http: 127.0.0.1:9464' });
+  const httpAllowRemote = root['httpAllowRemote'] ?? false;
+  if (typeof httpAllowRemote !== 'boolean') problems.push({ path: 'httpAllowRemote', message: `must be true or false, got ${typeName(httpAllowRemote)}` });
+  if (http !== undefined) {
+    const problem = typeof http === 'string' ? httpProblem(http, httpAllowRemote === true) : `must be HOST:PORT, got ${typeName(http)}`;
+    if (problem !== undefined) problems.push({ path: 'http', message: problem, hint: 'http: 127.0.0.1:9464' });
   }
 
   const exportSection = root['export'] ?? {};
@@ -150,7 +169,19 @@ export function parseRunConfig(
     });
   }
   if (problems.length > 0) return { problems: unique(problems) };
-  return { plan: { logLevel, logFormat, ...(typeof http === 'string' ? { http } : {}), sources: plans }, problems };
+  return { plan: { logLevel, logFormat, ...(typeof http === 'string' ? { http } : {}), httpAllowRemote: httpAllowRemote === true, sources: plans }, problems };
+}
+
+/** What `run` would refuse in `http` (a host name's address is checked when resolved, see checkRunPlan). */
+function httpProblem(text: string, allowRemote: boolean): string | undefined {
+  try {
+    const { host } = parseListenAddress(text);
+    if (!allowRemote && isIP(host) !== 0 && !isLoopbackAddress(host))
+      return 'is reachable from other hosts (no authentication): add httpAllowRemote: true if you mean it';
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.replace(/^--http '.*?': /, '');
+  }
 }
 
 function optionArguments(command: Command, key: string, value: unknown, path: string, problems: ConfigProblem[], exportCommand: Command | undefined): string[] {
@@ -287,8 +318,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 export function formatProblems(file: string, problems: readonly ConfigProblem[]): string {
-  return [
-    `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`,
-    ...problems.map((p) => `  ${p.path}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`),
-  ].join('\n');
+  const line = (p: ConfigProblem) => `${p.path}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`;
+  // One problem, one line (an error the CLI prints); several, one line each under a count.
+  if (problems.length === 1) return `${file}: ${line(problems[0]!)}`.replaceAll('\n', ' ');
+  return [`${file}: ${problems.length} problems`, ...problems.map((p) => `  ${line(p)}`)].join('\n');
 }
