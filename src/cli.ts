@@ -58,6 +58,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
+    // `--pcap /dev/stdout | head`: the reader has what it wanted. Quiet, as a closed stdout is (bin/nsg2ipfix.js).
+    if (error instanceof Nsg2ipfixError && error.code === 'pcap-closed') return typeof process.exitCode === 'number' ? process.exitCode : 0;
     if (error instanceof UserError) {
       process.stderr.write(`nsg2ipfix: ${scrubSecrets(error.message)}\n`);
       return 2;
