@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import { createLogger, type LogFormat, type LogLevel } from '../log.js';
 import type { ExportPipeline } from '../pipeline.js';
@@ -69,12 +70,12 @@ export async function withServiceRuntime<T>(
       controller.abort();
       stopTimer = setTimeout(() => {
         logger.error({ timeoutMs: stopTimeoutMs }, 'stop took too long: exiting');
-        process.exit(1);
+        exitEvenIfBlocked(1);
       }, stopTimeoutMs);
       stopTimer.unref();
     } else {
       logger.warn({ signal }, 'second signal: exiting at once');
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      exitEvenIfBlocked(signal === 'SIGINT' ? 130 : 143);
     }
   };
   process.on('SIGTERM', onSignal);
@@ -88,6 +89,36 @@ export async function withServiceRuntime<T>(
     process.off('SIGINT', onSignal);
     await http?.close();
   }
+}
+
+/** How long exiting itself may take before the process is killed (see exitEvenIfBlocked). */
+export const EXIT_GRACE_MS = 2_000;
+
+/**
+ * A watchdog process: it kills its parent if that is still alive (still its parent) after the
+ * grace period, and leaves as soon as the parent is gone. Plain JavaScript for `node -e`.
+ */
+const EXIT_WATCHDOG = `const [pid, graceMs] = process.argv.slice(1).map(Number);
+const started = Date.now();
+setInterval(() => {
+  if (process.ppid !== pid) process.exit(0);
+  if (Date.now() - started >= graceMs) { try { process.kill(pid, 'SIGKILL'); } catch {} process.exit(0); }
+}, 50);`;
+
+/**
+ * process.exit() waits for libuv's threads before the process ends, and a thread blocked in a
+ * system call that never returns (an open() of a FIFO nobody writes, a hung network file system)
+ * holds it forever: "stop took too long: exiting", and the process lives on, deaf to signals. So a
+ * watchdog is started first, which kills the process (SIGKILL) if it is still there after
+ * EXIT_GRACE_MS. Only on the way out after a stop went wrong: a normal exit starts none.
+ */
+export function exitEvenIfBlocked(code: number, graceMs = EXIT_GRACE_MS): never {
+  try {
+    spawn(process.execPath, ['-e', EXIT_WATCHDOG, String(process.pid), String(graceMs)], { detached: true, stdio: 'ignore' }).unref();
+  } catch {
+    // Out of processes or memory: exit anyway, which works unless a thread is blocked.
+  }
+  process.exit(code);
 }
 
 /**

@@ -1,4 +1,5 @@
-import { open, readdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { FlowColumns } from '../flow/flowColumns.js';
 import { FlowLogReader } from '../azure/flowLogReader.js';
@@ -45,7 +46,8 @@ export async function listFlowLogFiles(paths: readonly string[], onSkipped: (inp
       );
     }
     if (info.isDirectory()) await walk(Buffer.from(resolve(path)), found, onSkipped);
-    else found.push({ path: resolve(path), fsPath: resolve(path), bytes: info.size });
+    else if (info.isFile()) found.push({ path: resolve(path), fsPath: resolve(path), bytes: info.size });
+    else onSkipped(notRegular(resolve(path)));
   }
   const files = await Promise.all(found.map(async (f) => ({ ...f, startMs: await firstTimeMs(f.fsPath) })));
   return files.sort((a, b) => a.startMs - b.startMs || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -66,7 +68,9 @@ async function walk(directory: Buffer, found: Omit<FlowLogFile, 'startMs'>[], on
   for (const entry of entries) {
     const path = Buffer.concat([directory, SEPARATOR, entry.name]);
     if (entry.isDirectory()) await walk(path, found, onSkipped);
-    else if (entry.isFile() && endsWithJson(entry.name)) {
+    else if (!endsWithJson(entry.name)) continue;
+    else if (entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice()) onSkipped(notRegular(displayPath(path)));
+    else if (entry.isFile()) {
       try {
         found.push({ path: displayPath(path), fsPath: fsPath(path), bytes: (await stat(path)).size });
       } catch (error) {
@@ -75,6 +79,29 @@ async function walk(directory: Buffer, found: Omit<FlowLogFile, 'startMs'>[], on
       }
     }
   }
+}
+
+/**
+ * A FIFO, socket or device is never read: opening a FIFO waits for a writer, holding one of
+ * libuv's threads, and a process cannot even exit while one is held.
+ */
+function notRegular(path: string): SkippedInput {
+  return { path, code: NOT_REGULAR, reason: 'not a regular file (a FIFO, socket or device)' };
+}
+
+const NOT_REGULAR = 'not-a-regular-file';
+
+/**
+ * Opens for reading without ever waiting: O_NONBLOCK makes a FIFO that replaced a file since it
+ * was listed open at once, and the check after refuses it. On regular files it changes nothing.
+ */
+async function openRegularFile(path: string | Buffer): Promise<FileHandle> {
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new InputError(`'${typeof path === 'string' ? path : displayPath(path)}' is not a regular file`, { code: NOT_REGULAR });
+  }
+  return handle;
 }
 
 function skipped(path: Buffer, error: unknown, what: string): SkippedInput {
@@ -121,7 +148,7 @@ const PATH_TIME_PATTERN = /y=(\d{4})\/m=(\d{2})\/d=(\d{2})\/h=(\d{2})/;
 async function firstTimeMs(path: string | Buffer): Promise<number> {
   let head = '';
   try {
-    const handle = await open(path, 'r');
+    const handle = await openRegularFile(path);
     try {
       const buf = Buffer.alloc(8192);
       const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
@@ -166,7 +193,7 @@ export async function* readFlowLogFile(
   // parsed the next is read into the other. The reader keeps nothing of a chunk once push() returns.
   let reading = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   let spare = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-  const handle = await open(file, 'r');
+  const handle = await openRegularFile(file);
   // A read ahead may fail long before it is awaited (while the pipeline waits on pacing): it is
   // marked handled at once, and its error still comes out of the `await` below.
   const readAhead = (into: Buffer) => {
