@@ -272,7 +272,7 @@ export class ExportThread {
   /** The error a failure report stands for, on this side of the thread boundary. */
   private translate(message: Extract<FromExporter, { type: 'failed' }>): Error {
     if (message.stage === 'pcap') return new PcapWriteError(this.settings.pcapPath ?? '(pcap)', message.code);
-    if (message.stage === 'udp') return new UserError(`cannot open the UDP sockets: ${message.message}`, { code: 'collector-socket' });
+    if (message.stage === 'udp') return new UserError(message.message, { code: 'collector-socket' });
     return new ExportThreadStartError(message.stage, message.message, message.code);
   }
 
