@@ -38,6 +38,22 @@ export function integer(name: string, min: number, max: number) {
   };
 }
 
+/**
+ * A commander parser for `--start-at`: one of `words` or an ISO 8601 time, as the sources read
+ * it (blobSource parseStartAt, eventHubSource parseEventHubStartAt; a test holds them equal). On
+ * the option itself, so the command line and `config check` refuse the same values, before
+ * anything starts. Returns the text unchanged: the source parses it.
+ */
+export function startAt(name: string, words: readonly string[]) {
+  return (text: string): string => {
+    const value = text.trim().toLowerCase();
+    const valid = words.includes(value) || (/^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(Date.parse(text.trim())));
+    const shown = /^[\w.:+-]{0,40}$/.test(text) ? `'${text}'` : 'something else';
+    if (!valid) throw new ConfigurationError(`${name} must be ${words.join(', ')} or an ISO 8601 time, got ${shown}`);
+    return text;
+  };
+}
+
 /** A commander parser for repeatable options: `-c a -c b` -> ['a', 'b']. */
 export const collect = (value: string, previous: string[]): string[] => [...previous, value];
 

@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
+import { checkRunPlan } from '../config/checkPlan.js';
+import { readConfigFile } from '../config/configFile.js';
 import { formatProblems, parseRunConfig, SOURCE_COMMANDS, type SourceType } from '../config/runConfig.js';
 import { UsageError } from './usageError.js';
 import { HTTP_ALLOW_REMOTE_DESCRIPTION, HTTP_OPTION_DESCRIPTION, withServiceRuntime, withSourceName } from './serviceRuntime.js';
@@ -17,15 +18,16 @@ function sourceCommands(program: Command): Partial<Record<SourceType, Command>> 
   return found;
 }
 
+/**
+ * Reads, parses and checks a config: `run` and `config check` both go through here, so check
+ * passes exactly what run accepts (see checkRunPlan for what is checked beyond the file itself).
+ */
 async function loadPlan(file: string, programFactory: ProgramFactory) {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read config '${file}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
+  const text = await readConfigFile(file);
   const { plan, problems } = parseRunConfig(text, sourceCommands(await programFactory()));
   if (plan === undefined) throw new UsageError(formatProblems(file, problems));
+  const refused = await checkRunPlan(plan, programFactory);
+  if (refused.length > 0) throw new UsageError(formatProblems(file, refused));
   return plan;
 }
 

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { FlowColumns } from '../flow/flowColumns.js';
@@ -37,20 +37,23 @@ export interface SkippedInput {
 export async function listFlowLogFiles(paths: readonly string[], onSkipped: (input: SkippedInput) => void = () => {}): Promise<FlowLogFile[]> {
   const found: Omit<FlowLogFile, 'startMs'>[] = [];
   for (const path of paths) {
-    let info;
-    try {
-      info = await stat(path);
-    } catch (error) {
-      throw new InputError(
-        `cannot read '${path}': ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}`,
-      );
-    }
+    const info = await statInput(path);
     if (info.isDirectory()) await walk(Buffer.from(resolve(path)), found, onSkipped);
     else if (info.isFile()) found.push({ path: resolve(path), fsPath: resolve(path), bytes: info.size });
     else onSkipped(notRegular(resolve(path)));
   }
   const files = await Promise.all(found.map(async (f) => ({ ...f, startMs: await firstTimeMs(f.fsPath) })));
   return files.sort((a, b) => a.startMs - b.startMs || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** stat() of a path the user named; a missing one is a one-line error (a typo must not look like an empty replay). */
+export async function statInput(path: string): Promise<Stats> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(`cannot read '${path}': ${code === 'ENOENT' ? 'no such file or directory' : (code ?? (error as Error).message)}`, { cause: error });
+  }
 }
 
 const SEPARATOR = Buffer.from(sep);

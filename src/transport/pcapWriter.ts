@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { access, open, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { UserError } from '../flow/errors.js';
 import { sleep } from '../flow/sleep.js';
 import { pcapGlobalHeader, pcapRecord, type PcapEndpoint } from './pcap.js';
@@ -185,5 +186,29 @@ export class PcapWriter {
       if (this.#error) throw this.#error;
     })();
     return this.#closing;
+  }
+}
+
+/**
+ * What {@link PcapWriter.open} would refuse about `path`, found without creating or truncating
+ * anything (for `config check`): a directory, a file or device this process may not write, a
+ * missing or unwritable directory. A FIFO passes: it needs a reader once the run starts.
+ */
+export async function checkPcapPath(path: string): Promise<PcapWriteError | undefined> {
+  try {
+    const info = await stat(path);
+    if (info.isDirectory()) return new PcapWriteError(path, 'EISDIR');
+    if (!info.isFIFO()) await access(path, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return PcapWriteError.from(path, error);
+  }
+  // Not there yet: its directory must take a new file.
+  try {
+    if (!(await stat(dirname(path))).isDirectory()) return new PcapWriteError(path, 'ENOTDIR');
+    await access(dirname(path), constants.W_OK | constants.X_OK);
+    return undefined;
+  } catch (error) {
+    return PcapWriteError.from(path, error);
   }
 }
