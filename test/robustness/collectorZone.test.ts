@@ -6,8 +6,15 @@ import { runCli } from '../helpers/cli.js';
 import { expectedRecords, SAMPLES_DIR } from '../helpers/expectedFlows.js';
 import { expectOneLineError } from './oneLine.js';
 
-const v6 = (scopeid: number, address = 'fe80::1'): NetworkInterfaceInfo =>
-  ({ address, family: 'IPv6', scopeid, netmask: 'ffff:ffff:ffff:ffff::', mac: '02:00:00:00:00:01', internal: false, cidr: null }) as NetworkInterfaceInfo;
+const v6 = (scopeid: number, address = 'fe80::1'): NetworkInterfaceInfo => ({
+  address,
+  family: 'IPv6',
+  scopeid,
+  netmask: 'ffff:ffff:ffff:ffff::',
+  mac: '02:00:00:00:00:01',
+  internal: false,
+  cidr: null,
+});
 const INTERFACES = { lo: [v6(0, '::1')], eth7: [v6(3)] };
 
 describe('IPv6 collectors with a zone (link-local)', () => {

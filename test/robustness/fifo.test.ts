@@ -87,7 +87,7 @@ describe('FIFOs never hang a run', () => {
     `;
     const child = spawnTracked(process.execPath, ['--input-type=module', '-e', script]);
     try {
-      await waitUntil(() => child.output().includes('ready'), { timeoutMs: 30_000, exited: child.exited, what: 'script', describe: child.output });
+      await waitUntil(() => child.output().includes('ready'), { timeoutMs: 30_000, exited: child.exited, what: 'script', describe: () => child.output() });
       child.child.kill('SIGTERM');
       // process.exit(1) cannot finish while the thread is blocked: the watchdog kills the process.
       expect(await child.exited).toEqual({ code: null, signal: 'SIGKILL' });

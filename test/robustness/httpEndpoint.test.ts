@@ -52,7 +52,7 @@ describe('--http addresses', () => {
     expect(run.code).toBe(0);
     const warning = run.stderr.split('\n').find((line) => line.includes('reachable from other hosts'));
     expect(warning).toBeDefined();
-    expect(JSON.parse(warning!)).toMatchObject({ level: 40, http: expect.stringMatching(/^0\.0\.0\.0:\d+$/) });
+    expect(JSON.parse(warning!) as unknown).toMatchObject({ level: 40, http: expect.stringMatching(/^0\.0\.0\.0:\d+$/) });
   });
 
   it('parses HOST:PORT and [IPv6]:PORT, and knows loopback', () => {
@@ -99,7 +99,7 @@ async function limitedServer(limits: Partial<HttpLimits>) {
       ...limits,
     },
   });
-  closers.push(http.close);
+  closers.push(() => http.close());
   return http.port;
 }
 
