@@ -67,9 +67,10 @@ describe('--http addresses', () => {
 describe('--http in a config file', () => {
   it('is checked like --http, and an alias bomb is one line, not a stack', async () => {
     const remote = join(work, 'remote.yaml');
-    writeFileSync(remote, 'http: 0.0.0.0:9464\nsources: [{ type: files, paths: [x], pcap: x.pcap }]\n');
+    const source = `sources: [{ type: files, paths: [${JSON.stringify(SAMPLES_DIR)}], pcap: ${JSON.stringify(join(work, 'x.pcap'))} }]\n`;
+    writeFileSync(remote, `http: 0.0.0.0:9464\n${source}`);
     expectOneLineError(await runCli(['config', 'check', '--config', remote]), /remote\.yaml: http: is reachable from other hosts/);
-    writeFileSync(remote, 'http: 0.0.0.0:9464\nhttpAllowRemote: true\nsources: [{ type: files, paths: [x], pcap: x.pcap }]\n');
+    writeFileSync(remote, `http: 0.0.0.0:9464\nhttpAllowRemote: true\n${source}`);
     expect((await runCli(['config', 'check', '--config', remote])).code).toBe(0);
 
     const bomb = join(work, 'bomb.yaml');
