@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { scrubSecrets } from './secrets.js';
+import { Nsg2ipfixError } from './flow/errors.js';
+import { scrubCommandLineText, scrubSecrets } from './secrets.js';
 import { UserError } from './userError.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -27,7 +28,21 @@ export async function buildProgram(command?: string): Promise<Command> {
   const names = command !== undefined && Object.hasOwn(COMMANDS, command) ? [command] : Object.keys(COMMANDS);
   const program = new Command('nsg2ipfix').description('Azure NSG / VNet flow logs to IPFIX and NetFlow, for the collectors you already run').version(VERSION);
   for (const subcommand of await Promise.all(names.map((name) => COMMANDS[name]!()))) program.addCommand(subcommand);
+  scrubOutput(program);
   return program.showHelpAfterError();
+}
+
+/**
+ * Commander echoes what was typed in its errors (`unknown option '--conection-string=...'`):
+ * everything it writes goes through the scrubber. addCommand() does not pass output settings
+ * down, so each command gets them.
+ */
+function scrubOutput(command: Command): void {
+  command.configureOutput({
+    writeOut: (text) => process.stdout.write(scrubCommandLineText(text)),
+    writeErr: (text) => process.stderr.write(scrubCommandLineText(text)),
+  });
+  for (const sub of command.commands) scrubOutput(sub);
 }
 
 /** Runs the CLI; resolves to the process exit code. */
@@ -43,9 +58,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
+    // `--pcap /dev/stdout | head`: the reader has what it wanted. Quiet, as a closed stdout is (bin/nsg2ipfix.js).
+    if (error instanceof Nsg2ipfixError && error.code === 'pcap-closed') return typeof process.exitCode === 'number' ? process.exitCode : 0;
     if (error instanceof UserError) {
       process.stderr.write(`nsg2ipfix: ${scrubSecrets(error.message)}\n`);
       return 2;
+    }
+    // Ours, raised on purpose (not a user's mistake, not a bug): one line too, without a stack.
+    if (error instanceof Nsg2ipfixError) {
+      process.stderr.write(`nsg2ipfix: ${scrubSecrets(error.message)}\n`);
+      return 1;
     }
     throw error;
   }

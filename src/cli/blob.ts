@@ -5,7 +5,7 @@ import { BlobSource, BlobSourceError, DEFAULT_MAX_BLOB_FAILURES, parseStartAt } 
 import { BlobStateStore, DEFAULT_STATE_BLOB_NAME } from '../state/blobStateStore.js';
 import { FileStateStore } from '../state/fileStateStore.js';
 import { StateError, type StateStore } from '../state/sourceState.js';
-import { addExportOptions, addRunOptions, collect, exportOptionsFrom, integer, type ExportFlags } from './exportOptions.js';
+import { addExportOptions, addRunOptions, collect, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
 import { currentSourceName, monitorSource, withServiceRuntime } from './serviceRuntime.js';
@@ -65,7 +65,12 @@ export function blobCommand(): Command {
     .option('--state-dir <dir>', 'directory of the cursor state file (the default store)', DEFAULT_STATE_DIR)
     .option('--state-container <name>', 'keep the cursor state in this container of the same account instead of --state-dir')
     .option('--state-blob <name>', 'name of the state blob in --state-container (one per instance)', DEFAULT_STATE_BLOB_NAME)
-    .option('--start-at <when>', 'resume (stored cursors; "now" when there are none), now, beginning, or an ISO 8601 time', 'resume')
+    .option(
+      '--start-at <when>',
+      'resume (stored cursors; "now" when there are none), now, beginning, or an ISO 8601 time',
+      startAt('--start-at', ['resume', 'now', 'beginning']),
+      'resume',
+    )
     .option('--once', 'one discovery and read pass, then exit (cron, tests)')
     .option(
       '--max-blob-failures <n>',
@@ -94,8 +99,8 @@ export function blobCommand(): Command {
       throw new UsageError('give either --account-url or --connection-string (check NSG2IPFIX_ACCOUNT_URL / NSG2IPFIX_CONNECTION_STRING), not both');
     if (flags.stateContainer !== undefined && command.getOptionValueSource('stateDir') === 'cli')
       throw new UsageError('give either --state-dir or --state-container, not both');
-    const startAt = parseStartAt(flags.startAt);
-    if (startAt === undefined) throw new UsageError(`--start-at must be resume, now, beginning or an ISO 8601 time, got '${flags.startAt}'`);
+    const start = parseStartAt(flags.startAt);
+    if (start === undefined) throw new UsageError(`--start-at must be resume, now, beginning or an ISO 8601 time, got '${flags.startAt}'`);
 
     await withServiceRuntime(flags, async (runtime) => {
       const logger = runtime.logger;
@@ -130,7 +135,7 @@ export function blobCommand(): Command {
           containers,
           filters: { subscriptions: flags.subscription, resourceGroups: flags.resourceGroup, names: [...flags.nsg, ...flags.flowLog], macs: flags.mac },
           store,
-          startAt,
+          startAt: start,
           pollIntervalMs: flags.pollInterval * 1000,
           once: flags.once === true,
           maxBlobFailures: flags.maxBlobFailures,

@@ -12,6 +12,7 @@ import type { ExportFlags } from './exportOptions.js';
 import { replayFiles } from './replay.js';
 import { formatSummary } from './summary.js';
 import { formatTable } from './table.js';
+import { UsageError } from './usageError.js';
 
 const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SAMPLES_DIR = join(PACKAGE_ROOT, 'samples');
@@ -52,6 +53,10 @@ export function demoCommand(): Command {
     .option('--biflow <mode>', 'split or rfc5103', 'split')
     .action(async (flags: { out: string; biflow: 'split' | 'rfc5103' }) => {
       const logger = createLogger('warn');
+      // Before the collector opens: a bad --out must not leave its socket holding the process.
+      await mkdir(flags.out, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+        throw new UsageError(`cannot write to '${flags.out}': ${error.code ?? error.message}`, { cause: error });
+      });
       const received: DecodedRecord[] = [];
       const listener = await FlowListener.open({
         host: '127.0.0.1',
@@ -60,7 +65,6 @@ export function demoCommand(): Command {
         onRecord: (record) => received.push(record),
         onError: (error) => logger.warn(`collector could not decode a datagram: ${error}`),
       });
-      await mkdir(flags.out, { recursive: true });
       const pcap = join(flags.out, 'nsg2ipfix-demo.pcap');
       const exportFlags: ExportFlags = {
         ...EXPORT_DEFAULTS,
@@ -79,7 +83,10 @@ export function demoCommand(): Command {
       process.stderr.write(
         `replaying ${relative(process.cwd(), SAMPLES_DIR) || SAMPLES_DIR} to the built-in collector at 127.0.0.1:${listener.address.port} ...\n`,
       );
-      const { summary } = await replayFiles([SAMPLES_DIR], exportFlags, logger, { progress: false });
+      const { summary } = await replayFiles([SAMPLES_DIR], exportFlags, logger, { progress: false }).catch(async (error: unknown) => {
+        await listener.close();
+        throw error;
+      });
       const expected = summary.exportedRecords + summary.optionsRecords;
       for (let waited = 0; received.length < expected && waited < 3000; waited += 20) await sleep(20);
       await listener.close();

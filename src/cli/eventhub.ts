@@ -4,7 +4,7 @@ import { ExportPipeline } from '../pipeline.js';
 import type { NotifiedBlobReader } from '../sources/eventHubBlobs.js';
 import type { EventHubSource } from '../sources/eventHubSource.js';
 import { StateError, type StateStore } from '../state/sourceState.js';
-import { addExportOptions, addRunOptions, exportOptionsFrom, integer, type ExportFlags } from './exportOptions.js';
+import { addExportOptions, addRunOptions, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
 import { currentSourceName, monitorSource, withServiceRuntime } from './serviceRuntime.js';
@@ -53,7 +53,12 @@ export function eventhubCommand(): Command {
     )
     .option('--eventhub <name>', 'event hub name (when the connection string has no EntityPath, and with --namespace)')
     .option('--consumer-group <name>', 'consumer group: instances in one group share the partitions', '$Default')
-    .option('--start-at <when>', 'where partitions without a checkpoint start: earliest, latest or an ISO 8601 enqueued time', 'latest')
+    .option(
+      '--start-at <when>',
+      'where partitions without a checkpoint start: earliest, latest or an ISO 8601 enqueued time',
+      startAt('--start-at', ['earliest', 'latest']),
+      'latest',
+    )
     .addOption(
       new Option('--checkpoint-connection-string <string>', 'storage connection string of the checkpoint store').env('NSG2IPFIX_CHECKPOINT_CONNECTION_STRING'),
     )
@@ -122,8 +127,8 @@ export function eventhubCommand(): Command {
     const { EventHubConfigurationError, openCheckpointStore, resolveEventHub } = await import('../sources/eventHubClient.js');
     const eventHubSourceModule = await import('../sources/eventHubSource.js');
     const { parseEventHubStartAt } = eventHubSourceModule;
-    const startAt = parseEventHubStartAt(flags.startAt);
-    if (startAt === undefined) throw new UsageError(`--start-at must be earliest, latest or an ISO 8601 time, got '${flags.startAt}'`);
+    const start = parseEventHubStartAt(flags.startAt);
+    if (start === undefined) throw new UsageError(`--start-at must be earliest, latest or an ISO 8601 time, got '${flags.startAt}'`);
     let hub;
     try {
       hub = resolveEventHub({
@@ -264,7 +269,7 @@ export function eventhubCommand(): Command {
         });
         source = new eventHubSourceModule.EventHubSource({
           client,
-          startAt,
+          startAt: start,
           checkpoints: hasCheckpointStore,
           blobs,
           onProblem: pipeline.problems.report,

@@ -6,7 +6,7 @@ import { IPFIX_DEFAULTS } from '../ipfix/encoder.js';
 import { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from '../ipfix/packer.js';
 import { ConfigurationError, DEFAULT_MAX_PPS, EXPORT_DEFAULTS, type ExportOptions } from '../pipeline.js';
 import type { LogFormat, LogLevel } from '../log.js';
-import { HTTP_OPTION_DESCRIPTION } from './serviceRuntime.js';
+import { HTTP_ALLOW_REMOTE_DESCRIPTION, HTTP_OPTION_DESCRIPTION } from './serviceRuntime.js';
 
 /** Raw option values as commander hands them over. */
 export interface ExportFlags {
@@ -32,8 +32,26 @@ export interface ExportFlags {
 export function integer(name: string, min: number, max: number) {
   return (text: string): number => {
     const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-    if (!(value >= min && value <= max)) throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got '${text}'`);
+    // A short value is echoed to show the typo; a long one may be a secret put in the wrong place.
+    const shown = /^[\w.+-]{0,20}$/.test(text) ? `'${text}'` : 'something else';
+    if (!(value >= min && value <= max)) throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got ${shown}`);
     return value;
+  };
+}
+
+/**
+ * A commander parser for `--start-at`: one of `words` or an ISO 8601 time, as the sources read
+ * it (blobSource parseStartAt, eventHubSource parseEventHubStartAt; a test holds them equal). On
+ * the option itself, so the command line and `config check` refuse the same values, before
+ * anything starts. Returns the text unchanged: the source parses it.
+ */
+export function startAt(name: string, words: readonly string[]) {
+  return (text: string): string => {
+    const value = text.trim().toLowerCase();
+    const valid = words.includes(value) || (/^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(Date.parse(text.trim())));
+    const shown = /^[\w.:+-]{0,40}$/.test(text) ? `'${text}'` : 'something else';
+    if (!valid) throw new ConfigurationError(`${name} must be ${words.join(', ')} or an ISO 8601 time, got ${shown}`);
+    return text;
   };
 }
 
@@ -45,7 +63,8 @@ export function addRunOptions(command: Command): Command {
   return command
     .option('--summary-json <file>', 'write the summary as JSON to this file when the command ends')
     .option('-q, --quiet', 'no progress line and no summary table')
-    .option('--http <host:port>', HTTP_OPTION_DESCRIPTION);
+    .option('--http <host:port>', HTTP_OPTION_DESCRIPTION)
+    .option('--http-allow-remote', HTTP_ALLOW_REMOTE_DESCRIPTION);
 }
 
 /** The options every exporting command shares (replay, blob, eventhub). */

@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { integer } from './exportOptions.js';
+import { UsageError } from './usageError.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { DEFAULT_ENTERPRISE_NUMBER } from '../ipfix/informationElements.js';
 import { FlowListener } from '../listen/flowListener.js';
@@ -6,9 +8,9 @@ import type { DecodedRecord } from '../ipfix/decoder.js';
 
 interface ListenFlags {
   host: string;
-  port: string;
-  enterpriseNumber: string;
-  count?: string;
+  port: number;
+  enterpriseNumber: number;
+  count?: number;
   options?: boolean;
   logLevel: LogLevel;
 }
@@ -29,28 +31,31 @@ export function listenCommand(): Command {
   return new Command('listen')
     .description('a built-in collector for debugging: decodes IPFIX, NetFlow v9 and v5 and prints one JSON line per data record')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'UDP port (4739 IPFIX; use 2055 for NetFlow)', '4739')
-    .option('--enterprise-number <pen>', 'PEN of the Azure elements, to name them', String(DEFAULT_ENTERPRISE_NUMBER))
-    .option('--count <n>', 'exit after printing this many flow records')
+    .option('--port <port>', 'UDP port (4739 IPFIX; use 2055 for NetFlow; 0 = any free port)', integer('--port', 0, 65_535), 4739)
+    .option('--enterprise-number <pen>', 'PEN of the Azure elements, to name them', integer('--enterprise-number', 1, 0xffffffff), DEFAULT_ENTERPRISE_NUMBER)
+    .option('--count <n>', 'exit after printing this many flow records', integer('--count', 1, Number.MAX_SAFE_INTEGER))
     .option('--options', 'also print options records (interface and domain names)')
     .option('--log-level <level>', 'log level (JSON lines on stderr)', 'info')
     .addHelpText('after', '\nExamples:\n  nsg2ipfix listen --port 4739\n  nsg2ipfix listen --host ::1 --port 4739 --count 10')
     .action(async (flags: ListenFlags) => {
       const logger = createLogger(flags.logLevel);
-      const limit = flags.count === undefined ? Infinity : Number(flags.count);
+      const limit = flags.count ?? Infinity;
       let printed = 0;
       let done: () => void = () => {};
       const finished = new Promise<void>((resolve) => (done = resolve));
       const listener = await FlowListener.open({
         host: flags.host,
-        port: Number(flags.port),
-        enterpriseNumber: Number(flags.enterpriseNumber),
+        port: flags.port,
+        enterpriseNumber: flags.enterpriseNumber,
         onRecord: (record) => {
           if (printed >= limit || (record.options && !flags.options)) return;
           process.stdout.write(`${JSON.stringify(recordToJson(record))}\n`);
           if (!record.options && ++printed >= limit) done();
         },
         onError: (error, exporter) => logger.warn({ exporter }, `undecodable datagram: ${error}`),
+      }).catch((error: NodeJS.ErrnoException) => {
+        // EADDRINUSE, EADDRNOTAVAIL, ENOTFOUND...: a user's mistake, one line.
+        throw new UsageError(`cannot listen on ${flags.host}:${flags.port}: ${error.code ?? error.message}`, { cause: error });
       });
       logger.info({ address: listener.address }, 'listening');
       const stop = () => done();

@@ -4,7 +4,7 @@ import type { SourceHealth } from '../observability/sourceHealth.js';
 import { ExportPipeline } from '../pipeline.js';
 import { ParseCache } from '../azure/parseCache.js';
 import type { FlowBatch } from '../sources/flowBatch.js';
-import { listFlowLogFiles, readFlowLogFile, type FlowLogFile } from '../sources/files.js';
+import { listFlowLogFiles, readFlowLogFile, type FlowLogFile, type SkippedInput } from '../sources/files.js';
 import type { ExportMetrics } from '../metrics.js';
 import { addExportOptions, addRunOptions, exportOptionsFrom, type ExportFlags } from './exportOptions.js';
 import { startProgress } from './progress.js';
@@ -20,7 +20,8 @@ interface ReplayFlags extends ExportFlags {
 
 export interface ReplayResult {
   readonly summary: ExportSummary;
-  readonly unreadableFiles: readonly string[];
+  /** Inputs skipped because they could not be listed or read, each logged once. */
+  readonly unreadable: readonly SkippedInput[];
 }
 
 /** Replays flow log files through one pipeline; the CLI action and the demo both use it. */
@@ -30,33 +31,40 @@ export async function replayFiles(
   logger: Logger,
   options: { progress: boolean; now?: () => number; runtime?: ServiceRuntime },
 ): Promise<ReplayResult> {
-  const files = await listFlowLogFiles(paths);
-  if (files.length === 0) throw new UsageError(`no *.json flow log files found in ${paths.join(', ')}`);
+  const unreadable: SkippedInput[] = [];
+  const skip = (input: SkippedInput): void => {
+    unreadable.push(input);
+    logger.error({ file: input.path, code: input.code }, `skipped: ${input.reason}`);
+  };
+  const files = await listFlowLogFiles(paths, skip);
+  if (files.length === 0) {
+    const first = unreadable[0];
+    throw new UsageError(`no *.json flow log files found in ${paths.join(', ')}${first === undefined ? '' : ` (skipped ${first.path}: ${first.reason})`}`);
+  }
   const pipeline = await ExportPipeline.open(exportOptionsFrom(flags, options.now), logger);
   const started = performance.now();
   const totalBytes = files.reduce((sum, f) => sum + f.bytes, 0);
   const stopProgress = startProgress(pipeline.metrics, totalBytes, files.length, options.progress);
-  const unreadableFiles: string[] = [];
   const runtime = options.runtime;
   // A replay is "ready" while it reads: every batch counts as a successful read.
   const health = runtime === undefined ? undefined : monitorSource(runtime, currentSourceName('replay'), pipeline, 60_000);
   health?.succeeded();
   try {
-    await pipeline.run(batchesFrom(files, pipeline, logger, unreadableFiles, health), runtime?.signal);
+    await pipeline.run(batchesFrom(files, pipeline, logger, skip, health), runtime?.signal);
   } finally {
     stopProgress();
     await pipeline.close();
   }
   const summary = summarize(pipeline.metrics, pipeline.collectorStats, performance.now() - started, flags.pcap);
   logger.info({ ...summary }, 'replay finished');
-  return { summary, unreadableFiles };
+  return { summary, unreadable };
 }
 
 async function* batchesFrom(
   files: readonly FlowLogFile[],
   pipeline: ExportPipeline,
   logger: Logger,
-  unreadable: string[],
+  skip: (input: SkippedInput) => void,
   health?: SourceHealth,
 ): AsyncGenerator<FlowBatch> {
   const metrics: ExportMetrics = pipeline.metrics;
@@ -65,13 +73,13 @@ async function* batchesFrom(
   for (const file of files) {
     logger.debug({ file: file.path, bytes: file.bytes }, 'replaying file');
     try {
-      for await (const batch of readFlowLogFile(file.path, pipeline.problems, cache)) {
+      for await (const batch of readFlowLogFile(file.fsPath, pipeline.problems, { label: file.path, cache })) {
         health?.succeeded();
         yield batch;
       }
     } catch (error) {
-      unreadable.push(file.path);
-      logger.error({ file: file.path, code: (error as NodeJS.ErrnoException).code }, `cannot read file: ${(error as Error).message}`);
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      skip({ path: file.path, code, reason: `cannot read file: ${code}` });
     }
     metrics.filesRead++;
   }
@@ -88,12 +96,15 @@ export function replayCommand(): Command {
     '\nExamples:\n  nsg2ipfix replay ./logs --collector 127.0.0.1:4739\n  nsg2ipfix replay PT1H.json --collector [::1]:4739 --biflow rfc5103 --pcap out.pcap\n  nsg2ipfix replay ./logs --pcap flows.pcap',
   );
   command.action(async (paths: string[], flags: ReplayFlags) => {
-    const { summary, unreadableFiles } = await withServiceRuntime(flags, (runtime) =>
+    const { summary, unreadable } = await withServiceRuntime(flags, (runtime) =>
       replayFiles(paths, flags, runtime.logger, { progress: !flags.quiet, runtime }),
     );
     await reportSummary(summary, flags);
-    if (unreadableFiles.length > 0) {
-      throw new UsageError(`${unreadableFiles.length} of ${summary.files} files could not be read (first: ${unreadableFiles[0]})`);
+    if (unreadable.length > 0) {
+      const first = unreadable[0]!;
+      throw new UsageError(
+        `${unreadable.length} input${unreadable.length === 1 ? '' : 's'} could not be read, the rest was replayed (first: ${first.path}: ${first.reason})`,
+      );
     }
   });
   return command;

@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
+import { checkRunPlan } from '../config/checkPlan.js';
+import { readConfigFile } from '../config/configFile.js';
 import { formatProblems, parseRunConfig, SOURCE_COMMANDS, type SourceType } from '../config/runConfig.js';
 import { UsageError } from './usageError.js';
-import { HTTP_OPTION_DESCRIPTION, withServiceRuntime, withSourceName } from './serviceRuntime.js';
+import { HTTP_ALLOW_REMOTE_DESCRIPTION, HTTP_OPTION_DESCRIPTION, withServiceRuntime, withSourceName } from './serviceRuntime.js';
 
 /** A fresh program with every command (cli.ts buildProgram): each source runs its own. */
 type ProgramFactory = () => Promise<Command>;
@@ -17,15 +18,16 @@ function sourceCommands(program: Command): Partial<Record<SourceType, Command>> 
   return found;
 }
 
+/**
+ * Reads, parses and checks a config: `run` and `config check` both go through here, so check
+ * passes exactly what run accepts (see checkRunPlan for what is checked beyond the file itself).
+ */
 async function loadPlan(file: string, programFactory: ProgramFactory) {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read config '${file}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
+  const text = await readConfigFile(file);
   const { plan, problems } = parseRunConfig(text, sourceCommands(await programFactory()));
   if (plan === undefined) throw new UsageError(formatProblems(file, problems));
+  const refused = await checkRunPlan(plan, programFactory);
+  if (refused.length > 0) throw new UsageError(formatProblems(file, refused));
   return plan;
 }
 
@@ -39,12 +41,14 @@ export function runCommand(programFactory: ProgramFactory): Command {
     .description('run the sources of a YAML config file (files, blob, eventhub) as a long-lived sidecar')
     .requiredOption('--config <file>', 'YAML config (see nsg2ipfix.example.yaml)')
     .option('--http <host:port>', `${HTTP_OPTION_DESCRIPTION}; overrides the file's http`)
+    .option('--http-allow-remote', `${HTTP_ALLOW_REMOTE_DESCRIPTION}; or httpAllowRemote: true in the file`)
     .addHelpText('after', '\nExamples:\n  nsg2ipfix run --config /etc/nsg2ipfix/nsg2ipfix.yaml\n  nsg2ipfix run --config nsg2ipfix.yaml --http 127.0.0.1:9464')
-    .action(async (flags: { config: string; http?: string }) => {
+    .action(async (flags: { config: string; http?: string; httpAllowRemote?: boolean }) => {
       const plan = await loadPlan(flags.config, programFactory);
       const http = flags.http ?? plan.http;
+      const httpAllowRemote = flags.httpAllowRemote === true || plan.httpAllowRemote;
       await withServiceRuntime(
-        { logLevel: plan.logLevel as never, logFormat: plan.logFormat as never, ...(http === undefined ? {} : { http }) },
+        { logLevel: plan.logLevel as never, logFormat: plan.logFormat as never, ...(http === undefined ? {} : { http }), httpAllowRemote },
         async (runtime) => {
           runtime.logger.info({ config: flags.config, sources: plan.sources.map((s) => `${s.name} (${s.type})`) }, 'starting sources');
           const results = await Promise.allSettled(

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import { createLogger, type LogFormat, type LogLevel } from '../log.js';
 import type { ExportPipeline } from '../pipeline.js';
@@ -23,6 +24,8 @@ export interface RuntimeFlags {
   readonly logFormat?: LogFormat;
   /** `HOST:PORT` for the HTTP endpoint; off when absent. */
   readonly http?: string;
+  /** Lets `http` be an address other hosts can reach (it has no authentication). */
+  readonly httpAllowRemote?: boolean;
 }
 
 /** How long a stop may take before the process gives up waiting and exits non-zero. */
@@ -56,6 +59,8 @@ export async function withServiceRuntime<T>(
   const logger = createLogger(flags.logLevel, flags.logFormat);
   const controller = new AbortController();
   const metrics = new PrometheusMetrics();
+  // Before the signal handlers: a bad address fails here with nothing to undo.
+  const http = flags.http === undefined ? undefined : await startHttpServer(flags.http, metrics, logger, { allowRemote: flags.httpAllowRemote === true });
   let signals = 0;
   let stopTimer: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -65,17 +70,16 @@ export async function withServiceRuntime<T>(
       controller.abort();
       stopTimer = setTimeout(() => {
         logger.error({ timeoutMs: stopTimeoutMs }, 'stop took too long: exiting');
-        process.exit(1);
+        exitEvenIfBlocked(1);
       }, stopTimeoutMs);
       stopTimer.unref();
     } else {
       logger.warn({ signal }, 'second signal: exiting at once');
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      exitEvenIfBlocked(signal === 'SIGINT' ? 130 : 143);
     }
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const http = flags.http === undefined ? undefined : await startHttpServer(flags.http, metrics, logger);
   const runtime: ServiceRuntime = { logger, signal: controller.signal, metrics };
   try {
     return await current.run(runtime, () => body(runtime));
@@ -85,6 +89,36 @@ export async function withServiceRuntime<T>(
     process.off('SIGINT', onSignal);
     await http?.close();
   }
+}
+
+/** How long exiting itself may take before the process is killed (see exitEvenIfBlocked). */
+export const EXIT_GRACE_MS = 2_000;
+
+/**
+ * A watchdog process: it kills its parent if that is still alive (still its parent) after the
+ * grace period, and leaves as soon as the parent is gone. Plain JavaScript for `node -e`.
+ */
+const EXIT_WATCHDOG = `const [pid, graceMs] = process.argv.slice(1).map(Number);
+const started = Date.now();
+setInterval(() => {
+  if (process.ppid !== pid) process.exit(0);
+  if (Date.now() - started >= graceMs) { try { process.kill(pid, 'SIGKILL'); } catch {} process.exit(0); }
+}, 50);`;
+
+/**
+ * process.exit() waits for libuv's threads before the process ends, and a thread blocked in a
+ * system call that never returns (an open() of a FIFO nobody writes, a hung network file system)
+ * holds it forever: "stop took too long: exiting", and the process lives on, deaf to signals. So a
+ * watchdog is started first, which kills the process (SIGKILL) if it is still there after
+ * EXIT_GRACE_MS. Only on the way out after a stop went wrong: a normal exit starts none.
+ */
+export function exitEvenIfBlocked(code: number, graceMs = EXIT_GRACE_MS): never {
+  try {
+    spawn(process.execPath, ['-e', EXIT_WATCHDOG, String(process.pid), String(graceMs)], { detached: true, stdio: 'ignore' }).unref();
+  } catch {
+    // Out of processes or memory: exit anyway, which works unless a thread is blocked.
+  }
+  process.exit(code);
 }
 
 /**
@@ -98,4 +132,9 @@ export function monitorSource(runtime: ServiceRuntime, name: string, pipeline: E
 }
 
 /** The `--http` option every long-running command offers. */
-export const HTTP_OPTION_DESCRIPTION = 'serve /healthz, /readyz and /metrics (Prometheus) on HOST:PORT, e.g. 127.0.0.1:9464 (off by default)';
+export const HTTP_OPTION_DESCRIPTION =
+  'serve /healthz, /readyz and /metrics (Prometheus) on HOST:PORT, e.g. 127.0.0.1:9464 (off by default; loopback only unless --http-allow-remote)';
+
+/** The `--http-allow-remote` option that goes with it. */
+export const HTTP_ALLOW_REMOTE_DESCRIPTION =
+  'let --http listen on an address other hosts can reach (0.0.0.0:9464, [::]:9464, a LAN address): it has no authentication';

@@ -1,4 +1,6 @@
+import { constants } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { UserError } from '../flow/errors.js';
 import type { ExportMetrics } from '../metrics.js';
 import type { CollectorStats } from '../transport/udp.js';
 import { formatBytes, formatNumber, formatTable } from './table.js';
@@ -98,6 +100,23 @@ export async function reportSummary(
   details: Record<string, unknown> = {},
   footer = '',
 ): Promise<void> {
-  if (flags.summaryJson !== undefined) await writeFile(flags.summaryJson, `${JSON.stringify({ ...summary, ...details }, null, 2)}\n`);
+  if (flags.summaryJson !== undefined) await writeSummaryJson(flags.summaryJson, `${JSON.stringify({ ...summary, ...details }, null, 2)}\n`);
   if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}${footer === '' ? '' : `\n\n${footer}`}\n`);
+}
+
+/**
+ * Non-blocking, like the pcap file (transport/pcapWriter.ts): a FIFO nobody reads fails at once
+ * (ENXIO) instead of holding a thread, and with it the process, forever.
+ */
+const SUMMARY_OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (constants.O_NONBLOCK ?? 0);
+
+async function writeSummaryJson(path: string, text: string): Promise<void> {
+  try {
+    await writeFile(path, text, { flag: SUMMARY_OPEN_FLAGS });
+  } catch (error) {
+    throw new UserError(`cannot write the summary to '${path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+      code: 'summary-write',
+      cause: error,
+    });
+  }
 }

@@ -1,5 +1,7 @@
 import type { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import { isLoopbackAddress, parseListenAddress } from '../observability/httpServer.js';
 
 /**
  * `nsg2ipfix run --config FILE`: one YAML file describing one or more sources and where their
@@ -7,7 +9,7 @@ import { createRequire } from 'node:module';
  * `maxPps`), taken from the commands themselves, so the two can never drift apart.
  *
  *   log: { level: info, format: json }
- *   http: 127.0.0.1:9464
+ *   http: 127.0.0.1:9464                                    # httpAllowRemote: true to listen beyond loopback
  *   export: { collector: [10.0.0.5:4739], format: ipfix }   # applies to every source
  *   sources:
  *     - type: blob                                          # files | blob | eventhub
@@ -40,19 +42,22 @@ export interface RunPlan {
   readonly logLevel: string;
   readonly logFormat: string;
   readonly http?: string;
+  readonly httpAllowRemote: boolean;
   readonly sources: readonly SourcePlan[];
 }
 
 /** The command behind each source type. */
 export const SOURCE_COMMANDS: Readonly<Record<SourceType, string>> = { files: 'replay', blob: 'blob', eventhub: 'eventhub' };
 
-const TOP_LEVEL_KEYS = ['log', 'http', 'export', 'sources'];
+/** Alias expansions a config may use: plenty for sharing a block, far from an alias bomb. */
+const MAX_ALIAS_COUNT = 100;
+const TOP_LEVEL_KEYS = ['log', 'http', 'httpAllowRemote', 'export', 'sources'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LOG_FORMATS = ['auto', 'json', 'pretty'];
 /** Keys a source has besides its command's options. */
 const SOURCE_KEYS = ['type', 'name'];
 /** Options that belong to the runtime, not to one source. */
-const RUNTIME_OPTIONS = new Set(['logLevel', 'logFormat', 'http', 'help']);
+const RUNTIME_OPTIONS = new Set(['logLevel', 'logFormat', 'http', 'httpAllowRemote', 'help']);
 
 export function parseRunConfig(
   text: string,
@@ -65,7 +70,18 @@ export function parseRunConfig(
     problems.push({ path: `line ${error.linePos?.[0]?.line ?? '?'}`, message: `YAML: ${error.message.split('\n')[0]}` });
   }
   if (problems.length > 0) return { problems };
-  const root = substituteEnv(document.toJS() as unknown, '', env, problems);
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // yaml throws a ReferenceError for an alias bomb (`a: &a [x,x]`, `b: &b [*a,*a]`, ...).
+    const message =
+      error instanceof ReferenceError
+        ? `YAML: aliases expand too much (more than ${MAX_ALIAS_COUNT} times)`
+        : `YAML: ${(error as Error).message.split('\n')[0]}`;
+    return { problems: [{ path: '(file)', message, hint: 'write the values out, or use fewer aliases (*name)' }] };
+  }
+  const root = substituteEnv(data, '', env, problems);
   if (!isObject(root))
     return { problems: [{ path: '(file)', message: 'the config must be a mapping with a `sources` list', hint: 'see nsg2ipfix.example.yaml' }] };
 
@@ -82,18 +98,21 @@ export function parseRunConfig(
       for (const key of Object.keys(log)) if (key !== 'level' && key !== 'format') problems.push(unknownKey(`log.${key}`, key, ['level', 'format']));
       if (log['level'] !== undefined) {
         if (LOG_LEVELS.includes(String(log['level']))) logLevel = String(log['level']);
-        else problems.push({ path: 'log.level', message: `'${String(log['level'])}' is not a log level`, hint: `one of ${LOG_LEVELS.join(', ')}` });
+        else problems.push({ path: 'log.level', message: `${describe(log['level'])} is not a log level`, hint: `one of ${LOG_LEVELS.join(', ')}` });
       }
       if (log['format'] !== undefined) {
         if (LOG_FORMATS.includes(String(log['format']))) logFormat = String(log['format']);
-        else problems.push({ path: 'log.format', message: `'${String(log['format'])}' is not a log format`, hint: `one of ${LOG_FORMATS.join(', ')}` });
+        else problems.push({ path: 'log.format', message: `${describe(log['format'])} is not a log format`, hint: `one of ${LOG_FORMATS.join(', ')}` });
       }
     }
   }
 
   const http = root['http'];
-  if (http !== undefined && (typeof http !== 'string' || !/^(\[[^\]]+\]|[^:]*):\d{1,5}$/.test(http))) {
-    problems.push({ path: 'http', message: 'must be HOST:PORT', hint: 'http: 127.0.0.1:9464' });
+  const httpAllowRemote = root['httpAllowRemote'] ?? false;
+  if (typeof httpAllowRemote !== 'boolean') problems.push({ path: 'httpAllowRemote', message: `must be true or false, got ${typeName(httpAllowRemote)}` });
+  if (http !== undefined) {
+    const problem = typeof http === 'string' ? httpProblem(http, httpAllowRemote === true) : `must be HOST:PORT, got ${typeName(http)}`;
+    if (problem !== undefined) problems.push({ path: 'http', message: problem, hint: 'http: 127.0.0.1:9464' });
   }
 
   const exportSection = root['export'] ?? {};
@@ -122,7 +141,7 @@ export function parseRunConfig(
       if (command === undefined) {
         problems.push({
           path: `${path}.type`,
-          message: type === undefined ? 'is missing' : `'${String(type)}' is not a source type available here`,
+          message: type === undefined ? 'is missing' : `${describe(type)} is not a source type available here`,
           hint: `one of ${Object.keys(commands).join(', ')}`,
         });
         return;
@@ -150,7 +169,19 @@ export function parseRunConfig(
     });
   }
   if (problems.length > 0) return { problems: unique(problems) };
-  return { plan: { logLevel, logFormat, ...(typeof http === 'string' ? { http } : {}), sources: plans }, problems };
+  return { plan: { logLevel, logFormat, ...(typeof http === 'string' ? { http } : {}), httpAllowRemote: httpAllowRemote === true, sources: plans }, problems };
+}
+
+/** What `run` would refuse in `http` (a host name's address is checked when resolved, see checkRunPlan). */
+function httpProblem(text: string, allowRemote: boolean): string | undefined {
+  try {
+    const { host } = parseListenAddress(text);
+    if (!allowRemote && isIP(host) !== 0 && !isLoopbackAddress(host))
+      return 'is reachable from other hosts (no authentication): add httpAllowRemote: true if you mean it';
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.replace(/^--http '.*?': /, '');
+  }
 }
 
 function optionArguments(command: Command, key: string, value: unknown, path: string, problems: ConfigProblem[], exportCommand: Command | undefined): string[] {
@@ -171,7 +202,7 @@ function optionArguments(command: Command, key: string, value: unknown, path: st
   const takesValue = option.required || option.optional;
   if (!takesValue) {
     if (typeof value !== 'boolean') {
-      problems.push({ path, message: `must be true or false, got ${JSON.stringify(value)}` });
+      problems.push({ path, message: `must be true or false, got ${typeName(value)}` });
       return [];
     }
     // `--no-x` options: the config says `x: false`.
@@ -187,12 +218,12 @@ function optionArguments(command: Command, key: string, value: unknown, path: st
   const args: string[] = [];
   for (const item of values) {
     if (typeof item !== 'string' && typeof item !== 'number') {
-      problems.push({ path, message: `must be a ${repeatable ? 'list of values' : 'value'}, got ${JSON.stringify(item)}` });
+      problems.push({ path, message: `must be a ${repeatable ? 'list of values' : 'value'}, got ${typeName(item)}` });
       continue;
     }
     const text = String(item);
     if (option.argChoices !== undefined && !option.argChoices.includes(text)) {
-      problems.push({ path, message: `'${text}' is not allowed`, hint: `one of ${option.argChoices.join(', ')}` });
+      problems.push({ path, message: `${describe(text)} is not allowed`, hint: `one of ${option.argChoices.join(', ')}` });
       continue;
     }
     if (option.parseArg !== undefined && !repeatable) {
@@ -265,13 +296,30 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+/**
+ * What a value is, never what it holds: a misplaced key can carry a secret (`maxPps:
+ * ${NSG2IPFIX_CONNECTION_STRING}`), and config errors are printed and logged.
+ */
+function typeName(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return 'text';
+  return `a ${typeof value}`;
+}
+
+/** A short word as it was written (a log level, a source type); anything else by its type. */
+function describe(value: unknown): string {
+  return typeof value === 'string' && /^[\w.-]{1,32}$/.test(value) ? `'${value}'` : typeName(value);
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function formatProblems(file: string, problems: readonly ConfigProblem[]): string {
-  return [
-    `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`,
-    ...problems.map((p) => `  ${p.path}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`),
-  ].join('\n');
+  const line = (p: ConfigProblem) => `${p.path}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`;
+  // One problem, one line (an error the CLI prints); several, one line each under a count.
+  if (problems.length === 1) return `${file}: ${line(problems[0]!)}`.replaceAll('\n', ' ');
+  return [`${file}: ${problems.length} problems`, ...problems.map((p) => `  ${line(p)}`)].join('\n');
 }

@@ -17,7 +17,7 @@ export interface EncodingOptions {
 }
 
 /** Why these options cannot be encoded, or undefined when they can. */
-export function encodingProblem(options: EncodingOptions): string | undefined {
+export function encodingProblem(options: Pick<EncodingOptions, 'format' | 'biflow'>): string | undefined {
   if (options.format !== 'ipfix' && options.biflow === 'rfc5103') {
     return `--biflow rfc5103 needs IPFIX (RFC 5103 reverse elements); ${options.format} splits biflows into two records`;
   }

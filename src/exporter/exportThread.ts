@@ -5,6 +5,8 @@ import type { AzureContext } from '../flow/flowRecord.js';
 import type { CollectorAddress } from '../transport/collectorAddress.js';
 import type { PcapEndpoint } from '../transport/pcap.js';
 import type { CollectorStats } from '../transport/udp.js';
+import { PcapWriteError } from '../transport/pcapWriter.js';
+import { UserError } from '../flow/errors.js';
 import type { EncodingOptions } from './encoding.js';
 import { exporterWorker } from './prestart.js';
 import { BATCH_BYTES, batchViews, ContextNumbers } from './rowBatch.js';
@@ -65,7 +67,11 @@ export type FromExporter =
   | { readonly type: 'closed'; readonly counters: ExportCounters }
   | { readonly type: 'counters'; readonly counters: ExportCounters };
 
-/** Why the thread could not start: ExportPipeline turns a pcap failure into a configuration error. */
+/**
+ * The exporting thread failed for a reason that is not the user's (a bug): the message carries the
+ * thread's stack. A pcap file that cannot be written is a PcapWriteError, sockets that cannot be
+ * opened a UserError (code `collector-socket`): one line each.
+ */
 export class ExportThreadStartError extends Error {
   constructor(
     readonly stage: 'pcap' | 'udp' | 'export',
@@ -110,6 +116,9 @@ export class ExportThread {
   private readonly numbers = new ContextNumbers();
   private nextFlushId = 1;
   private failure: Error | undefined;
+  /** Resolves when the thread fails (see closeNow). */
+  private readonly failed: Promise<void>;
+  private onFailed: () => void = () => {};
   private closing: Promise<void> | undefined;
   private onClosed: (() => void) | undefined;
   /** Settles when the thread has its pcap file and sockets open (or could not open them). */
@@ -117,10 +126,11 @@ export class ExportThread {
 
   private constructor(
     private readonly worker: Worker,
-    settings: ExportThreadSettings,
+    private readonly settings: ExportThreadSettings,
     private readonly logger: Logger,
     private readonly onCounters: (counters: ExportCounters) => void,
   ) {
+    this.failed = new Promise<void>((resolve) => (this.onFailed = resolve));
     this.collectorStats = settings.collectors.map((c) => ({ label: c.label, datagrams: 0, bytes: 0, errors: 0, lastError: undefined }));
     this.counters = {
       messages: 0,
@@ -150,12 +160,8 @@ export class ExportThread {
           thread.idle();
           resolve();
         } else if (message.type === 'failed') {
-          const error = new ExportThreadStartError(
-            message.stage,
-            message.stage === 'udp' ? `cannot open the UDP sockets: ${message.message}` : message.message,
-            message.code,
-          );
-          thread.onClosed = () => {};
+          const error = thread.translate(message);
+          thread.onClosed ??= () => {};
           thread.fail(error);
           reject(error);
         } else {
@@ -255,8 +261,19 @@ export class ExportThread {
     }
     const exited = new Promise<void>((resolve) => (this.onClosed = resolve));
     this.post({ type: 'close', nowMs });
-    await exited;
-    if (this.failure !== undefined) throw this.failure;
+    // Writing out the last messages may fail too (a full disk): the thread then stays up.
+    await Promise.race([exited, this.failed]);
+    if (this.failure !== undefined) {
+      await this.worker.terminate();
+      throw this.failure;
+    }
+  }
+
+  /** The error a failure report stands for, on this side of the thread boundary. */
+  private translate(message: Extract<FromExporter, { type: 'failed' }>): Error {
+    if (message.stage === 'pcap') return new PcapWriteError(this.settings.pcapPath ?? '(pcap)', message.code);
+    if (message.stage === 'udp') return new UserError(message.message, { code: 'collector-socket' });
+    return new ExportThreadStartError(message.stage, message.message, message.code);
   }
 
   private post(message: ToExporter, transfer?: ArrayBuffer[]): void {
@@ -308,6 +325,8 @@ export class ExportThread {
     for (const waiter of this.waiting.splice(0)) waiter.reject(error);
     for (const flush of this.flushes.values()) flush.reject(error);
     this.flushes.clear();
-    if (!(error instanceof ExportThreadStartError && error.stage === 'pcap')) this.logger.error({ err: error }, 'the exporting thread failed');
+    this.onFailed();
+    // A user's error is reported once, as the command's one line; a bug is logged here too.
+    if (!(error instanceof UserError)) this.logger.error({ err: error }, 'the exporting thread failed');
   }
 }

@@ -1,7 +1,8 @@
 import { parentPort } from 'node:worker_threads';
 import { FlowColumns } from '../flow/flowColumns.js';
 import type { EncodedMessage, FlowEncoder } from '../flow/flowEncoder.js';
-import { PcapWriter, type PcapEndpoint } from '../transport/pcap.js';
+import type { PcapEndpoint } from '../transport/pcap.js';
+import { PcapWriteError, PcapWriter } from '../transport/pcapWriter.js';
 import { UdpTransport } from '../transport/udp.js';
 import { createEncoder } from './encoding.js';
 import type { ExportCounters, ExportThreadSettings, FromExporter, ToExporter } from './exportThread.js';
@@ -122,8 +123,7 @@ async function start(settings: ExportThreadSettings): Promise<Exporter | undefin
     try {
       pcap = await PcapWriter.open(settings.pcapPath);
     } catch (error) {
-      const failure = error as NodeJS.ErrnoException;
-      post({ type: 'failed', stage: 'pcap', message: failure.message, code: failure.code });
+      post(failure(error));
       return undefined;
     }
   }
@@ -185,10 +185,19 @@ port.on('message', (message: ToExporter) => {
     try {
       await started.handle(message);
     } catch (error) {
-      // A bug or a failing pcap file: the pipeline stops with this error; nothing is sent after it.
+      // A failing pcap file or a bug: the pipeline stops with this error; nothing is sent after it.
       failed = true;
-      const failure = error as NodeJS.ErrnoException;
-      post({ type: 'failed', stage: 'export', message: failure.stack ?? failure.message, code: failure.code });
+      post(failure(error));
     }
   });
 });
+
+/**
+ * Errors cross to the pipeline's thread as data (their classes do not survive the copy): a pcap
+ * write error by its system code, one line; anything else is a bug, with its stack for the report.
+ */
+function failure(error: unknown): FromExporter {
+  if (error instanceof PcapWriteError) return { type: 'failed', stage: 'pcap', message: error.message, code: error.systemCode };
+  const unexpected = error as NodeJS.ErrnoException;
+  return { type: 'failed', stage: 'export', message: unexpected.stack ?? unexpected.message, code: unexpected.code };
+}

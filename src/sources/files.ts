@@ -1,5 +1,6 @@
-import { open, readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { constants, type Stats } from 'node:fs';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
 import { FlowColumns } from '../flow/flowColumns.js';
 import { FlowLogReader } from '../azure/flowLogReader.js';
 import { ParseCache } from '../azure/parseCache.js';
@@ -10,41 +11,136 @@ import { UserError } from '../userError.js';
 export class InputError extends UserError {}
 
 export interface FlowLogFile {
+  /** For logs and summaries: the name's bytes that are not UTF-8 shown as `\xNN`. */
   readonly path: string;
+  /** What to open: the name's own bytes when they are not UTF-8, so such a file is still read. */
+  readonly fsPath: string | Buffer;
   readonly bytes: number;
   /** Epoch ms of the file's first record, or of its y=/m=/d=/h= path, for ordering. */
   readonly startMs: number;
 }
 
+/** An input left out of a replay: an unreadable directory, a file gone while listing. */
+export interface SkippedInput {
+  readonly path: string;
+  /** The system's code (`EACCES`) or ours (`not-a-regular-file`). */
+  readonly code: string;
+  readonly reason: string;
+}
+
 /**
  * Expands files and directories (recursing for *.json) into flow log files ordered by time, so a
  * replay reaches the collector in the order Azure wrote it. A missing path is an error: a typo
- * must not look like an empty replay.
+ * must not look like an empty replay. What cannot be listed inside a directory (an unreadable
+ * subdirectory) goes to `onSkipped` and the walk goes on, as an unreadable file does when read.
  */
-export async function listFlowLogFiles(paths: readonly string[]): Promise<FlowLogFile[]> {
-  const found: { path: string; bytes: number }[] = [];
+export async function listFlowLogFiles(paths: readonly string[], onSkipped: (input: SkippedInput) => void = () => {}): Promise<FlowLogFile[]> {
+  const found: Omit<FlowLogFile, 'startMs'>[] = [];
   for (const path of paths) {
-    let info;
-    try {
-      info = await stat(path);
-    } catch (error) {
-      throw new InputError(
-        `cannot read '${path}': ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}`,
-      );
-    }
-    if (info.isDirectory()) await walk(resolve(path), found);
-    else found.push({ path: resolve(path), bytes: info.size });
+    const info = await statInput(path);
+    if (info.isDirectory()) await walk(Buffer.from(resolve(path)), found, onSkipped);
+    else if (info.isFile()) found.push({ path: resolve(path), fsPath: resolve(path), bytes: info.size });
+    else onSkipped(notRegular(resolve(path)));
   }
-  const files = await Promise.all(found.map(async (f) => ({ ...f, startMs: await firstTimeMs(f.path) })));
+  const files = await Promise.all(found.map(async (f) => ({ ...f, startMs: await firstTimeMs(f.fsPath) })));
   return files.sort((a, b) => a.startMs - b.startMs || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-async function walk(directory: string, found: { path: string; bytes: number }[]): Promise<void> {
-  const entries = await readdir(directory, { withFileTypes: true });
+/** stat() of a path the user named; a missing one is a one-line error (a typo must not look like an empty replay). */
+export async function statInput(path: string): Promise<Stats> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(`cannot read '${path}': ${code === 'ENOENT' ? 'no such file or directory' : (code ?? (error as Error).message)}`, { cause: error });
+  }
+}
+
+const SEPARATOR = Buffer.from(sep);
+const JSON_SUFFIX = Buffer.from('.json');
+
+/** Directories are walked by the bytes of their names: a name that is not UTF-8 must still open. */
+async function walk(directory: Buffer, found: Omit<FlowLogFile, 'startMs'>[], onSkipped: (input: SkippedInput) => void): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(directory, { withFileTypes: true, encoding: 'buffer' });
+  } catch (error) {
+    onSkipped(skipped(directory, error, 'cannot list directory'));
+    return;
+  }
   for (const entry of entries) {
-    const path = join(directory, entry.name);
-    if (entry.isDirectory()) await walk(path, found);
-    else if (entry.isFile() && entry.name.toLowerCase().endsWith('.json')) found.push({ path, bytes: (await stat(path)).size });
+    const path = Buffer.concat([directory, SEPARATOR, entry.name]);
+    if (entry.isDirectory()) await walk(path, found, onSkipped);
+    else if (!endsWithJson(entry.name)) continue;
+    else if (entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice()) onSkipped(notRegular(displayPath(path)));
+    else if (entry.isFile()) {
+      try {
+        found.push({ path: displayPath(path), fsPath: fsPath(path), bytes: (await stat(path)).size });
+      } catch (error) {
+        // Gone or unreadable between the listing and now.
+        onSkipped(skipped(path, error, 'cannot read file'));
+      }
+    }
+  }
+}
+
+/**
+ * A FIFO, socket or device is never read: opening a FIFO waits for a writer, holding one of
+ * libuv's threads, and a process cannot even exit while one is held.
+ */
+function notRegular(path: string): SkippedInput {
+  return { path, code: NOT_REGULAR, reason: 'not a regular file (a FIFO, socket or device)' };
+}
+
+const NOT_REGULAR = 'not-a-regular-file';
+
+/**
+ * Opens for reading without ever waiting: O_NONBLOCK makes a FIFO that replaced a file since it
+ * was listed open at once, and the check after refuses it. On regular files it changes nothing.
+ */
+async function openRegularFile(path: string | Buffer): Promise<FileHandle> {
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new InputError(`'${typeof path === 'string' ? path : displayPath(path)}' is not a regular file`, { code: NOT_REGULAR });
+  }
+  return handle;
+}
+
+function skipped(path: Buffer, error: unknown, what: string): SkippedInput {
+  const code = (error as NodeJS.ErrnoException).code ?? 'error';
+  return { path: displayPath(path), code, reason: `${what}: ${code}` };
+}
+
+function endsWithJson(name: Buffer): boolean {
+  return (
+    name.length >= JSON_SUFFIX.length &&
+    name
+      .subarray(name.length - JSON_SUFFIX.length)
+      .toString('latin1')
+      .toLowerCase() === '.json'
+  );
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A path's bytes as a string for people: UTF-8, or ASCII with every other byte as `\xNN`. */
+export function displayPath(path: Buffer): string {
+  try {
+    return strictUtf8.decode(path);
+  } catch {
+    let text = '';
+    for (const byte of path) text += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+    return text;
+  }
+}
+
+/** The string when the bytes are UTF-8 (every usual name), else the bytes themselves. */
+function fsPath(path: Buffer): string | Buffer {
+  try {
+    return strictUtf8.decode(path);
+  } catch {
+    return path;
   }
 }
 
@@ -52,10 +148,10 @@ const TIME_PATTERN = /"time"\s*:\s*"([^"]{10,40})"/;
 const PATH_TIME_PATTERN = /y=(\d{4})\/m=(\d{2})\/d=(\d{2})\/h=(\d{2})/;
 
 /** Reads only the head of the file: ordering must not cost a parse of every file. */
-async function firstTimeMs(path: string): Promise<number> {
+async function firstTimeMs(path: string | Buffer): Promise<number> {
   let head = '';
   try {
-    const handle = await open(path, 'r');
+    const handle = await openRegularFile(path);
     try {
       const buf = Buffer.alloc(8192);
       const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
@@ -71,7 +167,7 @@ async function firstTimeMs(path: string): Promise<number> {
     const ms = Date.parse(time[1]!);
     if (!Number.isNaN(ms)) return ms;
   }
-  const fromPath = PATH_TIME_PATTERN.exec(path.replaceAll('\\', '/'));
+  const fromPath = PATH_TIME_PATTERN.exec((typeof path === 'string' ? path : displayPath(path)).replaceAll('\\', '/'));
   if (fromPath !== null) return Date.UTC(Number(fromPath[1]), Number(fromPath[2]) - 1, Number(fromPath[3]), Number(fromPath[4]));
   return Number.MAX_SAFE_INTEGER;
 }
@@ -87,16 +183,21 @@ const CHUNK_BYTES = 1 << 20;
  * Streams one file into batches of flows, one batch per chunk read. Malformed input goes to
  * `onProblem` and never stops the file.
  */
-export async function* readFlowLogFile(file: string, reports: ParseReports | ParseReports['problem'], cache = new ParseCache()): AsyncGenerator<FlowBatch> {
+export async function* readFlowLogFile(
+  file: string | Buffer,
+  reports: ParseReports | ParseReports['problem'],
+  options: { readonly label?: string; readonly cache?: ParseCache } = {},
+): AsyncGenerator<FlowBatch> {
+  const label = options.label ?? (typeof file === 'string' ? file : displayPath(file));
   const records = new FlowColumns();
   let azureRecords = 0;
-  const reader = new FlowLogReader(file, columnSink(records, reports), undefined, { cache });
+  const reader = new FlowLogReader(label, columnSink(records, reports), undefined, { cache: options.cache ?? new ParseCache() });
   // Two read buffers for the whole file, not a fresh one per chunk (as a read stream gives): the
   // kernel faulting in new pages for every chunk cost more than parsing it. While one chunk is
   // parsed the next is read into the other. The reader keeps nothing of a chunk once push() returns.
   let reading = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   let spare = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-  const handle = await open(file, 'r');
+  const handle = await openRegularFile(file);
   // A read ahead may fail long before it is awaited (while the pipeline waits on pacing): it is
   // marked handled at once, and its error still comes out of the `await` below.
   const readAhead = (into: Buffer) => {
@@ -114,7 +215,7 @@ export async function* readFlowLogFile(file: string, reports: ParseReports | Par
       spare = chunk;
       next = readAhead(reading);
       reader.push(chunk.subarray(0, bytesRead));
-      const batch: FlowBatch = { records, source: file, azureRecords: reader.recordsRead - azureRecords, inputBytes: bytesRead };
+      const batch: FlowBatch = { records, source: label, azureRecords: reader.recordsRead - azureRecords, inputBytes: bytesRead };
       azureRecords = reader.recordsRead;
       // The pipeline reads a batch before it asks for the next: its columns are reused.
       yield batch;
@@ -126,5 +227,5 @@ export async function* readFlowLogFile(file: string, reports: ParseReports | Par
     await handle.close();
   }
   reader.end();
-  yield { records, source: file, azureRecords: reader.recordsRead - azureRecords, inputBytes: 0 };
+  yield { records, source: label, azureRecords: reader.recordsRead - azureRecords, inputBytes: 0 };
 }

@@ -1,5 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
-import type { CollectorAddress } from './collectorAddress.js';
+import { CollectorAddressError, type CollectorAddress } from './collectorAddress.js';
 import { sleep } from '../flow/sleep.js';
 import { Pacer } from './pacer.js';
 import type { PcapEndpoint } from './pcap.js';
@@ -84,7 +84,7 @@ export class UdpTransport {
         });
         await bindSocket(socket, collector.family, portByFamily.get(collector.family) ?? 0);
         portByFamily.set(collector.family, socket.address().port);
-        await new Promise<void>((resolve) => socket.connect(collector.port, collector.address, resolve));
+        await connectSocket(socket, collector);
         socket.unref();
         transport.endpoints.push(localEndpointOf(socket, collector));
       }
@@ -175,6 +175,20 @@ function localEndpointOf(socket: Socket, collector: CollectorAddress): PcapEndpo
   const local = socket.address();
   const unspecified = local.address === '0.0.0.0' || local.address === '::';
   return { address: unspecified ? (collector.family === 4 ? '127.0.0.1' : '::1') : local.address, port: local.port };
+}
+
+/**
+ * connect() of a UDP socket sends nothing; it fails when there is no route to the collector
+ * (ENETUNREACH, a link-local address on the wrong interface) or it is a broadcast address (EACCES).
+ * Node hands that error to the callback, not to 'error': unchecked, every send would fail later.
+ */
+function connectSocket(socket: Socket, collector: CollectorAddress): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    socket.connect(collector.port, collector.address, (error?: Error) => {
+      if (error === undefined || error === null) resolve();
+      else reject(new CollectorAddressError(`collector '${collector.label}': cannot send to it (${(error as NodeJS.ErrnoException).code ?? error.message})`));
+    });
+  });
 }
 
 function bindSocket(socket: Socket, family: 4 | 6, port: number): Promise<void> {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { IPFIX_DEFAULTS } from '../../src/ipfix/encoder.js';
-import { ExportThread, PACED_BATCHES_IN_FLIGHT, ExportThreadStartError, type ExportThreadSettings } from '../../src/exporter/exportThread.js';
+import { ExportThread, PACED_BATCHES_IN_FLIGHT, type ExportThreadSettings } from '../../src/exporter/exportThread.js';
+import { PcapWriteError } from '../../src/transport/pcapWriter.js';
 import { ROWS_PER_BATCH } from '../../src/exporter/rowBatch.js';
 import type { AzureContext } from '../../src/flow/flowRecord.js';
 import { DatagramDecoder } from '../../src/listen/datagramDecoder.js';
@@ -119,7 +120,16 @@ describe('ExportThread (encode and send on a thread of their own, to a receiver 
     expect(readFileSync(pcap).length).toBe(24 + received.reduce((sum, d) => sum + 16 + 14 + 20 + 8 + d.length, 0));
 
     const failing = ExportThread.open(settings(port, { pcapPath: join(work, 'missing', 'x.pcap') }), logger, () => {});
-    await expect(failing).rejects.toBeInstanceOf(ExportThreadStartError);
-    await expect(failing).rejects.toMatchObject({ stage: 'pcap', code: 'ENOENT' });
+    await expect(failing).rejects.toBeInstanceOf(PcapWriteError);
+    await expect(failing).rejects.toMatchObject({ code: 'pcap-write', systemCode: 'ENOENT' });
+  });
+
+  it('reports a pcap device that opens but takes no bytes (/dev/full) at start, as a PcapWriteError', async () => {
+    const { port } = await receiver();
+    // /dev/full takes the open, then fails every write: the 24-byte header already, at start.
+    await expect(ExportThread.open(settings(port, { pcapPath: '/dev/full' }), logger, () => {})).rejects.toMatchObject({
+      code: 'pcap-write',
+      systemCode: 'ENOSPC',
+    });
   });
 });

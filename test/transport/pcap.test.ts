@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PcapWriter, pcapGlobalHeader, pcapRecord, type PcapEndpoint } from '../../src/transport/pcap.js';
+import { pcapGlobalHeader, pcapRecord, type PcapEndpoint } from '../../src/transport/pcap.js';
+import { PcapWriter } from '../../src/transport/pcapWriter.js';
 
 /** Independent RFC 1071 Internet checksum: ones'-complement of the ones'-complement sum. */
 function rfc1071(bytes: Uint8Array): number {
