@@ -1,18 +1,8 @@
+import { normalizeMac } from '../flow/interfaceNames.js';
 import { fnv1a32 } from './fnv1a.js';
 
-/**
- * Azure writes MACs as `000D3AF87856` (NSG) or `00-0D-3A-F8-78-56` (VNet); both name one NIC.
- * Returns 12 upper-case hex digits, or '' when the text is not a MAC.
- */
-export function normalizeMac(mac: string): string {
-  const hex = mac.replace(/[-:.]/g, '').toUpperCase();
-  return /^[0-9A-F]{12}$/.test(hex) ? hex : '';
-}
-
-/** `00:0d:3a:f8:78:56`, the form collectors and Wireshark print. */
-export function formatMac(normalized: string): string {
-  return normalized.toLowerCase().replace(/(..)(?!$)/g, '$1:');
-}
+// The MAC helpers live with the shared InterfaceNames type; re-exported for existing importers.
+export { formatMac, normalizeMac } from '../flow/interfaceNames.js';
 
 /**
  * The SNMP-style interface index a NIC gets on the wire (ingressInterface / egressInterface).

@@ -1,0 +1,137 @@
+import ipaddr from 'ipaddr.js';
+
+/**
+ * The Azure names of one network interface, wherever they came from (an enrichment file or Azure
+ * Resource Graph). The flow log names the NIC of every tuple by its MAC, which stays when IPs are
+ * reassigned: the local endpoint of a tuple is named through `mac`, the other one through `ips`.
+ *
+ * The keys are the public contract of `--enrich-file` (JSON keys, CSV columns) and of
+ * `nsg2ipfix enrich export`.
+ */
+export interface InterfaceNames {
+  /** 12 upper-case hex digits (normalizeMac), when known. */
+  readonly mac?: string;
+  /** Addresses owned by the NIC, private and public, as normalized text (normalizeIp). */
+  readonly ips: readonly string[];
+  readonly vm?: string;
+  readonly nic?: string;
+  readonly resourceGroup?: string;
+  readonly subscription?: string;
+  readonly region?: string;
+  readonly vnet?: string;
+  readonly subnet?: string;
+  readonly tags?: Readonly<Record<string, string>>;
+  /** The NIC's Azure resource id. */
+  readonly resourceId?: string;
+}
+
+/** The optional text fields of InterfaceNames, in the column order of the CSV format. */
+export const NAME_TEXT_FIELDS = ['vm', 'nic', 'resourceGroup', 'subscription', 'region', 'vnet', 'subnet', 'resourceId'] as const;
+export type NameTextField = (typeof NAME_TEXT_FIELDS)[number];
+
+/** One owner of an address for a span of time: [sinceMs, untilMs), untilMs absent while it still owns it. */
+export interface OwnerInterval {
+  readonly names: InterfaceNames;
+  readonly sinceMs: number;
+  readonly untilMs?: number;
+}
+
+/**
+ * Who owned one address over time, oldest first. Kept for addresses whose owner changed, so a late
+ * block or a replay of last week's logs names the owner of that time.
+ */
+export interface AddressHistory {
+  readonly ip: string;
+  readonly owners: readonly OwnerInterval[];
+}
+
+/**
+ * Everything the name sources know at one moment: the current NICs (later entries win a MAC) and
+ * the history of addresses whose owner changed. Immutable; a change makes a new one.
+ */
+export interface NameSources {
+  readonly entries: readonly InterfaceNames[];
+  readonly history: readonly AddressHistory[];
+  /** 1, 2, … per provider: which version a map was built from (for logs and metrics). */
+  readonly version: number;
+}
+
+/**
+ * One named NIC (or a past owner of an address) in a name map: what the encoders put on the wire
+ * for a flow endpoint. Here rather than with the map so every stage may name the type.
+ */
+export interface NamedEntity {
+  /** 1.. dense within one map (0 is never used: it means "none" in columns). */
+  readonly id: number;
+  readonly names: InterfaceNames;
+}
+
+/**
+ * Azure writes MACs as `000D3AF87856` (NSG) or `00-0D-3A-F8-78-56` (VNet), people as
+ * `00:0d:3a:f8:78:56` or `000d.3af8.7856`; all name one NIC. Returns 12 upper-case hex digits, or
+ * '' when the text is not a MAC.
+ */
+export function normalizeMac(mac: string): string {
+  const hex = mac.replace(/[-:.]/g, '').toUpperCase();
+  return /^[0-9A-F]{12}$/.test(hex) ? hex : '';
+}
+
+/** `00:0d:3a:f8:78:56`, the form collectors and Wireshark print. */
+export function formatMac(normalized: string): string {
+  return normalized.toLowerCase().replace(/(..)(?!$)/g, '$1:');
+}
+
+/** `00-0D-3A-F8-78-56`, the form Azure shows for a NIC (and the enrichment file's examples). */
+export function formatAzureMac(normalized: string): string {
+  return normalized.replace(/(..)(?!$)/g, '$1-');
+}
+
+/**
+ * An address as one canonical text (IPv4 dotted quad; IPv6 in RFC 5952 form, IPv4-mapped IPv6 as
+ * IPv4), so equal addresses compare equal as strings. Undefined when the text is not an address;
+ * IPv4 must be four decimal parts (ipaddr.js would also take `10.1` or hex parts).
+ */
+export function normalizeIp(text: string): string | undefined {
+  const trimmed = text.trim();
+  if (ipaddr.IPv4.isValidFourPartDecimal(trimmed)) return ipaddr.IPv4.parse(trimmed).toString();
+  if (!trimmed.includes(':') || !ipaddr.IPv6.isValid(trimmed)) return undefined;
+  const v6 = ipaddr.IPv6.parse(trimmed);
+  // A zone (fe80::1%eth0) names a link, not an address Azure assigns.
+  if (v6.zoneId !== undefined) return undefined;
+  return v6.isIPv4MappedAddress() ? v6.toIPv4Address().toString() : v6.toString();
+}
+
+/**
+ * The 32-bit big-endian words of a normalized address, as FlowColumns stores them (signed Int32):
+ * one word for IPv4, four for IPv6.
+ */
+export function addressWords(normalized: string): Int32Array {
+  const bytes = ipaddr.parse(normalized).toByteArray();
+  const words = new Int32Array(bytes.length / 4);
+  for (let w = 0; w < words.length; w++) {
+    words[w] = (bytes[w * 4]! << 24) | (bytes[w * 4 + 1]! << 16) | (bytes[w * 4 + 2]! << 8) | bytes[w * 4 + 3]!;
+  }
+  return words;
+}
+
+/**
+ * What makes two InterfaceNames the same owner across refreshes: the NIC's resource id (a NIC may
+ * get another MAC when its VM is deallocated and started again), else its MAC, else its names
+ * (entries of a file that give neither).
+ */
+export function ownerKey(names: InterfaceNames): string {
+  if (names.resourceId !== undefined && names.resourceId !== '') return `id:${names.resourceId.toLowerCase()}`;
+  if (names.mac !== undefined && names.mac !== '') return `mac:${names.mac}`;
+  return `names:${names.subscription ?? ''}/${names.resourceGroup ?? ''}/${names.vm ?? ''}/${names.nic ?? ''}/${names.vnet ?? ''}/${names.subnet ?? ''}`;
+}
+
+/** Field-by-field equality (ips in order, tags regardless of key order). */
+export function sameNames(a: InterfaceNames, b: InterfaceNames): boolean {
+  if (a.mac !== b.mac || a.ips.length !== b.ips.length) return false;
+  for (let i = 0; i < a.ips.length; i++) if (a.ips[i] !== b.ips[i]) return false;
+  for (const field of NAME_TEXT_FIELDS) if (a[field] !== b[field]) return false;
+  const aTags = Object.entries(a.tags ?? {});
+  const bTags = b.tags ?? {};
+  if (aTags.length !== Object.keys(bTags).length) return false;
+  return aTags.every(([key, value]) => Object.hasOwn(bTags, key) && bTags[key] === value);
+}
