@@ -73,7 +73,12 @@ describe('NameMap', () => {
 
   it('names each of many addresses (no probe chain loses one)', () => {
     const entries: InterfaceNames[] = [];
-    for (let i = 0; i < 5000; i++) entries.push({ mac: (0x0d3a000000 + i).toString(16).padStart(12, '0').toUpperCase(), ips: [`10.${(i >> 8) & 255}.${i & 255}.4`, `2001:db8::${i.toString(16)}`], vm: `vm-${i}` });
+    for (let i = 0; i < 5000; i++)
+      entries.push({
+        mac: (0x0d3a000000 + i).toString(16).padStart(12, '0').toUpperCase(),
+        ips: [`10.${(i >> 8) & 255}.${i & 255}.4`, `2001:db8::${i.toString(16)}`],
+        vm: `vm-${i}`,
+      });
     const map = NameMap.build(entries);
     for (let i = 0; i < 5000; i += 7) {
       expect(map.forIpv4(v4(`10.${(i >> 8) & 255}.${i & 255}.4`), 0)?.names.vm).toBe(`vm-${i}`);

@@ -105,7 +105,13 @@ export class ResourceGraphStandIn {
     rmSync(this.directory, { recursive: true, force: true });
   }
 
-  private handle(method: string, url: string, headers: Record<string, string | string[] | undefined>, text: string, response: import('node:http').ServerResponse): void {
+  private handle(
+    method: string,
+    url: string,
+    headers: Record<string, string | string[] | undefined>,
+    text: string,
+    response: import('node:http').ServerResponse,
+  ): void {
     if (method === 'GET' && url.startsWith('/msi/token')) {
       this.tokenRequests++;
       if (headers['x-identity-header'] !== IDENTITY_HEADER) return json(response, 401, { error: 'bad identity header' });
@@ -121,18 +127,27 @@ export class ResourceGraphStandIn {
     }
     if (recorded.authorization !== `Bearer ${STAND_IN_TOKEN}`) {
       recorded.status = 401;
-      return json(response, 401, { error: { code: 'AuthenticationFailed', message: 'Authentication failed. The Authorization header is missing or invalid.' } });
+      return json(response, 401, {
+        error: { code: 'AuthenticationFailed', message: 'Authentication failed. The Authorization header is missing or invalid.' },
+      });
     }
     const step = this.script.shift();
     if (step !== undefined && step !== 'ok') {
       recorded.status = step.status;
-      return json(response, step.status, { error: { code: step.code ?? codeFor(step.status), message: step.message ?? messageFor(step.status) } }, step.headers);
+      return json(
+        response,
+        step.status,
+        { error: { code: step.code ?? codeFor(step.status), message: step.message ?? messageFor(step.status) } },
+        step.headers,
+      );
     }
     const table = /^\s*(\w+)/.exec(body.query ?? '')?.[1] as TableName | undefined;
     const rows = table === undefined ? undefined : this.tables[table];
     if (rows === undefined) {
       recorded.status = 400;
-      return json(response, 400, { error: { code: 'BadRequest', message: `Please provide below info when asking for support: table '${table}' is unknown to this stand-in` } });
+      return json(response, 400, {
+        error: { code: 'BadRequest', message: `Please provide below info when asking for support: table '${table}' is unknown to this stand-in` },
+      });
     }
     const token = body.options?.$skipToken;
     const offset = token === undefined ? (body.options?.$skip ?? 0) : (JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as { offset: number }).offset;
@@ -185,7 +200,10 @@ const SUB = '11111111-1111-1111-1111-111111111111';
 const RG_ID = `/subscriptions/${SUB}/resourceGroups/rg-prod`;
 
 /** A NIC row as the discovery query projects it (properties after Microsoft's NetworkInterfaceGet.json). */
-export function nicRow(name: string, options: { mac?: string; ips: string[]; vm?: string; publicIp?: string; subnet?: string; tags?: Record<string, string>; vnet?: string }): Record<string, unknown> {
+export function nicRow(
+  name: string,
+  options: { mac?: string; ips: string[]; vm?: string; publicIp?: string; subnet?: string; tags?: Record<string, string>; vnet?: string },
+): Record<string, unknown> {
   const id = `${RG_ID}/providers/Microsoft.Network/networkInterfaces/${name}`;
   return {
     id,
@@ -206,7 +224,9 @@ export function nicRow(name: string, options: { mac?: string; ips: string[]; vm?
         subnet: { id: `${RG_ID}/providers/Microsoft.Network/virtualNetworks/${options.vnet ?? 'vnet-prod'}/subnets/${options.subnet ?? 'web'}` },
         primary: index === 0,
         privateIPAddressVersion: ip.includes(':') ? 'IPv6' : 'IPv4',
-        ...(index === 0 && options.publicIp !== undefined ? { publicIPAddress: { id: `${RG_ID}/providers/Microsoft.Network/publicIPAddresses/${options.publicIp}` } } : {}),
+        ...(index === 0 && options.publicIp !== undefined
+          ? { publicIPAddress: { id: `${RG_ID}/providers/Microsoft.Network/publicIPAddresses/${options.publicIp}` } }
+          : {}),
       },
     })),
     virtualMachineId: options.vm === undefined ? '' : `${RG_ID}/providers/Microsoft.Compute/virtualMachines/${options.vm}`,
@@ -246,7 +266,20 @@ export function scaleSetNicRow(scaleSet: string, instance: string, nic: string, 
 }
 
 function blankRow(id: string, name: string, type: string, tags: Record<string, string> = {}): Record<string, unknown> {
-  return { id, name, type, resourceGroup: 'rg-prod', subscriptionId: SUB, location: 'westeurope', tags, macAddress: '', ipConfigurations: null, virtualMachineId: '', ipAddress: '', ipConfigurationId: '' };
+  return {
+    id,
+    name,
+    type,
+    resourceGroup: 'rg-prod',
+    subscriptionId: SUB,
+    location: 'westeurope',
+    tags,
+    macAddress: '',
+    ipConfigurations: null,
+    virtualMachineId: '',
+    ipAddress: '',
+    ipConfigurationId: '',
+  };
 }
 
 export const STAND_IN_SUBSCRIPTION = SUB;
