@@ -96,8 +96,12 @@ export class ResourceGraph {
           `Azure Resource Graph answered page ${page} without a data array (resultFormat objectArray expected)`,
         );
       }
-      yield response.data as ResourceRow[];
       skipToken = typeof response.skipToken === 'string' && response.skipToken !== '' ? response.skipToken : undefined;
+      if (response.resultTruncated === 'true' && skipToken === undefined) {
+        // The service pages only queries that project `id`; without it, rows past the first page are lost.
+        this.logger.warn({ page }, 'Azure Resource Graph truncated the result and gave no skip token: does the query project id?');
+      }
+      yield response.data as ResourceRow[];
     } while (skipToken !== undefined && signal?.aborted !== true);
   }
 
