@@ -26,6 +26,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type TableName = 'Resources' | 'ComputeResources';
@@ -54,6 +55,11 @@ export interface RecordedRequest {
 export const STAND_IN_TOKEN = 'stand-in-bearer-token-3f9c2e71a0b44d5e';
 export const IDENTITY_HEADER = 'stand-in-identity-header-77d1';
 
+/** A TokenCredential handing out the token the stand-in accepts (in-process tests). */
+export const standInCredential = {
+  getToken: () => Promise.resolve({ token: STAND_IN_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }),
+};
+
 export class ResourceGraphStandIn {
   readonly requests: RecordedRequest[] = [];
   /** Answers for the next requests, in order; `'ok'` serves that request normally. */
@@ -79,14 +85,14 @@ export class ResourceGraphStandIn {
       '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', keyPath, '-out', certificatePath,
     ], { stdio: 'ignore' }); // prettier-ignore
     const certificatePem = readFileSync(certificatePath, 'utf8');
-    let standIn: ResourceGraphStandIn | undefined;
-    const server = createServer({ key: readFileSync(keyPath), cert: certificatePem }, (request, response) => {
+    const server = createServer({ key: readFileSync(keyPath), cert: certificatePem });
+    const standIn = new ResourceGraphStandIn(server, directory, certificatePem, certificatePath);
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => standIn!.handle(request.method ?? '', request.url ?? '', request.headers, Buffer.concat(chunks).toString('utf8'), response));
+      request.on('end', () => standIn.handle(request.method ?? '', request.url ?? '', request.headers, Buffer.concat(chunks).toString('utf8'), response));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    standIn = new ResourceGraphStandIn(server, directory, certificatePem, certificatePath);
     return standIn;
   }
 
@@ -105,13 +111,7 @@ export class ResourceGraphStandIn {
     rmSync(this.directory, { recursive: true, force: true });
   }
 
-  private handle(
-    method: string,
-    url: string,
-    headers: Record<string, string | string[] | undefined>,
-    text: string,
-    response: import('node:http').ServerResponse,
-  ): void {
+  private handle(method: string, url: string, headers: Record<string, string | string[] | undefined>, text: string, response: ServerResponse): void {
     if (method === 'GET' && url.startsWith('/msi/token')) {
       this.tokenRequests++;
       if (headers['x-identity-header'] !== IDENTITY_HEADER) return json(response, 401, { error: 'bad identity header' });
@@ -171,7 +171,7 @@ export class ResourceGraphStandIn {
   }
 }
 
-function json(response: import('node:http').ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   response.end(JSON.stringify(body));
 }

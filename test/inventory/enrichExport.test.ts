@@ -10,7 +10,16 @@ import { createNameProvider } from '../../src/inventory/nameProvider.js';
 import { READER_ROLE_HINT } from '../../src/inventory/resourceGraph.js';
 import { runCli } from '../helpers/cli.js';
 import { captureLogger } from '../helpers/captureLogger.js';
-import { IDENTITY_HEADER, nicRow, publicIpRow, ResourceGraphStandIn, scaleSetNicRow, STAND_IN_TOKEN, vmRow } from '../helpers/resourceGraphStandIn.js';
+import {
+  IDENTITY_HEADER,
+  nicRow,
+  publicIpRow,
+  ResourceGraphStandIn,
+  scaleSetNicRow,
+  STAND_IN_TOKEN,
+  vmRow,
+  standInCredential,
+} from '../helpers/resourceGraphStandIn.js';
 
 // No local Azure Resource Graph exists: the stand-in (test/helpers/resourceGraphStandIn.ts) plays
 // it over HTTPS. In-process tests hand the real SDK client a test credential; the CLI tests run
@@ -19,7 +28,7 @@ import { IDENTITY_HEADER, nicRow, publicIpRow, ResourceGraphStandIn, scaleSetNic
 // certificate through NODE_EXTRA_CA_CERTS.
 
 const SUB = '11111111-1111-1111-1111-111111111111';
-const credential = { getToken: async () => ({ token: STAND_IN_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }) };
+const credential = standInCredential;
 let standIn: ResourceGraphStandIn;
 let directory: string;
 

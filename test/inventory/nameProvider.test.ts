@@ -9,12 +9,12 @@ import { createNameProvider, type EnrichmentSpec, type NameProvider } from '../.
 import { nameSnapshotPath } from '../../src/inventory/nameSnapshot.js';
 import { READER_ROLE_HINT } from '../../src/inventory/resourceGraph.js';
 import { captureLogger, ERROR_LEVEL, type CapturedLog } from '../helpers/captureLogger.js';
-import { nicRow, publicIpRow, ResourceGraphStandIn, scaleSetNicRow, STAND_IN_TOKEN, vmRow } from '../helpers/resourceGraphStandIn.js';
+import { nicRow, publicIpRow, ResourceGraphStandIn, scaleSetNicRow, STAND_IN_TOKEN, vmRow, standInCredential } from '../helpers/resourceGraphStandIn.js';
 
 // No local Azure Resource Graph exists: the stand-in (test/helpers/resourceGraphStandIn.ts) plays
 // it over HTTPS, and the provider's real ResourceGraphClient talks to it.
 
-const credential = { getToken: async () => ({ token: STAND_IN_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }) };
+const credential = standInCredential;
 const HOUR_MS = 3_600_000;
 let standIn: ResourceGraphStandIn;
 let stateDir: string;
@@ -73,7 +73,7 @@ async function start(spec: EnrichmentSpec = {}, clock: Clock = { nowMs: 1_700_00
       now: () => clock.nowMs,
       setInterval: (callback) => ticks.push(callback),
       clearInterval: () => {},
-      sleep: async () => {},
+      sleep: () => Promise.resolve(),
       maxAttempts: 2,
     },
   );

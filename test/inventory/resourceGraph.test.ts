@@ -2,12 +2,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Nsg2ipfixError, UserError } from '../../src/flow/errors.js';
 import { ResourceGraph, READER_ROLE_HINT } from '../../src/inventory/resourceGraph.js';
 import { captureLogger, WARN_LEVEL } from '../helpers/captureLogger.js';
-import { ResourceGraphStandIn, STAND_IN_TOKEN, vmRow } from '../helpers/resourceGraphStandIn.js';
+import { ResourceGraphStandIn, STAND_IN_TOKEN, vmRow, standInCredential } from '../helpers/resourceGraphStandIn.js';
 
 // No local Azure Resource Graph exists: the stand-in (test/helpers/resourceGraphStandIn.ts) plays
 // it over HTTPS, and the real ResourceGraphClient of @azure/arm-resourcegraph talks to it.
 
-const credential = { getToken: async () => ({ token: STAND_IN_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }) };
+const credential = standInCredential;
 let standIn: ResourceGraphStandIn;
 
 beforeAll(async () => {
@@ -31,8 +31,9 @@ function graph(options: { maxAttempts?: number; maxRetryAfterMs?: number } = {})
     logger: log.logger,
     endpoint: standIn.endpoint,
     clientOptions: { tlsOptions: { ca: standIn.certificatePem } },
-    sleep: async (ms) => {
+    sleep: (ms) => {
       waits.push(ms);
+      return Promise.resolve();
     },
     ...options,
   });
