@@ -43,6 +43,11 @@ export function enrichFileFormat(path: string): EnrichFileFormat {
 
 /** Reads and validates an enrichment file; EnrichFileError when it cannot be used. */
 export async function loadEnrichFile(path: string): Promise<InterfaceNames[]> {
+  return (await readEnrichFile(path)).entries;
+}
+
+/** As loadEnrichFile, with the text read (a watch compares later versions with it). */
+export async function readEnrichFile(path: string): Promise<{ entries: InterfaceNames[]; text: string }> {
   const format = enrichFileFormat(path);
   let text: string;
   try {
@@ -50,7 +55,7 @@ export async function loadEnrichFile(path: string): Promise<InterfaceNames[]> {
   } catch (error) {
     throw new EnrichFileError(`${path}: cannot read the enrichment file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
-  return parseEnrichFile(text, format, path);
+  return { entries: parseEnrichFile(text, format, path), text };
 }
 
 /** Parses the text of an enrichment file (`file` names it in errors). */

@@ -4,7 +4,7 @@ import type { TokenCredential } from '@azure/identity';
 import { Nsg2ipfixError, UserError } from '../flow/errors.js';
 import { normalizeIp, sameNames, type AddressHistory, type InterfaceNames, type NameSources } from '../flow/interfaceNames.js';
 import { discoverInterfaces } from './azureInterfaces.js';
-import { loadEnrichFile } from './enrichFile.js';
+import { readEnrichFile } from './enrichFile.js';
 import { watchEnrichFile, type EnrichFileWatch } from './enrichFileWatch.js';
 import { loadNameSnapshot, saveNameSnapshot } from './nameSnapshot.js';
 import { updateHistory } from './ownershipHistory.js';
@@ -124,10 +124,12 @@ export class NameProvider {
    */
   async start(): Promise<void> {
     if (this.spec.enrichFile !== undefined) {
-      this.fileEntries = await loadEnrichFile(this.spec.enrichFile);
+      const { entries, text } = await readEnrichFile(this.spec.enrichFile);
+      this.fileEntries = entries;
       this.logger.info({ enrichFile: this.spec.enrichFile, interfaces: this.fileEntries.length }, 'enrichment file loaded');
       this.watch = watchEnrichFile(this.spec.enrichFile, {
         logger: this.logger,
+        loadedText: text,
         onChange: (entries) => {
           this.fileEntries = entries;
           this.rebuild();
@@ -140,7 +142,9 @@ export class NameProvider {
       if (!refreshed && this.azureEntries !== undefined)
         this.logger.warn({ discoveredAt: new Date(this.discoveredAtMs).toISOString() }, 'working from the saved Azure names until a refresh succeeds');
       const set = this.deps.setInterval ?? ((callback: () => void, ms: number) => setInterval(callback, ms).unref());
-      this.timer = set(() => void this.refreshNow(), this.spec.refreshIntervalMs);
+      // A refresh logs its own failures; this catch is for a bug, which must not end the process.
+      const tick = (): void => void this.refreshNow().catch((error: unknown) => this.logger.error(`Azure names refresh failed: ${String(error)}`));
+      this.timer = set(tick, this.spec.refreshIntervalMs);
     }
     this.rebuild();
   }

@@ -204,6 +204,22 @@ describe('NameProvider with Azure Resource Graph', () => {
   });
 });
 
+describe('NameProvider with an enrichment file alone', () => {
+  it('hands a new version of the names to its listeners when the file changes', async () => {
+    const enrichFile = join(stateDir, 'names.csv');
+    await writeFile(enrichFile, 'mac,vm\n000D3AF87856,one\n');
+    const provider = (await createNameProvider({ enrichFile }, { logger: captureLogger().logger }))!;
+    providers.push(provider);
+    expect(provider.current.entries.map((names) => names.vm)).toEqual(['one']);
+    const next = new Promise<NameSources>((resolve) => provider.onChange(resolve));
+    await writeFile(enrichFile, 'mac,vm\n000D3AF87856,two\n');
+    const sources = await next;
+    expect(NameMap.build(sources.entries, sources.history).forMac('00-0D-3A-F8-78-56')?.names.vm).toBe('two');
+    expect(sources.version).toBeGreaterThan(1);
+    expect(standIn.requests).toEqual([]);
+  });
+});
+
 describe('createNameProvider', () => {
   it('builds nothing when no source is asked for', async () => {
     expect(await createNameProvider({}, { logger: captureLogger().logger })).toBeUndefined();
