@@ -18,6 +18,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   eventhub: async () => (await import('./cli/eventhub.js')).eventhubCommand(),
   run: async () => (await import('./cli/run.js')).runCommand(buildProgram),
   config: async () => (await import('./cli/run.js')).configCommand(buildProgram),
+  enrich: async () => (await import('./cli/enrich.js')).enrichCommand(),
 };
 
 /**

@@ -12,3 +12,8 @@ export function normalizeMac(mac: string): string {
 export function formatMac(normalized: string): string {
   return normalized.toLowerCase().replace(/(..)(?!$)/g, '$1:');
 }
+
+/** `00-0D-3A-F8-78-56`, the form Azure shows for a NIC (and the enrichment file's examples). */
+export function formatAzureMac(normalized: string): string {
+  return normalized.replace(/(..)(?!$)/g, '$1-');
+}

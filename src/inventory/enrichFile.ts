@@ -1,0 +1,243 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { stringify as stringifyCsv } from 'csv-stringify/sync';
+import { UserError } from '../flow/errors.js';
+import { NAME_TEXT_FIELDS, normalizeIp, type InterfaceNames } from '../flow/interfaceNames.js';
+import { formatAzureMac, normalizeMac } from '../flow/mac.js';
+
+/**
+ * The `--enrich-file` formats, JSON or CSV by extension. Their keys are a public contract:
+ *
+ * JSON: `{"interfaces": [{"mac": "00-0D-3A-F8-78-56", "ips": ["10.1.0.4", "2001:db8:1::4"],
+ * "vm": "vm-web-01", "nic": "vm-web-01-nic0", "resourceGroup": "rg-prod", "subscription": "<id>",
+ * "region": "westeurope", "vnet": "vnet-prod", "subnet": "web", "tags": {"env": "prod"},
+ * "resourceId": "/subscriptions/…/networkInterfaces/vm-web-01-nic0"}]}`.
+ *
+ * CSV: the same names as header columns (any subset, any order), `ips` separated by spaces, `tags`
+ * as `k=v;k=v` (a `%`, `;` or `=` inside a key or value written `%25`, `%3B`, `%3D`); cells are
+ * trimmed unless quoted.
+ *
+ * Every field is optional except one of `mac` / `ips`; MACs in any usual spelling
+ * (`00-0D-3A-F8-78-56`, `00:0d:3a:f8:78:56`, `000D3AF87856`, `000d.3af8.7856`); public IPs go in
+ * `ips` too. A MAC may appear once; an address may appear on several entries (one private range
+ * in several VNets), and is then named only where the flow's own VNet tells which.
+ */
+export const ENRICH_FILE_KEYS = ['mac', 'ips', ...NAME_TEXT_FIELDS.slice(0, 7), 'tags', 'resourceId'] as const;
+
+export type EnrichFileFormat = 'json' | 'csv';
+
+/** A problem in an enrichment file: one line naming the file, the entry (index or line) and the field. */
+export class EnrichFileError extends UserError {
+  constructor(message: string) {
+    super(message, { code: 'enrich-file' });
+  }
+}
+
+/** The format a path's extension selects, or a UserError. */
+export function enrichFileFormat(path: string): EnrichFileFormat {
+  const extension = extname(path).toLowerCase();
+  if (extension === '.json') return 'json';
+  if (extension === '.csv') return 'csv';
+  throw new EnrichFileError(`${path}: an enrichment file must end in .json or .csv (got '${extension || 'no extension'}')`);
+}
+
+/** Reads and validates an enrichment file; EnrichFileError when it cannot be used. */
+export async function loadEnrichFile(path: string): Promise<InterfaceNames[]> {
+  return (await readEnrichFile(path)).entries;
+}
+
+/** As loadEnrichFile, with the text read (a watch compares later versions with it). */
+export async function readEnrichFile(path: string): Promise<{ entries: InterfaceNames[]; text: string }> {
+  const format = enrichFileFormat(path);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new EnrichFileError(`${path}: cannot read the enrichment file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return { entries: parseEnrichFile(text, format, path), text };
+}
+
+/** Parses the text of an enrichment file (`file` names it in errors). */
+export function parseEnrichFile(text: string, format: EnrichFileFormat, file: string): InterfaceNames[] {
+  const entries = format === 'json' ? parseJson(text, file) : parseCsvText(text, file);
+  const seenMacs = new Map<string, string>();
+  for (const { names, where } of entries) {
+    if (names.mac === undefined) continue;
+    const first = seenMacs.get(names.mac);
+    if (first !== undefined) throw new EnrichFileError(`${file} ${where}: mac: ${formatAzureMac(names.mac)} is already given at ${first}`);
+    seenMacs.set(names.mac, where);
+  }
+  return entries.map((entry) => entry.names);
+}
+
+interface LocatedEntry {
+  readonly names: InterfaceNames;
+  /** `interfaces[3]` or `line 4`. */
+  readonly where: string;
+}
+
+function parseJson(text: string, file: string): LocatedEntry[] {
+  let document: unknown;
+  try {
+    document = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (error) {
+    throw new EnrichFileError(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+  const interfaces = (document as { interfaces?: unknown } | null)?.interfaces;
+  if (document === null || typeof document !== 'object' || Array.isArray(document) || !Array.isArray(interfaces)) {
+    throw new EnrichFileError(`${file}: expected {"interfaces": [...]} at the top level`);
+  }
+  return interfaces.map((raw: unknown, index) => {
+    const where = `interfaces[${index}]`;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new EnrichFileError(`${file} ${where}: expected an object`);
+    return { names: validateEntry(raw as Record<string, unknown>, `${file} ${where}`, 'json'), where };
+  });
+}
+
+function parseCsvText(text: string, file: string): LocatedEntry[] {
+  let rows: Array<{ record: Record<string, string>; info: { lines: number } }>;
+  try {
+    rows = parseCsv<{ record: Record<string, string>; info: { lines: number } }>(text, {
+      bom: true,
+      columns: (header: string[]) => header.map((column) => checkKey(column.trim(), `${file} line 1`)),
+      info: true,
+      skip_empty_lines: true,
+      trim: true,
+    });
+  } catch (error) {
+    if (error instanceof EnrichFileError) throw error;
+    const e = error as { message?: string; lines?: number };
+    throw new EnrichFileError(`${file}${e.lines === undefined ? '' : ` line ${e.lines}`}: not valid CSV (${oneLine(e.message ?? String(error))})`);
+  }
+  return rows.map(({ record, info }) => {
+    const where = `line ${info.lines}`;
+    return { names: validateEntry(record, `${file} ${where}`, 'csv'), where };
+  });
+}
+
+const KEYS: ReadonlySet<string> = new Set(ENRICH_FILE_KEYS);
+
+function checkKey(key: string, where: string): string {
+  if (KEYS.has(key)) return key;
+  const hint = ENRICH_FILE_KEYS.find((known) => known.toLowerCase() === key.toLowerCase().replace(/[-_ ]/g, ''));
+  throw new EnrichFileError(
+    `${where}: unknown field '${key}'${hint === undefined ? ` (fields: ${ENRICH_FILE_KEYS.join(', ')})` : ` (did you mean '${hint}'?)`}`,
+  );
+}
+
+/** One entry of either format as InterfaceNames; CSV cells are strings, empty meaning absent. */
+function validateEntry(raw: Record<string, unknown>, where: string, format: EnrichFileFormat): InterfaceNames {
+  const names: Record<string, unknown> = {};
+  for (const key of Object.keys(raw)) checkKey(key, where);
+  const fail = (field: string, problem: string): never => {
+    throw new EnrichFileError(`${where}: ${field}: ${problem}`);
+  };
+  const textOf = (field: string): string | undefined => {
+    const value = raw[field];
+    if (value === undefined || value === null || value === '') return undefined;
+    if (typeof value !== 'string') return fail(field, `expected a string, got ${JSON.stringify(value)}`);
+    return value;
+  };
+
+  const mac = textOf('mac');
+  if (mac !== undefined) {
+    const normalized = normalizeMac(mac.trim());
+    if (normalized === '') fail('mac', `'${mac}' is not a MAC address (00-0D-3A-F8-78-56, 00:0d:3a:f8:78:56, 000D3AF87856 or 000d.3af8.7856)`);
+    names.mac = normalized;
+  }
+
+  let ipTexts: string[] = [];
+  const ips = raw.ips;
+  if (format === 'csv' || typeof ips === 'string') ipTexts = (textOf('ips') ?? '').split(/[\s,]+/).filter((ip) => ip !== '');
+  else if (Array.isArray(ips)) ipTexts = ips.map((ip: unknown) => (typeof ip === 'string' ? ip : fail('ips', `expected strings, got ${JSON.stringify(ip)}`)));
+  else if (ips !== undefined && ips !== null) fail('ips', `expected an array of addresses, got ${JSON.stringify(ips)}`);
+  const normalizedIps: string[] = [];
+  for (const ip of ipTexts) {
+    const normalized = normalizeIp(ip) ?? fail('ips', `'${ip}' is not an IPv4 or IPv6 address`);
+    if (!normalizedIps.includes(normalized)) normalizedIps.push(normalized);
+  }
+  names.ips = normalizedIps;
+  if (names.mac === undefined && normalizedIps.length === 0) fail('mac', 'each entry needs a mac or at least one address in ips');
+
+  for (const field of NAME_TEXT_FIELDS) {
+    const value = textOf(field);
+    if (value !== undefined) names[field] = value;
+  }
+
+  const tags = format === 'csv' ? parseCsvTags(textOf('tags'), fail) : raw.tags;
+  if (tags !== undefined && tags !== null) {
+    if (typeof tags !== 'object' || Array.isArray(tags)) fail('tags', `expected an object of strings, got ${JSON.stringify(tags)}`);
+    const entries = Object.entries(tags as Record<string, unknown>);
+    for (const [key, value] of entries) if (typeof value !== 'string') fail('tags', `tag '${key}' must be a string, got ${JSON.stringify(value)}`);
+    if (entries.length > 0) names.tags = { ...(tags as Record<string, string>) };
+  }
+  return names as unknown as InterfaceNames;
+}
+
+function parseCsvTags(cell: string | undefined, fail: (field: string, problem: string) => never): Record<string, string> | undefined {
+  if (cell === undefined) return undefined;
+  const tags: Record<string, string> = {};
+  for (const pair of cell.split(';')) {
+    if (pair.trim() === '') continue;
+    const equals = pair.indexOf('=');
+    if (equals <= 0) fail('tags', `'${pair}' is not key=value (tags are written k=v;k=v)`);
+    tags[decodeTagText(pair.slice(0, equals).trim())] = decodeTagText(pair.slice(equals + 1).trim());
+  }
+  return tags;
+}
+
+/**
+ * Only what the tags cell cannot hold as is gets encoded (`%`, `;`, `=`, and spaces at either end,
+ * which reading trims), so ordinary text reads as written.
+ */
+function encodeTagText(text: string): string {
+  return text
+    .replace(/%/g, '%25')
+    .replace(/;/g, '%3B')
+    .replace(/=/g, '%3D')
+    .replace(/^ +| +$/g, (spaces) => '%20'.repeat(spaces.length));
+}
+
+function decodeTagText(text: string): string {
+  return text.replace(/%(25|3B|3D|20)/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** Entries as an enrichment file of `format` (what `enrich export` writes; loads back to the same entries). */
+export function formatEnrichFile(entries: readonly InterfaceNames[], format: EnrichFileFormat): string {
+  return format === 'json' ? formatJson(entries) : formatCsv(entries);
+}
+
+function formatJson(entries: readonly InterfaceNames[]): string {
+  const interfaces = entries.map((names) => {
+    const out: Record<string, unknown> = {};
+    if (names.mac !== undefined) out.mac = formatAzureMac(names.mac);
+    out.ips = [...names.ips];
+    for (const field of NAME_TEXT_FIELDS.slice(0, 7)) if (names[field] !== undefined) out[field] = names[field];
+    if (names.tags !== undefined && Object.keys(names.tags).length > 0) out.tags = { ...names.tags };
+    if (names.resourceId !== undefined) out.resourceId = names.resourceId;
+    return out;
+  });
+  return `${JSON.stringify({ interfaces }, null, 2)}\n`;
+}
+
+function formatCsv(entries: readonly InterfaceNames[]): string {
+  const rows = entries.map((names) =>
+    ENRICH_FILE_KEYS.map((key) => {
+      if (key === 'mac') return names.mac === undefined ? '' : formatAzureMac(names.mac);
+      if (key === 'ips') return names.ips.join(' ');
+      if (key === 'tags')
+        return Object.entries(names.tags ?? {})
+          .map(([k, v]) => `${encodeTagText(k)}=${encodeTagText(v)}`)
+          .join(';');
+      return names[key] ?? '';
+    }),
+  );
+  // Cells with spaces at either end are quoted: reading trims unquoted cells.
+  return stringifyCsv([[...ENRICH_FILE_KEYS], ...rows], { quoted_match: /^\s|\s$/ });
+}
+
+function oneLine(text: string): string {
+  return text.split('\n', 1)[0]!;
+}
