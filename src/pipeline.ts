@@ -3,7 +3,8 @@ import type { FlowFormat } from './flow/flowEncoder.js';
 import { FlowEnricher } from './enrich/flowEnricher.js';
 import { DEFAULT_FLOW_TABLE_SIZE } from './enrich/flowStartTimes.js';
 import { encodingProblem } from './exporter/encoding.js';
-import { type ExportCounters, ExportThread, ExportThreadStartError } from './exporter/exportThread.js';
+import { type ExportCounters, ExportThread } from './exporter/exportThread.js';
+import { type Enrichment, type EnrichmentOptions, startEnrichment } from './enrichment.js';
 import { ROWS_PER_BATCH } from './exporter/rowBatch.js';
 import { IPFIX_DEFAULTS } from './ipfix/encoder.js';
 import { ExportMetrics } from './metrics.js';
@@ -39,8 +40,13 @@ export interface ExportOptions {
   readonly maxPacketsPerSecond: number;
   readonly socketBufferBytes: number;
   readonly flowTableSize: number;
-  /** Export options records naming NICs and domains (IPFIX). */
-  readonly optionsRecords: boolean;
+  /**
+   * Export options records naming NICs and domains. Undefined: on with enrichment (names reach
+   * nfdump and Wireshark through them), off without (nfdump 1.7 counts them as sequence errors).
+   */
+  readonly optionsRecords?: boolean;
+  /** Azure names of flow endpoints; absent: none. */
+  readonly enrichment?: EnrichmentOptions;
   /** Wall clock, injectable so generated pcaps are reproducible. */
   readonly now?: () => number;
 }
@@ -63,7 +69,6 @@ export const EXPORT_DEFAULTS: Omit<ExportOptions, 'collectors'> = {
   maxPacketsPerSecond: DEFAULT_MAX_PPS,
   socketBufferBytes: 4 * 1024 * 1024,
   flowTableSize: DEFAULT_FLOW_TABLE_SIZE,
-  optionsRecords: false,
 };
 
 export class ConfigurationError extends UserError {}
@@ -85,10 +90,11 @@ export class ExportPipeline {
     readonly options: ExportOptions,
     private readonly exporter: ExportThread,
     private readonly logger: Logger,
+    private readonly enrichment: Enrichment | undefined,
   ) {
     this.problems = new ProblemReporter(logger.child({ stage: 'parse' }), this.metrics);
     this.now = options.now ?? Date.now;
-    this.enricher = new FlowEnricher(options);
+    this.enricher = new FlowEnricher({ ...options, ...(enrichment === undefined ? {} : { names: enrichment }) });
   }
 
   /** Per collector: datagrams, bytes and send errors, as of the exporting thread's last report. */
@@ -107,8 +113,9 @@ export class ExportPipeline {
       enterpriseNumber: options.enterpriseNumber,
       templateRefreshIntervalMs: options.templateRefreshIntervalMs,
       templateRefreshPackets: options.templateRefreshPackets,
-      optionsRecords: options.optionsRecords,
+      optionsRecords: options.optionsRecords ?? options.enrichment !== undefined,
       describeDomains: options.observationDomainId === undefined,
+      ...(options.enrichment === undefined ? {} : { names: options.enrichment.encoding }),
     };
     const problem = encodingProblem(encoding);
     if (problem !== undefined) throw new ConfigurationError(problem);
@@ -123,6 +130,8 @@ export class ExportPipeline {
         );
       }
     }
+    // Names first: a bad enrichment file or a missing role stops the command before anything is sent.
+    const enrichment = options.enrichment === undefined ? undefined : await startEnrichment(options.enrichment.spec, { logger });
     // The counters arrive before the pipeline exists: they are copied in once it does.
     let pipeline: ExportPipeline | undefined;
     let early: ExportCounters | undefined;
@@ -144,12 +153,10 @@ export class ExportPipeline {
         },
       );
     } catch (error) {
-      if (error instanceof ExportThreadStartError && error.stage === 'pcap') {
-        throw new ConfigurationError(`cannot write pcap '${options.pcapPath}': ${error.code ?? error.message}`);
-      }
+      await enrichment?.stop();
       throw error;
     }
-    pipeline = new ExportPipeline(options, exporter, logger);
+    pipeline = new ExportPipeline(options, exporter, logger, enrichment);
     if (early !== undefined) pipeline.count(early);
     return pipeline;
   }
@@ -210,6 +217,10 @@ export class ExportPipeline {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.exporter.close(this.now());
+    try {
+      await this.exporter.close(this.now());
+    } finally {
+      await this.enrichment?.stop();
+    }
   }
 }

@@ -1,16 +1,9 @@
 import type { Command } from 'commander';
-import type { NameSources } from '../flow/interfaceNames.js';
-import { NameMap } from '../enrich/nameMap.js';
-import {
-  createNameProvider,
-  DEFAULT_HISTORY_DAYS,
-  DEFAULT_REFRESH_MINUTES,
-  type EnrichmentSpec,
-  type NameProvider,
-  type NameProviderDependencies,
-} from '../inventory/nameProvider.js';
-
-export type { EnrichmentSpec } from '../inventory/nameProvider.js';
+import { Option } from 'commander';
+import { DEFAULT_NAME_FIELDS, NAME_FIELDS, type NameField } from '../flow/interfaceNames.js';
+import { DEFAULT_HISTORY_DAYS, DEFAULT_REFRESH_MINUTES, type EnrichmentSpec } from '../inventory/nameProvider.js';
+import type { EnrichmentOptions } from '../enrichment.js';
+import { UsageError } from './usageError.js';
 
 /** Repeatable options: `--enrich-subscription a --enrich-subscription b` -> ['a', 'b']. */
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -30,44 +23,48 @@ export function addEnrichmentOptions(command: Command): Command {
       [],
     )
     .option('--enrich-refresh-minutes <n>', 'minutes between Azure discoveries', String(DEFAULT_REFRESH_MINUTES))
-    .option('--enrich-history-days <n>', 'days a former owner of an address is remembered (late blocks, replays of older logs)', String(DEFAULT_HISTORY_DAYS));
+    .option('--enrich-history-days <n>', 'days a former owner of an address is remembered (late blocks, replays of older logs)', String(DEFAULT_HISTORY_DAYS))
+    .addOption(
+      new Option('--enrich-fields <list>', `names in every IPFIX data record, for both endpoints (comma-separated: ${NAME_FIELDS.join(', ')})`).default(
+        DEFAULT_NAME_FIELDS.join(','),
+      ),
+    )
+    .option('--enrich-tags <keys>', "Azure tags in the data records' tags field (comma-separated keys, or '*' for all); adds the tags field");
 }
 
-/** Live names for the pipeline: the provider's sources as a NameMap, rebuilt on every change. */
-export interface Enrichment {
-  /** The map in force now (immutable; a batch keeps the one it started with). */
-  readonly names: NameMap;
-  readonly provider: NameProvider;
-  /** Calls `listener` with each new map; returns the unsubscribe function. */
-  onChange(listener: (names: NameMap) => void): () => void;
-  stop(): Promise<void>;
+/** The enrichment flags as commander hands them over. */
+export interface EnrichmentFlags extends EnrichmentSpec {
+  readonly enrichFields?: string;
+  readonly enrichTags?: string;
 }
 
-/**
- * Starts the name sources a command's options ask for and keeps a NameMap of them; undefined when
- * the options ask for none. Rejects with a UserError (exit 2) for a bad option or file, or a
- * Resource Graph query refused for lack of the Reader role.
- */
-export async function startEnrichment(spec: EnrichmentSpec, deps: NameProviderDependencies): Promise<Enrichment | undefined> {
-  const provider = await createNameProvider(spec, deps);
-  if (provider === undefined) return undefined;
-  const build = (sources: NameSources): NameMap => NameMap.build(sources.entries, sources.history);
-  let names = build(provider.current);
-  const listeners = new Set<(names: NameMap) => void>();
-  provider.onChange((sources) => {
-    names = build(sources);
-    deps.logger.info({ version: sources.version, interfaces: names.entities.length, addresses: names.addressCount }, 'names updated');
-    for (const listener of listeners) listener(names);
-  });
+/** The enrichment a command's flags ask for, or undefined when they name no source of names. */
+export function enrichmentFrom(flags: EnrichmentFlags, stateDir: string | undefined): EnrichmentOptions | undefined {
+  if (flags.enrichFile === undefined && flags.enrichAzure !== true) {
+    if (flags.enrichTags !== undefined) throw new UsageError('--enrich-tags needs a source of names: --enrich-file FILE or --enrich-azure');
+    return undefined;
+  }
+  const fields = (flags.enrichFields ?? DEFAULT_NAME_FIELDS.join(','))
+    .split(',')
+    .map((field) => field.trim())
+    .filter((field) => field !== '');
+  for (const field of fields) {
+    if (!(NAME_FIELDS as readonly string[]).includes(field)) throw new UsageError(`--enrich-fields: '${field}' is not one of ${NAME_FIELDS.join(', ')}`);
+  }
+  const tags = flags.enrichTags?.trim();
+  const tagKeys =
+    tags === undefined
+      ? []
+      : tags === '*'
+        ? '*'
+        : tags
+            .split(',')
+            .map((key) => key.trim())
+            .filter((key) => key !== '');
+  const chosen = [...new Set(fields as NameField[])];
+  if (tagKeys.length > 0 && !chosen.includes('tags')) chosen.push('tags');
   return {
-    get names() {
-      return names;
-    },
-    provider,
-    onChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    stop: () => provider.stop(),
+    spec: { ...flags, ...(stateDir === undefined ? {} : { stateDir }) },
+    encoding: { fields: chosen, tags: tagKeys },
   };
 }

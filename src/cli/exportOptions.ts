@@ -6,10 +6,11 @@ import { IPFIX_DEFAULTS } from '../ipfix/encoder.js';
 import { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from '../ipfix/packer.js';
 import { ConfigurationError, DEFAULT_MAX_PPS, EXPORT_DEFAULTS, type ExportOptions } from '../pipeline.js';
 import type { LogFormat, LogLevel } from '../log.js';
+import { addEnrichmentOptions, enrichmentFrom, type EnrichmentFlags } from './enrichOptions.js';
 import { HTTP_ALLOW_REMOTE_DESCRIPTION, HTTP_OPTION_DESCRIPTION } from './serviceRuntime.js';
 
 /** Raw option values as commander hands them over. */
-export interface ExportFlags {
+export interface ExportFlags extends EnrichmentFlags {
   collector: string[];
   pcap?: string;
   format: FlowFormat;
@@ -24,6 +25,8 @@ export interface ExportFlags {
   socketBuffer: number;
   flowTableSize: number;
   optionsRecords?: boolean;
+  /** Where --enrich-azure keeps its snapshot of names (the command's state directory). */
+  stateDir?: string;
   logLevel: LogLevel;
   logFormat?: LogFormat;
 }
@@ -69,7 +72,7 @@ export function addRunOptions(command: Command): Command {
 
 /** The options every exporting command shares (replay, blob, eventhub). */
 export function addExportOptions(command: Command): Command {
-  return command
+  command
     .option('-c, --collector <host:port>', 'collector to send to; repeat for several (IPv6 as [addr]:port; default port 4739 IPFIX, 2055 NetFlow)', collect, [])
     .option('--pcap <file>', 'also write every datagram sent to this pcap file (alone: write only the pcap)')
     .addOption(new Option('-f, --format <format>', 'export format').choices(['ipfix', 'netflow9', 'netflow5']).default('ipfix'))
@@ -116,17 +119,20 @@ export function addExportOptions(command: Command): Command {
     )
     .option(
       '--options-records',
-      'also export options records naming each NIC (interfaceName = MAC) and NSG / flow log (observationDomainName); nfdump 1.7 miscounts them as sequence errors',
+      'export options records naming each NIC (interfaceName, interfaceDescription) and NSG / flow log (observationDomainName); on by default with --enrich-*; nfdump 1.7 counts them as sequence errors',
     )
+    .option('--no-options-records', 'no options records, even with --enrich-*')
     .addOption(
       new Option('--log-level <level>', 'log level (logs go to stderr)')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default('info'),
     )
     .addOption(new Option('--log-format <format>', 'json lines, pretty, or auto (pretty on a terminal)').choices(['auto', 'json', 'pretty']).default('auto'));
+  return addEnrichmentOptions(command);
 }
 
 export function exportOptionsFrom(flags: ExportFlags, now?: () => number): ExportOptions {
+  const enrichment = enrichmentFrom(flags, flags.stateDir);
   return {
     format: flags.format,
     collectors: flags.collector,
@@ -141,7 +147,8 @@ export function exportOptionsFrom(flags: ExportFlags, now?: () => number): Expor
     maxPacketsPerSecond: flags.maxPps,
     socketBufferBytes: flags.socketBuffer,
     flowTableSize: flags.flowTableSize,
-    optionsRecords: flags.optionsRecords === true,
+    ...(flags.optionsRecords === undefined ? {} : { optionsRecords: flags.optionsRecords }),
+    ...(enrichment === undefined ? {} : { enrichment }),
     now,
   };
 }

@@ -91,6 +91,7 @@ export function replayCommand(): Command {
     .argument('<paths...>', 'files or directories of NSG / VNet flow logs');
   addRunOptions(command);
   addExportOptions(command);
+  command.option('--state-dir <dir>', 'where --enrich-azure keeps its snapshot of names (a replay of old logs then works offline)', 'nsg2ipfix-state');
   command.addHelpText(
     'after',
     '\nExamples:\n  nsg2ipfix replay ./logs --collector 127.0.0.1:4739\n  nsg2ipfix replay PT1H.json --collector [::1]:4739 --biflow rfc5103 --pcap out.pcap\n  nsg2ipfix replay ./logs --pcap flows.pcap',

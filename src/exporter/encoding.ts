@@ -1,4 +1,5 @@
 import type { EncodedMessage, FlowEncoder, FlowFormat } from '../flow/flowEncoder.js';
+import type { NameEncoding } from '../flow/interfaceNames.js';
 import { IpfixEncoder } from '../ipfix/encoder.js';
 import { NetflowV5Encoder } from '../netflow/v5.js';
 import { NetflowV9Encoder } from '../netflow/v9.js';
@@ -14,6 +15,8 @@ export interface EncodingOptions {
   readonly optionsRecords: boolean;
   /** Name domains in the options records; off when every flow is forced into one domain. */
   readonly describeDomains: boolean;
+  /** Names of both endpoints in every IPFIX data record (enrichment on); undefined: none. */
+  readonly names?: NameEncoding;
 }
 
 /** Why these options cannot be encoded, or undefined when they can. */
@@ -36,7 +39,13 @@ export function createEncoder(options: EncodingOptions, emit: (message: EncodedM
   switch (options.format) {
     case 'ipfix':
       return new IpfixEncoder(
-        { ...refresh, biflow: options.biflow, enterpriseNumber: options.enterpriseNumber, describeDomains: options.describeDomains },
+        {
+          ...refresh,
+          biflow: options.biflow,
+          enterpriseNumber: options.enterpriseNumber,
+          describeDomains: options.describeDomains,
+          ...(options.names === undefined ? {} : { names: options.names }),
+        },
         emit,
       );
     case 'netflow9':

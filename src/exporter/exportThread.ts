@@ -1,7 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { FlowColumns } from '../flow/flowColumns.js';
-import type { AzureContext } from '../flow/flowRecord.js';
 import type { CollectorAddress } from '../transport/collectorAddress.js';
 import type { PcapEndpoint } from '../transport/pcap.js';
 import type { CollectorStats } from '../transport/udp.js';
@@ -9,7 +8,7 @@ import { PcapWriteError } from '../transport/pcapWriter.js';
 import { UserError } from '../flow/errors.js';
 import type { EncodingOptions } from './encoding.js';
 import { exporterWorker } from './prestart.js';
-import { BATCH_BYTES, batchViews, ContextNumbers } from './rowBatch.js';
+import { BATCH_BYTES, type BatchObjects, BatchPacker, batchViews } from './rowBatch.js';
 
 /** What the exporting thread is made of: plain data (it is copied to the thread). */
 export interface ExportThreadSettings {
@@ -47,11 +46,8 @@ export type ToExporter =
       readonly type: 'rows';
       readonly buffer: ArrayBuffer;
       readonly rows: number;
-      /** Contexts numbered for the first time in this batch, from `firstId` on. */
-      readonly contexts: readonly AzureContext[];
-      readonly firstId: number;
-      /** Forget every context number before these. */
-      readonly restart: boolean;
+      /** The contexts and named endpoints the rows point to for the first time. */
+      readonly objects: BatchObjects;
       readonly nowMs: number;
     }
   | { readonly type: 'flush'; readonly id: number; readonly nowMs: number }
@@ -113,7 +109,7 @@ export class ExportThread {
   /** The latest submit that had to wait for a buffer. */
   private lastWaiting: Promise<void> | undefined;
   private readonly flushes = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
-  private readonly numbers = new ContextNumbers();
+  private readonly packer: BatchPacker;
   private nextFlushId = 1;
   private failure: Error | undefined;
   /** Resolves when the thread fails (see closeNow). */
@@ -142,6 +138,7 @@ export class ExportThread {
       collectors: this.collectorStats,
       lastErrorMs: 0,
     };
+    this.packer = new BatchPacker(settings.encoding.names !== undefined);
     this.maxBuffers = settings.maxPacketsPerSecond > 0 && settings.collectors.length > 0 ? PACED_BATCHES_IN_FLIGHT : BATCHES_IN_FLIGHT;
   }
 
@@ -223,8 +220,8 @@ export class ExportThread {
   }
 
   private postRows(buffer: ArrayBuffer, flows: FlowColumns, from: number, to: number, nowMs: number): void {
-    const { contexts, firstId, restart } = this.numbers.pack(flows, from, to, batchViews(buffer));
-    this.post({ type: 'rows', buffer, rows: to - from, contexts, firstId, restart, nowMs }, [buffer]);
+    const objects = this.packer.pack(flows, from, to, batchViews(buffer));
+    this.post({ type: 'rows', buffer, rows: to - from, objects, nowMs }, [buffer]);
   }
 
   /**

@@ -6,7 +6,7 @@ import { PcapWriteError, PcapWriter } from '../transport/pcapWriter.js';
 import { UdpTransport } from '../transport/udp.js';
 import { createEncoder } from './encoding.js';
 import type { ExportCounters, ExportThreadSettings, FromExporter, ToExporter } from './exportThread.js';
-import { batchViews, ContextTable } from './rowBatch.js';
+import { BatchUnpacker, batchViews } from './rowBatch.js';
 
 /**
  * The exporting thread of ExportThread: encode -> transport. It turns the enriched rows the
@@ -26,7 +26,7 @@ const COUNTERS_INTERVAL_MS = 100;
 class Exporter {
   private readonly outbox: EncodedMessage[] = [];
   private readonly encoder: FlowEncoder;
-  private readonly contexts = new ContextTable();
+  private readonly unpacker = new BatchUnpacker();
   private readonly columns = new FlowColumns(1);
   private messages = 0;
   private bytesSent = 0;
@@ -45,8 +45,7 @@ class Exporter {
   async handle(message: ToExporter): Promise<void> {
     switch (message.type) {
       case 'rows': {
-        this.contexts.learn(message.contexts, message.firstId, message.restart);
-        const flows = this.contexts.columns(batchViews(message.buffer), message.rows, this.columns);
+        const flows = this.unpacker.columns(batchViews(message.buffer), message.rows, message.objects, this.columns);
         // While a collector refuses datagrams (restarting, unreachable), every batch carries the
         // templates again, so it can decode data the moment it is back instead of dropping it
         // until the next scheduled refresh.

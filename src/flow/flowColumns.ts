@@ -1,4 +1,5 @@
 import type { AzureContext, FlowDecision, FlowDirection, FlowLogKind, FlowRecord, FlowState } from './flowRecord.js';
+import type { NamedEntity } from './interfaceNames.js';
 
 /**
  * Flows stored column by column in typed arrays: what every source yields, the enrich stage
@@ -118,6 +119,12 @@ export class FlowColumns implements ColumnArrays {
   flags: Uint8Array = new Uint8Array(0);
   states: Uint8Array = new Uint8Array(0);
   contexts: AzureContext[] = [];
+  /**
+   * The named endpoints of each row (enrich stage, when names are configured; undefined: unknown),
+   * as the source and destination of the flow Azure logged.
+   */
+  sourceEntities: (NamedEntity | undefined)[] = [];
+  destinationEntities: (NamedEntity | undefined)[] = [];
 
   private readonly row = new ReusedFlowRecord();
   private readonly source4 = new Uint8Array(4);
@@ -182,6 +189,8 @@ export class FlowColumns implements ColumnArrays {
     this.flags[i] = (record.direction === 'outbound' ? OUTBOUND : 0) | (record.decision === 'deny' ? DENIED : 0) | (family === 6 ? IPV6 : 0);
     this.states[i] = record.state === undefined ? STATE_CODES.none : STATE_CODES[record.state];
     this.contexts[i] = record.azure;
+    this.sourceEntities[i] = undefined;
+    this.destinationEntities[i] = undefined;
   }
 
   /** Keeps only the rows whose tuple time is at or after `timeMs`, in order. */
@@ -251,6 +260,8 @@ export class FlowColumns implements ColumnArrays {
       this[name].copyWithin(to * perRow, from * perRow, from * perRow + perRow);
     }
     this.contexts[to] = this.contexts[from]!;
+    this.sourceEntities[to] = this.sourceEntities[from];
+    this.destinationEntities[to] = this.destinationEntities[from];
   }
 
   private resize(capacity: number): void {

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { formatMac, normalizeMac } from './mac.js';
 
 /**
  * The Azure names of one network interface, wherever they came from (an enrichment file or Azure
@@ -133,4 +134,41 @@ export function sameNames(a: InterfaceNames, b: InterfaceNames): boolean {
   const bTags = b.tags ?? {};
   if (aTags.length !== Object.keys(bTags).length) return false;
   return aTags.every(([key, value]) => Object.hasOwn(bTags, key) && bTags[key] === value);
+}
+
+/** The names a data record can carry for each endpoint (`--enrich-fields`). */
+export const NAME_FIELDS = ['vm', 'nic', 'resourceGroup', 'subscription', 'region', 'vnet', 'subnet', 'tags'] as const;
+export type NameField = (typeof NAME_FIELDS)[number];
+/** What `--enrich-fields` gives by default (tags join them when `--enrich-tags` names some). */
+export const DEFAULT_NAME_FIELDS: readonly NameField[] = ['vm', 'nic', 'resourceGroup', 'subscription', 'vnet', 'subnet'];
+
+/** Which names go into data records, as the encoders need it (plain data: it crosses to the exporting thread). */
+export interface NameEncoding {
+  readonly fields: readonly NameField[];
+  /** Tag keys written in the `tags` field as `key=value;...`, or '*' for every tag. */
+  readonly tags: readonly string[] | '*';
+}
+
+/** The text of one name field of an endpoint ('' when unknown); tags as `key=value;key=value`, sorted by key. */
+export function nameText(names: InterfaceNames, field: NameField, tags: NameEncoding['tags']): string {
+  if (field !== 'tags') return names[field] ?? '';
+  const all = names.tags ?? {};
+  const keys = (tags === '*' ? Object.keys(all) : tags.filter((key) => Object.hasOwn(all, key))).sort();
+  return keys.map((key) => `${key}=${all[key]}`).join(';');
+}
+
+/**
+ * What an interface options record says of a NIC (interfaceName / interfaceDescription, RFC 7012):
+ * its Azure name and `vm (resource group)` when enrichment knows it, else its MAC and the NSG or
+ * flow log that logged it. nfdump prints the description as %inam / %onam.
+ */
+export function interfaceLabels(index: number, mac: string, resourceId: string, names: InterfaceNames | undefined): { name: string; description: string } {
+  const normalized = normalizeMac(mac);
+  const fallbackName = normalized === '' ? `nic-${index}` : formatMac(normalized);
+  const resourceName = resourceId.split('/').filter(Boolean).pop() ?? '';
+  const fallbackDescription = resourceName === '' ? 'Azure NIC' : `Azure NIC behind ${resourceName}`;
+  if (names === undefined) return { name: fallbackName, description: fallbackDescription };
+  const owner = names.vm ?? names.nic;
+  const description = owner === undefined ? fallbackDescription : names.resourceGroup === undefined ? owner : `${owner} (${names.resourceGroup})`;
+  return { name: names.nic ?? fallbackName, description };
 }

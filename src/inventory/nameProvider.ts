@@ -58,7 +58,7 @@ type Listener = (sources: NameSources) => void;
  * entries override Azure's for the same MAC or address). `current` is an immutable NameSources;
  * every successful change (a new file version, a refresh that found something different) makes a
  * new one and hands it to the listeners, who build the lookup map from it (enrich/nameMap.ts
- * `NameMap.build(entries, history)`; cli/enrichOptions.ts `startEnrichment` does both). A failed
+ * `NameMap.build(entries, history)`; enrichment.ts `startEnrichment` does both). A failed
  * reload or refresh keeps the last good names and is logged once.
  */
 export class NameProvider {

@@ -1,15 +1,16 @@
-import { type FlowColumns, IPV6 } from '../flow/flowColumns.js';
+import { type FlowColumns, IPV6, OUTBOUND } from '../flow/flowColumns.js';
 import type { EncodedMessage, FlowEncoder } from '../flow/flowEncoder.js';
 import type { AzureContext } from '../flow/flowRecord.js';
-import { formatMac, normalizeMac } from '../flow/mac.js';
+import { interfaceLabels, type NamedEntity, type NameEncoding } from '../flow/interfaceNames.js';
 import { DEFAULT_ENTERPRISE_NUMBER } from './informationElements.js';
 import {
   compileWithHelpers,
-  ContextBlocks,
+  BlockCache,
   fieldSpecifierSize,
   flowTemplates,
   type FlowTemplate,
   type FlowTemplates,
+  INTERFACE_DESCRIPTION_BYTES,
   optionsTemplates,
   type OptionsTemplate,
   recordStatements,
@@ -48,6 +49,8 @@ export interface IpfixEncoderOptions {
   readonly optionsRecords?: boolean;
   /** Name domains in the options records; off when every flow is forced into one domain. */
   readonly describeDomains?: boolean;
+  /** Names of both endpoints in every data record (enrichment); none by default. */
+  readonly names?: NameEncoding;
 }
 
 export const IPFIX_DEFAULTS = {
@@ -59,7 +62,7 @@ export const IPFIX_DEFAULTS = {
   templateRepeatsAtStart: 3,
   optionsRecords: false,
   describeDomains: true,
-} as const satisfies Required<IpfixEncoderOptions>;
+} as const satisfies Required<Omit<IpfixEncoderOptions, 'names'>>;
 
 const MAX_INTERFACES_PER_DOMAIN = 4096;
 /** Options-record key of a domain's own name (interface indexes are never negative). */
@@ -87,34 +90,38 @@ function ipfixSpec(templateSets: Buffer, templateRecords: number): ProtocolSpec 
 export class IpfixEncoder implements FlowEncoder {
   readonly declined = new Map<string, number>();
   private flowRecords = 0;
-  private readonly options: Required<IpfixEncoderOptions>;
-  private readonly optionsTemplates: { interfaces: OptionsTemplate; domain: OptionsTemplate };
+  private readonly options: Required<Omit<IpfixEncoderOptions, 'names'>>;
+  private readonly optionsTemplates: ReturnType<typeof optionsTemplates>;
   private readonly strings: CachedViewStrings;
   private readonly rowLoop: RowLoop;
   private readonly maxStringBytes: number;
   // Read and called by the compiled row loop (compileRowLoop), which TypeScript does not see.
   /** @internal */ readonly packer: MessagePacker;
-  /** @internal */ readonly blocks: ContextBlocks;
+  /** @internal */ readonly blocks: BlockCache<AzureContext>;
+  /** @internal */ readonly nameBlocks: BlockCache<NamedEntity>;
 
   constructor(options: IpfixEncoderOptions, emit: (message: EncodedMessage) => void) {
     this.options = { ...IPFIX_DEFAULTS, ...definedOnly(options) };
-    const templates = flowTemplates(this.options.biflow, this.options.enterpriseNumber);
+    const names = options.names;
+    const templates = flowTemplates(this.options.biflow, this.options.enterpriseNumber, names);
     this.optionsTemplates = optionsTemplates();
     const withOptions = this.options.optionsRecords;
     const templateSets = encodeTemplateSets(
       [templates.ipv4, templates.ipv6],
-      withOptions ? [this.optionsTemplates.interfaces, this.optionsTemplates.domain] : [],
+      withOptions ? [this.optionsTemplates.descriptions, this.optionsTemplates.names, this.optionsTemplates.domain] : [],
     );
-    this.packer = new MessagePacker(ipfixSpec(templateSets, 2 + (withOptions ? 2 : 0)), this.options, emit);
-    // Three strings share what is left of an empty message after the fixed part: cap each so any
-    // record fits, whatever the configured size.
+    this.packer = new MessagePacker(ipfixSpec(templateSets, 2 + (withOptions ? 3 : 0)), this.options, emit);
+    // The strings share what is left of an empty message after the fixed part: cap each so any
+    // record fits, whatever the configured size (a length byte each below 255).
     const room =
       this.options.maxMessageSizeInBytes - MESSAGE_HEADER_BYTES - SET_HEADER_BYTES - Math.max(templates.ipv4.fixedLength, templates.ipv6.fixedLength);
-    this.maxStringBytes = Math.min(254, Math.floor(room / 3) - 1);
+    this.maxStringBytes = Math.min(254, Math.floor(room / templates.ipv4.variableFields) - 1);
     this.strings = new CachedViewStrings(this.maxStringBytes);
-    // The IPv4 and IPv6 layouts share their context elements: one block serves both.
-    this.blocks = new ContextBlocks(templates.ipv4, this.strings);
-    this.rowLoop = compileRowLoop(templates, this.options.biflow === 'split', withOptions);
+    // The IPv4 and IPv6 layouts share their context and name elements: one block serves both.
+    const template = templates.ipv4;
+    this.blocks = new BlockCache((context: AzureContext) => template.contextBlock(context, this.strings));
+    this.nameBlocks = new BlockCache((entity: NamedEntity) => template.namesBlock(entity, this.strings), template.namesBlock(undefined, this.strings));
+    this.rowLoop = compileRowLoop(templates, this.options.biflow === 'split', withOptions, names !== undefined);
   }
 
   get counters(): { readonly flowRecords: number; readonly optionsRecords: number } {
@@ -144,20 +151,30 @@ export class IpfixEncoder implements FlowEncoder {
       const name = truncateUtf8(Buffer.from(context.resourceId, 'utf8'), this.maxStringBytes * 2);
       const bytes = Buffer.alloc(4 + variableLengthSize(name));
       writeVariableLength(bytes, writeU32(bytes, 0, id), name);
-      domain.options.set(DOMAIN_NAME_KEY, { setId: this.optionsTemplates.domain.id, bytes });
+      domain.options.set(DOMAIN_NAME_KEY, { parts: [{ setId: this.optionsTemplates.domain.id, bytes }] });
     });
   }
 
-  /** @internal Names the NIC behind interface `index` with an options record (interfaceName = MAC). */
-  announceInterface(domain: DomainState, index: number, context: AzureContext, nowMs: number): void {
-    if (domain.options.size >= MAX_INTERFACES_PER_DOMAIN) return;
-    const mac = normalizeMac(context.mac);
-    const resourceName = context.resourceId.split('/').filter(Boolean).pop() ?? '';
-    const name = this.strings.utf8(mac === '' ? `nic-${index}` : formatMac(mac));
-    const description = this.strings.utf8(resourceName === '' ? 'Azure NIC' : `Azure NIC behind ${resourceName}`);
-    const bytes = Buffer.alloc(4 + variableLengthSize(name) + variableLengthSize(description));
-    writeVariableLength(bytes, writeVariableLength(bytes, writeU32(bytes, 0, index), name), description);
-    this.packer.announce(domain, index, { setId: this.optionsTemplates.interfaces.id, bytes }, nowMs);
+  /**
+   * @internal Names the NIC behind interface `index` with an options record (interfaceLabels), or
+   * names it again when enrichment now knows it by another entity.
+   */
+  announceInterface(domain: DomainState, index: number, context: AzureContext, local: NamedEntity | undefined, nowMs: number): void {
+    const known = domain.options.get(index);
+    if (known !== undefined ? local === undefined || known.owner === local : domain.options.size >= MAX_INTERFACES_PER_DOMAIN) return;
+    const labels = interfaceLabels(index, context.mac, context.resourceId, local?.names);
+    // observationDomainId, ingressInterface, interfaceDescription (fixed length, zero-padded).
+    const description = Buffer.alloc(8 + INTERFACE_DESCRIPTION_BYTES);
+    writeU32(description, writeU32(description, 0, domain.id), index);
+    description.set(truncateUtf8(Buffer.from(labels.description, 'utf8'), INTERFACE_DESCRIPTION_BYTES - 1), 8);
+    const name = this.strings.utf8(labels.name);
+    const named = Buffer.alloc(4 + variableLengthSize(name));
+    writeVariableLength(named, writeU32(named, 0, index), name);
+    const parts = [
+      { setId: this.optionsTemplates.descriptions.id, bytes: description },
+      { setId: this.optionsTemplates.names.id, bytes: named },
+    ];
+    this.packer.announce(domain, index, { parts, ...(local === undefined ? {} : { owner: local }) }, nowMs);
   }
 }
 
@@ -205,9 +222,9 @@ type RowLoop = (encoder: IpfixEncoder, packer: MessagePacker, flows: FlowColumns
  * field by field in place (recordStatements), without a call per record, and the message, domain
  * and context of the previous row are taken again whenever they still fit.
  */
-function compileRowLoop(templates: FlowTemplates, split: boolean, optionsRecords: boolean): RowLoop {
+function compileRowLoop(templates: FlowTemplates, split: boolean, optionsRecords: boolean, named: boolean): RowLoop {
   const variant = (template: FlowTemplate) => `
-      const length = ${template.rowLength} + block.length;
+      const length = ${template.rowLength} + block.length${named ? ' + sb.length + db.length' : ''};
       let open = p.open;
       if (open === undefined || open.domain !== domain || open.setId !== ${template.id} || open.offset + length > open.limit) open = p.reserve(domain, ${template.id}, length, nowMs);
       let b = open.buf, d = open.view, o = open.offset;
@@ -233,8 +250,10 @@ function compileRowLoop(templates: FlowTemplates, split: boolean, optionsRecords
       }`;
   // IPv6 rows, the rare ones, are written by a function of their own: TurboFan's compile time grows
   // with the size of a function, and the first rows of a replay wait for the loop to be compiled.
-  const ipv6Row = compileWithHelpers<(p: MessagePacker, f: FlowColumns, i: number, domain: unknown, block: Uint8Array, nowMs: number) => number>(
-    ['p', 'f', 'i', 'domain', 'block', 'nowMs'],
+  const ipv6Row = compileWithHelpers<
+    (p: MessagePacker, f: FlowColumns, i: number, domain: unknown, block: Uint8Array, sb: Uint8Array, db: Uint8Array, nowMs: number) => number
+  >(
+    ['p', 'f', 'i', 'domain', 'block', 'sb', 'db', 'nowMs'],
     `const s = f.starts[i], u = 0;
     ${rowLocals}
     let records = 0;
@@ -243,17 +262,28 @@ function compileRowLoop(templates: FlowTemplates, split: boolean, optionsRecords
   );
   const body = `
     return function rowLoop(encoder, p, f, from, to, nowMs) {
-    const contexts = f.contexts, domains = f.domains, starts = f.starts, interfaces = f.interfaces, blocks = encoder.blocks;
+    const contexts = f.contexts, domains = f.domains, starts = f.starts, interfaces = f.interfaces, blocks = encoder.blocks, nameBlocks = encoder.nameBlocks;
+    const sources = f.sourceEntities, destinations = f.destinationEntities;
     let records = 0;
     for (let i = from; i < to; i++) {
       const context = contexts[i];
       const domainId = domains[i];
       let domain = p.lastDomain;
       if (domain === undefined || domain.id !== domainId) domain = encoder.domainFor(domainId, context, nowMs);
-      ${optionsRecords ? 'const nic = interfaces[i]; if (nic !== 0 && !domain.options.has(nic)) encoder.announceInterface(domain, nic, context, nowMs);' : ''}
+      ${
+        optionsRecords
+          ? `const nic = interfaces[i];
+      if (nic !== 0) {
+        const local = ${named ? `(f.flags[i] & ${OUTBOUND}) !== 0 ? sources[i] : destinations[i]` : 'undefined'};
+        const known = domain.options.get(nic);
+        if (known === undefined || (local !== undefined && known.owner !== local)) encoder.announceInterface(domain, nic, context, local, nowMs);
+      }`
+          : ''
+      }
       const block = blocks.blockFor(context);
+      ${named ? 'const sb = nameBlocks.blockFor(sources[i]), db = nameBlocks.blockFor(destinations[i]);' : 'const sb = block, db = block;'}
       if ((f.flags[i] & ${IPV6}) !== 0) {
-        records += ipv6Row(p, f, i, domain, block, nowMs);
+        records += ipv6Row(p, f, i, domain, block, sb, db, nowMs);
         continue;
       }
       const s = starts[i], u = 0;

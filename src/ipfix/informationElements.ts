@@ -1,3 +1,5 @@
+import type { NameField } from '../flow/interfaceNames.js';
+
 /**
  * The information elements nsg2ipfix exports, with their IANA ids and encodings.
  * Source: IANA "IP Flow Information Export (IPFIX) Entities" registry (RFC 7012 and later);
@@ -74,7 +76,41 @@ export const AZURE_ELEMENTS = {
   azureAclId: { id: 1002, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
   azureEncryption: { id: 1003, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
   azureNicMac: { id: 1004, enterpriseNumber: -1, type: 'macAddress', length: 6 },
+  // The Azure names of both endpoints (enrichment), one element per name field and side.
+  azureSourceVm: { id: 1010, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureDestinationVm: { id: 1011, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureSourceNic: { id: 1012, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureDestinationNic: { id: 1013, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureSourceResourceGroup: { id: 1014, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureDestinationResourceGroup: { id: 1015, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureSourceSubscription: { id: 1016, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureDestinationSubscription: { id: 1017, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureSourceRegion: { id: 1018, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureDestinationRegion: { id: 1019, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureSourceVnet: { id: 1020, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureDestinationVnet: { id: 1021, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureSourceSubnet: { id: 1022, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureDestinationSubnet: { id: 1023, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureSourceTags: { id: 1024, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
+  azureDestinationTags: { id: 1025, enterpriseNumber: -1, type: 'string', length: VARIABLE_LENGTH },
 } as const satisfies Record<string, InformationElement>;
+
+/** The element carrying name `field` of one endpoint. */
+export function nameElement(side: 'source' | 'destination', field: NameField): ElementName {
+  const suffix = NAME_ELEMENT_SUFFIX[field];
+  return (side === 'source' ? `azureSource${suffix}` : `azureDestination${suffix}`) as ElementName;
+}
+
+const NAME_ELEMENT_SUFFIX: Readonly<Record<NameField, string>> = {
+  vm: 'Vm',
+  nic: 'Nic',
+  resourceGroup: 'ResourceGroup',
+  subscription: 'Subscription',
+  region: 'Region',
+  vnet: 'Vnet',
+  subnet: 'Subnet',
+  tags: 'Tags',
+};
 
 export type ElementName = keyof typeof IANA_ELEMENTS | keyof typeof REVERSE_ELEMENTS | keyof typeof AZURE_ELEMENTS;
 

@@ -21,10 +21,11 @@ export const MIN_MESSAGE_BYTES = 512;
 /** The largest message: both length fields are 16 bits. */
 export const MAX_MESSAGE_BYTES = 65_535;
 
-/** An options record as written into a set (its template's id and its bytes). */
+/** Options records about one thing (a NIC, a domain), each written into a set of its template. */
 export interface OptionsRecord {
-  readonly setId: number;
-  readonly bytes: Uint8Array;
+  readonly parts: readonly { readonly setId: number; readonly bytes: Uint8Array }[];
+  /** What the records describe (a named NIC): records of another owner replace them. */
+  readonly owner?: object;
 }
 
 /** Per observation domain: RFC 7011 scopes templates and sequence numbers by domain. */
@@ -262,11 +263,13 @@ export class MessagePacker {
   }
 
   private appendOptionsRecord(domain: DomainState, record: OptionsRecord, nowMs: number): void {
-    const open = this.reserve(domain, record.setId, record.bytes.length, nowMs);
-    open.buf.set(record.bytes, open.offset);
-    open.offset += record.bytes.length;
-    open.records++;
-    open.dataRecords++;
-    this.optionsRecords++;
+    for (const part of record.parts) {
+      const open = this.reserve(domain, part.setId, part.bytes.length, nowMs);
+      open.buf.set(part.bytes, open.offset);
+      open.offset += part.bytes.length;
+      open.records++;
+      open.dataRecords++;
+      this.optionsRecords++;
+    }
   }
 }

@@ -1,6 +1,15 @@
 import { ADDRESS_WORDS, DENIED, STATE_CODES, type FlowColumns } from '../flow/flowColumns.js';
 import type { AzureContext } from '../flow/flowRecord.js';
-import { elementFor, type ElementName, FIREWALL_EVENT, FORWARDING_STATUS, type InformationElement, VARIABLE_LENGTH } from './informationElements.js';
+import { NAME_FIELDS, type NamedEntity, type NameEncoding, nameText } from '../flow/interfaceNames.js';
+import {
+  elementFor,
+  type ElementName,
+  FIREWALL_EVENT,
+  FORWARDING_STATUS,
+  type InformationElement,
+  nameElement,
+  VARIABLE_LENGTH,
+} from './informationElements.js';
 import type { ViewStrings } from './viewStrings.js';
 import { variableLengthSize, writeU16, writeU32, writeVariableLength } from './writers.js';
 
@@ -15,12 +24,22 @@ export const TEMPLATE_IDS = {
   flowIPv6: 257,
   biflowIPv4: 258,
   biflowIPv6: 259,
-  interfaceOptions: 260,
+  // 260 named interfaces in earlier versions (ingressInterface scope, names of variable length): retired.
   domainOptions: 261,
+  /** nfdump's layout (see optionsTemplates). */
+  interfaceDescriptions: 266,
+  interfaceNames: 267,
+  /** The layouts with endpoint names (enrichment): ids of their own, never a redefinition of 256-259. */
+  namedFlowIPv4: 262,
+  namedFlowIPv6: 263,
+  namedBiflowIPv4: 264,
+  namedBiflowIPv6: 265,
   /** NetFlow v9 gets ids of its own, so a v9 and an IPFIX stream can never be confused (tshark). */
   netflow9IPv4: 300,
   netflow9IPv6: 301,
-  netflow9InterfaceOptions: 302,
+  // 302 named interfaces in earlier versions: retired.
+  netflow9InterfaceDescriptions: 303,
+  netflow9InterfaceNames: 304,
 } as const;
 
 type AddressSlot = 'sourceAddress' | 'destinationAddress';
@@ -48,7 +67,7 @@ const FLOW_FIELDS: readonly (ElementName | AddressSlot)[] = [
 ];
 
 /** RFC 5103 biflow: the forward layout plus the reverse counters. */
-const BIFLOW_FIELDS: readonly (ElementName | AddressSlot)[] = [...FLOW_FIELDS, 'reverseOctetDeltaCount', 'reversePacketDeltaCount'];
+const REVERSE_FIELDS: readonly ElementName[] = ['reverseOctetDeltaCount', 'reversePacketDeltaCount'];
 
 /**
  * NetFlow v9 (RFC 3954): fixed-length fields only, times as sysUptime. firewallEvent (233) is left
@@ -135,7 +154,18 @@ function count(value: number): number {
  * returns the offset after it. `block` holds the bytes of the template's context elements for the
  * row's AzureContext (see contextBlock).
  */
-export type RecordWriter = (b: Uint8Array, d: DataView, o: number, f: FlowColumns, i: number, s: number, u: number, block: Uint8Array) => number;
+export type RecordWriter = (
+  b: Uint8Array,
+  d: DataView,
+  o: number,
+  f: FlowColumns,
+  i: number,
+  s: number,
+  u: number,
+  block: Uint8Array,
+  sb?: Uint8Array,
+  db?: Uint8Array,
+) => number;
 
 /** A data template: its wire definition and how to write a row of FlowColumns with it. */
 export interface FlowTemplate {
@@ -143,10 +173,14 @@ export interface FlowTemplate {
   readonly fields: readonly FieldSpec[];
   /** Bytes of the fixed-length fields. */
   readonly fixedLength: number;
-  /** Bytes written from the row itself; a record is this plus its context block. */
+  /** Bytes written from the row itself; a record is this plus its context block and two name blocks. */
   readonly rowLength: number;
+  /** Variable-length fields (their strings share what a message has left after the fixed part). */
+  readonly variableFields: number;
   /** The context elements' bytes for `context` (empty when the template has none). */
   contextBlock(context: AzureContext, strings: ViewStrings): Uint8Array;
+  /** The name elements' bytes of one endpoint, the same for either side (empty without names). */
+  namesBlock(entity: NamedEntity | undefined, strings: ViewStrings): Uint8Array;
   /** The row as Azure logged it. */
   readonly writeForward: RecordWriter;
   /** The row's answer traffic, as a record of its own (`--biflow split`). */
@@ -199,25 +233,46 @@ function fieldSource(field: FieldSpec, at: number, direction: 'forward' | 'rever
   }
 }
 
+/** Which endpoint's names a name element carries (see nameElement), by element. */
+const NAME_SIDES: Partial<Record<ElementName, 'source' | 'destination'>> = Object.fromEntries(
+  NAME_FIELDS.flatMap((field) => [
+    [nameElement('source', field), 'source'],
+    [nameElement('destination', field), 'destination'],
+  ]),
+);
+
+/**
+ * Where a field's bytes come from: the row (written inline), or a block made once per object and
+ * copied in one go: the AzureContext's elements (`block`), or the names of one endpoint (`sb` the
+ * source's, `db` the destination's; swapped in a reverse record, whose source is the destination).
+ */
+function blockOf(name: ElementName, direction: 'forward' | 'reverse'): string | undefined {
+  if (CONTEXT_VALUES[name] !== undefined) return 'block';
+  const side = NAME_SIDES[name];
+  if (side === undefined) return undefined;
+  return (side === 'source') === (direction === 'forward') ? 'sb' : 'db';
+}
+
 /**
  * JS statements writing row `i` of FlowColumns `f` as one record from offset `o` of the message,
- * leaving `o` after it. They use the message as `b` (bytes) and `d` (DataView), the row's context
- * block as `block`, `s` and `u` (see ROW_VALUES), the locals `g`, `a` and `k` (see rowLocals) and
- * a scratch `n`.
+ * leaving `o` after it. They use the message as `b` (bytes) and `d` (DataView), the row's blocks
+ * (`block`, `sb`, `db`: see blockOf), `s` and `u` (see ROW_VALUES), the locals `g`, `a` and `k`
+ * (see rowLocals) and a scratch `n`.
  */
 export function recordStatements(fields: readonly FieldSpec[], direction: 'forward' | 'reverse'): string {
   const lines: string[] = [];
   let at = 0;
-  let inBlock = false;
+  let inBlock: string | undefined;
   for (const field of fields) {
-    if (CONTEXT_VALUES[field.name] !== undefined) {
-      // Consecutive context elements are one block, copied in one go.
-      if (!inBlock) lines.push(`b.set(block, o + ${at}); o += ${at} + block.length;`);
-      inBlock = true;
+    const block = blockOf(field.name, direction);
+    if (block !== undefined) {
+      // Consecutive elements of one block are copied in one go.
+      if (inBlock !== block) lines.push(`b.set(${block}, o + ${at}); o += ${at} + ${block}.length;`);
+      inBlock = block;
       at = 0;
       continue;
     }
-    inBlock = false;
+    inBlock = undefined;
     lines.push(fieldSource(field, at, direction));
     at += field.element.length;
   }
@@ -238,19 +293,22 @@ export function compileWithHelpers<F>(parameters: readonly string[], body: strin
 }
 
 function compileWriter(fields: readonly FieldSpec[], direction: 'forward' | 'reverse'): RecordWriter {
-  return compileWithHelpers<RecordWriter>(['b', 'd', 'o', 'f', 'i', 's', 'u', 'block'], `${rowLocals}\n${recordStatements(fields, direction)}\nreturn o;`);
+  return compileWithHelpers<RecordWriter>(
+    ['b', 'd', 'o', 'f', 'i', 's', 'u', 'block', 'sb', 'db'],
+    `${rowLocals}\n${recordStatements(fields, direction)}\nreturn o;`,
+  );
 }
 
 const EMPTY_BLOCK = new Uint8Array(0);
 
-function buildFlowTemplate(id: number, fields: FieldSpec[]): FlowTemplate {
+function buildFlowTemplate(id: number, fields: FieldSpec[], names: NameEncoding | undefined): FlowTemplate {
   let fixedLength = 0;
   let rowLength = 0;
   const contextFields: { name: ElementName; element: InformationElement }[] = [];
   for (const field of fields) {
     if (field.element.length !== VARIABLE_LENGTH) fixedLength += field.element.length;
     if (CONTEXT_VALUES[field.name] !== undefined) contextFields.push(field);
-    else rowLength += field.element.length;
+    else if (NAME_SIDES[field.name] === undefined) rowLength += field.element.length;
   }
   const contextBlock = (context: AzureContext, strings: ViewStrings): Uint8Array => {
     if (contextFields.length === 0) return EMPTY_BLOCK;
@@ -272,7 +330,28 @@ function buildFlowTemplate(id: number, fields: FieldSpec[]): FlowTemplate {
     });
     return new Uint8Array(block.buffer, block.byteOffset, block.length);
   };
-  return { id, fields, fixedLength, rowLength, contextBlock, writeForward: compileWriter(fields, 'forward'), writeReverse: compileWriter(fields, 'reverse') };
+  const nameFields = names?.fields ?? [];
+  const namesBlock = (entity: NamedEntity | undefined, strings: ViewStrings): Uint8Array => {
+    if (nameFields.length === 0) return EMPTY_BLOCK;
+    // Unknown endpoints carry empty strings: one length byte each.
+    if (entity === undefined) return new Uint8Array(nameFields.length);
+    const values = nameFields.map((field) => strings.utf8(nameText(entity.names, field, names!.tags)));
+    const block = Buffer.alloc(values.reduce((sum, value) => sum + variableLengthSize(value), 0));
+    let offset = 0;
+    for (const value of values) offset = writeVariableLength(block, offset, value);
+    return new Uint8Array(block.buffer, block.byteOffset, block.length);
+  };
+  return {
+    id,
+    fields,
+    fixedLength,
+    rowLength,
+    contextBlock,
+    namesBlock,
+    variableFields: fields.filter((field) => field.element.length === VARIABLE_LENGTH).length,
+    writeForward: compileWriter(fields, 'forward'),
+    writeReverse: compileWriter(fields, 'reverse'),
+  };
 }
 
 /** The data templates of one run, chosen by the biflow mode. */
@@ -281,19 +360,31 @@ export interface FlowTemplates {
   readonly ipv6: FlowTemplate;
 }
 
-export function flowTemplates(biflow: 'split' | 'rfc5103', enterpriseNumber: number): FlowTemplates {
-  const slots = biflow === 'rfc5103' ? BIFLOW_FIELDS : FLOW_FIELDS;
-  const [v4Id, v6Id] = biflow === 'rfc5103' ? [TEMPLATE_IDS.biflowIPv4, TEMPLATE_IDS.biflowIPv6] : [TEMPLATE_IDS.flowIPv4, TEMPLATE_IDS.flowIPv6];
+export function flowTemplates(biflow: 'split' | 'rfc5103', enterpriseNumber: number, names?: NameEncoding): FlowTemplates {
+  // The names of both endpoints follow the Azure elements: the source's, then the destination's.
+  const nameSlots: ElementName[] =
+    names === undefined
+      ? []
+      : [...names.fields.map((field) => nameElement('source', field)), ...names.fields.map((field) => nameElement('destination', field))];
+  const slots = [...FLOW_FIELDS, ...nameSlots, ...(biflow === 'rfc5103' ? REVERSE_FIELDS : [])];
+  const ids =
+    biflow === 'rfc5103'
+      ? names === undefined
+        ? [TEMPLATE_IDS.biflowIPv4, TEMPLATE_IDS.biflowIPv6]
+        : [TEMPLATE_IDS.namedBiflowIPv4, TEMPLATE_IDS.namedBiflowIPv6]
+      : names === undefined
+        ? [TEMPLATE_IDS.flowIPv4, TEMPLATE_IDS.flowIPv6]
+        : [TEMPLATE_IDS.namedFlowIPv4, TEMPLATE_IDS.namedFlowIPv6];
   return {
-    ipv4: buildFlowTemplate(v4Id, resolve(slots, 4, enterpriseNumber)),
-    ipv6: buildFlowTemplate(v6Id, resolve(slots, 6, enterpriseNumber)),
+    ipv4: buildFlowTemplate(ids[0]!, resolve(slots, 4, enterpriseNumber), names),
+    ipv6: buildFlowTemplate(ids[1]!, resolve(slots, 6, enterpriseNumber), names),
   };
 }
 
 export function netflow9Templates(): FlowTemplates {
   return {
-    ipv4: buildFlowTemplate(TEMPLATE_IDS.netflow9IPv4, resolve(NETFLOW9_FIELDS, 4, 0)),
-    ipv6: buildFlowTemplate(TEMPLATE_IDS.netflow9IPv6, resolve(NETFLOW9_FIELDS, 6, 0)),
+    ipv4: buildFlowTemplate(TEMPLATE_IDS.netflow9IPv4, resolve(NETFLOW9_FIELDS, 4, 0), undefined),
+    ipv6: buildFlowTemplate(TEMPLATE_IDS.netflow9IPv6, resolve(NETFLOW9_FIELDS, 6, 0), undefined),
   };
 }
 
@@ -304,10 +395,30 @@ export interface OptionsTemplate {
   readonly fields: readonly FieldSpec[];
 }
 
-export function optionsTemplates(): { interfaces: OptionsTemplate; domain: OptionsTemplate } {
-  const spec = (name: ElementName): FieldSpec => ({ name, element: elementFor(name, 0) });
+/** Bytes of the fixed-length interface strings (zero-padded; the last byte is always 0). */
+export const INTERFACE_NAME_BYTES = 32;
+export const INTERFACE_DESCRIPTION_BYTES = 64;
+
+/**
+ * The options templates naming NICs and domains. A NIC is named by two records:
+ * - its description (`vm (resource group)`) in nfdump 1.7's layout, the only one it reads: a scope
+ *   (here the observation domain), then ingressInterface (10) and interfaceDescription (83) of a
+ *   fixed length as plain fields (phaag/nfdump v1.7.1 src/netflow/ipfix.c: a template with
+ *   ingressInterface as its scope, or a string of variable length, is read as garbage);
+ * - its name, scoped on ingressInterface, as RFC 7011 reads it (Wireshark's cflow.if_name).
+ */
+export function optionsTemplates(): { descriptions: OptionsTemplate; names: OptionsTemplate; domain: OptionsTemplate } {
+  const spec = (name: ElementName, length?: number): FieldSpec => {
+    const element = elementFor(name, 0);
+    return { name, element: length === undefined ? element : { ...element, length } };
+  };
   return {
-    interfaces: { id: TEMPLATE_IDS.interfaceOptions, scope: [spec('ingressInterface')], fields: [spec('interfaceName'), spec('interfaceDescription')] },
+    descriptions: {
+      id: TEMPLATE_IDS.interfaceDescriptions,
+      scope: [spec('observationDomainId')],
+      fields: [spec('ingressInterface'), spec('interfaceDescription', INTERFACE_DESCRIPTION_BYTES)],
+    },
+    names: { id: TEMPLATE_IDS.interfaceNames, scope: [spec('ingressInterface')], fields: [spec('interfaceName')] },
     domain: { id: TEMPLATE_IDS.domainOptions, scope: [spec('observationDomainId')], fields: [spec('observationDomainName')] },
   };
 }
@@ -328,27 +439,35 @@ export function fieldSpecifierSize(element: InformationElement): number {
 }
 
 /**
- * The context block of each AzureContext under one template, made once: every row of a rule group
- * shares its context object, so consecutive rows hit the last one.
+ * The block of each object (an AzureContext, a named endpoint) under one template, made once: the
+ * rows of a rule group share their context object and consecutive rows often their endpoints, so
+ * the last one is tried first.
  */
-export class ContextBlocks {
-  private readonly blocks = new WeakMap<AzureContext, Uint8Array>();
-  private last: AzureContext | undefined;
-  private lastBlock: Uint8Array = EMPTY_BLOCK;
+export class BlockCache<T extends object> {
+  private readonly blocks = new WeakMap<T, Uint8Array>();
+  private last: T | undefined;
+  private lastBlock: Uint8Array;
 
+  /** @param none the block of a row without the object (an endpoint without names) */
   constructor(
-    private readonly template: FlowTemplate,
-    private readonly strings: ViewStrings,
-  ) {}
+    private readonly build: (object: T) => Uint8Array,
+    private readonly none: Uint8Array = EMPTY_BLOCK,
+  ) {
+    this.lastBlock = none;
+  }
 
-  blockFor(context: AzureContext): Uint8Array {
-    if (context === this.last) return this.lastBlock;
-    let block = this.blocks.get(context);
-    if (block === undefined) {
-      block = this.template.contextBlock(context, this.strings);
-      this.blocks.set(context, block);
+  blockFor(object: T | undefined): Uint8Array {
+    if (object === this.last) return this.lastBlock;
+    let block = this.none;
+    if (object !== undefined) {
+      const known = this.blocks.get(object);
+      if (known !== undefined) block = known;
+      else {
+        block = this.build(object);
+        this.blocks.set(object, block);
+      }
     }
-    this.last = context;
+    this.last = object;
     this.lastBlock = block;
     return block;
   }

@@ -1,10 +1,18 @@
-import { type FlowColumns, IPV6 } from '../flow/flowColumns.js';
+import { type FlowColumns, IPV6, OUTBOUND } from '../flow/flowColumns.js';
 import { type EncodedMessage, type FlowEncoder, hasReverseTraffic } from '../flow/flowEncoder.js';
 import type { AzureContext } from '../flow/flowRecord.js';
-import { formatMac, normalizeMac } from '../flow/mac.js';
+import { interfaceLabels, type NamedEntity } from '../flow/interfaceNames.js';
 import { IPFIX_DEFAULTS } from '../ipfix/encoder.js';
 import { IANA_ELEMENTS } from '../ipfix/informationElements.js';
-import { netflow9Templates, TEMPLATE_IDS, type FlowTemplate, type FlowTemplates, type RecordWriter } from '../ipfix/templates.js';
+import {
+  INTERFACE_DESCRIPTION_BYTES,
+  INTERFACE_NAME_BYTES,
+  netflow9Templates,
+  TEMPLATE_IDS,
+  type FlowTemplate,
+  type FlowTemplates,
+  type RecordWriter,
+} from '../ipfix/templates.js';
 import { type DomainState, MessagePacker, type ProtocolSpec } from '../ipfix/packer.js';
 import { writeU16, writeU32 } from '../ipfix/writers.js';
 import { clampStartMs, UPTIME_SLACK_MS, UptimeClock } from './uptimeClock.js';
@@ -20,10 +28,8 @@ const TEMPLATE_FLOWSET_ID = 0;
 const OPTIONS_TEMPLATE_FLOWSET_ID = 1;
 /** RFC 3954 section 6.1 scope type "Interface". */
 const SCOPE_INTERFACE = 2;
-/** v9 has no variable-length fields: interface names travel in fixed-size, zero-padded fields. */
-const INTERFACE_NAME_BYTES = 32;
-const INTERFACE_DESCRIPTION_BYTES = 64;
-const INTERFACE_OPTION_RECORD_BYTES = 4 + INTERFACE_NAME_BYTES + INTERFACE_DESCRIPTION_BYTES;
+/** RFC 3954 section 6.1 scope type "System". */
+const SCOPE_SYSTEM = 1;
 
 export interface NetflowV9EncoderOptions {
   readonly maxMessageSizeInBytes?: number;
@@ -79,7 +85,7 @@ export class NetflowV9Encoder implements FlowEncoder {
     };
     this.templates = netflow9Templates();
     const templateSets = encodeV9TemplateFlowsets([this.templates.ipv4, this.templates.ipv6], this.options.optionsRecords);
-    this.packer = new MessagePacker(netflow9Spec(templateSets, 2 + (this.options.optionsRecords ? 1 : 0), this.clock), this.options, emit);
+    this.packer = new MessagePacker(netflow9Spec(templateSets, 2 + (this.options.optionsRecords ? 2 : 0), this.clock), this.options, emit);
   }
 
   get counters(): { readonly flowRecords: number; readonly optionsRecords: number } {
@@ -87,13 +93,16 @@ export class NetflowV9Encoder implements FlowEncoder {
   }
 
   addRows(flows: FlowColumns, from: number, to: number, nowMs: number): void {
-    const { domains, interfaces, contexts, flags, starts, times } = flows;
+    const { domains, interfaces, contexts, flags, starts, times, sourceEntities, destinationEntities } = flows;
     const packer = this.packer;
     for (let i = from; i < to; i++) {
       const source = packer.domainFor(domains[i]!, nowMs);
-      if (this.options.optionsRecords) {
-        const nic = interfaces[i]!;
-        if (nic !== 0 && !source.options.has(nic)) this.announceInterface(source, nic, contexts[i]!, nowMs);
+      const nic = interfaces[i]!;
+      if (this.options.optionsRecords && nic !== 0) {
+        // The NIC is the source of outbound traffic and the destination of inbound.
+        const local = (flags[i]! & OUTBOUND) !== 0 ? sourceEntities[i] : destinationEntities[i];
+        const known = source.options.get(nic);
+        if (known === undefined || (local !== undefined && known.owner !== local)) this.announceInterface(source, nic, contexts[i]!, local, nowMs);
       }
       const template = (flags[i]! & IPV6) === 0 ? this.templates.ipv4 : this.templates.ipv6;
       const endMs = times[i]!;
@@ -115,16 +124,22 @@ export class NetflowV9Encoder implements FlowEncoder {
     this.packer.flush(nowMs);
   }
 
-  /** Names the NIC behind interface `index` (IF_NAME = MAC), in fixed-size fields: v9 has no variable length. */
-  private announceInterface(source: DomainState, index: number, context: AzureContext, nowMs: number): void {
-    if (source.options.size >= MAX_INTERFACES_PER_SOURCE) return;
-    const mac = normalizeMac(context.mac);
-    const resourceName = context.resourceId.split('/').filter(Boolean).pop() ?? '';
-    const bytes = Buffer.alloc(INTERFACE_OPTION_RECORD_BYTES);
-    writeU32(bytes, 0, index);
-    bytes.write(mac === '' ? `nic-${index}` : formatMac(mac), 4, INTERFACE_NAME_BYTES - 1, 'utf8');
-    bytes.write(resourceName === '' ? 'Azure NIC' : `Azure NIC behind ${resourceName}`, 4 + INTERFACE_NAME_BYTES, INTERFACE_DESCRIPTION_BYTES - 1, 'utf8');
-    this.packer.announce(source, index, { setId: TEMPLATE_IDS.netflow9InterfaceOptions, bytes }, nowMs);
+  /** Names the NIC behind interface `index` (interfaceLabels), in fixed-size fields: v9 has no variable length. */
+  private announceInterface(source: DomainState, index: number, context: AzureContext, local: NamedEntity | undefined, nowMs: number): void {
+    if (!source.options.has(index) && source.options.size >= MAX_INTERFACES_PER_SOURCE) return;
+    const labels = interfaceLabels(index, context.mac, context.resourceId, local?.names);
+    // System scope (the source id), INPUT_SNMP, IF_DESC; then interface scope, IF_NAME. Zero-padded.
+    const description = Buffer.alloc(8 + INTERFACE_DESCRIPTION_BYTES);
+    writeU32(description, writeU32(description, 0, source.id), index);
+    description.write(labels.description, 8, INTERFACE_DESCRIPTION_BYTES - 1, 'utf8');
+    const name = Buffer.alloc(4 + INTERFACE_NAME_BYTES);
+    writeU32(name, 0, index);
+    name.write(labels.name, 4, INTERFACE_NAME_BYTES - 1, 'utf8');
+    const parts = [
+      { setId: TEMPLATE_IDS.netflow9InterfaceDescriptions, bytes: description },
+      { setId: TEMPLATE_IDS.netflow9InterfaceNames, bytes: name },
+    ];
+    this.packer.announce(source, index, { parts, ...(local === undefined ? {} : { owner: local }) }, nowMs);
   }
 
   private appendFlow(
@@ -167,11 +182,31 @@ export function writeV9Header(buf: Buffer, count: number, sysUptimeMs: number, u
   writeU32(buf, 16, sourceId);
 }
 
-/** Template flowset (id 0) and, with options, the options template flowset (id 1). */
+/** An options template: id, scopes and fields as [type, length] pairs (RFC 3954 section 6.1). */
+type V9OptionsTemplate = readonly [id: number, scopes: readonly (readonly [number, number])[], fields: readonly (readonly [number, number])[]];
+
+/**
+ * The two options templates naming NICs (as for IPFIX, see ipfix/templates.ts optionsTemplates):
+ * the description in nfdump's layout (a System scope, then INPUT_SNMP and IF_DESC as fields), and
+ * the name scoped on the interface.
+ */
+const V9_OPTIONS_TEMPLATES: readonly V9OptionsTemplate[] = [
+  [
+    TEMPLATE_IDS.netflow9InterfaceDescriptions,
+    [[SCOPE_SYSTEM, 4]],
+    [
+      [IANA_ELEMENTS.ingressInterface.id, 4],
+      [IANA_ELEMENTS.interfaceDescription.id, INTERFACE_DESCRIPTION_BYTES],
+    ],
+  ],
+  [TEMPLATE_IDS.netflow9InterfaceNames, [[SCOPE_INTERFACE, 4]], [[IANA_ELEMENTS.interfaceName.id, INTERFACE_NAME_BYTES]]],
+];
+
+/** Template flowset (id 0) and, with options, the options template flowset (id 1), padded to 4 bytes. */
 function encodeV9TemplateFlowsets(templates: readonly FlowTemplate[], withOptions: boolean): Buffer {
   const templateLength = FLOWSET_HEADER_BYTES + templates.reduce((sum, t) => sum + 4 + 4 * t.fields.length, 0);
-  // Options template: id, scope length, option length, 1 scope field, 2 option fields (RFC 3954 section 6.1).
-  const optionsLength = withOptions ? FLOWSET_HEADER_BYTES + 6 + 4 + 8 + 2 : 0;
+  const optionsBytes = FLOWSET_HEADER_BYTES + V9_OPTIONS_TEMPLATES.reduce((sum, [, scopes, fields]) => sum + 6 + 4 * (scopes.length + fields.length), 0);
+  const optionsLength = withOptions ? optionsBytes + ((4 - (optionsBytes % 4)) % 4) : 0;
   const buf = Buffer.alloc(templateLength + optionsLength);
   let offset = writeU16(buf, 0, TEMPLATE_FLOWSET_ID);
   offset = writeU16(buf, offset, templateLength);
@@ -186,15 +221,13 @@ function encodeV9TemplateFlowsets(templates: readonly FlowTemplate[], withOption
   if (!withOptions) return buf;
   offset = writeU16(buf, offset, OPTIONS_TEMPLATE_FLOWSET_ID);
   offset = writeU16(buf, offset, optionsLength);
-  offset = writeU16(buf, offset, TEMPLATE_IDS.netflow9InterfaceOptions);
-  offset = writeU16(buf, offset, 4);
-  offset = writeU16(buf, offset, 8);
-  offset = writeU16(buf, offset, SCOPE_INTERFACE);
-  offset = writeU16(buf, offset, 4);
-  offset = writeU16(buf, offset, IANA_ELEMENTS.interfaceName.id);
-  offset = writeU16(buf, offset, INTERFACE_NAME_BYTES);
-  offset = writeU16(buf, offset, IANA_ELEMENTS.interfaceDescription.id);
-  writeU16(buf, offset, INTERFACE_DESCRIPTION_BYTES);
-  // The trailing 2 bytes are padding to a 4-byte boundary.
+  for (const [id, scopes, fields] of V9_OPTIONS_TEMPLATES) {
+    offset = writeU16(buf, offset, id);
+    // Scope and option lengths are in bytes of field specifiers.
+    offset = writeU16(buf, offset, 4 * scopes.length);
+    offset = writeU16(buf, offset, 4 * fields.length);
+    for (const [type, length] of [...scopes, ...fields]) offset = writeU16(buf, writeU16(buf, offset, type), length);
+  }
+  // What follows is padding to a 4-byte boundary.
   return buf;
 }

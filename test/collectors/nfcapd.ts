@@ -53,6 +53,8 @@ export interface NfcapdResult {
   sequenceErrors: number | undefined;
   /** Sum of every "Bad Packets: N" in the same stats lines; undefined if none was printed. */
   badPackets: number | undefined;
+  /** `nfdump -q -o FORMAT` of the flows, when stop() was given a format. */
+  formatted?: string;
 }
 
 export interface NfcapdRun {
@@ -60,8 +62,11 @@ export interface NfcapdRun {
   host: string;
   /** Flow directory (deleted by stop()). */
   dir: string;
-  /** Idempotent: later calls return the first call's promise. Always removes process and dir. */
-  stop(): Promise<NfcapdResult>;
+  /**
+   * Idempotent: later calls return the first call's promise. Always removes process and dir.
+   * With `format` (an nfdump -o format such as `fmt:%sa %inam`) the flows are printed with it too.
+   */
+  stop(format?: string): Promise<NfcapdResult>;
 }
 
 export interface NfcapdOptions {
@@ -114,15 +119,21 @@ function makeRun(proc: Spawned, host: string, port: number, dir: string): Nfcapd
     port,
     host,
     dir,
-    stop() {
+    stop(format?: string) {
       stopping ??= (async () => {
         try {
           // SIGTERM makes nfcapd flush the current file, print its stats and exit.
           await stopChild(proc, 'SIGTERM', 5000);
           const output = proc.output();
           const flows = await readNfdumpDir(dir);
+          const formatted =
+            format === undefined
+              ? undefined
+              : (await execFileAsync(NFDUMP, ['-R', dir, '-q', '-N', '-o', format], { env: { ...process.env, TZ: 'UTC' }, maxBuffer: 256 * 1024 * 1024 }))
+                  .stdout;
           return {
             flows,
+            ...(formatted === undefined ? {} : { formatted }),
             stderr: output,
             sequenceErrors: sumCounter(output, 'Sequence Errors'),
             badPackets: sumCounter(output, 'Bad Packets'),
