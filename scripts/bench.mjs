@@ -56,6 +56,38 @@ const GENERATOR = path.join(ROOT, 'scripts', 'generate-flow-log.mjs');
 const CACHE_DIR = path.join(os.tmpdir(), 'nsg2ipfix-bench');
 const NODE = process.execPath;
 const RECV_BUFFER_BYTES = 64 << 20;
+/** NICs in the enrichment file of stage i: an estate of this size, the bench's own NICs among them. */
+const NAMED_NICS = 10_000;
+
+/**
+ * An enrichment file naming the bench file's NICs (scripts/generate-flow-log.mjs: 000D3A1B2C00 +
+ * i * 0x111 at 10.1.0.(4 + i)), the VNet peers it writes (10.1.1-8.x) and enough others to make
+ * `nics` NICs: most internet peers stay unnamed, as they would.
+ */
+function ensureNamesFile(nics) {
+  const file = path.join(CACHE_DIR, `names-${nics}.json`);
+  if (fs.existsSync(file)) return file;
+  fs.mkdirSync(CACHE_DIR, { recursive: true });
+  const interfaces = [];
+  for (let i = 0; i < nics; i++) {
+    const own = i < 4;
+    const mac = own ? '000D3A' + (0x1b2c00 + i * 0x111).toString(16).toUpperCase().padStart(6, '0') : (0x7c1e52000000 + i).toString(16).toUpperCase();
+    const ip = own ? `10.1.0.${4 + i}` : `10.${1 + Math.floor((i - 4) / 1600)}.${1 + (Math.floor((i - 4) / 200) % 8)}.${4 + ((i - 4) % 200)}`;
+    interfaces.push({
+      mac,
+      ips: [ip],
+      vm: `vm-bench-${String(i).padStart(5, '0')}`,
+      nic: `vm-bench-${String(i).padStart(5, '0')}-nic0`,
+      resourceGroup: `rg-bench-${i % 40}`,
+      subscription: '00000000-0000-0000-0000-000000000000',
+      vnet: `vnet-bench-${i % 8}`,
+      subnet: `subnet-${i % 32}`,
+    });
+  }
+  fs.writeFileSync(file, JSON.stringify({ interfaces }));
+  return file;
+}
+
 /** Tuples a record in the small-records stages (g, h). */
 const SMALL_RECORD_TUPLES = 50;
 
@@ -522,7 +554,7 @@ async function stageEncode(input, scratch) {
   };
 }
 
-async function stageReplay(input, scratch, receiver, { paced, extraNodeArgs = [], tag }) {
+async function stageReplay(input, scratch, receiver, { paced, extraNodeArgs = [], extraArgs = [], tag }) {
   const summaryFile = path.join(scratch, `summary-${tag}-${++childSeq}.json`);
   const args = [
     ...extraNodeArgs,
@@ -535,6 +567,7 @@ async function stageReplay(input, scratch, receiver, { paced, extraNodeArgs = []
     '--quiet',
     '--summary-json',
     summaryFile,
+    ...extraArgs,
   ];
   await receiver.reset();
   const result = await runNode(args, scratch);
@@ -660,7 +693,7 @@ function table(header, rows) {
 }
 
 function report(ctx) {
-  const { input, opts, bare, parse, encode, e2e, paced, big, small, receiver, profile } = ctx;
+  const { input, opts, bare, parse, encode, e2e, named, paced, big, small, receiver, profile } = ctx;
   const tuples = input.tuples;
   const base = bare.ms;
   const showBest = opts.runs > 1;
@@ -695,6 +728,12 @@ function report(ctx) {
       e2e,
       e2e.childMs,
       `${fmtInt(e2e.exportedRecords)} records, ${fmtInt(e2e.messages)} msgs sent, ${fmtInt(e2e.datagramsReceived)} received (${loss(e2e)})`,
+    ),
+    row(
+      `i. d with names of ${fmtInt(NAMED_NICS)} NICs`,
+      named,
+      named.childMs,
+      `--enrich-file, ${fmtInt(named.bytesSent)} B sent; ${fmtRatio(named.ms / e2e.ms)} of d`,
     ),
     row(
       'e. end-to-end default pacing',
@@ -753,6 +792,7 @@ function report(ctx) {
   );
   out.push(`            parse / bare JSON.parse         = ${fmtRatio(parse.ms / bare.ms)} wall (${fmtRatio(parse.childMs / bare.childMs)} in-child)`);
   out.push(`            small records: end-to-end / bare JSON.parse = ${fmtRatio(small.e2e.ms / small.bare.ms)} wall`);
+  out.push(`            names of ${fmtInt(NAMED_NICS)} NICs: end-to-end with / without = ${fmtRatio(named.ms / e2e.ms)} wall (target <= 1.20x)`);
   if (big !== undefined)
     out.push(
       `            peak RSS replaying a ${(big.input.bytes / 1e9).toFixed(2)} GB file: ${fmtRss(big.peakRssKb)} (1M-tuple file: ${fmtRss(e2e.peakRssKb)})`,
@@ -814,7 +854,8 @@ async function main() {
   log(`peak RSS via ${rssMethod.label}`);
   const receiver = await startReceiver(opts.receiverNice);
   try {
-    const runs = { bare: [], parse: [], encode: [], e2e: [], paced: [], smallBare: [], smallE2e: [] };
+    const namesFile = ensureNamesFile(NAMED_NICS);
+    const runs = { bare: [], parse: [], encode: [], e2e: [], named: [], paced: [], smallBare: [], smallE2e: [] };
     for (let run = 1; run <= opts.runs; run++) {
       const tag = opts.runs > 1 ? ` (run ${run}/${opts.runs})` : '';
       const step = async (name, list, fn, show) => {
@@ -846,6 +887,13 @@ async function main() {
         runs.e2e,
         () => stageReplay(input, scratch, receiver, { paced: false, tag: 'unpaced' }),
         (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent, ${fmtInt(r.datagramsReceived)} received`,
+      );
+      // Right after d, run for run: the ratio of the two is the cost of the names.
+      await step(
+        `i. end-to-end --max-pps 0, names of ${fmtInt(NAMED_NICS)} NICs`,
+        runs.named,
+        () => stageReplay(input, scratch, receiver, { paced: false, tag: 'named', extraArgs: ['--enrich-file', namesFile, '--no-options-records'] }),
+        (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent`,
       );
       await step(
         'g. bare JSON.parse, small records',
@@ -885,6 +933,7 @@ async function main() {
       parse: combine(runs.parse, wall),
       encode: combine(runs.encode, (r) => r.childMs),
       e2e: combine(runs.e2e, wall),
+      named: combine(runs.named, wall),
       paced: combine(runs.paced, wall),
       big: big === undefined ? undefined : { ...big, ms: big.wallMs },
       small: { input: smallInput, bare: combine(runs.smallBare, wall), e2e: combine(runs.smallE2e, wall) },
@@ -915,6 +964,7 @@ async function main() {
           parse: results.parse,
           encode: results.encode,
           endToEndUnpaced: results.e2e,
+          endToEndUnpacedWithNames: results.named,
           endToEndDefaultPacing: results.paced,
           smallRecordsBareJsonParse: results.small.bare,
           smallRecordsEndToEndUnpaced: results.small.e2e,
@@ -927,6 +977,7 @@ async function main() {
           endToEndVsBareParseInChild: results.e2e.childMs / results.bare.childMs,
           parseVsBareParseWall: results.parse.ms / results.bare.ms,
           smallRecordsEndToEndVsBareParseWall: results.small.e2e.ms / results.small.bare.ms,
+          namesVsNoNamesWall: results.named.ms / results.e2e.ms,
         },
         ...(results.profile ? { profile: results.profile } : {}),
       };

@@ -71,7 +71,8 @@ export class FieldNamer {
   value(element: InformationElement | undefined, bytes: Buffer): DecodedValue {
     const type = element?.type;
     if (type === 'ipv4Address' || type === 'ipv6Address') return formatAddress(bytes);
-    if (type === 'string') return bytes.toString('utf8');
+    // A fixed-length string is zero-padded (RFC 7011 section 6.1.6 leaves the padding to the exporter).
+    if (type === 'string') return bytes.toString('utf8').replace(/\0+$/, '');
     if (type === 'macAddress') return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
     if (bytes.length === 1) return bytes[0]!;
     if (bytes.length === 2) return bytes.readUInt16BE(0);

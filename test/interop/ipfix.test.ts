@@ -106,9 +106,12 @@ describe('sample pcaps (pcaps/)', () => {
     expect(run.code).toBe(0);
     const messages = tsharkMessages(pcap);
     expectCleanIpfix(messages, pcap);
-    const options = messages.flatMap((m) => m.flows.filter((f) => f.setId === 260 || f.setId === 261));
+    const options = messages.flatMap((m) => m.flows.filter((f) => f.setId === 261 || f.setId === 266 || f.setId === 267));
+    // Without names, a NIC is its MAC, described by the NSG or flow log that logged it.
     const interfaceNames = new Set(options.flatMap((f) => f.fields['cflow.if_name'] ?? []));
     expect(interfaceNames).toEqual(new Set(['00:0d:3a:f8:78:56', '00:0d:3a:f8:80:1a', '00:0d:3a:1b:2c:3d']));
+    const descriptions = new Set(options.flatMap((f) => f.fields['cflow.if_descr'] ?? []));
+    expect(descriptions).toEqual(new Set(['Azure NIC behind WEB-NSG', 'Azure NIC behind JUMP-NSG', 'Azure NIC behind DEMO-VNET-FLOWLOG']));
     const domainNames = [...new Set(options.flatMap((f) => f.fields['cflow.observation_domain_name'] ?? []))];
     expect(domainNames).toHaveLength(3);
     expect(domainNames.some((n) => n.includes('NETWORKSECURITYGROUPS/WEB-NSG'))).toBe(true);

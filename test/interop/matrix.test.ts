@@ -636,6 +636,8 @@ it('each collector shows our fields as the interop matrix says (EXPECTED, docs/i
     'azure_nic_mac',
     'reverse_bytes',
     'reverse_packets',
+    // The endpoint names of enrichment (test/interop/names.test.ts reads them).
+    ...['vm', 'nic', 'resource_group', 'subscription', 'region', 'vnet', 'subnet', 'tags'].flatMap((name) => [`src_${name}`, `dst_${name}`]),
   ]);
   const withReverse = primitives;
 

@@ -30,10 +30,14 @@ describe('IPFIX encoder', () => {
         0059 0001  00e9 0001  0001 0008  0002 0008  000a 0004  000e 0004
         83ec 0006 00007ed9  83e9 ffff 00007ed9  83ea ffff 00007ed9  83eb ffff 00007ed9`),
     );
-    // The options template set follows: id 3, interface options (260) scoped by ingressInterface.
+    // The options template set follows (id 3): interface descriptions in nfdump's layout (266:
+    // domain scope, ingressInterface and a 64-byte interfaceDescription), interface names scoped
+    // by ingressInterface (267), domain names (261).
     const optionsSet = 16 + 0xbc;
     expect(bytes.readUInt16BE(optionsSet)).toBe(3);
-    expect(bytes.subarray(optionsSet + 4, optionsSet + 4 + 6 + 12).toString('hex')).toBe(hex('0104 0003 0001  000a 0004  0052 ffff  0053 ffff'));
+    expect(bytes.subarray(optionsSet + 4).toString('hex')).toBe(
+      hex('010a 0003 0001  0095 0004  000a 0004  0053 0040   010b 0002 0001  000a 0004  0052 ffff   0105 0002 0001  0095 0004  012c ffff'),
+    );
     expect(optionsSet + bytes.readUInt16BE(optionsSet + 2)).toBe(bytes.length);
   });
 
@@ -182,7 +186,8 @@ describe('IPFIX encoder', () => {
     expect(names(false)).toEqual([]);
     expect(names(true)).toEqual([
       { observationDomainId: 7, observationDomainName: flow().azure.resourceId },
-      { ingressInterface: 3, interfaceName: '00:0d:3a:f8:78:56', interfaceDescription: 'Azure NIC behind WEB-NSG' },
+      { observationDomainId: 7, ingressInterface: 3, interfaceDescription: 'Azure NIC behind WEB-NSG' },
+      { ingressInterface: 3, interfaceName: '00:0d:3a:f8:78:56' },
     ]);
   });
 
