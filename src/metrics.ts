@@ -20,6 +20,8 @@ export class ExportMetrics {
   newestTupleMs = 0;
   /** Records the fast reader threw on (a bug; they were read the reference way). */
   fastPathErrors = 0;
+  /** Version-1 tuples and NICs logged twice (enrich/overlap.ts), when the pipeline has them. */
+  overlap: { readonly version1Tuples: number; readonly overlappingNics: number } | undefined;
   readonly skippedRecords = new Map<SkipReason, number>();
   readonly skippedTuples = new Map<SkipReason, number>();
   readonly declined = new Map<string, number>();

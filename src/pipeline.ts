@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { FlowFormat } from './flow/flowEncoder.js';
 import { FlowEnricher } from './enrich/flowEnricher.js';
+import { FlowOverlap, type OverlapEvents, type PreferredLog } from './enrich/overlap.js';
 import { DEFAULT_FLOW_TABLE_SIZE } from './enrich/flowStartTimes.js';
 import { encodingProblem } from './exporter/encoding.js';
 import { type ExportCounters, ExportThread } from './exporter/exportThread.js';
@@ -47,6 +48,11 @@ export interface ExportOptions {
   readonly optionsRecords?: boolean;
   /** Azure names of flow endpoints; absent: none. */
   readonly enrichment?: EnrichmentOptions;
+  /** For NICs logged by both an NSG flow log and a VNet flow log, keep only this kind's tuples. */
+  readonly prefer?: PreferredLog;
+  /** Export a tuple two NSGs logged for one NIC once. */
+  readonly dedup?: boolean;
+  readonly dedupWindowMs?: number;
   /** Wall clock, injectable so generated pcaps are reproducible. */
   readonly now?: () => number;
 }
@@ -83,6 +89,8 @@ export class ExportPipeline {
   readonly metrics = new ExportMetrics();
   readonly problems: ProblemReporter;
   private readonly enricher: FlowEnricher;
+  /** Version-1 logs, NICs logged twice, tuples logged twice (enrich/overlap.ts). */
+  readonly overlap: FlowOverlap;
   private readonly now: () => number;
   private closed = false;
 
@@ -95,6 +103,15 @@ export class ExportPipeline {
     this.problems = new ProblemReporter(logger.child({ stage: 'parse' }), this.metrics);
     this.now = options.now ?? Date.now;
     this.enricher = new FlowEnricher({ ...options, ...(enrichment === undefined ? {} : { names: enrichment }) });
+    this.overlap = new FlowOverlap(
+      {
+        ...(options.prefer === undefined ? {} : { prefer: options.prefer }),
+        dedup: options.dedup === true,
+        ...(options.dedupWindowMs === undefined ? {} : { dedupWindowMs: options.dedupWindowMs }),
+      },
+      overlapWarnings(logger.child({ stage: 'enrich' })),
+    );
+    this.metrics.overlap = this.overlap.counters;
   }
 
   /** Per collector: datagrams, bytes and send errors, as of the exporting thread's last report. */
@@ -170,6 +187,8 @@ export class ExportPipeline {
     for await (const batch of batches) {
       const nowMs = this.now();
       const flows = batch.records;
+      metrics.tuples += flows.length;
+      if (flows.length > 0 && this.overlap.filter(flows) > 0) this.countOverlap();
       const times = flows.times;
       let newest = metrics.newestTupleMs;
       // A batch buffer of rows at a time: enriched here, then encoded and sent by the exporting
@@ -182,7 +201,6 @@ export class ExportPipeline {
         if (handed !== undefined) await handed;
       }
       metrics.newestTupleMs = newest;
-      metrics.tuples += flows.length;
       metrics.azureRecords += batch.azureRecords;
       metrics.inputBytes += batch.inputBytes;
       if (batch.ack !== undefined) {
@@ -193,6 +211,13 @@ export class ExportPipeline {
       if (signal?.aborted) break;
     }
     await this.exporter.flush(this.now());
+  }
+
+  /** The rows the overlap stage took out, among the declined ones. */
+  private countOverlap(): void {
+    const { declinedByPreference, duplicates } = this.overlap.counters;
+    if (declinedByPreference > 0) this.metrics.declined.set(`prefer-${this.options.prefer}`, declinedByPreference);
+    if (duplicates > 0) this.metrics.declined.set('duplicate', duplicates);
   }
 
   /** Takes over the exporting thread's counters. */
@@ -223,4 +248,33 @@ export class ExportPipeline {
       await this.enrichment?.stop();
     }
   }
+}
+
+/**
+ * The warnings of the overlap stage: once per NSG and per NIC, each with the fix (VNet flow logs
+ * replace NSG flow logs, which can no longer be created since 2025-06-30 and retire 2027-09-30).
+ */
+function overlapWarnings(logger: Logger): OverlapEvents {
+  return {
+    version1(resourceId) {
+      logger.warn(
+        {
+          resourceId,
+          fix: `az network watcher flow-log update --location <region> --name <flow log> --log-version 2 (or replace it with a VNet flow log: az network watcher flow-log create --vnet <vnet id> --log-version 2 ...)`,
+        },
+        'NSG flow log of version 1: its tuples carry no byte or packet counts (collectors show 0); enable version 2',
+      );
+    },
+    overlap(mac, nsgResourceId, vnetResourceId) {
+      logger.warn(
+        {
+          mac,
+          nsgResourceId,
+          vnetResourceId,
+          fix: 'keep one: --prefer vnet (or nsg) here, or disable the NSG flow log (Microsoft: disable NSG flow logs before enabling VNet flow logs on the same workloads)',
+        },
+        'NIC logged by both an NSG flow log and a VNet flow log: without --prefer, collectors count its bytes twice',
+      );
+    },
+  };
 }

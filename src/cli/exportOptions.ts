@@ -27,6 +27,9 @@ export interface ExportFlags extends EnrichmentFlags {
   optionsRecords?: boolean;
   /** Where --enrich-azure keeps its snapshot of names (the command's state directory). */
   stateDir?: string;
+  prefer?: 'vnet' | 'nsg';
+  dedup?: boolean;
+  dedupWindowMinutes?: number;
   logLevel: LogLevel;
   logFormat?: LogFormat;
 }
@@ -123,6 +126,14 @@ export function addExportOptions(command: Command): Command {
     )
     .option('--no-options-records', 'no options records, even with --enrich-*')
     .addOption(
+      new Option(
+        '--prefer <kind>',
+        'for NICs logged by both an NSG flow log and a VNet flow log, export only this kind (the other is counted as declined)',
+      ).choices(['vnet', 'nsg']),
+    )
+    .option('--dedup', 'export a tuple that two NSGs (subnet and NIC) logged for one NIC once (the copy is counted as declined)')
+    .option('--dedup-window-minutes <n>', 'how far apart in time two copies may be for --dedup', integer('--dedup-window-minutes', 1, 24 * 60), 90)
+    .addOption(
       new Option('--log-level <level>', 'log level (logs go to stderr)')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default('info'),
@@ -149,6 +160,9 @@ export function exportOptionsFrom(flags: ExportFlags, now?: () => number): Expor
     flowTableSize: flags.flowTableSize,
     ...(flags.optionsRecords === undefined ? {} : { optionsRecords: flags.optionsRecords }),
     ...(enrichment === undefined ? {} : { enrichment }),
+    ...(flags.prefer === undefined ? {} : { prefer: flags.prefer }),
+    dedup: flags.dedup === true,
+    dedupWindowMs: (flags.dedupWindowMinutes ?? 90) * 60_000,
     now,
   };
 }

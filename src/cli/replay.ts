@@ -42,6 +42,9 @@ export async function replayFiles(
     throw new UsageError(`no *.json flow log files found in ${paths.join(', ')}${first === undefined ? '' : ` (skipped ${first.path}: ${first.reason})`}`);
   }
   const pipeline = await ExportPipeline.open(exportOptionsFrom(flags, options.now), logger);
+  // What the file heads say of NICs, known before their tuples come: --prefer then keeps one kind
+  // from a NIC's first tuple on, whichever file comes first.
+  for (const file of files) for (const mac of file.nics?.macs ?? []) pipeline.overlap.know(mac, file.nics!.kind, file.nics!.resourceId);
   const started = performance.now();
   const totalBytes = files.reduce((sum, f) => sum + f.bytes, 0);
   const stopProgress = startProgress(pipeline.metrics, totalBytes, files.length, options.progress);

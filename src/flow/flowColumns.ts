@@ -204,6 +204,17 @@ export class FlowColumns implements ColumnArrays {
     this.length = kept;
   }
 
+  /** Keeps only the rows whose `keep` entry is not 0, in order. */
+  keepRows(keep: Uint8Array): void {
+    let kept = 0;
+    for (let i = 0; i < this.length; i++) {
+      if (keep[i] === 0) continue;
+      if (kept !== i) this.moveRow(i, kept);
+      kept++;
+    }
+    this.length = kept;
+  }
+
   /** Row `i` as a FlowRecord: the same object every call, valid until the next. */
   at(i: number): FlowRecord | undefined {
     if (i < 0 || i >= this.length) return undefined;

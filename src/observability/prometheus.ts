@@ -83,6 +83,12 @@ export class PrometheusMetrics {
     counter('nsg2ipfix_fast_path_errors_total', 'Records the fast reader failed on (read the reference way instead; a bug to report)', ['source'], (add) => {
       for (const s of sources) add({ source: s.name }, s.metrics.fastPathErrors);
     });
+    counter('nsg2ipfix_version1_tuples_total', 'Tuples of NSG flow logs of version 1 (no byte or packet counts: enable version 2)', ['source'], (add) => {
+      for (const s of sources) add({ source: s.name }, s.metrics.overlap?.version1Tuples ?? 0);
+    });
+    gauge('nsg2ipfix_overlapping_nics', 'NICs logged by both an NSG flow log and a VNet flow log (counted twice unless --prefer)', ['source'], (set) => {
+      for (const s of sources) set({ source: s.name }, s.metrics.overlap?.overlappingNics ?? 0);
+    });
     counter('nsg2ipfix_packets_sent_total', 'Datagrams handed to the socket, per collector', ['source', 'collector'], (add) => {
       for (const s of sources) for (const c of s.collectors()) add({ source: s.name, collector: c.label }, c.datagrams);
     });

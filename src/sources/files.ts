@@ -18,6 +18,8 @@ export interface FlowLogFile {
   readonly bytes: number;
   /** Epoch ms of the file's first record, or of its y=/m=/d=/h= path, for ordering. */
   readonly startMs: number;
+  /** The NICs its head names, and by which kind of flow log (for --prefer before their tuples come). */
+  readonly nics?: { readonly kind: 'nsg' | 'vnet'; readonly resourceId: string; readonly macs: readonly string[] };
 }
 
 /** An input left out of a replay: an unreadable directory, a file gone while listing. */
@@ -35,14 +37,14 @@ export interface SkippedInput {
  * subdirectory) goes to `onSkipped` and the walk goes on, as an unreadable file does when read.
  */
 export async function listFlowLogFiles(paths: readonly string[], onSkipped: (input: SkippedInput) => void = () => {}): Promise<FlowLogFile[]> {
-  const found: Omit<FlowLogFile, 'startMs'>[] = [];
+  const found: Omit<FlowLogFile, 'startMs' | 'nics'>[] = [];
   for (const path of paths) {
     const info = await statInput(path);
     if (info.isDirectory()) await walk(Buffer.from(resolve(path)), found, onSkipped);
     else if (info.isFile()) found.push({ path: resolve(path), fsPath: resolve(path), bytes: info.size });
     else onSkipped(notRegular(resolve(path)));
   }
-  const files = await Promise.all(found.map(async (f) => ({ ...f, startMs: await firstTimeMs(f.fsPath) })));
+  const files = await Promise.all(found.map(async (f) => ({ ...f, ...(await headFacts(f.fsPath)) })));
   return files.sort((a, b) => a.startMs - b.startMs || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
@@ -145,10 +147,13 @@ function fsPath(path: Buffer): string | Buffer {
 }
 
 const TIME_PATTERN = /"time"\s*:\s*"([^"]{10,40})"/;
+const CATEGORY_PATTERN = /"category"\s*:\s*"(NetworkSecurityGroupFlowEvent|FlowLogFlowEvent)"/;
+const RESOURCE_PATTERN = /"(?:resourceId|flowLogResourceID)"\s*:\s*"([^"]{1,400})"/;
+const MAC_PATTERN = /"(?:mac|macAddress)"\s*:\s*"([0-9A-Fa-f:-]{12,17})"/g;
 const PATH_TIME_PATTERN = /y=(\d{4})\/m=(\d{2})\/d=(\d{2})\/h=(\d{2})/;
 
 /** Reads only the head of the file: ordering must not cost a parse of every file. */
-async function firstTimeMs(path: string | Buffer): Promise<number> {
+async function headFacts(path: string | Buffer): Promise<Pick<FlowLogFile, 'startMs' | 'nics'>> {
   let head = '';
   try {
     const handle = await openRegularFile(path);
@@ -162,6 +167,20 @@ async function firstTimeMs(path: string | Buffer): Promise<number> {
   } catch {
     // Unreadable files sort last; reading them reports the error.
   }
+  const category = CATEGORY_PATTERN.exec(head);
+  const macs = [...head.matchAll(MAC_PATTERN)].map((match) => match[1]!);
+  const nics =
+    category === null || macs.length === 0
+      ? undefined
+      : {
+          kind: category[1] === 'FlowLogFlowEvent' ? ('vnet' as const) : ('nsg' as const),
+          resourceId: RESOURCE_PATTERN.exec(head)?.[1] ?? '',
+          macs: [...new Set(macs)],
+        };
+  return { startMs: startTimeMs(head, path), ...(nics === undefined ? {} : { nics }) };
+}
+
+function startTimeMs(head: string, path: string | Buffer): number {
   const time = TIME_PATTERN.exec(head);
   if (time !== null) {
     const ms = Date.parse(time[1]!);
