@@ -253,9 +253,18 @@ export function eventhubCommand(): Command {
                 'released the partitions this instance held before it stopped: claiming them again',
               );
           } catch (error) {
-            const { redactSecrets } = await import('../sources/azureErrors.js');
+            const { classifyAzureError } = await import('../sources/azureErrors.js');
+            const failure = classifyAzureError(error);
+            // A checkpoint store that refuses the credential can never hold a checkpoint: stop now.
+            if (failure.kind === 'auth') {
+              throw new UsageError(
+                `the checkpoint store refused the credential (${failure.statusCode ?? failure.code ?? 'auth'}): ${failure.message}; ` +
+                  'a key or SAS needs read, write and list on the container, an identity Storage Blob Data Contributor on it',
+                { code: 'checkpoint-auth' },
+              );
+            }
             sourceLogger.warn(
-              { error: redactSecrets(String((error as Error).message).split('\n', 1)[0] ?? '') },
+              { error: failure.message },
               'cannot read the ownership records: partitions left by a previous run are taken once their ownership expires',
             );
           }
@@ -274,7 +283,11 @@ export function eventhubCommand(): Command {
           blobs,
           onProblem: pipeline.problems.report,
           logger: sourceLogger,
-          onCheckpoint: () => health.checkpointed(),
+          onCheckpoint: () => {
+            health.checkpointed();
+            health.succeeded();
+          },
+          onFailure: (message, lasting) => health.failed(message, { lasting }),
         });
         sourceLogger.info(
           {

@@ -58,13 +58,18 @@ export function runCommand(programFactory: ProgramFactory): Command {
                 program.exitOverride();
                 for (const command of program.commands) command.exitOverride();
                 await program.parseAsync(['node', 'nsg2ipfix', SOURCE_COMMANDS[source.type], ...source.argv]);
+              }).catch((error: unknown) => {
+                // Told at once, and /readyz fails with the reason: the other sources go on.
+                const message = error instanceof Error ? error.message : String(error);
+                runtime.logger.error({ source: source.name, code: (error as { code?: unknown }).code }, `source stopped with an error: ${message}`);
+                runtime.metrics.stopped(source.name, message);
+                throw error;
               }),
             ),
           );
           const failed = results.flatMap((result, i) =>
             result.status === 'rejected' ? [{ source: plan.sources[i]!.name, error: result.reason as Error }] : [],
           );
-          for (const { source, error } of failed) runtime.logger.error({ source, err: error }, `source stopped with an error: ${error.message}`);
           if (failed.length > 0)
             throw new UsageError(`${failed.length} of ${plan.sources.length} sources failed (first: ${failed[0]!.source}: ${failed[0]!.error.message})`);
         },

@@ -150,6 +150,8 @@ export async function startHttpServer(
         ready: s.health.ready(),
         lastSuccessMs: s.health.lastSuccessMs,
         lastError: s.health.lastError,
+        ...(s.health.lastErrorMs > 0 ? { lastErrorAt: new Date(s.health.lastErrorMs).toISOString() } : {}),
+        ...(s.health.isStopped ? { stopped: true } : {}),
       }));
       const ready = sources.length > 0 && sources.every((s) => s.ready);
       response.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ready, sources })}\n`);

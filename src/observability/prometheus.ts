@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import type { Counter as CounterType, Gauge as GaugeType, Registry as RegistryType } from 'prom-client';
-import type { ExportMetrics } from '../metrics.js';
+import { ExportMetrics } from '../metrics.js';
 import type { CollectorStats } from '../transport/udp.js';
-import type { SourceHealth } from './sourceHealth.js';
+import { SourceHealth } from './sourceHealth.js';
 
 const require = createRequire(import.meta.url);
 
@@ -114,6 +114,19 @@ export class PrometheusMetrics {
 
   add(source: MonitoredSource): void {
     this.sources.push(source);
+  }
+
+  /**
+   * Marks the source `name` stopped with `error` (its command ended): /readyz fails from now on
+   * and says why. A source that failed before it was monitored gets an entry of its own.
+   */
+  stopped(name: string, error: string): void {
+    let source = this.sources.find((s) => s.name === name);
+    if (source === undefined) {
+      source = { name, metrics: new ExportMetrics(), collectors: () => [], health: new SourceHealth(name, 0) };
+      this.sources.push(source);
+    }
+    source.health.stopped(error);
   }
 
   get monitored(): readonly MonitoredSource[] {

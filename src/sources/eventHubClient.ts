@@ -163,9 +163,22 @@ export async function openCheckpointStore(options: CheckpointOptions): Promise<O
     await container.createIfNotExists();
   } catch (error) {
     const failure = classifyAzureError(error);
+    // An identity with a role on the container alone may not create it: the listing below tells.
     if (failure.kind !== 'auth') {
       throw new EventHubConfigurationError(
         `cannot reach the checkpoint container ${options.container} at ${account.description.accountUrl}: ${failure.message}`,
+      );
+    }
+  }
+  try {
+    // What BlobCheckpointStore does first (listOwnership): a store that refuses it never holds a checkpoint.
+    await container.listBlobsFlat().byPage({ maxPageSize: 1 }).next();
+  } catch (error) {
+    const failure = classifyAzureError(error);
+    if (failure.kind === 'auth') {
+      throw new EventHubConfigurationError(
+        `the checkpoint store refused the credential (${failure.statusCode ?? failure.code ?? 'auth'}) on container ${options.container} at ${account.description.accountUrl}: ` +
+          `${failure.message}; a key or SAS needs read, write and list on the container, an identity Storage Blob Data Contributor on it`,
       );
     }
   }

@@ -13,7 +13,7 @@ import type { ParseProblem } from '../azure/problems.js';
 import type { FlowSink } from '../azure/tupleSink.js';
 import { FlowColumns } from '../flow/flowColumns.js';
 import type { FlowRecord } from '../flow/flowRecord.js';
-import { redactSecrets } from './azureErrors.js';
+import { classifyAzureError, redactSecrets } from './azureErrors.js';
 import { type AmqpBodyType, type BodyOutcome, readEventBody } from '../azure/eventBody.js';
 import { ParseCache } from '../azure/parseCache.js';
 import type { NotifiedBlobReader, NotifiedStep } from './eventHubBlobs.js';
@@ -71,6 +71,8 @@ export interface EventHubSourceOptions {
   readonly logger: Logger;
   /** Called after each checkpoint written (checkpoint age on /metrics). */
   readonly onCheckpoint?: () => void;
+  /** A failure the SDK reported; `lasting` when retrying will not mend it (a refused credential). */
+  readonly onFailure?: (message: string, lasting: boolean) => void;
   /** Events per receive call. Default 64. */
   readonly maxBatchSize?: number;
   /** Longest wait for a receive call to fill. Default 5 s (events are handed over ~20 ms after they arrive anyway). */
@@ -128,6 +130,8 @@ const DEFAULT_MAX_BATCH_RECORDS = 20_000;
 /** Unrecognised events logged one by one before further ones are only counted. */
 const LOGGED_UNRECOGNIZED = 100;
 const CHECKPOINT_ERROR_LOG_INTERVAL_MS = 60_000;
+const ERROR_LOG_INTERVAL_MS = 60_000;
+const REFUSED_CREDENTIAL = /failed to authenticate|AuthenticationFailed|AuthorizationFailure|AuthorizationPermissionMismatch|\b40[13]\b/i;
 
 export class EventHubSource {
   readonly stats: EventHubSourceStats = {
@@ -155,6 +159,8 @@ export class EventHubSource {
   /** Checkpoint writers running, of every partition (closed ones included). */
   private readonly writers = new Set<Promise<void>>();
   private lastCheckpointErrorLogMs = -Infinity;
+  private lastErrorLogMs = -Infinity;
+  private lastErrorLogged = '';
   private closed = false;
 
   constructor(private readonly options: EventHubSourceOptions) {}
@@ -166,7 +172,7 @@ export class EventHubSource {
       {
         processInitialize: async (context) => this.onInitialize(context),
         processEvents: async (events, context) => this.onEvents(events, context),
-        processError: async (error, context) => this.onError(error, context),
+        processError: (error, context) => this.onError(error, context),
         processClose: async (reason, context) => this.onClose(reason, context),
       },
       {
@@ -214,7 +220,15 @@ export class EventHubSource {
     try {
       // Final checkpoints first: once the partitions are released, another instance starts from them.
       while (this.writers.size > 0) await Promise.all(this.writers);
-      await this.subscription?.close();
+      try {
+        await this.subscription?.close();
+      } catch (error) {
+        // Releasing ownership needs the checkpoint store: without it the partitions expire instead.
+        this.options.logger.warn(
+          { error: redactSecrets(String((error as Error).message).split('\n', 1)[0] ?? '') },
+          'cannot release the partitions: other instances take them once their ownership expires',
+        );
+      }
     } finally {
       await this.options.blobs.flush();
       await this.options.client.close();
@@ -247,17 +261,33 @@ export class EventHubSource {
     this.wake();
   }
 
-  private async onError(error: Error, context: PartitionContext): Promise<void> {
+  private onError(error: Error, context: PartitionContext): Promise<void> {
     const e = error as Error & { code?: string; retryable?: boolean };
-    this.options.logger.warn(
-      {
-        partition: context.partitionId === '' ? undefined : context.partitionId,
-        code: e.code,
-        retryable: e.retryable,
-        error: redactSecrets(String(e.message).split('\n', 1)[0] ?? ''),
-      },
-      context.partitionId === '' ? 'Event Hubs error (load balancing): the client keeps trying' : 'Event Hubs error on a partition: the client keeps trying',
-    );
+    const failure = classifyAzureError(error);
+    // BlobCheckpointStore wraps the storage error in a plain Error, its text after the first line.
+    const lasting = failure.kind === 'auth' || REFUSED_CREDENTIAL.test(String(e.message));
+    const message = redactSecrets(String(e.message).split('\n', 1)[0] ?? '');
+    this.options.onFailure?.(message, lasting);
+    // The SDK reports the same failure every load-balancing round: told once a minute at most.
+    const nowMs = Date.now();
+    if (nowMs - this.lastErrorLogMs < ERROR_LOG_INTERVAL_MS && message === this.lastErrorLogged) return Promise.resolve();
+    this.lastErrorLogMs = nowMs;
+    this.lastErrorLogged = message;
+    const fields = {
+      partition: context.partitionId === '' ? undefined : context.partitionId,
+      code: e.code ?? failure.code,
+      statusCode: failure.statusCode,
+      retryable: e.retryable,
+      error: message,
+    };
+    if (lasting)
+      this.options.logger.error(fields, 'Event Hubs or checkpoint store refused the credential: nothing is received or checkpointed until it is fixed');
+    else
+      this.options.logger.warn(
+        fields,
+        context.partitionId === '' ? 'Event Hubs error (load balancing): the client keeps trying' : 'Event Hubs error on a partition: the client keeps trying',
+      );
+    return Promise.resolve();
   }
 
   private async onEvents(events: ReceivedEventData[], context: PartitionContext): Promise<void> {
