@@ -369,6 +369,25 @@ describe('coverage analysis: disabled flow logs, partial coverage, granular VNet
   });
 });
 
+describe('coverage analysis: mixed kinds in one subnet', () => {
+  it('one NIC seen by a VNet flow log, another by its NSG flow log, none by both: mixed, not counted twice', () => {
+    const { b, storage } = estate();
+    const nsg = b.nsg('nsg-nic');
+    const vnet = b.vnet('vnet-mixed', [{ name: 'web' }]);
+    const nic = b.nic('nic-vnet', `${vnet}/subnets/web`);
+    b.nic('nic-nsg', `${vnet}/subnets/web`, { nsg });
+    b.flowLog('nic-flowlog', { target: nic, storage });
+    b.flowLog('nsg-flowlog', { target: nsg, storage });
+    const report = analyze(b);
+    expect(report.vnets[0]!.coverage).toBe('mixed');
+    expect(report.vnets[0]!.subnets[0]).toMatchObject({ coverage: 'mixed', reasons: [] });
+    expect(report.summary.subnetCoverage.mixed).toBe(1);
+    expect(kinds(report)).toEqual(['nsg-flow-log-retiring NetworkWatcher_westeurope/nsg-flowlog']);
+    // The owner logs per NIC: retiring the NSG flow log covers the subnet with a VNet flow log of its own.
+    expect(only(report, 'nsg-flow-log-retiring').fix.az.map((c) => flag(c, '--subnet') ?? flag(c, '--enabled'))).toEqual([`${vnet}/subnets/web`, 'false']);
+  });
+});
+
 describe('coverage analysis: storage accounts, subscriptions, Network Watchers', () => {
   it('flow logs writing to an account nsg2ipfix does not read are findings, given the account by name, URL or id', () => {
     const { b, storage } = estate();

@@ -268,6 +268,21 @@ describe('nsg2ipfix coverage, the real CLI with DefaultAzureCredential', () => {
     expect(standIn.tokenRequests).toBeGreaterThan(0);
   });
 
+  it('shows progress on stderr for a big estate (more than a page), and not with --quiet', async () => {
+    const b = plantedEstate();
+    for (let i = 0; i < 1100; i++) b.storage(`stmany${i}`);
+    standIn.setEstate({ Resources: b.resources(), ComputeResources: b.computeResources() });
+    const loud = await runCli(['coverage', '--arm-endpoint', standIn.endpoint, '--output', 'json'], { env: env() });
+    expect(loud.code).toBe(0);
+    expect(loud.stderr).toBe(
+      'coverage: 1,000 resources read from Azure Resource Graph\ncoverage: 1,127 resources read from Azure Resource Graph\ncoverage: 1,128 resources read from Azure Resource Graph\n',
+    );
+    expect((JSON.parse(loud.stdout) as CoverageReport).summary.vnets).toBe(7);
+    const quiet = await runCli(['coverage', '--arm-endpoint', standIn.endpoint, '--output', 'json', '--quiet'], { env: env() });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+  });
+
   it('exits 1 with --fail-on-findings when findings exist', async () => {
     const result = await runCli(['coverage', '--arm-endpoint', standIn.endpoint, '--fail-on-findings', '--storage-account', 'stread'], { env: env() });
     expect(result.code).toBe(1);
