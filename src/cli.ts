@@ -19,6 +19,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   run: async () => (await import('./cli/run.js')).runCommand(buildProgram),
   config: async () => (await import('./cli/run.js')).configCommand(buildProgram),
   enrich: async () => (await import('./cli/enrich.js')).enrichCommand(),
+  coverage: async () => (await import('./cli/coverage.js')).coverageCommand(),
 };
 
 /**

@@ -11,7 +11,9 @@
  * with `resultFormat: objectArray`; errors as ARM's `{"error": {"code", "message"}}`; throttling
  * as 429 with Retry-After and Resource Graph's x-ms-user-quota-* headers ("Guidance for throttled
  * requests in Azure Resource Graph"). It cannot run KQL: it serves the rows of the table the query
- * starts with (Resources, ComputeResources), as the query's projection would return them.
+ * starts with (Resources, ComputeResources), as the query's projection would return them, keeping
+ * only the types a `| where type in~ ('a', 'b')` or `| where type =~ 'a'` clause names (compared
+ * case-insensitively, as `in~` and `=~` do).
  *
  * HTTPS is needed: the SDK's bearer-token policy refuses to send a token over plain http. The
  * certificate is self-signed for 127.0.0.1, made with the openssl CLI per stand-in; clients trust
@@ -142,7 +144,9 @@ export class ResourceGraphStandIn {
       );
     }
     const table = /^\s*(\w+)/.exec(body.query ?? '')?.[1] as TableName | undefined;
-    const rows = table === undefined ? undefined : this.tables[table];
+    const types = typeFilter(body.query ?? '');
+    const tableRows = table === undefined ? undefined : this.tables[table];
+    const rows = tableRows === undefined || types === undefined ? tableRows : tableRows.filter((row) => types.has(String(row.type).toLowerCase()));
     if (rows === undefined) {
       recorded.status = 400;
       return json(response, 400, {
@@ -174,6 +178,14 @@ export class ResourceGraphStandIn {
 function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   response.end(JSON.stringify(body));
+}
+
+/** The types of a `| where type in~ (...)` or `| where type =~ '...'` clause, lower-cased; undefined without one. */
+function typeFilter(query: string): Set<string> | undefined {
+  const list = /\|\s*where\s+type\s+in~\s*\(([^)]*)\)/i.exec(query);
+  if (list !== null) return new Set([...list[1]!.matchAll(/'([^']*)'/g)].map((match) => match[1]!.toLowerCase()));
+  const one = /\|\s*where\s+type\s*=~\s*'([^']*)'/i.exec(query);
+  return one === null ? undefined : new Set([one[1]!.toLowerCase()]);
 }
 
 function safeJson(text: string): unknown {
