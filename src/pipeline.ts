@@ -150,8 +150,7 @@ export class ExportPipeline {
     // Names first: a bad enrichment file or a missing role stops the command before anything is sent.
     const enrichment = options.enrichment === undefined ? undefined : await startEnrichment(options.enrichment.spec, { logger });
     // The counters arrive before the pipeline exists: they are copied in once it does.
-    let pipeline: ExportPipeline | undefined;
-    let early: ExportCounters | undefined;
+    const built: { pipeline?: ExportPipeline; early?: ExportCounters } = {};
     let exporter: ExportThread;
     try {
       exporter = await ExportThread.open(
@@ -165,16 +164,17 @@ export class ExportPipeline {
         },
         logger.child({ stage: 'transport' }),
         (counters) => {
-          if (pipeline === undefined) early = counters;
-          else pipeline.count(counters);
+          if (built.pipeline === undefined) built.early = counters;
+          else built.pipeline.count(counters);
         },
       );
     } catch (error) {
       await enrichment?.stop();
       throw error;
     }
-    pipeline = new ExportPipeline(options, exporter, logger, enrichment);
-    if (early !== undefined) pipeline.count(early);
+    const pipeline = new ExportPipeline(options, exporter, logger, enrichment);
+    built.pipeline = pipeline;
+    if (built.early !== undefined) pipeline.count(built.early);
     return pipeline;
   }
 

@@ -89,7 +89,7 @@ export function readNsgTuple(tuple: unknown, version: 1 | 2 | undefined, azure: 
   if (decision === undefined) return ['bad-decision', `decision '${fields[7]}' is not A or D`];
 
   let state: FlowState | undefined;
-  let counts: (number | undefined)[] = [undefined, undefined, undefined, undefined];
+  const counts: (number | undefined)[] = [undefined, undefined, undefined, undefined];
   if (expected === NSG_V2_FIELDS) {
     state = lookup(NSG_STATES, fields[8]!);
     if (state === undefined) return ['bad-state', `flow state '${fields[8]}' is not B, C or E`];

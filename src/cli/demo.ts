@@ -22,7 +22,7 @@ const FIREWALL_EVENTS = ['-', 'created', 'deleted', 'denied', 'alert', 'update']
 
 function endpoint(address: unknown, port: unknown): string {
   const text = String(address);
-  return text.includes(':') ? `[${text}]:${port}` : `${text}:${port}`;
+  return text.includes(':') ? `[${text}]:${String(port)}` : `${text}:${String(port)}`;
 }
 
 /** The demo's table: one row per flow record the built-in collector decoded off the wire. */

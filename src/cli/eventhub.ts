@@ -189,8 +189,8 @@ export function eventhubCommand(): Command {
         ? await claimInstanceIdentity(flags.stateDir, flags.instanceId || undefined)
         : { id: flags.instanceId || randomUUID(), stateDir: flags.stateDir, origin: flags.instanceId ? ('given' as const) : ('new' as const) };
       const store: StateStore =
-        flags.stateContainer !== undefined
-          ? new BlobStateStore(checkpointStore!.account.service.getContainerClient(flags.stateContainer), flags.stateBlob)
+        flags.stateContainer !== undefined && checkpointStore !== undefined
+          ? new BlobStateStore(checkpointStore.account.service.getContainerClient(flags.stateContainer), flags.stateBlob)
           : new FileStateStore(identity.stateDir);
 
       let client;

@@ -1,4 +1,4 @@
-import type { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { isLoopbackAddress, parseListenAddress } from '../observability/httpServer.js';
@@ -97,11 +97,11 @@ export function parseRunConfig(
     else {
       for (const key of Object.keys(log)) if (key !== 'level' && key !== 'format') problems.push(unknownKey(`log.${key}`, key, ['level', 'format']));
       if (log['level'] !== undefined) {
-        if (LOG_LEVELS.includes(String(log['level']))) logLevel = String(log['level']);
+        if (typeof log['level'] === 'string' && LOG_LEVELS.includes(log['level'])) logLevel = log['level'];
         else problems.push({ path: 'log.level', message: `${describe(log['level'])} is not a log level`, hint: `one of ${LOG_LEVELS.join(', ')}` });
       }
       if (log['format'] !== undefined) {
-        if (LOG_FORMATS.includes(String(log['format']))) logFormat = String(log['format']);
+        if (typeof log['format'] === 'string' && LOG_FORMATS.includes(log['format'])) logFormat = log['format'];
         else problems.push({ path: 'log.format', message: `${describe(log['format'])} is not a log format`, hint: `one of ${LOG_FORMATS.join(', ')}` });
       }
     }
@@ -146,7 +146,7 @@ export function parseRunConfig(
         });
         return;
       }
-      const name = typeof source['name'] === 'string' && source['name'] !== '' ? source['name'] : `${type}-${index + 1}`;
+      const name = typeof source['name'] === 'string' && source['name'] !== '' ? source['name'] : `${String(type)}-${index + 1}`;
       if (names.has(name))
         problems.push({ path: `${path}.name`, message: `'${name}' names two sources`, hint: 'names must be unique: they label metrics and logs' });
       names.add(name);
@@ -185,10 +185,10 @@ function httpProblem(text: string, allowRemote: boolean): string | undefined {
 }
 
 function optionArguments(command: Command, key: string, value: unknown, path: string, problems: ConfigProblem[], exportCommand: Command | undefined): string[] {
-  const options = command.options as readonly Option[];
+  const options = command.options;
   const option = options.find((o) => o.attributeName() === key && !RUNTIME_OPTIONS.has(key));
   if (option === undefined) {
-    if (exportCommand !== undefined && (exportCommand.options as readonly Option[]).some((o) => o.attributeName() === key)) return [];
+    if (exportCommand !== undefined && exportCommand.options.some((o) => o.attributeName() === key)) return [];
     problems.push(
       unknownKey(
         path,

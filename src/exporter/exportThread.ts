@@ -210,7 +210,7 @@ export class ExportThread {
           this.postRows(buffer, flows, from, to, nowMs);
           resolve();
         } catch (error) {
-          reject(error as Error);
+          reject(error instanceof Error ? error : new Error(String(error)));
         }
       };
       this.waiting.push({ take, reject });
@@ -230,10 +230,10 @@ export class ExportThread {
    */
   async flush(nowMs: number): Promise<void> {
     await this.ready;
-    if (this.failure !== undefined) throw this.failure;
+    this.throwIfFailed();
     // Submits still waiting for a buffer come first: they are handed over in order, the last one last.
     if (this.waiting.length > 0) await this.lastWaiting?.catch(() => undefined);
-    if (this.failure !== undefined) throw this.failure;
+    this.throwIfFailed();
     const id = this.nextFlushId++;
     const flushed = new Promise<void>((resolve, reject) => this.flushes.set(id, { resolve, reject }));
     this.post({ type: 'flush', id, nowMs });
@@ -260,10 +260,17 @@ export class ExportThread {
     this.post({ type: 'close', nowMs });
     // Writing out the last messages may fail too (a full disk): the thread then stays up.
     await Promise.race([exited, this.failed]);
-    if (this.failure !== undefined) {
+    // Set meanwhile by the thread's report (TypeScript cannot see it across the await).
+    const failure = this.failure as Error | undefined;
+    if (failure !== undefined) {
       await this.worker.terminate();
-      throw this.failure;
+      throw failure;
     }
+  }
+
+  private throwIfFailed(): void {
+    const failure = this.failure;
+    if (failure !== undefined) throw failure;
   }
 
   /** The error a failure report stands for, on this side of the thread boundary. */

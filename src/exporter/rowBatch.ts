@@ -199,7 +199,7 @@ export class BatchUnpacker {
   columns(views: BatchViews, rows: number, objects: BatchObjects, into: FlowColumns): FlowColumns {
     into.adopt(views, rows);
     this.contexts.learn(objects.contexts);
-    this.contexts.resolve(views.contextIds, rows, into.contexts as (AzureContext | undefined)[]);
+    this.contexts.resolve(views.contextIds, rows, into.contexts);
     if (objects.names === undefined) return into;
     this.names.learn(objects.names);
     this.names.resolve(views.sourceEntityIds, rows, into.sourceEntities);

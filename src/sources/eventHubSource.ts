@@ -170,10 +170,10 @@ export class EventHubSource {
     const { client, logger } = this.options;
     this.subscription = client.subscribe(
       {
-        processInitialize: async (context) => this.onInitialize(context),
+        processInitialize: (context) => this.onInitialize(context),
         processEvents: async (events, context) => this.onEvents(events, context),
         processError: (error, context) => this.onError(error, context),
-        processClose: async (reason, context) => this.onClose(reason, context),
+        processClose: (reason, context) => this.onClose(reason, context),
       },
       {
         startPosition: eventPositionFor(this.options.startAt),
@@ -241,13 +241,14 @@ export class EventHubSource {
     wake?.();
   }
 
-  private async onInitialize(context: PartitionContext): Promise<void> {
+  private onInitialize(context: PartitionContext): Promise<void> {
     this.partitions.set(context.partitionId, { id: context.partitionId, context, closed: false });
     this.stats.partitionsClaimed++;
     this.options.logger.info({ partition: context.partitionId }, 'partition claimed');
+    return Promise.resolve();
   }
 
-  private async onClose(reason: string, context: PartitionContext): Promise<void> {
+  private onClose(reason: string, context: PartitionContext): Promise<void> {
     const work = this.partitions.get(context.partitionId);
     if (work !== undefined && work.context === context) {
       work.closed = true;
@@ -259,6 +260,7 @@ export class EventHubSource {
       reason === 'OwnershipLost' ? 'partition taken over by another instance' : 'partition released',
     );
     this.wake();
+    return Promise.resolve();
   }
 
   private onError(error: Error, context: PartitionContext): Promise<void> {

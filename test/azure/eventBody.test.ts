@@ -18,7 +18,14 @@ interface Decoded {
 function decode(body: unknown, properties?: Record<string, unknown>, bodyType?: AmqpBodyType): Decoded {
   const flows: FlowRecord[] = [];
   const problems: ParseProblem[] = [];
-  const outcome = readEventBody(body, bodyType, properties, 'hub/0#7', { flow: (f) => flows.push(f), problem: (p) => problems.push(p) }, { cache: new ParseCache() });
+  const outcome = readEventBody(
+    body,
+    bodyType,
+    properties,
+    'hub/0#7',
+    { flow: (f) => flows.push(f), problem: (p) => problems.push(p) },
+    { cache: new ParseCache() },
+  );
   const names: [keyof BodyOutcome['kinds'], string][] = [
     ['flowLog', 'flow-log'],
     ['connector', 'connector'],

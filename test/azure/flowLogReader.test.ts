@@ -163,7 +163,9 @@ describe('malformed input', () => {
     };
     const notification = { eventType: 'Microsoft.Storage.BlobCreated', subject: 's', data: { url: 'https://a.blob.core.windows.net/c/PT1H.json' } };
     const { flows, problems } = read(JSON.stringify({ records: [connector, notification] }));
-    expect(flows.map((f) => [f.kind, f.sourcePort, f.bytesForward, f.bytesReverse, f.azure.rule])).toEqual([['nsg-v2', 50001, 700, 600, 'UserRule_AllowHttps']]);
+    expect(flows.map((f) => [f.kind, f.sourcePort, f.bytesForward, f.bytesReverse, f.azure.rule])).toEqual([
+      ['nsg-v2', 50001, 700, 600, 'UserRule_AllowHttps'],
+    ]);
     expect(problems.map((p) => p.reason)).toEqual(['unfollowed-event']);
   });
 

@@ -285,7 +285,7 @@ export class EventHubStandIn {
         : [context.message as Record<string, unknown>];
     for (const message of messages) {
       const partitionId = match[1] ?? this.partitions[Math.floor(Math.random() * this.partitions.length)]!.id;
-      const body = message['body'] as { typecode?: number; content?: unknown } | unknown;
+      const body = message['body'];
       const isData = typeof body === 'object' && body !== null && (body as { typecode?: number }).typecode === 0x75;
       const properties = message['application_properties'] as Record<string, unknown> | undefined;
       this.append(partitionId, isData ? Buffer.from((body as { content: Buffer }).content) : body, {

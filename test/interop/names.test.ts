@@ -90,8 +90,8 @@ describe('names in the collectors (--enrich-file)', () => {
     const names = new Map<string, string>();
     for (const record of records) {
       const f = record.fields;
-      if (f['cflow.if_descr'] !== undefined) descriptions.set(f['cflow.inputint']![0]!, f['cflow.if_descr']![0]!);
-      if (f['cflow.if_name'] !== undefined) names.set(f['cflow.inputint']![0]!, f['cflow.if_name']![0]!);
+      if (f['cflow.if_descr'] !== undefined) descriptions.set(f['cflow.inputint']![0]!, f['cflow.if_descr'][0]!);
+      if (f['cflow.if_name'] !== undefined) names.set(f['cflow.inputint']![0]!, f['cflow.if_name'][0]!);
     }
     expect(new Set(descriptions.values())).toEqual(new Set(NICS.map((nic) => `${nic.vm} (${nic.rg})`)));
     expect(new Set(names.values())).toEqual(new Set(NICS.map((nic) => nic.nic)));

@@ -96,15 +96,15 @@ function shapes(): Shape[] {
   const k = connectorRecords(4);
   add('connector records as a string', k.keys, { body: JSON.stringify({ records: k.body }) });
   const l = vnetRecord(2);
-  add('an AMQP value section holding a string', l.keys, { body: JSON.stringify({ records: [l.body] }), bodyType: 'value' } as AmqpAnnotatedMessage);
+  add('an AMQP value section holding a string', l.keys, { body: JSON.stringify({ records: [l.body] }), bodyType: 'value' });
   const m = nsgRecord(3);
-  add('an AMQP value section holding a map', m.keys, { body: m.body, bodyType: 'value' } as AmqpAnnotatedMessage);
+  add('an AMQP value section holding a map', m.keys, { body: m.body, bodyType: 'value' });
   const n = nsgRecord(1);
   const o = vnetRecord(1);
-  add('an AMQP value section holding a list', [...n.keys, ...o.keys], { body: [n.body, o.body], bodyType: 'value' } as AmqpAnnotatedMessage);
+  add('an AMQP value section holding a list', [...n.keys, ...o.keys], { body: [n.body, o.body], bodyType: 'value' });
   const p = nsgRecord(2);
   const q = vnetRecord(2);
-  add('an AMQP sequence section', [...p.keys, ...q.keys], { body: [JSON.stringify(p.body), q.body], bodyType: 'sequence' } as AmqpAnnotatedMessage);
+  add('an AMQP sequence section', [...p.keys, ...q.keys], { body: [JSON.stringify(p.body), q.body], bodyType: 'sequence' });
   return list;
 }
 

@@ -98,7 +98,7 @@ export class FastRecordReader {
     this.firstRow = out.length;
     this.reset();
     this.lists.begin(buf, end, out);
-    let read = false;
+    let read: boolean;
     try {
       read = this.readRecord(start, whole);
     } catch (error) {
