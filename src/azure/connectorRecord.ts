@@ -1,8 +1,8 @@
-import type { AzureContext, FlowDecision, FlowDirection, FlowRecord, FlowState } from '../flow/flowRecord.js';
+import type { AzureContext, FlowDecision, FlowDirection, FlowState } from '../flow/flowRecord.js';
 import type { ProblemContext, SkipReason } from './problems.js';
 import { asString, recordProblem, lookup } from './recordShape.js';
 import type { FlowSink } from './tupleSink.js';
-import { FieldError, isDigits, parseAddress, parseCount, parsePort, parseTimestampMs } from './tupleFields.js';
+import { FieldError, isDigits, parseTimestampMs, parseTupleHead, parseCounts, tupleRecord } from './tupleFields.js';
 
 /**
  * Denormalized NSG flow records, one tuple per JSON object, as Microsoft's NSG flow logs connector
@@ -45,6 +45,9 @@ export function isConnectorRecord(record: Record<string, unknown>): boolean {
   return 'sourceAddress' in record || 'destinationAddress' in record || 'transportProtocol' in record;
 }
 
+const HEAD_NAMES = ['sourceAddress ', 'destinationAddress ', 'sourcePort ', 'destinationPort '];
+const COUNT_KEYS = ['packetsStoD', 'bytesStoD', 'packetsDtoS', 'bytesDtoS'] as const;
+
 /** Most distinct (resource, rule, MAC) contexts remembered before the cache starts over. */
 const MAX_CONTEXTS = 4096;
 
@@ -67,17 +70,12 @@ export class ConnectorRecordReader {
   }
 
   private readTuple(record: Record<string, unknown>, resourceId: string, rule: string, mac: string, sink: FlowSink): [SkipReason, string] | undefined {
-    const timeMs = tupleTime(record);
-    if (timeMs instanceof FieldError) return ['bad-timestamp', timeMs.detail];
-    const source = parseAddress(asString(record['sourceAddress']));
-    if (source instanceof FieldError) return ['bad-address', `sourceAddress ${source.detail}`];
-    const destination = parseAddress(asString(record['destinationAddress']));
-    if (destination instanceof FieldError) return ['bad-address', `destinationAddress ${destination.detail}`];
-    if (source.family !== destination.family) return ['bad-address', 'source and destination address families differ'];
-    const sourcePort = parsePort(asString(record['sourcePort']));
-    if (sourcePort instanceof FieldError) return ['bad-port', `sourcePort ${sourcePort.detail}`];
-    const destinationPort = parsePort(asString(record['destinationPort']));
-    if (destinationPort instanceof FieldError) return ['bad-port', `destinationPort ${destinationPort.detail}`];
+    const head = parseTupleHead(
+      tupleTime(record),
+      [asString(record['sourceAddress']), asString(record['destinationAddress']), asString(record['sourcePort']), asString(record['destinationPort'])],
+      HEAD_NAMES,
+    );
+    if (Array.isArray(head)) return head;
     const protocol = protocolNumber(asString(record['transportProtocol']));
     if (protocol === undefined) return ['bad-protocol', `transportProtocol '${asString(record['transportProtocol'])}' is not T, U, a protocol name or number`];
     const direction = lookup(DIRECTION_BY_NAME, asString(record['deviceDirection']).toUpperCase());
@@ -90,33 +88,14 @@ export class ConnectorRecordReader {
       state = lookup(STATE_BY_NAME, stateText.toUpperCase());
       if (state === undefined) return ['bad-state', `flowState '${stateText}' is not B, C or E`];
     }
-    const counts: (number | undefined)[] = [];
-    for (const key of ['packetsStoD', 'bytesStoD', 'packetsDtoS', 'bytesDtoS'] as const) {
-      const count = parseCount(asString(record[key]));
-      if (count instanceof FieldError) return ['bad-count', `${key}: ${count.detail}`];
-      counts.push(count);
-    }
+    const counts = parseCounts(
+      COUNT_KEYS.map((key) => asString(record[key])),
+      COUNT_KEYS.map((key) => `${key}: `),
+    );
+    if (Array.isArray(counts)) return counts;
     const version = Number(record['version']);
-    const v2 = state !== undefined || counts.some((c) => c !== undefined) || version >= 2;
-    const flow: FlowRecord = {
-      kind: v2 ? 'nsg-v2' : 'nsg-v1',
-      timeMs,
-      family: source.family,
-      sourceAddress: source.bytes,
-      destinationAddress: destination.bytes,
-      sourcePort,
-      destinationPort,
-      protocol,
-      direction,
-      decision,
-      state,
-      packetsForward: counts[0],
-      bytesForward: counts[1],
-      packetsReverse: counts[2],
-      bytesReverse: counts[3],
-      azure: this.contextFor(resourceId, rule, mac),
-    };
-    sink.flow(flow);
+    const v2 = state !== undefined || counts.counts.some((c) => c !== undefined) || version >= 2;
+    sink.flow(tupleRecord(v2 ? 'nsg-v2' : 'nsg-v1', head, { protocol, direction, decision, state }, counts.counts, this.contextFor(resourceId, rule, mac)));
     return undefined;
   }
 

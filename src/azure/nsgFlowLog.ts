@@ -1,8 +1,8 @@
-import type { AzureContext, FlowRecord, FlowState } from '../flow/flowRecord.js';
+import type { AzureContext, FlowState } from '../flow/flowRecord.js';
 import { declaredNsgVersion, DIRECTIONS, NSG_DECISIONS, NSG_PROTOCOLS, NSG_STATES, NSG_V1_FIELDS, NSG_V2_FIELDS, nsgTupleMac } from './format.js';
 import { excerpt, type ProblemContext, type SkipReason } from './problems.js';
 import type { FlowSink } from './tupleSink.js';
-import { FieldError, parseAddress, parseCount, parsePort, parseTimestampMs } from './tupleFields.js';
+import { parseTimestampMs, parseTupleHead, parseCounts, tupleRecord } from './tupleFields.js';
 import { asArray, asString, isObject, recordProblem, tupleProblem, lookup } from './recordShape.js';
 
 /**
@@ -70,17 +70,8 @@ export function readNsgTuple(tuple: unknown, version: 1 | 2 | undefined, azure: 
   if (fields.length !== expected) {
     return ['bad-field-count', `${fields.length} fields, NSG flow log v${version ?? '1/2'} tuples have ${expected || '8 or 13'}`];
   }
-  const timeMs = parseTimestampMs(fields[0]!);
-  if (timeMs instanceof FieldError) return ['bad-timestamp', timeMs.detail];
-  const source = parseAddress(fields[1]!);
-  if (source instanceof FieldError) return ['bad-address', source.detail];
-  const destination = parseAddress(fields[2]!);
-  if (destination instanceof FieldError) return ['bad-address', destination.detail];
-  if (source.family !== destination.family) return ['bad-address', 'source and destination address families differ'];
-  const sourcePort = parsePort(fields[3]!);
-  if (sourcePort instanceof FieldError) return ['bad-port', sourcePort.detail];
-  const destinationPort = parsePort(fields[4]!);
-  if (destinationPort instanceof FieldError) return ['bad-port', destinationPort.detail];
+  const head = parseTupleHead(parseTimestampMs(fields[0]!), [fields[1]!, fields[2]!, fields[3]!, fields[4]!]);
+  if (Array.isArray(head)) return head;
   const protocol = lookup(NSG_PROTOCOLS, fields[5]!);
   if (protocol === undefined) return ['bad-protocol', `protocol '${fields[5]}' is not T or U`];
   const direction = lookup(DIRECTIONS, fields[6]!);
@@ -89,34 +80,14 @@ export function readNsgTuple(tuple: unknown, version: 1 | 2 | undefined, azure: 
   if (decision === undefined) return ['bad-decision', `decision '${fields[7]}' is not A or D`];
 
   let state: FlowState | undefined;
-  const counts: (number | undefined)[] = [undefined, undefined, undefined, undefined];
+  let counts: (number | undefined)[] = [];
   if (expected === NSG_V2_FIELDS) {
     state = lookup(NSG_STATES, fields[8]!);
     if (state === undefined) return ['bad-state', `flow state '${fields[8]}' is not B, C or E`];
-    for (let i = 0; i < 4; i++) {
-      const count = parseCount(fields[9 + i]!);
-      if (count instanceof FieldError) return ['bad-count', count.detail];
-      counts[i] = count;
-    }
+    const parsed = parseCounts(fields.slice(9));
+    if (Array.isArray(parsed)) return parsed;
+    counts = parsed.counts;
   }
-  const record: FlowRecord = {
-    kind: expected === NSG_V2_FIELDS ? 'nsg-v2' : 'nsg-v1',
-    timeMs,
-    family: source.family,
-    sourceAddress: source.bytes,
-    destinationAddress: destination.bytes,
-    sourcePort,
-    destinationPort,
-    protocol,
-    direction,
-    decision,
-    state,
-    packetsForward: counts[0],
-    bytesForward: counts[1],
-    packetsReverse: counts[2],
-    bytesReverse: counts[3],
-    azure,
-  };
-  sink.flow(record);
+  sink.flow(tupleRecord(expected === NSG_V2_FIELDS ? 'nsg-v2' : 'nsg-v1', head, { protocol, direction, decision, state }, counts, azure));
   return undefined;
 }

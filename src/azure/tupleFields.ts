@@ -1,6 +1,7 @@
 import ipaddr from 'ipaddr.js';
+import type { AzureContext, FlowDecision, FlowDirection, FlowLogKind, FlowRecord, FlowState } from '../flow/flowRecord.js';
 import { tupleTimeMs } from './format.js';
-import { excerpt } from './problems.js';
+import { excerpt, type SkipReason } from './problems.js';
 
 /**
  * Field parsers shared by the NSG and VNet tuple readers. Each returns the value, or a string
@@ -86,4 +87,78 @@ export function isDigits(text: string): boolean {
     if (code < 0x30 || code > 0x39) return false;
   }
   return true;
+}
+
+/** The fields every tuple starts with, as the reference readers parse them. */
+export interface TupleHead {
+  readonly timeMs: number;
+  readonly source: ParsedAddress;
+  readonly destination: ParsedAddress;
+  readonly sourcePort: number;
+  readonly destinationPort: number;
+}
+
+/**
+ * Addresses and ports of a tuple (its time comes parsed: NSG and VNet tuples, and connector
+ * records, write it differently), or why it is skipped. `names` prefixes each detail with the
+ * field's name, for records whose fields have names (the connector's).
+ */
+export function parseTupleHead(
+  timeMs: number | FieldError,
+  texts: readonly [source: string, destination: string, sourcePort: string, destinationPort: string],
+  names: readonly string[] = ['', '', '', ''],
+): TupleHead | [SkipReason, string] {
+  if (timeMs instanceof FieldError) return ['bad-timestamp', timeMs.detail];
+  const source = parseAddress(texts[0]);
+  if (source instanceof FieldError) return ['bad-address', `${names[0]}${source.detail}`];
+  const destination = parseAddress(texts[1]);
+  if (destination instanceof FieldError) return ['bad-address', `${names[1]}${destination.detail}`];
+  if (source.family !== destination.family) return ['bad-address', 'source and destination address families differ'];
+  const sourcePort = parsePort(texts[2]);
+  if (sourcePort instanceof FieldError) return ['bad-port', `${names[2]}${sourcePort.detail}`];
+  const destinationPort = parsePort(texts[3]);
+  if (destinationPort instanceof FieldError) return ['bad-port', `${names[3]}${destinationPort.detail}`];
+  return { timeMs, source, destination, sourcePort, destinationPort };
+}
+
+/** The FlowRecord of a tuple the reference readers parsed; counts: packets and bytes forward, then reverse. */
+export function tupleRecord(
+  kind: FlowLogKind,
+  head: TupleHead,
+  what: { readonly protocol: number; readonly direction: FlowDirection; readonly decision: FlowDecision; readonly state: FlowState | undefined },
+  counts: readonly (number | undefined)[],
+  azure: AzureContext,
+): FlowRecord {
+  return {
+    kind,
+    timeMs: head.timeMs,
+    family: head.source.family,
+    sourceAddress: head.source.bytes,
+    destinationAddress: head.destination.bytes,
+    sourcePort: head.sourcePort,
+    destinationPort: head.destinationPort,
+    protocol: what.protocol,
+    direction: what.direction,
+    decision: what.decision,
+    state: what.state,
+    packetsForward: counts[0],
+    bytesForward: counts[1],
+    packetsReverse: counts[2],
+    bytesReverse: counts[3],
+    azure,
+  };
+}
+
+/** The four counts of a tuple (blank: undefined), or why it is skipped; `names` as for parseTupleHead. */
+export function parseCounts(
+  texts: readonly string[],
+  names: readonly string[] = ['', '', '', ''],
+): { readonly counts: (number | undefined)[] } | [SkipReason, string] {
+  const counts: (number | undefined)[] = [];
+  for (let i = 0; i < 4; i++) {
+    const count = parseCount(texts[i]!);
+    if (count instanceof FieldError) return ['bad-count', `${names[i]}${count.detail}`];
+    counts.push(count);
+  }
+  return { counts };
 }

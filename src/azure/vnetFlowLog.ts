@@ -1,8 +1,8 @@
-import type { AzureContext, FlowRecord } from '../flow/flowRecord.js';
+import type { AzureContext } from '../flow/flowRecord.js';
 import { DIRECTIONS, isEncryptionStatus, VNET_FIELDS, VNET_STATES, vnetResourceId } from './format.js';
 import { excerpt, type ProblemContext, type SkipReason } from './problems.js';
 import type { FlowSink } from './tupleSink.js';
-import { FieldError, isDigits, parseAddress, parseCount, parsePort, parseTimestampMs } from './tupleFields.js';
+import { isDigits, parseTimestampMs, parseTupleHead, parseCounts, tupleRecord } from './tupleFields.js';
 import { asArray, asString, isObject, recordProblem, tupleProblem, lookup } from './recordShape.js';
 
 /**
@@ -68,17 +68,8 @@ export function readVnetTuple(
   if (typeof tuple !== 'string') return ['bad-tuple-type', 'flow tuple is not a string'];
   const fields = tuple.split(',');
   if (fields.length !== VNET_FIELDS) return ['bad-field-count', `${fields.length} fields, VNet flow log tuples have ${VNET_FIELDS}`];
-  const timeMs = parseTimestampMs(fields[0]!);
-  if (timeMs instanceof FieldError) return ['bad-timestamp', timeMs.detail];
-  const source = parseAddress(fields[1]!);
-  if (source instanceof FieldError) return ['bad-address', source.detail];
-  const destination = parseAddress(fields[2]!);
-  if (destination instanceof FieldError) return ['bad-address', destination.detail];
-  if (source.family !== destination.family) return ['bad-address', 'source and destination address families differ'];
-  const sourcePort = parsePort(fields[3]!);
-  if (sourcePort instanceof FieldError) return ['bad-port', sourcePort.detail];
-  const destinationPort = parsePort(fields[4]!);
-  if (destinationPort instanceof FieldError) return ['bad-port', destinationPort.detail];
+  const head = parseTupleHead(parseTimestampMs(fields[0]!), [fields[1]!, fields[2]!, fields[3]!, fields[4]!]);
+  if (Array.isArray(head)) return head;
   const protocolText = fields[5]!;
   const protocol = isDigits(protocolText) && protocolText.length <= 3 ? Number(protocolText) : NaN;
   if (!(protocol <= 255)) return ['bad-protocol', `protocol '${protocolText}' is not a number from 0 to 255`];
@@ -88,38 +79,14 @@ export function readVnetTuple(
   if (state === undefined) return ['bad-state', `flow state '${fields[7]}' is not B, C, E or D`];
   const encryption = fields[8]!;
   if (!isEncryptionStatus(encryption)) return ['bad-encryption', `encryption '${excerpt(encryption)}' is not a status word`];
-  const packetsForward = parseCount(fields[9]!);
-  if (packetsForward instanceof FieldError) return ['bad-count', packetsForward.detail];
-  const bytesForward = parseCount(fields[10]!);
-  if (bytesForward instanceof FieldError) return ['bad-count', bytesForward.detail];
-  const packetsReverse = parseCount(fields[11]!);
-  if (packetsReverse instanceof FieldError) return ['bad-count', packetsReverse.detail];
-  const bytesReverse = parseCount(fields[12]!);
-  if (bytesReverse instanceof FieldError) return ['bad-count', bytesReverse.detail];
+  const parsed = parseCounts(fields.slice(9));
+  if (Array.isArray(parsed)) return parsed;
 
   let azure = byEncryption.get(encryption);
   if (azure === undefined) {
     azure = { ...shared, encryption };
     byEncryption.set(encryption, azure);
   }
-  const record: FlowRecord = {
-    kind: 'vnet',
-    timeMs,
-    family: source.family,
-    sourceAddress: source.bytes,
-    destinationAddress: destination.bytes,
-    sourcePort,
-    destinationPort,
-    protocol,
-    direction,
-    decision: state === 'deny' ? 'deny' : 'allow',
-    state,
-    packetsForward,
-    bytesForward,
-    packetsReverse,
-    bytesReverse,
-    azure,
-  };
-  sink.flow(record);
+  sink.flow(tupleRecord('vnet', head, { protocol, direction, decision: state === 'deny' ? 'deny' : 'allow', state }, parsed.counts, azure));
   return undefined;
 }

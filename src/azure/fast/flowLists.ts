@@ -11,13 +11,8 @@ import type { StringCache } from './stringCache.js';
 import { readNsgTuple, readVnetTuple, tupleFitsIn } from './tupleReaders.js';
 
 // Module constants, not imported bindings (see tupleReaders.ts).
-const QUOTE = 0x22,
-  COMMA = 0x2c,
-  COLON = 0x3a,
-  OPEN_BRACE = 0x7b,
-  CLOSE_BRACE = 0x7d,
-  OPEN_BRACKET = 0x5b,
-  CLOSE_BRACKET = 0x5d;
+// prettier-ignore
+const QUOTE = 0x22, COMMA = 0x2c, COLON = 0x3a, OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d, OPEN_BRACKET = 0x5b, CLOSE_BRACKET = 0x5d;
 const NSG_V1 = KIND_CODES['nsg-v1'];
 
 /** Collects what the reference tuple readers hand back for a tuple the fast path passed on. */

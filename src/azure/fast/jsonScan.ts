@@ -6,17 +6,10 @@
 
 // Each fast module keeps its own byte constants: V8 folds a module's own constants into its loops,
 // not imported ones (see tupleReaders.ts).
-const QUOTE = 0x22,
-  BACKSLASH = 0x5c,
-  COMMA = 0x2c,
-  COLON = 0x3a,
-  DOT = 0x2e,
-  DIGIT_0 = 0x30,
-  DIGIT_9 = 0x39;
-const OPEN_BRACE = 0x7b,
-  CLOSE_BRACE = 0x7d,
-  OPEN_BRACKET = 0x5b,
-  CLOSE_BRACKET = 0x5d;
+// prettier-ignore
+const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c, COLON = 0x3a, DOT = 0x2e, DIGIT_0 = 0x30, DIGIT_9 = 0x39;
+// prettier-ignore
+const OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d, OPEN_BRACKET = 0x5b, CLOSE_BRACKET = 0x5d;
 
 /** Nesting beyond this goes to the reference path (JSON.parse has no such limit; we need none). */
 const MAX_DEPTH = 64;

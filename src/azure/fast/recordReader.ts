@@ -5,13 +5,11 @@ import { type ContextInterner, type MutableContext, sameContext } from './contex
 import { FlowListReader } from './flowLists.js';
 import { byteAt, keyIs, scanPlainString, skipValue, skipWhitespace } from './jsonScan.js';
 
-// Module constants, not imported bindings (see tupleReaders.ts).
-const QUOTE = 0x22,
-  COMMA = 0x2c,
-  COLON = 0x3a,
-  OPEN_BRACE = 0x7b,
-  CLOSE_BRACE = 0x7d;
 import type { StringCache } from './stringCache.js';
+
+// Module constants, not imported bindings (see tupleReaders.ts).
+// prettier-ignore
+const QUOTE = 0x22, COMMA = 0x2c, COLON = 0x3a, OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d;
 
 /**
  * The fast path of FlowLogReader: reads one NSG or VNet record's bytes straight into FlowColumns,

@@ -7,12 +7,8 @@ import type { VnetGroup } from './contexts.js';
 // Module constants, not imported bindings: V8 folds a module's own constants into its hot loops,
 // while every read of an imported binding is a load and a hole check (27% more instructions to
 // parse a file when these loops read them through imports).
-const QUOTE = 0x22,
-  COMMA = 0x2c,
-  COLON = 0x3a,
-  DOT = 0x2e,
-  DIGIT_0 = 0x30,
-  DIGIT_9 = 0x39;
+// prettier-ignore
+const QUOTE = 0x22, COMMA = 0x2c, COLON = 0x3a, DOT = 0x2e, DIGIT_0 = 0x30, DIGIT_9 = 0x39;
 const { ADDRESS_WORDS, DENIED, IPV6, KIND_CODES, OUTBOUND, STATE_CODES } = columns;
 const { DENIED_BY_BYTE, isEncryptionByte, MAX_ENCRYPTION_BYTES, MILLISECONDS_THRESHOLD } = format;
 const { NSG_PROTOCOL_BY_BYTE, NSG_STATE_BY_BYTE, OUTBOUND_BY_BYTE, VNET_STATE_BY_BYTE } = format;
