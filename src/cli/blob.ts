@@ -5,7 +5,7 @@ import { BlobSource, BlobSourceError, DEFAULT_MAX_BLOB_FAILURES, parseStartAt } 
 import { BlobStateStore, DEFAULT_STATE_BLOB_NAME } from '../state/blobStateStore.js';
 import { FileStateStore } from '../state/fileStateStore.js';
 import { StateError, type StateStore } from '../state/sourceState.js';
-import { addExportOptions, addRunOptions, collect, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
+import { addExportingCommandOptions, collect, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
 import { currentSourceName, monitorSource, withServiceRuntime } from './serviceRuntime.js';
@@ -79,18 +79,11 @@ export function blobCommand(): Command {
       DEFAULT_MAX_BLOB_FAILURES,
     )
     .option('--retry-poisoned', 'try blobs marked poisoned in the state again');
-  addRunOptions(command);
-  addExportOptions(command);
-  command.addHelpText(
-    'after',
-    [
-      '',
-      'Examples:',
-      '  nsg2ipfix blob --account-url https://ACCOUNT.blob.core.windows.net -c 10.0.0.5:4739',
-      '  NSG2IPFIX_CONNECTION_STRING="..." nsg2ipfix blob -c 127.0.0.1:4739 --state-dir /var/lib/nsg2ipfix',
-      '  nsg2ipfix blob --account-url "https://ACCOUNT.blob.core.windows.net?sv=...&sig=..." --once -c 127.0.0.1',
-    ].join('\n'),
-  );
+  addExportingCommandOptions(command, [
+    'nsg2ipfix blob --account-url https://ACCOUNT.blob.core.windows.net -c 10.0.0.5:4739',
+    'NSG2IPFIX_CONNECTION_STRING="..." nsg2ipfix blob -c 127.0.0.1:4739 --state-dir /var/lib/nsg2ipfix',
+    'nsg2ipfix blob --account-url "https://ACCOUNT.blob.core.windows.net?sv=...&sig=..." --once -c 127.0.0.1',
+  ]);
   command.action(async (flags: BlobFlags) => {
     const sources = [flags.accountUrl, flags.connectionString].filter((v) => v !== undefined && v !== '');
     if (sources.length === 0)

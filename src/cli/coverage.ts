@@ -4,7 +4,7 @@ import type { TokenCredential } from '@azure/identity';
 import { analyzeCoverage, DEFAULT_FIX_RETENTION_DAYS, findingsAtOrAbove } from '../coverage/analyze.js';
 import type { CoverageReason, CoverageReport, Severity } from '../coverage/report.js';
 import { discoverEstate } from '../inventory/estate.js';
-import { DEFAULT_ARM_ENDPOINT, ResourceGraph } from '../inventory/resourceGraph.js';
+import { azureCredential, DEFAULT_ARM_ENDPOINT, ResourceGraph } from '../inventory/resourceGraph.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { UsageError } from './usageError.js';
 import { formatNumber, formatTable } from './table.js';
@@ -82,13 +82,8 @@ export function coverageCommand(deps: CoverageCommandDependencies = {}): Command
 
 async function runCoverage(flags: CoverageFlags, deps: CoverageCommandDependencies): Promise<CoverageReport> {
   const logger = createLogger(flags.logLevel);
-  let credential = deps.credential;
-  if (credential === undefined) {
-    const { DefaultAzureCredential } = await import('@azure/identity');
-    credential = new DefaultAzureCredential();
-  }
   const graph = new ResourceGraph({
-    credential,
+    credential: await azureCredential(deps.credential),
     logger,
     endpoint: flags.armEndpoint,
     ...(deps.clientOptions === undefined ? {} : { clientOptions: deps.clientOptions }),

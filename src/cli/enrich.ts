@@ -8,7 +8,7 @@ import type { InterfaceNames } from '../flow/interfaceNames.js';
 import { discoverInterfaces } from '../inventory/azureInterfaces.js';
 import { enrichFileFormat, formatEnrichFile, type EnrichFileFormat } from '../inventory/enrichFile.js';
 import { loadNameSnapshot, nameSnapshotPath } from '../inventory/nameSnapshot.js';
-import { DEFAULT_ARM_ENDPOINT, ResourceGraph } from '../inventory/resourceGraph.js';
+import { azureCredential, DEFAULT_ARM_ENDPOINT, ResourceGraph } from '../inventory/resourceGraph.js';
 
 interface ExportFlags {
   format?: EnrichFileFormat;
@@ -75,13 +75,8 @@ function formatOf(output: string): EnrichFileFormat {
 
 async function discoverNow(flags: ExportFlags, deps: EnrichCommandDependencies): Promise<InterfaceNames[]> {
   const logger = createLogger(flags.logLevel);
-  let credential = deps.credential;
-  if (credential === undefined) {
-    const { DefaultAzureCredential } = await import('@azure/identity');
-    credential = new DefaultAzureCredential();
-  }
   const graph = new ResourceGraph({
-    credential,
+    credential: await azureCredential(deps.credential),
     logger,
     endpoint: flags.armEndpoint,
     ...(deps.clientOptions === undefined ? {} : { clientOptions: deps.clientOptions }),

@@ -4,7 +4,7 @@ import { ExportPipeline } from '../pipeline.js';
 import type { NotifiedBlobReader } from '../sources/eventHubBlobs.js';
 import type { EventHubSource } from '../sources/eventHubSource.js';
 import { StateError, type StateStore } from '../state/sourceState.js';
-import { addExportOptions, addRunOptions, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
+import { addExportingCommandOptions, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
 import { currentSourceName, monitorSource, withServiceRuntime } from './serviceRuntime.js';
@@ -89,20 +89,13 @@ export function eventhubCommand(): Command {
       integer('--ownership-expiration', 2, 86_400),
       30,
     );
-  addRunOptions(command);
-  addExportOptions(command);
-  command.addHelpText(
-    'after',
-    [
-      '',
-      'Examples:',
-      '  NSG2IPFIX_EVENTHUB_CONNECTION_STRING="Endpoint=sb://...;EntityPath=flowlogs" \\',
-      '  NSG2IPFIX_CHECKPOINT_CONNECTION_STRING="DefaultEndpointsProtocol=https;..." \\',
-      '    nsg2ipfix eventhub --checkpoint-container nsg2ipfix-checkpoints -c 10.0.0.5:4739',
-      '  nsg2ipfix eventhub --namespace NAME.servicebus.windows.net --eventhub flowlogs \\',
-      '    --checkpoint-account-url https://ACCOUNT.blob.core.windows.net --checkpoint-container nsg2ipfix -c 127.0.0.1',
-    ].join('\n'),
-  );
+  addExportingCommandOptions(command, [
+    'NSG2IPFIX_EVENTHUB_CONNECTION_STRING="Endpoint=sb://...;EntityPath=flowlogs" \\',
+    'NSG2IPFIX_CHECKPOINT_CONNECTION_STRING="DefaultEndpointsProtocol=https;..." \\',
+    '  nsg2ipfix eventhub --checkpoint-container nsg2ipfix-checkpoints -c 10.0.0.5:4739',
+    'nsg2ipfix eventhub --namespace NAME.servicebus.windows.net --eventhub flowlogs \\',
+    '  --checkpoint-account-url https://ACCOUNT.blob.core.windows.net --checkpoint-container nsg2ipfix -c 127.0.0.1',
+  ]);
   command.action(async (flags: EventHubFlags) => {
     const checkpointAccounts = [flags.checkpointConnectionString, flags.checkpointAccountUrl].filter((v) => v !== undefined && v !== '');
     if (checkpointAccounts.length > 1) throw new UsageError('give either --checkpoint-connection-string or --checkpoint-account-url, not both');

@@ -166,3 +166,10 @@ export function exportOptionsFrom(flags: ExportFlags, now?: () => number): Expor
     now,
   };
 }
+
+/** What every exporting command (replay, blob, eventhub) offers, then its examples in the help. */
+export function addExportingCommandOptions(command: Command, examples: readonly string[]): Command {
+  addRunOptions(command);
+  addExportOptions(command);
+  return command.addHelpText('after', ['', 'Examples:', ...examples.map((line) => `  ${line}`)].join('\n'));
+}

@@ -6,7 +6,7 @@ import { ParseCache } from '../azure/parseCache.js';
 import type { FlowBatch } from '../sources/flowBatch.js';
 import { listFlowLogFiles, readFlowLogFile, type FlowLogFile, type SkippedInput } from '../sources/files.js';
 import type { ExportMetrics } from '../metrics.js';
-import { addExportOptions, addRunOptions, exportOptionsFrom, type ExportFlags } from './exportOptions.js';
+import { addExportingCommandOptions, exportOptionsFrom, type ExportFlags } from './exportOptions.js';
 import { startProgress } from './progress.js';
 import { reportSummary, summarize, type ExportSummary } from './summary.js';
 import { UsageError } from './usageError.js';
@@ -92,13 +92,13 @@ export function replayCommand(): Command {
   const command = new Command('replay')
     .description('replay downloaded flow log files (PT1H.json, directories recursed for *.json) to collectors, in time order')
     .argument('<paths...>', 'files or directories of NSG / VNet flow logs');
-  addRunOptions(command);
-  addExportOptions(command);
   command.option('--state-dir <dir>', 'where --enrich-azure keeps its snapshot of names (a replay of old logs then works offline)', 'nsg2ipfix-state');
-  command.addHelpText(
-    'after',
-    '\nExamples:\n  nsg2ipfix replay ./logs --collector 127.0.0.1:4739\n  nsg2ipfix replay PT1H.json --collector [::1]:4739 --biflow rfc5103 --pcap out.pcap\n  nsg2ipfix replay ./logs --pcap flows.pcap',
-  );
+  addExportingCommandOptions(command, [
+    'nsg2ipfix replay ./logs --collector 127.0.0.1:4739',
+    'nsg2ipfix replay PT1H.json --collector [::1]:4739 --biflow rfc5103 --pcap out.pcap',
+    'nsg2ipfix replay ./logs --pcap flows.pcap',
+    'nsg2ipfix replay ./logs --enrich-file names.json --prefer vnet --dedup -c 127.0.0.1:4739',
+  ]);
   command.action(async (paths: string[], flags: ReplayFlags) => {
     const { summary, unreadable } = await withServiceRuntime(flags, (runtime) =>
       replayFiles(paths, flags, runtime.logger, { progress: !flags.quiet, runtime }),

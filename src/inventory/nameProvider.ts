@@ -8,7 +8,7 @@ import { readEnrichFile } from './enrichFile.js';
 import { watchEnrichFile, type EnrichFileWatch } from './enrichFileWatch.js';
 import { loadNameSnapshot, saveNameSnapshot } from './nameSnapshot.js';
 import { updateHistory } from './ownershipHistory.js';
-import { ResourceGraph, type QueryScope } from './resourceGraph.js';
+import { azureCredential, ResourceGraph, type QueryScope } from './resourceGraph.js';
 
 /**
  * Where the names come from, as the exporting commands' options give it (commander's camelCase
@@ -267,12 +267,7 @@ interface NormalizedSpec {
 export async function createNameProvider(spec: EnrichmentSpec, deps: NameProviderDependencies): Promise<NameProvider | undefined> {
   const normalized = normalizeSpec(spec);
   if (normalized === undefined) return undefined;
-  let credential = deps.credential;
-  if (spec.enrichAzure === true && credential === undefined) {
-    const { DefaultAzureCredential } = await import('@azure/identity');
-    credential = new DefaultAzureCredential();
-  }
-  const provider = new NameProvider(normalized, deps, spec.enrichAzure === true ? credential : undefined);
+  const provider = new NameProvider(normalized, deps, spec.enrichAzure === true ? await azureCredential(deps.credential) : undefined);
   try {
     await provider.start();
   } catch (error) {

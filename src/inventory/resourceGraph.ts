@@ -227,3 +227,10 @@ function oneLine(text: string): string {
   const line = text.split('\n', 1)[0]!.trim();
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
+
+/** The credential given, else DefaultAzureCredential (managed identity, workload identity, AZURE_* variables, az login). */
+export async function azureCredential(given?: TokenCredential): Promise<TokenCredential> {
+  if (given !== undefined) return given;
+  const { DefaultAzureCredential } = await import('@azure/identity');
+  return new DefaultAzureCredential();
+}

@@ -1,5 +1,5 @@
 import { type FlowColumns, IPV6, OUTBOUND } from '../flow/flowColumns.js';
-import type { EncodedMessage, FlowEncoder } from '../flow/flowEncoder.js';
+import type { EncodedMessage } from '../flow/flowEncoder.js';
 import type { AzureContext } from '../flow/flowRecord.js';
 import { interfaceLabels, type NamedEntity, type NameEncoding } from '../flow/interfaceNames.js';
 import { DEFAULT_ENTERPRISE_NUMBER } from './informationElements.js';
@@ -17,7 +17,7 @@ import {
   rowLocals,
   writeFieldSpecifier,
 } from './templates.js';
-import { type DomainState, MessagePacker, type ProtocolSpec, SET_HEADER_BYTES } from './packer.js';
+import { type DomainState, MessagePacker, PackedEncoder, type ProtocolSpec, SET_HEADER_BYTES } from './packer.js';
 import { CachedViewStrings, truncateUtf8 } from './viewStrings.js';
 import { variableLengthSize, writeU16, writeU32, writeVariableLength } from './writers.js';
 
@@ -64,7 +64,6 @@ export const IPFIX_DEFAULTS = {
   describeDomains: true,
 } as const satisfies Required<Omit<IpfixEncoderOptions, 'names'>>;
 
-const MAX_INTERFACES_PER_DOMAIN = 4096;
 /** Options-record key of a domain's own name (interface indexes are never negative). */
 const DOMAIN_NAME_KEY = -1;
 
@@ -87,30 +86,29 @@ function ipfixSpec(templateSets: Buffer, templateRecords: number): ProtocolSpec 
  * IPFIX (RFC 7011) encoder: flow records written from FlowColumns rows by a compiled row loop,
  * packed into messages by the shared MessagePacker. Pure: no sockets, clock or logging.
  */
-export class IpfixEncoder implements FlowEncoder {
-  readonly declined = new Map<string, number>();
-  private flowRecords = 0;
+export class IpfixEncoder extends PackedEncoder {
   private readonly options: Required<Omit<IpfixEncoderOptions, 'names'>>;
   private readonly optionsTemplates: ReturnType<typeof optionsTemplates>;
   private readonly strings: CachedViewStrings;
   private readonly rowLoop: RowLoop;
   private readonly maxStringBytes: number;
   // Read and called by the compiled row loop (compileRowLoop), which TypeScript does not see.
-  /** @internal */ readonly packer: MessagePacker;
   /** @internal */ readonly blocks: BlockCache<AzureContext>;
   /** @internal */ readonly nameBlocks: BlockCache<NamedEntity>;
 
   constructor(options: IpfixEncoderOptions, emit: (message: EncodedMessage) => void) {
-    this.options = { ...IPFIX_DEFAULTS, ...definedOnly(options) };
+    const resolved = { ...IPFIX_DEFAULTS, ...definedOnly(options) };
     const names = options.names;
-    const templates = flowTemplates(this.options.biflow, this.options.enterpriseNumber, names);
-    this.optionsTemplates = optionsTemplates();
-    const withOptions = this.options.optionsRecords;
+    const templates = flowTemplates(resolved.biflow, resolved.enterpriseNumber, names);
+    const optionTemplates = optionsTemplates();
+    const withOptions = resolved.optionsRecords;
     const templateSets = encodeTemplateSets(
       [templates.ipv4, templates.ipv6],
-      withOptions ? [this.optionsTemplates.descriptions, this.optionsTemplates.names, this.optionsTemplates.domain] : [],
+      withOptions ? [optionTemplates.descriptions, optionTemplates.names, optionTemplates.domain] : [],
     );
-    this.packer = new MessagePacker(ipfixSpec(templateSets, 2 + (withOptions ? 3 : 0)), this.options, emit);
+    super(new MessagePacker(ipfixSpec(templateSets, 2 + (withOptions ? 3 : 0)), resolved, emit));
+    this.options = resolved;
+    this.optionsTemplates = optionTemplates;
     // The strings share what is left of an empty message after the fixed part: cap each so any
     // record fits, whatever the configured size (a length byte each below 255).
     const room =
@@ -124,24 +122,8 @@ export class IpfixEncoder implements FlowEncoder {
     this.rowLoop = compileRowLoop(templates, this.options.biflow === 'split', withOptions, names !== undefined);
   }
 
-  get counters(): { readonly flowRecords: number; readonly optionsRecords: number } {
-    return { flowRecords: this.flowRecords, optionsRecords: this.packer.optionsRecords };
-  }
-
   addRows(flows: FlowColumns, from: number, to: number, nowMs: number): void {
     this.flowRecords += this.rowLoop(this, this.packer, flows, from, to, nowMs);
-  }
-
-  reuseBuffers(): void {
-    this.packer.reuseBuffers();
-  }
-
-  refreshTemplates(): void {
-    this.packer.refreshTemplates();
-  }
-
-  flush(nowMs: number): void {
-    this.packer.flush(nowMs);
   }
 
   /** @internal The domain of a flow of `context`, named after its NSG / flow log when it is new. */
@@ -155,13 +137,8 @@ export class IpfixEncoder implements FlowEncoder {
     });
   }
 
-  /**
-   * @internal Names the NIC behind interface `index` with an options record (interfaceLabels), or
-   * names it again when enrichment now knows it by another entity.
-   */
+  /** @internal Names the NIC behind interface `index` with options records (interfaceLabels). */
   announceInterface(domain: DomainState, index: number, context: AzureContext, local: NamedEntity | undefined, nowMs: number): void {
-    const known = domain.options.get(index);
-    if (known !== undefined ? local === undefined || known.owner === local : domain.options.size >= MAX_INTERFACES_PER_DOMAIN) return;
     const labels = interfaceLabels(index, context.mac, context.resourceId, local?.names);
     // observationDomainId, ingressInterface, interfaceDescription (fixed length, zero-padded).
     const description = Buffer.alloc(8 + INTERFACE_DESCRIPTION_BYTES);
@@ -275,8 +252,7 @@ function compileRowLoop(templates: FlowTemplates, split: boolean, optionsRecords
           ? `const nic = interfaces[i];
       if (nic !== 0) {
         const local = ${named ? `(f.flags[i] & ${OUTBOUND}) !== 0 ? sources[i] : destinations[i]` : 'undefined'};
-        const known = domain.options.get(nic);
-        if (known === undefined || (local !== undefined && known.owner !== local)) encoder.announceInterface(domain, nic, context, local, nowMs);
+        if (p.shouldAnnounce(domain, nic, local)) encoder.announceInterface(domain, nic, context, local, nowMs);
       }`
           : ''
       }

@@ -1,4 +1,5 @@
-import type { EncodedMessage } from '../flow/flowEncoder.js';
+import type { FlowColumns } from '../flow/flowColumns.js';
+import type { EncodedMessage, FlowEncoder } from '../flow/flowEncoder.js';
 import { MessageBuffers } from './messageBuffers.js';
 import { writeU16 } from './writers.js';
 
@@ -95,6 +96,7 @@ export interface PackerOptions {
 }
 
 const MAX_DOMAINS = 65_536;
+const MAX_OPTIONS_PER_DOMAIN = 4096;
 
 export class MessagePacker {
   /** The message being filled, if any. */
@@ -147,6 +149,17 @@ export class MessagePacker {
   /** Every message emitted so far was copied out: their bytes may be written over. */
   reuseBuffers(): void {
     this.buffers.reuse();
+  }
+
+  /**
+   * Whether the thing `key` names (a NIC) must be announced in the domain: it never was, or it now
+   * has another owner (a NIC enrichment named since). An unknown owner never replaces a known one,
+   * and a domain announces at most MAX_OPTIONS_PER_DOMAIN things.
+   */
+  shouldAnnounce(domain: DomainState, key: number, owner: object | undefined): boolean {
+    const known = domain.options.get(key);
+    if (known === undefined) return domain.options.size < MAX_OPTIONS_PER_DOMAIN;
+    return owner !== undefined && known.owner !== owner;
   }
 
   /** Remembers an options record of the domain (sent again with every template refresh) and sends it now. */
@@ -271,5 +284,32 @@ export class MessagePacker {
       open.dataRecords++;
       this.optionsRecords++;
     }
+  }
+}
+
+/** What the IPFIX and NetFlow v9 encoders share around their packer: the FlowEncoder plumbing. */
+export abstract class PackedEncoder implements FlowEncoder {
+  readonly declined = new Map<string, number>();
+  /** Flow data records written (a split biflow tuple counts twice). */
+  protected flowRecords = 0;
+
+  protected constructor(readonly packer: MessagePacker) {}
+
+  abstract addRows(flows: FlowColumns, from: number, to: number, nowMs: number): void;
+
+  get counters(): { readonly flowRecords: number; readonly optionsRecords: number } {
+    return { flowRecords: this.flowRecords, optionsRecords: this.packer.optionsRecords };
+  }
+
+  reuseBuffers(): void {
+    this.packer.reuseBuffers();
+  }
+
+  refreshTemplates(): void {
+    this.packer.refreshTemplates();
+  }
+
+  flush(nowMs: number): void {
+    this.packer.flush(nowMs);
   }
 }

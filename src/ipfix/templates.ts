@@ -70,25 +70,15 @@ const FLOW_FIELDS: readonly (ElementName | AddressSlot)[] = [
 const REVERSE_FIELDS: readonly ElementName[] = ['reverseOctetDeltaCount', 'reversePacketDeltaCount'];
 
 /**
- * NetFlow v9 (RFC 3954): fixed-length fields only, times as sysUptime. firewallEvent (233) is left
- * out on purpose: nfdump reads it in v9 as a Cisco NSEL event and stops treating the record as a
- * flow. The Azure elements need enterprise numbers, which v9 does not have.
+ * NetFlow v9 (RFC 3954): the same layout with fixed-length fields only and times as sysUptime.
+ * firewallEvent (233) is left out on purpose: nfdump reads it in v9 as a Cisco NSEL event and stops
+ * treating the record as a flow. The Azure elements need enterprise numbers, which v9 does not have.
  */
-const NETFLOW9_FIELDS: readonly (ElementName | AddressSlot)[] = [
-  'flowStartSysUpTime',
-  'flowEndSysUpTime',
-  'sourceAddress',
-  'destinationAddress',
-  'sourceTransportPort',
-  'destinationTransportPort',
-  'protocolIdentifier',
-  'flowDirection',
-  'forwardingStatus',
-  'octetDeltaCount',
-  'packetDeltaCount',
-  'ingressInterface',
-  'egressInterface',
-];
+const NETFLOW9_FIELDS: readonly (ElementName | AddressSlot)[] = FLOW_FIELDS.flatMap((slot): (ElementName | AddressSlot)[] => {
+  if (slot === 'flowStartMilliseconds') return ['flowStartSysUpTime'];
+  if (slot === 'flowEndMilliseconds') return ['flowEndSysUpTime'];
+  return slot === 'firewallEvent' || slot.startsWith('azure') ? [] : [slot];
+});
 
 export interface FieldSpec {
   readonly name: ElementName;

@@ -1,5 +1,5 @@
 import { type FlowColumns, IPV6, OUTBOUND } from '../flow/flowColumns.js';
-import { type EncodedMessage, type FlowEncoder, hasReverseTraffic } from '../flow/flowEncoder.js';
+import { type EncodedMessage, hasReverseTraffic } from '../flow/flowEncoder.js';
 import type { AzureContext } from '../flow/flowRecord.js';
 import { interfaceLabels, type NamedEntity } from '../flow/interfaceNames.js';
 import { IPFIX_DEFAULTS } from '../ipfix/encoder.js';
@@ -13,7 +13,7 @@ import {
   type FlowTemplates,
   type RecordWriter,
 } from '../ipfix/templates.js';
-import { type DomainState, MessagePacker, type ProtocolSpec } from '../ipfix/packer.js';
+import { type DomainState, MessagePacker, PackedEncoder, type ProtocolSpec } from '../ipfix/packer.js';
 import { writeU16, writeU32 } from '../ipfix/writers.js';
 import { clampStartMs, UPTIME_SLACK_MS, UptimeClock } from './uptimeClock.js';
 
@@ -40,8 +40,6 @@ export interface NetflowV9EncoderOptions {
   readonly optionsRecords?: boolean;
 }
 
-const MAX_INTERFACES_PER_SOURCE = 4096;
-
 /**
  * NetFlow v9's part of the message packer: a 20-byte header with the count of every record and
  * sysUptime times, sequence numbers counting packets (templates included), flowsets padded to 4.
@@ -67,29 +65,26 @@ function netflow9Spec(templateSets: Buffer, templateRecords: number, clock: Upti
  * Biflows are always split into two uniflow records: v9 has no reverse elements, and OUT_BYTES /
  * OUT_PKTS (23/24) mean something else to most collectors. Pure: no I/O, clock or logging.
  */
-export class NetflowV9Encoder implements FlowEncoder {
-  readonly declined = new Map<string, number>();
-  private flowRecords = 0;
+export class NetflowV9Encoder extends PackedEncoder {
   private readonly options: Required<NetflowV9EncoderOptions>;
   private readonly templates: FlowTemplates;
-  private readonly clock = new UptimeClock();
-  private readonly packer: MessagePacker;
+  private readonly clock: UptimeClock;
 
   constructor(options: NetflowV9EncoderOptions, emit: (message: EncodedMessage) => void) {
-    this.options = {
+    const resolved: Required<NetflowV9EncoderOptions> = {
       maxMessageSizeInBytes: options.maxMessageSizeInBytes ?? IPFIX_DEFAULTS.maxMessageSizeInBytes,
       templateRefreshIntervalMs: options.templateRefreshIntervalMs ?? IPFIX_DEFAULTS.templateRefreshIntervalMs,
       templateRefreshPackets: options.templateRefreshPackets ?? IPFIX_DEFAULTS.templateRefreshPackets,
       templateRepeatsAtStart: options.templateRepeatsAtStart ?? IPFIX_DEFAULTS.templateRepeatsAtStart,
       optionsRecords: options.optionsRecords ?? false,
     };
-    this.templates = netflow9Templates();
-    const templateSets = encodeV9TemplateFlowsets([this.templates.ipv4, this.templates.ipv6], this.options.optionsRecords);
-    this.packer = new MessagePacker(netflow9Spec(templateSets, 2 + (this.options.optionsRecords ? 2 : 0), this.clock), this.options, emit);
-  }
-
-  get counters(): { readonly flowRecords: number; readonly optionsRecords: number } {
-    return { flowRecords: this.flowRecords, optionsRecords: this.packer.optionsRecords };
+    const templates = netflow9Templates();
+    const clock = new UptimeClock();
+    const templateSets = encodeV9TemplateFlowsets([templates.ipv4, templates.ipv6], resolved.optionsRecords);
+    super(new MessagePacker(netflow9Spec(templateSets, 2 + (resolved.optionsRecords ? 2 : 0), clock), resolved, emit));
+    this.options = resolved;
+    this.templates = templates;
+    this.clock = clock;
   }
 
   addRows(flows: FlowColumns, from: number, to: number, nowMs: number): void {
@@ -101,8 +96,7 @@ export class NetflowV9Encoder implements FlowEncoder {
       if (this.options.optionsRecords && nic !== 0) {
         // The NIC is the source of outbound traffic and the destination of inbound.
         const local = (flags[i]! & OUTBOUND) !== 0 ? sourceEntities[i] : destinationEntities[i];
-        const known = source.options.get(nic);
-        if (known === undefined || (local !== undefined && known.owner !== local)) this.announceInterface(source, nic, contexts[i]!, local, nowMs);
+        if (packer.shouldAnnounce(source, nic, local)) this.announceInterface(source, nic, contexts[i]!, local, nowMs);
       }
       const template = (flags[i]! & IPV6) === 0 ? this.templates.ipv4 : this.templates.ipv6;
       const endMs = times[i]!;
@@ -112,21 +106,8 @@ export class NetflowV9Encoder implements FlowEncoder {
     }
   }
 
-  reuseBuffers(): void {
-    this.packer.reuseBuffers();
-  }
-
-  refreshTemplates(): void {
-    this.packer.refreshTemplates();
-  }
-
-  flush(nowMs: number): void {
-    this.packer.flush(nowMs);
-  }
-
   /** Names the NIC behind interface `index` (interfaceLabels), in fixed-size fields: v9 has no variable length. */
   private announceInterface(source: DomainState, index: number, context: AzureContext, local: NamedEntity | undefined, nowMs: number): void {
-    if (!source.options.has(index) && source.options.size >= MAX_INTERFACES_PER_SOURCE) return;
     const labels = interfaceLabels(index, context.mac, context.resourceId, local?.names);
     // System scope (the source id), INPUT_SNMP, IF_DESC; then interface scope, IF_NAME. Zero-padded.
     const description = Buffer.alloc(8 + INTERFACE_DESCRIPTION_BYTES);

@@ -289,12 +289,19 @@ export class FlowListReader {
   }
 
   private readNsgRuleGroup(i: number): number {
-    const firstContext = this.nsgContexts.length;
-    i = this.readListOwner(i, 'flows', NSG_MAC_GROUPS, 'rule', 4);
+    return this.readLabelledGroup(i, this.nsgContexts, 'flows', NSG_MAC_GROUPS, 'rule', 'rule');
+  }
+
+  /**
+   * An object owning a list of groups (`listKey`, of kind `list`) whose contexts all take its
+   * label (`labelKey`) as their `field`: a rule group's rule, an ACL's aclID.
+   */
+  private readLabelledGroup(i: number, contexts: MutableContext[], listKey: string, list: ObjectList, labelKey: string, field: 'rule' | 'aclId'): number {
+    const firstContext = contexts.length;
+    i = this.readListOwner(i, listKey, list, labelKey, 4);
     if (i < 0) return -1;
-    const rule = this.label();
-    const contexts = this.nsgContexts;
-    for (let c = firstContext; c < contexts.length; c++) contexts[c]!.rule = rule;
+    const label = this.label();
+    for (let c = firstContext; c < contexts.length; c++) contexts[c]![field] = label;
     return i;
   }
 
@@ -311,13 +318,7 @@ export class FlowListReader {
   }
 
   private readVnetAcl(i: number): number {
-    const firstContext = this.vnetContexts.length;
-    i = this.readListOwner(i, 'flowGroups', VNET_GROUPS, 'aclID', 4);
-    if (i < 0) return -1;
-    const aclId = this.label();
-    const contexts = this.vnetContexts;
-    for (let c = firstContext; c < contexts.length; c++) contexts[c]!.aclId = aclId;
-    return i;
+    return this.readLabelledGroup(i, this.vnetContexts, 'flowGroups', VNET_GROUPS, 'aclID', 'aclId');
   }
 
   private readVnetGroup(i: number): number {
@@ -350,7 +351,7 @@ export class FlowListReader {
         if (tupleFitsIn(buf, i, end))
           close = group === undefined ? readNsgTuple(buf, i + 1, azure, out, groups) : readVnetTuple(buf, i + 1, group, out, groups);
         if (close < 0) {
-          close = group === undefined ? this.readNsgTupleSlow(i, azure) : this.readVnetTupleSlow(i, group);
+          close = this.readTupleSlow(i, azure, group);
           if (close < 0) return -1;
         }
         i = close + 1;
@@ -379,30 +380,20 @@ export class FlowListReader {
     return i + 1;
   }
 
-  /** A tuple string the fast reader passed on, through nsgFlowLog.readNsgTuple. */
-  private readNsgTupleSlow(quote: number, azure: AzureContext): number {
+  /** A tuple string the fast reader passed on, through the reference reader (nsgFlowLog.ts or vnetFlowLog.ts). */
+  private readTupleSlow(quote: number, azure: AzureContext, group: VnetGroup | undefined): number {
     const text = this.tupleText(quote);
     if (text === undefined) return -1;
     const capture = this.capture;
     capture.take();
-    // Version may come after the flows: read with "1 or 2 by field count", checked at the end.
-    const reason = readNsgTupleReference(text.value, undefined, azure, capture);
+    // NSG: Version may come after the flows, so read with "1 or 2 by field count", checked at the end.
+    const reason =
+      group === undefined
+        ? readNsgTupleReference(text.value, undefined, azure, capture)
+        : readVnetTupleReference(text.value, NO_VNET_SHARED, new Map(), capture);
     const record = capture.take();
     if (reason !== undefined || record === undefined) return -1;
-    this.out.append(record);
-    return text.close;
-  }
-
-  /** A tuple string the fast reader passed on, through vnetFlowLog.readVnetTuple. */
-  private readVnetTupleSlow(quote: number, group: VnetGroup): number {
-    const text = this.tupleText(quote);
-    if (text === undefined) return -1;
-    const capture = this.capture;
-    capture.take();
-    const reason = readVnetTupleReference(text.value, NO_VNET_SHARED, new Map(), capture);
-    const record = capture.take();
-    if (reason !== undefined || record === undefined) return -1;
-    this.out.append({ ...record, azure: group.contextForText(record.azure.encryption) });
+    this.out.append(group === undefined ? record : { ...record, azure: group.contextForText(record.azure.encryption) });
     return text.close;
   }
 
