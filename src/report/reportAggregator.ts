@@ -1,0 +1,352 @@
+import { ADDRESS_WORDS, DENIED, type FlowColumns, IPV6, OUTBOUND } from '../flow/flowColumns.js';
+import type { AzureContext } from '../flow/flowRecord.js';
+import type { RankMeasure } from './flowReport.js';
+import { WordKeyTable } from './wordKeyTable.js';
+
+/**
+ * Streaming aggregation of flow tuples into the report's tables: pure (no I/O, no clock), fed
+ * the FlowColumns rows the readers produce, batch after batch, in bounded memory. reportResult.ts
+ * turns the tables into a FlowReport.
+ *
+ * Counting rules (README, `report`): every tuple is one flow. Its forward counts go to the pair
+ * (source, destination), its reverse counts to the pair (destination, source); the flow counts
+ * once, to the forward pair. Blank counts (NSG v1, B and deny tuples) are 0. A host's bytes and
+ * packets are what it sent plus what it received, its flows the tuples it appears in (once when
+ * both addresses are the same). A tuple is denied when Azure's decision is deny (NSG `D`, VNet
+ * state `D`).
+ */
+
+/** Distinct keys per table counted exactly (about 80 bytes each for the largest tables). */
+export const DEFAULT_MAX_KEYS = 250_000;
+
+export interface AggregatorOptions {
+  readonly rankBy: RankMeasure;
+  /** Distinct keys each table counts exactly before it becomes a Space-Saving summary. */
+  readonly maxKeys?: number;
+  /** Only tuples with sinceMs <= time < untilMs are counted (epoch ms; open when absent). */
+  readonly sinceMs?: number;
+  readonly untilMs?: number;
+}
+
+// Value columns of the tables (the ranking measure is the table's weight).
+export const PAIR_BYTES = 0;
+export const PAIR_PACKETS = 1;
+export const PAIR_FLOWS = 2;
+export const HOST_BYTES_SENT = 0;
+export const HOST_BYTES_RECEIVED = 1;
+export const HOST_PACKETS_SENT = 2;
+export const HOST_PACKETS_RECEIVED = 3;
+export const HOST_FLOWS = 4;
+export const RULE_DENIED = 0;
+export const RULE_BYTES = 1;
+export const RULE_PACKETS = 2;
+export const HOUR_DENIED = 0;
+export const HOUR_BYTES = 1;
+export const HOUR_PACKETS = 2;
+/** Per direction (0 inbound, 1 outbound): flows, denied flows, bytes, packets. */
+export const DIRECTION_STRIDE = 4;
+
+const HOUR_MS = 3_600_000;
+/** Marks a port key word as used (word 0 of a key is never 0): protocol << 16 | port fits below. */
+const PORT_KEY_TAG = 1 << 24;
+const RANK_BYTES = 0;
+const RANK_PACKETS = 1;
+const RANK_FLOWS = 2;
+
+export interface RuleName {
+  readonly resource: string;
+  readonly rule: string;
+}
+
+export class ReportAggregator {
+  readonly rankBy: RankMeasure;
+  readonly maxKeys: number;
+  readonly sinceMs: number;
+  readonly untilMs: number;
+  /** Address pairs: family, source words 0-3, destination words 0-3. */
+  readonly pairs: WordKeyTable;
+  /** Addresses: family, words 0-3. */
+  readonly hosts: WordKeyTable;
+  readonly deniedSources: WordKeyTable;
+  readonly deniedDestinations: WordKeyTable;
+  /** PORT_KEY_TAG | protocol << 16 | destination port; weight = flows. */
+  readonly deniedPorts: WordKeyTable;
+  /** Rule number (see ruleName); weight = flows. */
+  readonly rules: WordKeyTable;
+  /** 1, hour number since the epoch; weight = flows. */
+  readonly hours: WordKeyTable;
+  readonly directions = new Float64Array(2 * DIRECTION_STRIDE);
+  /** Tuples per state code (STATE_CODES: none, B, C, E, D). */
+  readonly states = new Float64Array(5);
+
+  // Input counters, kept by the caller (the reader knows them, the rows do not).
+  files = 0;
+  inputBytes = 0;
+  records = 0;
+
+  tuples = 0;
+  outsideWindow = 0;
+  flows = 0;
+  deniedFlows = 0;
+  bytes = 0;
+  packets = 0;
+  firstTimeMs = Infinity;
+  lastTimeMs = -Infinity;
+
+  private readonly rank: number;
+  private readonly ruleNumbers = new Map<string, number>();
+  private readonly ruleNames = new Map<number, RuleName>();
+  private nextRuleNumber = 1;
+  /** Rule group contexts are shared by their tuples: one lookup per context, not per tuple. */
+  private readonly ruleOfContext = new Map<AzureContext, number>();
+  private lastContext: AzureContext | undefined;
+  private lastRule = 0;
+  private lastHour = NaN;
+  private lastHourId = -1;
+
+  constructor(options: AggregatorOptions) {
+    this.rankBy = options.rankBy;
+    this.rank = options.rankBy === 'bytes' ? RANK_BYTES : options.rankBy === 'packets' ? RANK_PACKETS : RANK_FLOWS;
+    const maxKeys = (this.maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS);
+    this.sinceMs = options.sinceMs ?? -Infinity;
+    this.untilMs = options.untilMs ?? Infinity;
+    this.pairs = new WordKeyTable(9, 3, maxKeys);
+    this.hosts = new WordKeyTable(5, 5, maxKeys);
+    this.deniedSources = new WordKeyTable(5, 0, maxKeys);
+    this.deniedDestinations = new WordKeyTable(5, 0, maxKeys);
+    this.deniedPorts = new WordKeyTable(1, 0, maxKeys);
+    this.rules = new WordKeyTable(1, 3, maxKeys);
+    this.hours = new WordKeyTable(2, 3, maxKeys);
+  }
+
+  /** The resource and rule of a rule number from the `rules` table. */
+  ruleName(ruleNumber: number): RuleName {
+    return this.ruleNames.get(ruleNumber) ?? { resource: '', rule: '' };
+  }
+
+  /** Counts rows [from, to) of `flows`. The columns may be reused once this returns. */
+  addRows(flows: FlowColumns, from = 0, to = flows.length): void {
+    const { times, counts, flags, addresses, ports, protocols, states, contexts } = flows;
+    const since = this.sinceMs;
+    const until = this.untilMs;
+    this.tuples += to - from;
+    for (let i = from; i < to; i++) {
+      const time = times[i]!;
+      if (!(time >= since && time < until)) {
+        this.outsideWindow++;
+        continue;
+      }
+      const c = i * 4;
+      let packetsForward = counts[c]!;
+      let bytesForward = counts[c + 1]!;
+      let packetsReverse = counts[c + 2]!;
+      let bytesReverse = counts[c + 3]!;
+      // x !== x only for NaN: a count Azure left blank.
+      if (packetsForward !== packetsForward) packetsForward = 0;
+      if (bytesForward !== bytesForward) bytesForward = 0;
+      if (packetsReverse !== packetsReverse) packetsReverse = 0;
+      if (bytesReverse !== bytesReverse) bytesReverse = 0;
+      const rowFlags = flags[i]!;
+      const denied = (rowFlags & DENIED) !== 0 ? 1 : 0;
+      const bytes = bytesForward + bytesReverse;
+      const packets = packetsForward + packetsReverse;
+
+      this.flows++;
+      this.deniedFlows += denied;
+      this.bytes += bytes;
+      this.packets += packets;
+      if (time < this.firstTimeMs) this.firstTimeMs = time;
+      if (time > this.lastTimeMs) this.lastTimeMs = time;
+      const state = states[i]!;
+      this.states[state] = this.states[state]! + 1;
+      const d = (rowFlags & OUTBOUND) === 0 ? 0 : DIRECTION_STRIDE;
+      const directions = this.directions;
+      directions[d] = directions[d]! + 1;
+      directions[d + 1] = directions[d + 1]! + denied;
+      directions[d + 2] = directions[d + 2]! + bytes;
+      directions[d + 3] = directions[d + 3]! + packets;
+
+      this.countHour(time, denied, bytes, packets);
+      this.countRule(contexts[i]!, denied, bytes, packets);
+      this.countAddresses(addresses, i * ADDRESS_WORDS, (rowFlags & IPV6) !== 0, packetsForward, bytesForward, packetsReverse, bytesReverse);
+      if (denied !== 0) this.countDenied(addresses, i * ADDRESS_WORDS, (rowFlags & IPV6) !== 0, (protocols[i]! << 16) | ports[i * 2 + 1]!);
+    }
+  }
+
+  private weightOf(bytes: number, packets: number, flows: number): number {
+    return this.rank === RANK_BYTES ? bytes : this.rank === RANK_PACKETS ? packets : flows;
+  }
+
+  private countHour(time: number, denied: number, bytes: number, packets: number): void {
+    const hours = this.hours;
+    const hour = Math.floor(time / HOUR_MS);
+    let id = this.lastHourId;
+    // Consecutive tuples are nearly always in the same hour; the cached id holds while no entry
+    // can be replaced (exact mode).
+    if (hour === this.lastHour && !hours.approximate) hours.weights[id] = hours.weights[id]! + 1;
+    else {
+      hours.key[0] = 1;
+      hours.key[1] = hour;
+      id = hours.add(1);
+      this.lastHour = hour;
+      this.lastHourId = id;
+      if (id < 0) return;
+    }
+    const values = hours.values;
+    values[id * 3 + HOUR_DENIED] = values[id * 3 + HOUR_DENIED]! + denied;
+    values[id * 3 + HOUR_BYTES] = values[id * 3 + HOUR_BYTES]! + bytes;
+    values[id * 3 + HOUR_PACKETS] = values[id * 3 + HOUR_PACKETS]! + packets;
+  }
+
+  private countRule(context: AzureContext, denied: number, bytes: number, packets: number): void {
+    if (context !== this.lastContext) {
+      this.lastContext = context;
+      this.lastRule = this.ruleNumberOf(context);
+    }
+    const rules = this.rules;
+    rules.key[0] = this.lastRule;
+    const id = rules.add(1);
+    if (id < 0) return;
+    const values = rules.values;
+    values[id * 3 + RULE_DENIED] = values[id * 3 + RULE_DENIED]! + denied;
+    values[id * 3 + RULE_BYTES] = values[id * 3 + RULE_BYTES]! + bytes;
+    values[id * 3 + RULE_PACKETS] = values[id * 3 + RULE_PACKETS]! + packets;
+  }
+
+  private ruleNumberOf(context: AzureContext): number {
+    let ruleNumber = this.ruleOfContext.get(context);
+    if (ruleNumber !== undefined) return ruleNumber;
+    const name = `${context.resourceId}\n${context.rule}`;
+    ruleNumber = this.ruleNumbers.get(name);
+    if (ruleNumber === undefined) {
+      if (this.ruleNumbers.size >= 4 * this.maxKeys) this.forgetUnlistedRules();
+      ruleNumber = this.nextRuleNumber++;
+      this.ruleNumbers.set(name, ruleNumber);
+      this.ruleNames.set(ruleNumber, { resource: context.resourceId, rule: context.rule });
+    }
+    if (this.ruleOfContext.size >= 65_536) this.ruleOfContext.clear();
+    this.ruleOfContext.set(context, ruleNumber);
+    return ruleNumber;
+  }
+
+  /** Bounds the rule names kept once the rules table is a summary: only listed rules keep theirs. */
+  private forgetUnlistedRules(): void {
+    const listed = new Set<number>();
+    for (let id = 0; id < this.rules.size; id++) listed.add(this.rules.keyWord(id, 0));
+    for (const [name, ruleNumber] of this.ruleNumbers) {
+      if (listed.has(ruleNumber)) continue;
+      this.ruleNumbers.delete(name);
+      this.ruleNames.delete(ruleNumber);
+    }
+    this.ruleOfContext.clear();
+    this.lastContext = undefined;
+  }
+
+  private countAddresses(
+    addresses: Int32Array,
+    a: number,
+    ipv6: boolean,
+    packetsForward: number,
+    bytesForward: number,
+    packetsReverse: number,
+    bytesReverse: number,
+  ): void {
+    const family = ipv6 ? 6 : 4;
+    const s0 = addresses[a]!;
+    const d0 = addresses[a + 4]!;
+    const s1 = ipv6 ? addresses[a + 1]! : 0;
+    const s2 = ipv6 ? addresses[a + 2]! : 0;
+    const s3 = ipv6 ? addresses[a + 3]! : 0;
+    const d1 = ipv6 ? addresses[a + 5]! : 0;
+    const d2 = ipv6 ? addresses[a + 6]! : 0;
+    const d3 = ipv6 ? addresses[a + 7]! : 0;
+
+    const pairs = this.pairs;
+    const pairKey = pairs.key;
+    pairKey[0] = family;
+    pairKey[1] = s0;
+    pairKey[2] = s1;
+    pairKey[3] = s2;
+    pairKey[4] = s3;
+    pairKey[5] = d0;
+    pairKey[6] = d1;
+    pairKey[7] = d2;
+    pairKey[8] = d3;
+    let id = pairs.add(this.weightOf(bytesForward, packetsForward, 1));
+    if (id >= 0) {
+      const values = pairs.values;
+      values[id * 3 + PAIR_BYTES] = values[id * 3 + PAIR_BYTES]! + bytesForward;
+      values[id * 3 + PAIR_PACKETS] = values[id * 3 + PAIR_PACKETS]! + packetsForward;
+      values[id * 3 + PAIR_FLOWS] = values[id * 3 + PAIR_FLOWS]! + 1;
+    }
+    if (bytesReverse > 0 || packetsReverse > 0) {
+      pairKey[1] = d0;
+      pairKey[2] = d1;
+      pairKey[3] = d2;
+      pairKey[4] = d3;
+      pairKey[5] = s0;
+      pairKey[6] = s1;
+      pairKey[7] = s2;
+      pairKey[8] = s3;
+      id = pairs.add(this.weightOf(bytesReverse, packetsReverse, 0));
+      if (id >= 0) {
+        const values = pairs.values;
+        values[id * 3 + PAIR_BYTES] = values[id * 3 + PAIR_BYTES]! + bytesReverse;
+        values[id * 3 + PAIR_PACKETS] = values[id * 3 + PAIR_PACKETS]! + packetsReverse;
+      }
+    }
+
+    const hosts = this.hosts;
+    const hostKey = hosts.key;
+    const bytes = bytesForward + bytesReverse;
+    const packets = packetsForward + packetsReverse;
+    hostKey[0] = family;
+    hostKey[1] = s0;
+    hostKey[2] = s1;
+    hostKey[3] = s2;
+    hostKey[4] = s3;
+    id = hosts.add(this.weightOf(bytes, packets, 1));
+    if (id >= 0) this.countHost(id, bytesForward, bytesReverse, packetsForward, packetsReverse, 1);
+    const same = s0 === d0 && s1 === d1 && s2 === d2 && s3 === d3;
+    if (!same) {
+      hostKey[1] = d0;
+      hostKey[2] = d1;
+      hostKey[3] = d2;
+      hostKey[4] = d3;
+    }
+    // The destination sent the reverse counts and received the forward ones; a host talking to
+    // itself has both roles in one tuple but is in it once.
+    id = hosts.add(this.weightOf(bytes, packets, same ? 0 : 1));
+    if (id >= 0) this.countHost(id, bytesReverse, bytesForward, packetsReverse, packetsForward, same ? 0 : 1);
+  }
+
+  private countHost(id: number, bytesSent: number, bytesReceived: number, packetsSent: number, packetsReceived: number, flows: number): void {
+    const values = this.hosts.values;
+    const v = id * 5;
+    values[v + HOST_BYTES_SENT] = values[v + HOST_BYTES_SENT]! + bytesSent;
+    values[v + HOST_BYTES_RECEIVED] = values[v + HOST_BYTES_RECEIVED]! + bytesReceived;
+    values[v + HOST_PACKETS_SENT] = values[v + HOST_PACKETS_SENT]! + packetsSent;
+    values[v + HOST_PACKETS_RECEIVED] = values[v + HOST_PACKETS_RECEIVED]! + packetsReceived;
+    values[v + HOST_FLOWS] = values[v + HOST_FLOWS]! + flows;
+  }
+
+  private countDenied(addresses: Int32Array, a: number, ipv6: boolean, protocolAndPort: number): void {
+    const family = ipv6 ? 6 : 4;
+    const sources = this.deniedSources.key;
+    sources[0] = family;
+    sources[1] = addresses[a]!;
+    sources[2] = ipv6 ? addresses[a + 1]! : 0;
+    sources[3] = ipv6 ? addresses[a + 2]! : 0;
+    sources[4] = ipv6 ? addresses[a + 3]! : 0;
+    this.deniedSources.add(1);
+    const destinations = this.deniedDestinations.key;
+    destinations[0] = family;
+    destinations[1] = addresses[a + 4]!;
+    destinations[2] = ipv6 ? addresses[a + 5]! : 0;
+    destinations[3] = ipv6 ? addresses[a + 6]! : 0;
+    destinations[4] = ipv6 ? addresses[a + 7]! : 0;
+    this.deniedDestinations.add(1);
+    this.deniedPorts.key[0] = PORT_KEY_TAG | protocolAndPort;
+    this.deniedPorts.add(1);
+  }
+}
