@@ -16,8 +16,11 @@ import { WordKeyTable } from './wordKeyTable.js';
  * state `D`).
  */
 
-/** Distinct keys per table counted exactly (about 80 bytes each for the largest tables). */
-export const DEFAULT_MAX_KEYS = 250_000;
+/**
+ * Distinct keys per table counted exactly: three quarters of 2^18 slots, about 19 MB for each of
+ * the two largest tables (72 bytes a slot), so a month of logs stays well under 300 MB.
+ */
+export const DEFAULT_MAX_KEYS = 196_608;
 
 export interface AggregatorOptions {
   readonly rankBy: RankMeasure;
@@ -100,9 +103,11 @@ export class ReportAggregator {
   /** Rule group contexts are shared by their tuples: one lookup per context, not per tuple. */
   private readonly ruleOfContext = new Map<AzureContext, number>();
   private lastContext: AzureContext | undefined;
-  private lastRule = 0;
+  private lastRuleId = -1;
+  private lastRuleEpoch = -1;
   private lastHour = NaN;
   private lastHourId = -1;
+  private lastHourEpoch = -1;
 
   constructor(options: AggregatorOptions) {
     this.rankBy = options.rankBy;
@@ -181,36 +186,43 @@ export class ReportAggregator {
     const hours = this.hours;
     const hour = Math.floor(time / HOUR_MS);
     let id = this.lastHourId;
-    // Consecutive tuples are nearly always in the same hour; the cached id holds while no entry
-    // can be replaced (exact mode).
-    if (hour === this.lastHour && !hours.approximate) hours.weights[id] = hours.weights[id]! + 1;
+    // Consecutive tuples are nearly always in the same hour: its entry is looked up again only
+    // when the hour changes or entries moved.
+    if (hour === this.lastHour && id >= 0 && hours.epoch === this.lastHourEpoch && !hours.approximate) hours.addToWeight(id, 1);
     else {
       hours.key[0] = 1;
       hours.key[1] = hour;
       id = hours.add(1);
       this.lastHour = hour;
       this.lastHourId = id;
+      this.lastHourEpoch = hours.epoch;
       if (id < 0) return;
     }
-    const values = hours.values;
-    values[id * 3 + HOUR_DENIED] = values[id * 3 + HOUR_DENIED]! + denied;
-    values[id * 3 + HOUR_BYTES] = values[id * 3 + HOUR_BYTES]! + bytes;
-    values[id * 3 + HOUR_PACKETS] = values[id * 3 + HOUR_PACKETS]! + packets;
+    const data = hours.data;
+    const v = id * hours.stride + hours.valueStart;
+    data[v + HOUR_DENIED] = data[v + HOUR_DENIED]! + denied;
+    data[v + HOUR_BYTES] = data[v + HOUR_BYTES]! + bytes;
+    data[v + HOUR_PACKETS] = data[v + HOUR_PACKETS]! + packets;
   }
 
   private countRule(context: AzureContext, denied: number, bytes: number, packets: number): void {
-    if (context !== this.lastContext) {
-      this.lastContext = context;
-      this.lastRule = this.ruleNumberOf(context);
-    }
     const rules = this.rules;
-    rules.key[0] = this.lastRule;
-    const id = rules.add(1);
-    if (id < 0) return;
-    const values = rules.values;
-    values[id * 3 + RULE_DENIED] = values[id * 3 + RULE_DENIED]! + denied;
-    values[id * 3 + RULE_BYTES] = values[id * 3 + RULE_BYTES]! + bytes;
-    values[id * 3 + RULE_PACKETS] = values[id * 3 + RULE_PACKETS]! + packets;
+    let id = this.lastRuleId;
+    // The tuples of a rule group share one context object: its entry is found once per group.
+    if (context === this.lastContext && id >= 0 && rules.epoch === this.lastRuleEpoch && !rules.approximate) rules.addToWeight(id, 1);
+    else {
+      this.lastContext = context;
+      rules.key[0] = this.ruleNumberOf(context);
+      id = rules.add(1);
+      this.lastRuleId = id;
+      this.lastRuleEpoch = rules.epoch;
+      if (id < 0) return;
+    }
+    const data = rules.data;
+    const v = id * rules.stride + rules.valueStart;
+    data[v + RULE_DENIED] = data[v + RULE_DENIED]! + denied;
+    data[v + RULE_BYTES] = data[v + RULE_BYTES]! + bytes;
+    data[v + RULE_PACKETS] = data[v + RULE_PACKETS]! + packets;
   }
 
   private ruleNumberOf(context: AzureContext): number {
@@ -232,7 +244,7 @@ export class ReportAggregator {
   /** Bounds the rule names kept once the rules table is a summary: only listed rules keep theirs. */
   private forgetUnlistedRules(): void {
     const listed = new Set<number>();
-    for (let id = 0; id < this.rules.size; id++) listed.add(this.rules.keyWord(id, 0));
+    for (const id of this.rules.ids()) listed.add(this.rules.keyWord(id, 0));
     for (const [name, ruleNumber] of this.ruleNumbers) {
       if (listed.has(ruleNumber)) continue;
       this.ruleNumbers.delete(name);
@@ -240,6 +252,7 @@ export class ReportAggregator {
     }
     this.ruleOfContext.clear();
     this.lastContext = undefined;
+    this.lastRuleId = -1;
   }
 
   private countAddresses(
@@ -274,10 +287,11 @@ export class ReportAggregator {
     pairKey[8] = d3;
     let id = pairs.add(this.weightOf(bytesForward, packetsForward, 1));
     if (id >= 0) {
-      const values = pairs.values;
-      values[id * 3 + PAIR_BYTES] = values[id * 3 + PAIR_BYTES]! + bytesForward;
-      values[id * 3 + PAIR_PACKETS] = values[id * 3 + PAIR_PACKETS]! + packetsForward;
-      values[id * 3 + PAIR_FLOWS] = values[id * 3 + PAIR_FLOWS]! + 1;
+      const data = pairs.data;
+      const v = id * pairs.stride + pairs.valueStart;
+      data[v + PAIR_BYTES] = data[v + PAIR_BYTES]! + bytesForward;
+      data[v + PAIR_PACKETS] = data[v + PAIR_PACKETS]! + packetsForward;
+      data[v + PAIR_FLOWS] = data[v + PAIR_FLOWS]! + 1;
     }
     if (bytesReverse > 0 || packetsReverse > 0) {
       pairKey[1] = d0;
@@ -290,9 +304,10 @@ export class ReportAggregator {
       pairKey[8] = s3;
       id = pairs.add(this.weightOf(bytesReverse, packetsReverse, 0));
       if (id >= 0) {
-        const values = pairs.values;
-        values[id * 3 + PAIR_BYTES] = values[id * 3 + PAIR_BYTES]! + bytesReverse;
-        values[id * 3 + PAIR_PACKETS] = values[id * 3 + PAIR_PACKETS]! + packetsReverse;
+        const data = pairs.data;
+        const v = id * pairs.stride + pairs.valueStart;
+        data[v + PAIR_BYTES] = data[v + PAIR_BYTES]! + bytesReverse;
+        data[v + PAIR_PACKETS] = data[v + PAIR_PACKETS]! + packetsReverse;
       }
     }
 
@@ -321,13 +336,14 @@ export class ReportAggregator {
   }
 
   private countHost(id: number, bytesSent: number, bytesReceived: number, packetsSent: number, packetsReceived: number, flows: number): void {
-    const values = this.hosts.values;
-    const v = id * 5;
-    values[v + HOST_BYTES_SENT] = values[v + HOST_BYTES_SENT]! + bytesSent;
-    values[v + HOST_BYTES_RECEIVED] = values[v + HOST_BYTES_RECEIVED]! + bytesReceived;
-    values[v + HOST_PACKETS_SENT] = values[v + HOST_PACKETS_SENT]! + packetsSent;
-    values[v + HOST_PACKETS_RECEIVED] = values[v + HOST_PACKETS_RECEIVED]! + packetsReceived;
-    values[v + HOST_FLOWS] = values[v + HOST_FLOWS]! + flows;
+    const hosts = this.hosts;
+    const data = hosts.data;
+    const v = id * hosts.stride + hosts.valueStart;
+    data[v + HOST_BYTES_SENT] = data[v + HOST_BYTES_SENT]! + bytesSent;
+    data[v + HOST_BYTES_RECEIVED] = data[v + HOST_BYTES_RECEIVED]! + bytesReceived;
+    data[v + HOST_PACKETS_SENT] = data[v + HOST_PACKETS_SENT]! + packetsSent;
+    data[v + HOST_PACKETS_RECEIVED] = data[v + HOST_PACKETS_RECEIVED]! + packetsReceived;
+    data[v + HOST_FLOWS] = data[v + HOST_FLOWS]! + flows;
   }
 
   private countDenied(addresses: Int32Array, a: number, ipv6: boolean, protocolAndPort: number): void {

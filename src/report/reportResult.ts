@@ -41,14 +41,14 @@ export function reportResult(aggregator: ReportAggregator, options: ResultOption
     if (!table.approximate) return;
     approximations.push({ list, rankedBy, maxKeys: table.maxKeys, maxError: table.maxError, unlistedAtMost: table.threshold });
   };
-  const error = (table: WordKeyTable, id: number) => (table.approximate ? { error: table.errors[id]! } : {});
+  const error = (table: WordKeyTable, id: number) => (table.approximate ? { error: table.errorOf(id) } : {});
 
   const { pairs, hosts } = aggregator;
   // The ranking measure of an entry is its weight (Space-Saving's estimate once approximate); the
   // other measures come from its values.
   const ranked = rankIndex(by);
   const pairColumns = [PAIR_BYTES, PAIR_PACKETS, PAIR_FLOWS];
-  const pairMeasure = (id: number, measure: number): number => (measure === ranked ? pairs.weights[id]! : pairs.values[id * 3 + pairColumns[measure]!]!);
+  const pairMeasure = (id: number, measure: number): number => (measure === ranked ? pairs.weightOf(id) : pairs.valueOf(id, pairColumns[measure]!));
   const topTalkers: TalkerPair[] = topIds(pairs, top, measureOrder(by), pairMeasure, (id) => `${addressText(pairs, id, 1)} ${addressText(pairs, id, 5)}`).map(
     (id) => ({
       source: addressText(pairs, id, 1),
@@ -60,10 +60,10 @@ export function reportResult(aggregator: ReportAggregator, options: ResultOption
     }),
   );
 
-  const hostValue = (id: number, k: number) => hosts.values[id * 5 + k]!;
+  const hostValue = (id: number, k: number) => hosts.valueOf(id, k);
   const hostMeasure = (id: number, measure: number): number =>
     measure === ranked
-      ? hosts.weights[id]!
+      ? hosts.weightOf(id)
       : measure === 0
         ? hostValue(id, HOST_BYTES_SENT) + hostValue(id, HOST_BYTES_RECEIVED)
         : measure === 1
@@ -86,11 +86,11 @@ export function reportResult(aggregator: ReportAggregator, options: ResultOption
       table,
       top,
       [0],
-      (id) => table.weights[id]!,
+      (id) => table.weightOf(id),
       (id) => addressText(table, id, 1),
     ).map((id) => ({
       address: addressText(table, id, 1),
-      flows: table.weights[id]!,
+      flows: table.weightOf(id),
       ...error(table, id),
     }));
   const ports = aggregator.deniedPorts;
@@ -100,27 +100,27 @@ export function reportResult(aggregator: ReportAggregator, options: ResultOption
     ports,
     top,
     [0],
-    (id) => ports.weights[id]!,
+    (id) => ports.weightOf(id),
     // Ties: lower port first, then lower protocol number (zero-padded so text order is numeric).
     (id) => `${String(portOf(id)).padStart(5, '0')}/${String(protocolOf(id)).padStart(3, '0')}`,
   ).map((id) => ({
     port: portOf(id),
     protocol: protocolLabel(protocolOf(id)),
     protocolNumber: protocolOf(id),
-    flows: ports.weights[id]!,
+    flows: ports.weightOf(id),
     ...error(ports, id),
   }));
 
   const rules = aggregator.rules;
-  const ruleValue = (id: number, k: number) => rules.values[id * 3 + k]!;
+  const ruleValue = (id: number, k: number) => rules.valueOf(id, k);
   const ruleMeasure = (id: number, measure: number) =>
-    measure === 0 ? rules.weights[id]! : measure === 1 ? ruleValue(id, RULE_DENIED) : measure === 2 ? ruleValue(id, RULE_BYTES) : ruleValue(id, RULE_PACKETS);
+    measure === 0 ? rules.weightOf(id) : measure === 1 ? ruleValue(id, RULE_DENIED) : measure === 2 ? ruleValue(id, RULE_BYTES) : ruleValue(id, RULE_PACKETS);
   const ruleList: RuleHits[] = topIds(rules, rules.size, [0, 1, 2, 3], ruleMeasure, (id) => {
     const name = aggregator.ruleName(rules.keyWord(id, 0));
     return `${name.resource}\n${name.rule}`;
   }).map((id) => {
     const name = aggregator.ruleName(rules.keyWord(id, 0));
-    const flows = rules.weights[id]!;
+    const flows = rules.weightOf(id);
     const deniedFlows = ruleValue(id, RULE_DENIED);
     return {
       resource: name.resource,
@@ -136,14 +136,13 @@ export function reportResult(aggregator: ReportAggregator, options: ResultOption
 
   const hoursTable = aggregator.hours;
   const hours: HourTraffic[] = [];
-  for (let id = 0; id < hoursTable.size; id++) {
-    const v = id * 3;
+  for (const id of hoursTable.ids()) {
     hours.push({
       hour: new Date(hoursTable.keyWord(id, 1) * 3_600_000).toISOString(),
-      flows: hoursTable.weights[id]!,
-      deniedFlows: hoursTable.values[v + HOUR_DENIED]!,
-      bytes: hoursTable.values[v + HOUR_BYTES]!,
-      packets: hoursTable.values[v + HOUR_PACKETS]!,
+      flows: hoursTable.weightOf(id),
+      deniedFlows: hoursTable.valueOf(id, HOUR_DENIED),
+      bytes: hoursTable.valueOf(id, HOUR_BYTES),
+      packets: hoursTable.valueOf(id, HOUR_PACKETS),
     });
   }
   hours.sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : 0));
@@ -218,7 +217,8 @@ function addressText(table: WordKeyTable, id: number, word: number): string {
 
 /**
  * Ids of the `count` first entries: by `measures` (largest first), ties by `text` (smallest
- * first). Texts are only made for the entries whose numbers tie at the cut.
+ * first; made only for entries whose numbers tie). A short list out of many entries is selected
+ * in one pass instead of sorting them all.
  */
 function topIds(
   table: WordKeyTable,
@@ -227,32 +227,37 @@ function topIds(
   measure: (id: number, m: number) => number,
   text: (id: number) => string,
 ): number[] {
-  const ids = Array.from({ length: table.size }, (_, id) => id);
-  const byNumbers = (a: number, b: number): number => {
-    for (const m of measures) {
-      const difference = measure(b, m) - measure(a, m);
-      if (difference !== 0) return difference;
-    }
-    return 0;
-  };
-  ids.sort(byNumbers);
-  if (count <= 0) return [];
-  let end = Math.min(count, ids.length);
-  while (end < ids.length && byNumbers(ids[end - 1]!, ids[end]!) === 0) end++;
+  if (count <= 0 || table.size === 0) return [];
   const texts = new Map<number, string>();
   const textOf = (id: number) => {
     let t = texts.get(id);
     if (t === undefined) texts.set(id, (t = text(id)));
     return t;
   };
-  return ids
-    .slice(0, end)
-    .sort((a, b) => {
-      const n = byNumbers(a, b);
-      if (n !== 0) return n;
-      const ta = textOf(a);
-      const tb = textOf(b);
-      return ta < tb ? -1 : ta > tb ? 1 : 0;
-    })
-    .slice(0, count);
+  const order = (a: number, b: number): number => {
+    for (const m of measures) {
+      const difference = measure(b, m) - measure(a, m);
+      if (difference !== 0) return difference;
+    }
+    const ta = textOf(a);
+    const tb = textOf(b);
+    return ta < tb ? -1 : ta > tb ? 1 : 0;
+  };
+  const ids = table.ids();
+  if (count * 16 >= ids.length) return ids.sort(order).slice(0, count);
+  // The best `count` so far, in order; a candidate is compared with the last one first.
+  const best: number[] = [];
+  for (const id of ids) {
+    if (best.length === count && order(id, best[count - 1]!) >= 0) continue;
+    let low = 0;
+    let high = best.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (order(id, best[middle]!) < 0) high = middle;
+      else low = middle + 1;
+    }
+    best.splice(low, 0, id);
+    if (best.length > count) best.pop();
+  }
+  return best;
 }

@@ -3,12 +3,19 @@
  * the report's aggregation: exact while the keys fit, a Space-Saving summary past that.
  *
  * Keys are the address words of the FlowColumns rows, never strings: a string built and hashed per
- * tuple would cost more than parsing the tuple. Entries live in arrays indexed by entry id; an
- * open-addressing index (linear probing, the key's hash beside each id) finds them. Word 0 of
- * every key must not be 0 (callers put a tag there: the address family, or 1).
+ * tuple would cost more than parsing the tuple. The table is open addressing with linear probing,
+ * and an entry (key words, key hash, weight, error, values) lies inline in its slot, so an update
+ * touches one or two cache lines: with an index apart from the entries, and worse with an array
+ * per field, cache misses made updates of a table of a quarter million keys several times
+ * slower. Word 0 of every key must not be 0 (callers put a tag there: the address family, or 1);
+ * a slot whose word 0 is 0 is empty.
+ *
+ * An entry's id is its slot. Slots move when the table grows and when Space-Saving removes an
+ * entry (backward-shift deletion, no tombstones): `epoch` changes then, and a caller that keeps an
+ * id between updates must check it.
  *
  * Each entry has a weight (the measure the report ranks by: bytes, packets or flows) and
- * `valueCount` further values the caller adds to directly (`values[id * valueCount + k]`).
+ * `valueCount` further values the caller adds to directly: `data[id * stride + valueStart + k]`.
  *
  * Exact mode holds up to `maxKeys` distinct keys. The first new key past that switches the table
  * for good to Space-Saving (Metwally, Agrawal, El Abbadi, "Efficient computation of frequent and
@@ -22,45 +29,52 @@
 export class WordKeyTable {
   /** The key of the next `add`: the caller writes its words here. */
   readonly key: Int32Array;
-  /** Entries in use: ids 0 .. size - 1. */
+  /** Float64 slots per entry in `data`. */
+  readonly stride: number;
+  /** Where an entry's values start, from `id * stride`. */
+  readonly valueStart: number;
+  /** Entries in use. */
   size = 0;
+  /** Changes whenever entries move: ids kept from before are stale. */
+  epoch = 0;
   /** True once the table holds more keys than `maxKeys` would allow exactly. */
   approximate = false;
-  /** Weight of updates not stored (new zero-weight keys once approximate: they change no weight). */
+  /** Updates not stored (new zero-weight keys once approximate: they change no weight). */
   droppedUpdates = 0;
-  keys: Int32Array;
-  /** Each entry's key hash (to find its index slot when Space-Saving replaces it). */
-  hashes: Int32Array;
-  weights: Float64Array;
-  /** Overstatement bound of each weight (Space-Saving); all 0 while exact. */
-  errors: Float64Array;
-  values: Float64Array;
+  /** The slots: key words and hash (as int32, see `words`), weight, values. */
+  data: Float64Array;
+  /** `data` as int32 words (slot `id`'s key words start at `id * stride * 2`). */
+  words: Int32Array;
 
-  private capacity: number;
-  /** Per index slot: hash, entry id + 1 (0 = empty). */
-  private index: Int32Array;
-  private indexMask: number;
-  /** Space-Saving: a min-heap of entry ids by weight, and each id's place in it. */
+  /** Where the weight lies from `id * stride` (after the key words and hash). */
+  private readonly weightStart: number;
+  /** The most slots the table grows to: at most MAX_FULL_LOAD full at `maxKeys` entries. */
+  private readonly maxSlots: number;
+  /** Space-Saving's error per slot, only once approximate (memory first touched costs time). */
+  private errors: Float64Array | undefined;
+  private mask: number;
+  /** Space-Saving: a min-heap of slots by weight, and each slot's place in it. */
   private heap: Int32Array | undefined;
+  /** The weights of the heap's entries, in heap order. */
+  private heapWeights: Float64Array | undefined;
   private heapPlace: Int32Array | undefined;
 
   constructor(
     readonly keyWords: number,
     readonly valueCount: number,
     readonly maxKeys: number,
-    initialCapacity = 256,
+    initialSlots = 1024,
   ) {
     if (maxKeys < 1) throw new RangeError('maxKeys must be at least 1');
     this.key = new Int32Array(keyWords);
-    this.capacity = Math.min(maxKeys, Math.max(1, initialCapacity));
-    this.keys = new Int32Array(this.capacity * keyWords);
-    this.hashes = new Int32Array(this.capacity);
-    this.weights = new Float64Array(this.capacity);
-    this.errors = new Float64Array(this.capacity);
-    this.values = new Float64Array(this.capacity * valueCount);
-    const slots = indexSlotsFor(this.capacity);
-    this.index = new Int32Array(slots * 2);
-    this.indexMask = slots - 1;
+    this.weightStart = Math.ceil((keyWords + 1) / 2);
+    this.valueStart = this.weightStart + 1;
+    this.stride = this.valueStart + valueCount;
+    this.maxSlots = powerOfTwoAtLeast(maxKeys / MAX_FULL_LOAD);
+    const slots = Math.min(powerOfTwoAtLeast(initialSlots), this.maxSlots);
+    this.data = new Float64Array(slots * this.stride);
+    this.words = new Int32Array(this.data.buffer);
+    this.mask = slots - 1;
   }
 
   /**
@@ -69,18 +83,25 @@ export class WordKeyTable {
    */
   add(weight: number): number {
     const hash = this.hashKey();
-    let id = this.find(hash);
-    if (id >= 0) {
-      const weights = this.weights;
-      weights[id] = weights[id]! + weight;
-      if (this.heap !== undefined && weight !== 0) this.siftDown(this.heapPlace![id]!);
-      return id;
+    const found = this.find(hash);
+    if (found >= 0) {
+      const data = this.data;
+      const at = found * this.stride + this.weightStart;
+      data[at] = data[at]! + weight;
+      if (this.heap !== undefined && weight !== 0) {
+        const place = this.heapPlace![found]!;
+        this.heapWeights![place] = data[at]!;
+        this.siftDown(place);
+      }
+      return found;
     }
     if (this.size < this.maxKeys) {
       // Never reached once approximate: entries are only ever replaced, so the table stays full.
-      id = this.insert(hash);
-      this.weights[id] = weight;
-      return id;
+      if ((this.size + 1) * 2 > this.mask + 1 && this.mask + 1 < this.maxSlots) {
+        this.grow();
+        return this.fill(this.find(hash), hash, weight, 0);
+      }
+      return this.fill(found, hash, weight, 0);
     }
     if (!this.approximate) this.becomeApproximate();
     if (weight === 0) {
@@ -90,21 +111,50 @@ export class WordKeyTable {
     return this.replaceSmallest(hash, weight);
   }
 
+  /** Adds to the weight of entry `id` without a lookup (an id from `add`, same epoch, exact table). */
+  addToWeight(id: number, weight: number): void {
+    const data = this.data;
+    const at = id * this.stride + this.weightStart;
+    data[at] = data[at]! + weight;
+  }
+
+  weightOf(id: number): number {
+    return this.data[id * this.stride + this.weightStart]!;
+  }
+
+  /** How much entry `id`'s weight may overstate the truth (0 while exact). */
+  errorOf(id: number): number {
+    return this.errors === undefined ? 0 : this.errors[id]!;
+  }
+
+  valueOf(id: number, k: number): number {
+    return this.data[id * this.stride + this.valueStart + k]!;
+  }
+
+  /** Word `w` of entry `id`'s key. */
+  keyWord(id: number, w: number): number {
+    return this.words[id * this.stride * 2 + w]!;
+  }
+
+  /** The ids of all entries. */
+  ids(): number[] {
+    const ids: number[] = [];
+    const words = this.words;
+    const step = this.stride * 2;
+    for (let slot = 0; slot <= this.mask; slot++) if (words[slot * step] !== 0) ids.push(slot);
+    return ids;
+  }
+
   /** The smallest weight a key outside the table may have had (0 while exact). */
   get threshold(): number {
-    return this.heap === undefined || this.size === 0 ? 0 : this.weights[this.heap[0]!]!;
+    return this.heap === undefined || this.size === 0 ? 0 : this.weightOf(this.heap[0]!);
   }
 
   /** The largest `error` of any entry. */
   get maxError(): number {
     let max = 0;
-    for (let id = 0; id < this.size; id++) if (this.errors[id]! > max) max = this.errors[id]!;
+    for (const id of this.ids()) max = Math.max(max, this.errorOf(id));
     return max;
-  }
-
-  /** Word `w` of entry `id`'s key. */
-  keyWord(id: number, w: number): number {
-    return this.keys[id * this.keyWords + w]!;
   }
 
   private hashKey(): number {
@@ -124,140 +174,146 @@ export class WordKeyTable {
     return h ^ (h >>> 16);
   }
 
+  /** The slot holding `key`, or ~(the empty slot where it would go). */
   private find(hash: number): number {
-    const index = this.index;
-    const mask = this.indexMask;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const stored = index[slot * 2 + 1]!;
-      if (stored === 0) return -1;
-      if (index[slot * 2] === hash && this.keyEquals(stored - 1)) return stored - 1;
-    }
-  }
-
-  private keyEquals(id: number): boolean {
+    const words = this.words;
     const key = this.key;
-    const keys = this.keys;
-    const base = id * key.length;
-    for (let w = 0; w < key.length; w++) if (keys[base + w] !== key[w]) return false;
-    return true;
-  }
-
-  private insert(hash: number): number {
-    if (this.size === this.capacity) this.grow();
-    const id = this.size++;
-    this.keys.set(this.key, id * this.keyWords);
-    this.hashes[id] = hash;
-    this.place(hash, id);
-    if (this.size * 2 > this.indexMask + 1) this.rebuildIndex(indexSlotsFor(this.size * 2));
-    return id;
-  }
-
-  private place(hash: number, id: number): void {
-    const index = this.index;
-    const mask = this.indexMask;
-    let slot = hash & mask;
-    while (index[slot * 2 + 1] !== 0) slot = (slot + 1) & mask;
-    index[slot * 2] = hash;
-    index[slot * 2 + 1] = id + 1;
-  }
-
-  /** Removes `id` from the index, shifting later entries of its probe run back (no tombstones). */
-  private unplace(id: number): void {
-    const index = this.index;
-    const mask = this.indexMask;
-    let hole = this.hashes[id]! & mask;
-    while (index[hole * 2 + 1] !== id + 1) hole = (hole + 1) & mask;
-    for (let next = (hole + 1) & mask; index[next * 2 + 1] !== 0; next = (next + 1) & mask) {
-      const home = index[next * 2]! & mask;
-      // The entry at `next` stays when its home slot lies cyclically in (hole, next].
-      const stays = hole <= next ? home > hole && home <= next : home > hole || home <= next;
-      if (stays) continue;
-      index[hole * 2] = index[next * 2]!;
-      index[hole * 2 + 1] = index[next * 2 + 1]!;
-      hole = next;
+    const keyWords = this.keyWords;
+    const step = this.stride * 2;
+    const mask = this.mask;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const base = slot * step;
+      if (words[base] === 0) return ~slot;
+      if (words[base + keyWords] !== hash) continue;
+      let w = 0;
+      while (w < keyWords && words[base + w] === key[w]) w++;
+      if (w === keyWords) return slot;
     }
-    index[hole * 2] = 0;
-    index[hole * 2 + 1] = 0;
+  }
+
+  /** Puts `key` into the empty slot ~`free` with this weight and error; returns the slot. */
+  private fill(free: number, hash: number, weight: number, error: number): number {
+    const slot = ~free;
+    const base = slot * this.stride * 2;
+    this.words.set(this.key, base);
+    this.words[base + this.keyWords] = hash;
+    this.data[slot * this.stride + this.weightStart] = weight;
+    if (this.errors !== undefined) this.errors[slot] = error;
+    this.size++;
+    return slot;
   }
 
   private grow(): void {
-    const capacity = Math.min(this.maxKeys, this.capacity * 2);
-    const keys = new Int32Array(capacity * this.keyWords);
-    keys.set(this.keys);
-    const hashes = new Int32Array(capacity);
-    hashes.set(this.hashes);
-    const weights = new Float64Array(capacity);
-    weights.set(this.weights);
-    const errors = new Float64Array(capacity);
-    errors.set(this.errors);
-    const values = new Float64Array(capacity * this.valueCount);
-    values.set(this.values);
-    this.keys = keys;
-    this.hashes = hashes;
-    this.weights = weights;
-    this.errors = errors;
-    this.values = values;
-    this.capacity = capacity;
-  }
-
-  private rebuildIndex(slots: number): void {
-    const old = this.index;
-    this.index = new Int32Array(slots * 2);
-    this.indexMask = slots - 1;
-    for (let s = 0; s < old.length; s += 2) if (old[s + 1] !== 0) this.place(old[s]!, old[s + 1]! - 1);
+    const old = this.data;
+    const oldWords = this.words;
+    const stride = this.stride;
+    const slots = (this.mask + 1) * 2;
+    this.data = new Float64Array(slots * stride);
+    this.words = new Int32Array(this.data.buffer);
+    this.mask = slots - 1;
+    this.epoch++;
+    const words = this.words;
+    const mask = this.mask;
+    const step = stride * 2;
+    for (let from = 0; from * stride < old.length; from++) {
+      if (oldWords[from * step] === 0) continue;
+      let to = oldWords[from * step + this.keyWords]! & mask;
+      while (words[to * step] !== 0) to = (to + 1) & mask;
+      // Word by word: key words read as a float64 may form a NaN, which need not survive a copy.
+      for (let k = 0; k < step; k++) words[to * step + k] = oldWords[from * step + k]!;
+    }
   }
 
   private becomeApproximate(): void {
     this.approximate = true;
-    this.heap = new Int32Array(this.maxKeys);
-    this.heapPlace = new Int32Array(this.maxKeys);
-    for (let id = 0; id < this.size; id++) {
-      this.heap[id] = id;
-      this.heapPlace[id] = id;
+    this.heap = new Int32Array(this.size);
+    this.heapWeights = new Float64Array(this.size);
+    this.heapPlace = new Int32Array(this.mask + 1);
+    this.errors = new Float64Array(this.mask + 1);
+    const ids = this.ids();
+    for (let place = 0; place < ids.length; place++) {
+      this.heap[place] = ids[place]!;
+      this.heapWeights[place] = this.weightOf(ids[place]!);
+      this.heapPlace[ids[place]!] = place;
     }
     for (let place = (this.size >> 1) - 1; place >= 0; place--) this.siftDown(place);
   }
 
-  /** Space-Saving: the lightest entry becomes the new key's, keeping its weight as the error. */
+  /** Space-Saving: the lightest entry gives its place to the new key, its weight becoming the error. */
   private replaceSmallest(hash: number, weight: number): number {
-    const id = this.heap![0]!;
-    this.unplace(id);
-    const floor = this.weights[id]!;
-    this.keys.set(this.key, id * this.keyWords);
-    this.hashes[id] = hash;
-    this.weights[id] = floor + weight;
-    this.errors[id] = floor;
-    this.values.fill(0, id * this.valueCount, (id + 1) * this.valueCount);
-    this.place(hash, id);
+    const victim = this.heap![0]!;
+    const floor = this.weightOf(victim);
+    this.remove(victim);
+    const slot = this.fill(this.find(hash), hash, floor + weight, floor);
+    this.heap![0] = slot;
+    this.heapWeights![0] = floor + weight;
+    this.heapPlace![slot] = 0;
     this.siftDown(0);
-    return id;
+    return slot;
   }
 
-  private siftDown(place: number): void {
+  /** Empties `slot`, moving later entries of its probe run back (their heap places follow). */
+  private remove(slot: number): void {
+    const data = this.data;
+    const words = this.words;
+    const stride = this.stride;
+    const step = stride * 2;
+    const mask = this.mask;
     const heap = this.heap!;
     const where = this.heapPlace!;
-    const weights = this.weights;
-    const size = this.size;
+    const errors = this.errors!;
+    let hole = slot;
+    for (let next = (hole + 1) & mask; words[next * step] !== 0; next = (next + 1) & mask) {
+      const home = words[next * step + this.keyWords]! & mask;
+      // The entry at `next` stays when its home slot lies cyclically in (hole, next].
+      const stays = hole <= next ? home > hole && home <= next : home > hole || home <= next;
+      if (stays) continue;
+      data.copyWithin(hole * stride, next * stride, (next + 1) * stride);
+      errors[hole] = errors[next]!;
+      const place = where[next]!;
+      heap[place] = hole;
+      where[hole] = place;
+      hole = next;
+    }
+    data.fill(0, hole * stride, (hole + 1) * stride);
+    errors[hole] = 0;
+    this.size--;
+    this.epoch++;
+  }
+
+  /** Restores the heap below `place`; weights are compared in the heap's own copy (cache-friendly). */
+  private siftDown(place: number): void {
+    const heap = this.heap!;
+    const weights = this.heapWeights!;
+    const where = this.heapPlace!;
+    const size = heap.length;
     const id = heap[place]!;
-    const weight = weights[id]!;
+    const weight = weights[place]!;
     for (;;) {
       let child = place * 2 + 1;
       if (child >= size) break;
-      if (child + 1 < size && weights[heap[child + 1]!]! < weights[heap[child]!]!) child++;
+      if (child + 1 < size && weights[child + 1]! < weights[child]!) child++;
+      if (weights[child]! >= weight) break;
       const childId = heap[child]!;
-      if (weights[childId]! >= weight) break;
       heap[place] = childId;
+      weights[place] = weights[child]!;
       where[childId] = place;
       place = child;
     }
     heap[place] = id;
+    weights[place] = weight;
     where[id] = place;
   }
 }
 
-/** Index slots for `entries`: a power of two at least twice as many, so probe runs stay short. */
-function indexSlotsFor(entries: number): number {
-  let slots = 16;
-  while (slots < entries * 2) slots *= 2;
-  return slots;
+/**
+ * Slots are at most half full while the table grows, and up to this full at `maxKeys` entries, so
+ * the default `maxKeys` fills 2^18 slots instead of needing 2^19 (half the memory to touch).
+ */
+const MAX_FULL_LOAD = 0.75;
+
+function powerOfTwoAtLeast(n: number): number {
+  let p = 16;
+  while (p < n) p *= 2;
+  return p;
 }
