@@ -6,8 +6,8 @@ import { createLogger, type LogFormat, type LogLevel } from '../log.js';
 import { ExportMetrics } from '../metrics.js';
 import { ProblemReporter } from '../problemReporter.js';
 import { type NameOf, type RankMeasure, RANK_MEASURES } from '../report/flowReport.js';
-import { DEFAULT_MAX_KEYS, ReportAggregator } from '../report/reportAggregator.js';
-import { reportResult } from '../report/reportResult.js';
+import { AggregatorThread } from '../report/aggregatorThread.js';
+import { DEFAULT_MAX_KEYS } from '../report/reportAggregator.js';
 import { renderReportCsv } from '../report/renderCsv.js';
 import { loadChartJs, renderReportHtml } from '../report/renderHtml.js';
 import { renderReportJson } from '../report/renderJson.js';
@@ -119,34 +119,40 @@ export function reportCommand(): Command {
     if (flags.html !== undefined) await assertWritable(flags.html);
 
     const logger = createLogger(flags.logLevel, flags.logFormat);
-    const inputs = useBlobs ? await blobInputs(flags, since!, until!, logger) : await fileInputs(paths);
-    const metrics = new ExportMetrics();
-    const problems = new ProblemReporter(logger.child({ stage: 'parse' }), metrics);
-    const aggregator = new ReportAggregator({ rankBy: flags.by, maxKeys: flags.maxKeys, sinceMs: since, untilMs: until });
+    // Started first: the thread boots while the inputs are listed.
+    const aggregator = AggregatorThread.start({ rankBy: flags.by, maxKeys: flags.maxKeys, sinceMs: since, untilMs: until });
+    let report;
     const unreadable: string[] = [];
-    const stopProgress = startReportProgress(aggregator, inputs, !flags.quiet);
+    const input = { files: 0, inputBytes: 0, records: 0 };
     try {
-      for (const input of inputs) {
-        try {
-          for await (const batch of input.read(problems.report)) {
-            aggregator.addRows(batch.records);
-            aggregator.records += batch.azureRecords;
-            aggregator.inputBytes += batch.inputBytes;
+      const inputs = useBlobs ? await blobInputs(flags, since!, until!, logger) : await fileInputs(paths);
+      const metrics = new ExportMetrics();
+      const problems = new ProblemReporter(logger.child({ stage: 'parse' }), metrics);
+      const stopProgress = startReportProgress(aggregator, input, inputs, !flags.quiet);
+      try {
+        for (const source of inputs) {
+          try {
+            for await (const batch of source.read(problems.report)) {
+              await aggregator.add(batch.records);
+              input.records += batch.azureRecords;
+              input.inputBytes += batch.inputBytes;
+            }
+          } catch (error) {
+            unreadable.push(source.label);
+            logger.error({ input: source.label, code: (error as NodeJS.ErrnoException).code }, `cannot read input: ${(error as Error).message}`);
           }
-        } catch (error) {
-          unreadable.push(input.label);
-          logger.error({ input: input.label, code: (error as NodeJS.ErrnoException).code }, `cannot read input: ${(error as Error).message}`);
+          input.files++;
         }
-        aggregator.files++;
+      } finally {
+        stopProgress();
       }
+      report = await aggregator.finish(
+        { top: flags.top, skippedTuples: Object.fromEntries(metrics.skippedTuples), skippedRecords: Object.fromEntries(metrics.skippedRecords) },
+        input,
+      );
     } finally {
-      stopProgress();
+      await aggregator.close();
     }
-    const report = reportResult(aggregator, {
-      top: flags.top,
-      skippedTuples: Object.fromEntries(metrics.skippedTuples),
-      skippedRecords: Object.fromEntries(metrics.skippedRecords),
-    });
     if (report.approximate)
       logger.warn({ approximations: report.approximations }, 'more distinct keys than --max-keys: some lists are approximate (marked as such)');
     if (flags.html !== undefined) {
@@ -159,7 +165,7 @@ export function reportCommand(): Command {
     const text =
       flags.output === 'json' ? renderReportJson(report, nameOf) : flags.output === 'csv' ? renderReportCsv(report, nameOf) : renderReportText(report, nameOf);
     await new Promise<void>((done, fail) => process.stdout.write(text, (error) => (error ? fail(error) : done())));
-    if (unreadable.length > 0) throw new UsageError(`${unreadable.length} of ${inputs.length} inputs could not be read (first: ${unreadable[0]})`);
+    if (unreadable.length > 0) throw new UsageError(`${unreadable.length} of ${input.files} inputs could not be read (first: ${unreadable[0]})`);
   });
   return command;
 }
@@ -233,7 +239,12 @@ function collect(value: string, previous: string[]): string[] {
  * Progress of a long report on stderr, as `replay` shows it: rewritten in place on a terminal,
  * a line every ten seconds otherwise. Never on stdout, which carries the report.
  */
-function startReportProgress(aggregator: ReportAggregator, inputs: readonly ReportInput[], enabled: boolean): () => void {
+function startReportProgress(
+  aggregator: AggregatorThread,
+  read: { files: number; inputBytes: number },
+  inputs: readonly ReportInput[],
+  enabled: boolean,
+): () => void {
   if (!enabled) return () => {};
   const tty = process.stderr.isTTY === true;
   const totalBytes = inputs.reduce((sum, input) => sum + input.bytes, 0);
@@ -243,8 +254,8 @@ function startReportProgress(aggregator: ReportAggregator, inputs: readonly Repo
     () => {
       const seconds = (performance.now() - started) / 1000;
       const rate = seconds > 0 ? Math.round(aggregator.tuples / seconds) : 0;
-      const percent = totalBytes > 0 ? ` ${Math.min(100, (aggregator.inputBytes / totalBytes) * 100).toFixed(0)}%` : '';
-      const line = `report:${percent} input ${Math.min(aggregator.files + 1, inputs.length)}/${inputs.length}, ${formatBytes(aggregator.inputBytes)} of ${formatBytes(totalBytes)}, ${formatNumber(aggregator.tuples)} tuples (${formatNumber(rate)}/s)`;
+      const percent = totalBytes > 0 ? ` ${Math.min(100, (read.inputBytes / totalBytes) * 100).toFixed(0)}%` : '';
+      const line = `report:${percent} input ${Math.min(read.files + 1, inputs.length)}/${inputs.length}, ${formatBytes(read.inputBytes)} of ${formatBytes(totalBytes)}, ${formatNumber(aggregator.tuples)} tuples (${formatNumber(rate)}/s)`;
       process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
       printed = true;
     },

@@ -1,6 +1,6 @@
 import { ADDRESS_WORDS, DENIED, type FlowColumns, IPV6, OUTBOUND } from '../flow/flowColumns.js';
-import type { AzureContext } from '../flow/flowRecord.js';
 import type { RankMeasure } from './flowReport.js';
+import { type ReportRows, type RuleName, RuleNumbers } from './reportRows.js';
 import { WordKeyTable } from './wordKeyTable.js';
 
 /**
@@ -56,11 +56,6 @@ const RANK_BYTES = 0;
 const RANK_PACKETS = 1;
 const RANK_FLOWS = 2;
 
-export interface RuleName {
-  readonly resource: string;
-  readonly rule: string;
-}
-
 export class ReportAggregator {
   readonly rankBy: RankMeasure;
   readonly maxKeys: number;
@@ -74,7 +69,7 @@ export class ReportAggregator {
   readonly deniedDestinations: WordKeyTable;
   /** PORT_KEY_TAG | protocol << 16 | destination port; weight = flows. */
   readonly deniedPorts: WordKeyTable;
-  /** Rule number (see ruleName); weight = flows. */
+  /** Rule number (see RuleNumbers); weight = flows. */
   readonly rules: WordKeyTable;
   /** 1, hour number since the epoch; weight = flows. */
   readonly hours: WordKeyTable;
@@ -97,12 +92,11 @@ export class ReportAggregator {
   lastTimeMs = -Infinity;
 
   private readonly rank: number;
-  private readonly ruleNumbers = new Map<string, number>();
   private readonly ruleNames = new Map<number, RuleName>();
-  private nextRuleNumber = 1;
-  /** Rule group contexts are shared by their tuples: one lookup per context, not per tuple. */
-  private readonly ruleOfContext = new Map<AzureContext, number>();
-  private lastContext: AzureContext | undefined;
+  /** Numbers the rules of rows given as FlowColumns (addRows). */
+  private ruleNumbering: RuleNumbers | undefined;
+  private scratchRules = new Int32Array(0);
+  private lastRule = 0;
   private lastRuleId = -1;
   private lastRuleEpoch = -1;
   private lastHour = NaN;
@@ -129,13 +123,30 @@ export class ReportAggregator {
     return this.ruleNames.get(ruleNumber) ?? { resource: '', rule: '' };
   }
 
-  /** Counts rows [from, to) of `flows`. The columns may be reused once this returns. */
-  addRows(flows: FlowColumns, from = 0, to = flows.length): void {
-    const { times, counts, flags, addresses, ports, protocols, states, contexts } = flows;
+  /** Names for the rule numbers of rows given to addReportRows. */
+  nameRules(names: Iterable<readonly [number, RuleName]>): void {
+    for (const [ruleNumber, name] of names) this.ruleNames.set(ruleNumber, name);
+  }
+
+  /** Counts the rows of `flows` (tests, and callers on one thread). The columns may be reused after. */
+  addRows(flows: FlowColumns): void {
+    const numbering = (this.ruleNumbering ??= new RuleNumbers());
+    if (this.scratchRules.length < flows.length) this.scratchRules = new Int32Array(flows.length * 2);
+    const ruleNumbers = this.scratchRules;
+    for (let i = 0; i < flows.length; i++) ruleNumbers[i] = numbering.numberOf(flows.contexts[i]!);
+    this.nameRules(numbering.takeNew());
+    const { length, times, counts, addresses, ports, flags, states, protocols } = flows;
+    this.addReportRows({ length, times, counts, addresses, ruleNumbers, ports, flags, states, protocols });
+  }
+
+  /** Counts `rows` (their rule numbers named with nameRules). */
+  addReportRows(rows: ReportRows): void {
+    const { times, counts, flags, addresses, ports, protocols, states, ruleNumbers } = rows;
     const since = this.sinceMs;
     const until = this.untilMs;
-    this.tuples += to - from;
-    for (let i = from; i < to; i++) {
+    const to = rows.length;
+    this.tuples += to;
+    for (let i = 0; i < to; i++) {
       const time = times[i]!;
       if (!(time >= since && time < until)) {
         this.outsideWindow++;
@@ -172,7 +183,7 @@ export class ReportAggregator {
       directions[d + 3] = directions[d + 3]! + packets;
 
       this.countHour(time, denied, bytes, packets);
-      this.countRule(contexts[i]!, denied, bytes, packets);
+      this.countRule(ruleNumbers[i]!, denied, bytes, packets);
       this.countAddresses(addresses, i * ADDRESS_WORDS, (rowFlags & IPV6) !== 0, packetsForward, bytesForward, packetsReverse, bytesReverse);
       if (denied !== 0) this.countDenied(addresses, i * ADDRESS_WORDS, (rowFlags & IPV6) !== 0, (protocols[i]! << 16) | ports[i * 2 + 1]!);
     }
@@ -205,15 +216,16 @@ export class ReportAggregator {
     data[v + HOUR_PACKETS] = data[v + HOUR_PACKETS]! + packets;
   }
 
-  private countRule(context: AzureContext, denied: number, bytes: number, packets: number): void {
+  private countRule(ruleNumber: number, denied: number, bytes: number, packets: number): void {
     const rules = this.rules;
     let id = this.lastRuleId;
-    // The tuples of a rule group share one context object: its entry is found once per group.
-    if (context === this.lastContext && id >= 0 && rules.epoch === this.lastRuleEpoch && !rules.approximate) rules.addToWeight(id, 1);
+    // The tuples of a rule group come together: its entry is looked up again only when the rule
+    // changes or entries moved.
+    if (ruleNumber === this.lastRule && id >= 0 && rules.epoch === this.lastRuleEpoch && !rules.approximate) rules.addToWeight(id, 1);
     else {
-      this.lastContext = context;
-      rules.key[0] = this.ruleNumberOf(context);
+      rules.key[0] = ruleNumber;
       id = rules.add(1);
+      this.lastRule = ruleNumber;
       this.lastRuleId = id;
       this.lastRuleEpoch = rules.epoch;
       if (id < 0) return;
@@ -223,36 +235,6 @@ export class ReportAggregator {
     data[v + RULE_DENIED] = data[v + RULE_DENIED]! + denied;
     data[v + RULE_BYTES] = data[v + RULE_BYTES]! + bytes;
     data[v + RULE_PACKETS] = data[v + RULE_PACKETS]! + packets;
-  }
-
-  private ruleNumberOf(context: AzureContext): number {
-    let ruleNumber = this.ruleOfContext.get(context);
-    if (ruleNumber !== undefined) return ruleNumber;
-    const name = `${context.resourceId}\n${context.rule}`;
-    ruleNumber = this.ruleNumbers.get(name);
-    if (ruleNumber === undefined) {
-      if (this.ruleNumbers.size >= 4 * this.maxKeys) this.forgetUnlistedRules();
-      ruleNumber = this.nextRuleNumber++;
-      this.ruleNumbers.set(name, ruleNumber);
-      this.ruleNames.set(ruleNumber, { resource: context.resourceId, rule: context.rule });
-    }
-    if (this.ruleOfContext.size >= 65_536) this.ruleOfContext.clear();
-    this.ruleOfContext.set(context, ruleNumber);
-    return ruleNumber;
-  }
-
-  /** Bounds the rule names kept once the rules table is a summary: only listed rules keep theirs. */
-  private forgetUnlistedRules(): void {
-    const listed = new Set<number>();
-    for (const id of this.rules.ids()) listed.add(this.rules.keyWord(id, 0));
-    for (const [name, ruleNumber] of this.ruleNumbers) {
-      if (listed.has(ruleNumber)) continue;
-      this.ruleNumbers.delete(name);
-      this.ruleNames.delete(ruleNumber);
-    }
-    this.ruleOfContext.clear();
-    this.lastContext = undefined;
-    this.lastRuleId = -1;
   }
 
   private countAddresses(

@@ -80,9 +80,9 @@ export async function* readWindowBlob(service: BlobServiceClient, blob: WindowBl
   let azureRecords = 0;
   if (body !== undefined) {
     try {
-      for await (const chunk of body) {
-        reader.push(chunk as Buffer);
-        yield { records, source, azureRecords: reader.recordsRead - azureRecords, inputBytes: (chunk as Buffer).length };
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        reader.push(chunk);
+        yield { records, source, azureRecords: reader.recordsRead - azureRecords, inputBytes: chunk.length };
         azureRecords = reader.recordsRead;
         records.clear();
       }
@@ -123,8 +123,8 @@ async function dayPrefixes(client: ContainerClient, root: string, fromMs: number
   const days: string[] = [];
   const levels: { key: string; span: (parts: number[]) => [number, number] }[] = [
     { key: 'y', span: ([y]) => [Date.UTC(y!, 0), Date.UTC(y! + 1, 0)] },
-    { key: 'm', span: ([y, m]) => [Date.UTC(y!, m! - 1), Date.UTC(y!, m!)] },
-    { key: 'd', span: ([y, m, d]) => [Date.UTC(y!, m! - 1, d!), Date.UTC(y!, m! - 1, d! + 1)] },
+    { key: 'm', span: ([y, m]) => [Date.UTC(y!, m! - 1), Date.UTC(y!, m)] },
+    { key: 'd', span: ([y, m, d]) => [Date.UTC(y!, m! - 1, d), Date.UTC(y!, m! - 1, d! + 1)] },
   ];
   const descend = async (prefix: string, level: number, parts: number[]): Promise<void> => {
     const spec = levels[level];

@@ -21,7 +21,10 @@ const VNET: AzureContext = {
 /** Blank counts, as NSG v1, B and deny tuples have them. */
 const BLANK = { packetsForward: undefined, bytesForward: undefined, packetsReverse: undefined, bytesReverse: undefined };
 
-function report(flows: readonly FlowRecord[], options: { by?: RankMeasure; top?: number; maxKeys?: number; sinceMs?: number; untilMs?: number } = {}): FlowReport {
+function report(
+  flows: readonly FlowRecord[],
+  options: { by?: RankMeasure; top?: number; maxKeys?: number; sinceMs?: number; untilMs?: number } = {},
+): FlowReport {
   const aggregator = new ReportAggregator({ rankBy: options.by ?? 'bytes', maxKeys: options.maxKeys, sinceMs: options.sinceMs, untilMs: options.untilMs });
   // Two batches: the aggregator must carry its state across reused columns.
   const columns = new FlowColumns();
@@ -83,7 +86,17 @@ describe('report aggregation', () => {
         timeMs: T0,
         azure: VNET,
       }),
-      flow({ kind: 'vnet', state: 'deny', decision: 'deny', ...BLANK, src: '2001:db8::66', dst: 'fd12:0:0:1::4', protocol: 17, destinationPort: 5060, azure: VNET }),
+      flow({
+        kind: 'vnet',
+        state: 'deny',
+        decision: 'deny',
+        ...BLANK,
+        src: '2001:db8::66',
+        dst: 'fd12:0:0:1::4',
+        protocol: 17,
+        destinationPort: 5060,
+        azure: VNET,
+      }),
     ]);
     expect(r.totals).toMatchObject({ flows: 5, deniedFlows: 3, allowedFlows: 2, bytes: 0, packets: 0 });
     expect(r.flowStates).toEqual({ B: 2, C: 0, E: 0, D: 2, none: 1 });
@@ -113,7 +126,13 @@ describe('report aggregation', () => {
 
   it('writes IPv6 addresses in RFC 5952 form and keeps rules of different NSGs apart', () => {
     const r = report([
-      flow({ src: 'FD12:3456:789A:0001:0000:0000:0000:0004', dst: '2001:0db8:85a3:0000:0000:8a2e:0370:7334', bytesForward: 10, bytesReverse: 0, packetsReverse: 0 }),
+      flow({
+        src: 'FD12:3456:789A:0001:0000:0000:0000:0004',
+        dst: '2001:0db8:85a3:0000:0000:8a2e:0370:7334',
+        bytesForward: 10,
+        bytesReverse: 0,
+        packetsReverse: 0,
+      }),
       flow({ src: '10.0.0.4', dst: '10.0.0.9', bytesForward: 5, bytesReverse: 0, packetsReverse: 0, azure: OTHER_NSG }),
     ]);
     expect(r.topTalkers[0]).toMatchObject({ source: 'fd12:3456:789a:1::4', destination: '2001:db8:85a3::8a2e:370:7334', bytes: 10 });
@@ -125,7 +144,9 @@ describe('report aggregation', () => {
 
   it('counts a host talking to itself in one flow, with both roles', () => {
     const r = report([flow({ src: '10.0.0.4', dst: '10.0.0.4', packetsForward: 1, bytesForward: 100, packetsReverse: 2, bytesReverse: 50 })]);
-    expect(r.topHosts).toEqual([{ address: '10.0.0.4', bytes: 300, packets: 6, flows: 1, bytesSent: 150, bytesReceived: 150, packetsSent: 3, packetsReceived: 3 }]);
+    expect(r.topHosts).toEqual([
+      { address: '10.0.0.4', bytes: 300, packets: 6, flows: 1, bytesSent: 150, bytesReceived: 150, packetsSent: 3, packetsReceived: 3 },
+    ]);
   });
 
   it('ranks by --by, ties by the other measures and then by address text', () => {

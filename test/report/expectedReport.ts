@@ -6,6 +6,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access -- plain JSON.parse output, on purpose */
+
 export interface ExpectedTuple {
   readonly resource: string;
   readonly rule: string;
@@ -192,7 +194,12 @@ export function expectedReport(tuples: readonly ExpectedTuple[], by: (typeof ord
     deniedDestinations: byFlowsThenText([...deniedDestinations], (n) => n).map(([address, flows]) => ({ address, flows })),
     deniedPorts: [...deniedPorts.values()]
       .sort((a, b) => b.flows - a.flows || a.port - b.port || a.protocolNumber - b.protocolNumber)
-      .map((p) => ({ port: p.port, protocol: p.protocolNumber === 6 ? 'TCP' : p.protocolNumber === 17 ? 'UDP' : p.protocolNumber, protocolNumber: p.protocolNumber, flows: p.flows })),
+      .map((p) => ({
+        port: p.port,
+        protocol: p.protocolNumber === 6 ? 'TCP' : p.protocolNumber === 17 ? 'UDP' : p.protocolNumber,
+        protocolNumber: p.protocolNumber,
+        flows: p.flows,
+      })),
     rules: [...rules.values()]
       .sort(
         (a, b) =>

@@ -68,12 +68,19 @@ describe('nsg2ipfix report over Blob Storage', () => {
     };
     // h=08: outside. h=09: inside. h=10: a late record of 09:59:30 (inside) and one of 10:00:30 (outside).
     await blob(nsg, blobName(nsgRoot('WEB-NSG'), H9 - HOUR, mac), [nsgRecord('WEB-NSG', mac, H9 - HOUR + 60_000, 4)]);
-    const inH9 = await blob(nsg, blobName(nsgRoot('WEB-NSG'), H9, mac), [nsgRecord('WEB-NSG', mac, H9 + 60_000, 5), nsgRecord('WEB-NSG', mac, H9 + 120_000, 3)]);
+    const inH9 = await blob(nsg, blobName(nsgRoot('WEB-NSG'), H9, mac), [
+      nsgRecord('WEB-NSG', mac, H9 + 60_000, 5),
+      nsgRecord('WEB-NSG', mac, H9 + 120_000, 3),
+    ]);
     const late = nsgRecord('WEB-NSG', mac, H9 + HOUR - 30_000, 2);
     await blob(nsg, blobName(nsgRoot('WEB-NSG'), H9 + HOUR, mac), [late, nsgRecord('WEB-NSG', mac, H9 + HOUR + 30_000, 6)]);
     const inDb = await blob(nsg, blobName(nsgRoot('DB-NSG'), H9, '000D3AF80000'), [nsgRecord('DB-NSG', '000D3AF80000', H9 + 300_000, 7)]);
-    const inVnet = await blob(vnet, blobName(vnetRoot('DEMO-VNET-FLOWLOG'), H9, '000D3A1B2C3D'), [vnetRecord('DEMO-VNET-FLOWLOG', '000D3A1B2C3D', H9 + 90_000, 4)]);
-    await blob(vnet, blobName(vnetRoot('DEMO-VNET-FLOWLOG'), H9 + 3 * HOUR, '000D3A1B2C3D'), [vnetRecord('DEMO-VNET-FLOWLOG', '000D3A1B2C3D', H9 + 3 * HOUR, 9)]);
+    const inVnet = await blob(vnet, blobName(vnetRoot('DEMO-VNET-FLOWLOG'), H9, '000D3A1B2C3D'), [
+      vnetRecord('DEMO-VNET-FLOWLOG', '000D3A1B2C3D', H9 + 90_000, 4),
+    ]);
+    await blob(vnet, blobName(vnetRoot('DEMO-VNET-FLOWLOG'), H9 + 3 * HOUR, '000D3A1B2C3D'), [
+      vnetRecord('DEMO-VNET-FLOWLOG', '000D3A1B2C3D', H9 + 3 * HOUR, 9),
+    ]);
 
     const before = await accountState(azurite.service);
     const cwd = mkdtempSync(join(tmpdir(), 'nsg2ipfix-report-cwd-'));

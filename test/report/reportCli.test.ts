@@ -62,7 +62,7 @@ describe('nsg2ipfix report', () => {
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stdout.trimEnd().split('\r\n');
     expect(lines[0]).toBe(CSV_COLUMNS.join(','));
-    const rows = lines.slice(1).map((line) => Object.fromEntries(line.split(',').map((value, i) => [CSV_COLUMNS[i], value])));
+    const rows = lines.slice(1).map((line) => Object.fromEntries(line.split(',').map((value, i) => [CSV_COLUMNS[i], value])) as Record<string, string>);
     const talkers = rows.filter((r) => r['list'] === 'topTalkers');
     expect(talkers).toHaveLength(10);
     expect(talkers.map((r) => [r['source'], r['destination'], Number(r['bytes']), Number(r['packets']), Number(r['flows'])])).toEqual(
@@ -76,7 +76,17 @@ describe('nsg2ipfix report', () => {
   it('prints tables by default', async () => {
     const result = await runCli(['report', SAMPLES, '--by', 'packets']);
     expect(result.code, result.stderr).toBe(0);
-    for (const title of ['Top talkers by packets', 'Top hosts by packets', 'Denied sources', 'Denied destinations', 'Denied destination ports', 'Rule hits', 'Traffic by direction', 'Traffic per hour (UTC)', 'Flow states']) {
+    for (const title of [
+      'Top talkers by packets',
+      'Top hosts by packets',
+      'Denied sources',
+      'Denied destinations',
+      'Denied destination ports',
+      'Rule hits',
+      'Traffic by direction',
+      'Traffic per hour (UTC)',
+      'Flow states',
+    ]) {
       expect(result.stdout).toContain(title);
     }
     expect(result.stdout).toContain(`flows ${expected.totals.flows} (${expected.totals.deniedFlows} denied)`);
@@ -121,7 +131,7 @@ describe('nsg2ipfix report', () => {
     [['report'], /nothing to report on/],
     [['report', SAMPLES, '--account-url', 'https://example.invalid'], /either paths or --account-url/],
   ])('exits 2 with one line for a user error: %j', async (args, message) => {
-    const result = await runCli(args as string[], { env: { NSG2IPFIX_ACCOUNT_URL: '', NSG2IPFIX_CONNECTION_STRING: '' } });
+    const result = await runCli(args, { env: { NSG2IPFIX_ACCOUNT_URL: '', NSG2IPFIX_CONNECTION_STRING: '' } });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
@@ -132,7 +142,12 @@ describe('nsg2ipfix report', () => {
     const dir = tempDir();
     const hostile = join(dir, 'logs');
     mkdirSync(hostile);
-    const log = JSON.parse(readFileSync(jsonFiles(SAMPLES).find((f) => f.includes('WEB-NSG'))!, 'utf8')) as { records: { properties: { flows: { rule: string }[] } }[] };
+    const log = JSON.parse(
+      readFileSync(
+        jsonFiles(SAMPLES).find((f) => f.includes('WEB-NSG'))!,
+        'utf8',
+      ),
+    ) as { records: { properties: { flows: { rule: string }[] } }[] };
     log.records[0]!.properties.flows[0]!.rule = '</script><script>alert(1)</script><img src=x onerror=alert(2)>';
     writeFileSync(join(hostile, 'PT1H.json'), JSON.stringify(log));
     const html = join(dir, 'report.html');

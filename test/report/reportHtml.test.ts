@@ -51,28 +51,25 @@ async function openReport(file: string) {
   });
   const url = pathToFileURL(file).href;
   await page.goto(url, { waitUntil: 'load' });
-  const charts = await page.evaluate(() => {
-    const ChartJs = (window as unknown as { Chart: { getChart(c: HTMLCanvasElement): { data: { labels: string[]; datasets: { label: string; data: number[] }[] } } | undefined } })
-      .Chart;
-    return [...document.querySelectorAll('canvas')].map((canvas) => {
-      const chart = ChartJs.getChart(canvas);
-      const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-      let painted = 0;
-      for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) painted++;
-      return {
-        id: canvas.id,
-        labels: chart?.data.labels ?? [],
-        datasets: (chart?.data.datasets ?? []).map((d) => ({ label: d.label, data: d.data })),
-        paintedPixels: painted,
-      };
-    });
-  });
-  const tables = await page.evaluate(() =>
-    Object.fromEntries([...document.querySelectorAll('section')].map((s) => [s.id, [...s.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent))])),
-  );
-  const images = await page.evaluate(() => document.querySelectorAll('img').length);
+  // Run in the page, as source text: this project's TypeScript has no DOM types.
+  const charts = (await page.evaluate(`[...document.querySelectorAll('canvas')].map((canvas) => {
+    const chart = window.Chart.getChart(canvas);
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let painted = 0;
+    for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) painted++;
+    return {
+      id: canvas.id,
+      labels: chart ? chart.data.labels : [],
+      datasets: (chart ? chart.data.datasets : []).map((d) => ({ label: d.label, data: d.data })),
+      paintedPixels: painted,
+    };
+  })`)) as DrawnChart[];
+  const tables = (await page.evaluate(
+    `Object.fromEntries([...document.querySelectorAll('section')].map((s) => [s.id, [...s.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent))]))`,
+  )) as Record<string, string[][]>;
+  const images = (await page.evaluate(`document.querySelectorAll('img').length`)) as number;
   await page.close();
-  return { charts: charts as DrawnChart[], tables: tables as Record<string, string[][]>, images, problems, otherRequests: requests.filter((r) => r !== url) };
+  return { charts, tables, images, problems, otherRequests: requests.filter((r) => r !== url) };
 }
 
 describe.skipIf(!chromiumAvailable() && !required)('the HTML report in Chromium', () => {
@@ -123,7 +120,12 @@ describe.skipIf(!chromiumAvailable() && !required)('the HTML report in Chromium'
   it('shows text from the logs as text: a hostile rule name runs nothing', async () => {
     const logs = join(scratch, 'hostile');
     mkdirSync(logs, { recursive: true });
-    const log = JSON.parse(readFileSync(jsonFiles(SAMPLES).find((f) => f.includes('WEB-NSG'))!, 'utf8')) as { records: { properties: { flows: { rule: string }[] } }[] };
+    const log = JSON.parse(
+      readFileSync(
+        jsonFiles(SAMPLES).find((f) => f.includes('WEB-NSG'))!,
+        'utf8',
+      ),
+    ) as { records: { properties: { flows: { rule: string }[] } }[] };
     log.records[0]!.properties.flows[0]!.rule = HOSTILE_RULE;
     writeFileSync(join(logs, 'PT1H.json'), JSON.stringify(log));
     const html = join(scratch, 'hostile.html');
