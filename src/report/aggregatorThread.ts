@@ -7,10 +7,12 @@ import type { ResultOptions } from './reportResult.js';
 import { packRows, RuleNumbers } from './reportRows.js';
 
 /**
- * The report's counting on a thread of its own: this thread reads and parses the logs, packs each
- * batch's rows into a buffer (a few memory copies) and hands it over; the aggregating thread
- * counts. Parsing and counting then take two cores instead of one after the other, as `replay`
- * parses on one thread and encodes on another.
+ * The report's counting on a thread of its own: this thread reads and parses the logs and packs
+ * each batch's rows into a shared buffer (a few memory copies); the aggregating thread counts.
+ * Parsing and counting then take two cores instead of one after the other, as `replay` parses on
+ * one thread and encodes on another. (Two counting threads, pairs on one and the rest on the
+ * other, were slower on the project's 2-core machines: a third busy thread and a second isolate's
+ * memory cost more than they saved.)
  */
 
 /**
@@ -28,24 +30,25 @@ export class AggregatorThread {
   /** Tuples handed over so far (for progress). */
   tuples = 0;
   private readonly rules = new RuleNumbers();
-  private readonly spares: ArrayBuffer[] = [];
-  private inFlight = 0;
+  private readonly buffers: SharedArrayBuffer[] = [];
+  /** Per buffer: whether the aggregating thread still reads it. */
+  private readonly busy: boolean[] = [];
   private readonly waiting: (() => void)[] = [];
   private failure: Error | undefined;
   private onReport: ((report: FlowReport) => void) | undefined;
+  private onFailure: ((error: Error) => void) | undefined;
 
   private constructor(private readonly worker: Worker) {
     worker.on('message', (message: FromAggregator) => {
       if (message.kind === 'done') {
-        this.inFlight--;
-        this.spares.push(message.buffer);
+        this.busy[message.index] = false;
         this.waiting.shift()?.();
       } else this.onReport?.(message.report);
     });
     const fail = (error: Error) => {
       this.failure ??= error;
       for (const wake of this.waiting.splice(0)) wake();
-      this.onReport = undefined;
+      this.onFailure?.(error);
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`the aggregating thread stopped (exit code ${code})`)));
@@ -58,12 +61,18 @@ export class AggregatorThread {
   /** Hands the rows of `flows` over; resolves once the columns may be reused. */
   async add(flows: FlowColumns): Promise<void> {
     if (flows.length === 0) return;
-    while (this.inFlight >= MAX_IN_FLIGHT && this.failure === undefined) await new Promise<void>((wake) => this.waiting.push(wake));
+    let index = this.busy.indexOf(false);
+    while (index < 0 && this.buffers.length >= MAX_IN_FLIGHT && this.failure === undefined) {
+      await new Promise<void>((wake) => this.waiting.push(wake));
+      index = this.busy.indexOf(false);
+    }
     if (this.failure !== undefined) throw this.failure;
-    const { buffer, length } = packRows(flows, 0, flows.length, this.rules, this.spares.pop());
-    this.inFlight++;
+    if (index < 0) index = this.buffers.push(new SharedArrayBuffer(0)) - 1;
+    const { buffer, length } = packRows(flows, 0, flows.length, this.rules, this.buffers[index]);
+    this.buffers[index] = buffer;
+    this.busy[index] = true;
     this.tuples += length;
-    this.worker.postMessage({ kind: 'rows', buffer, length, names: this.rules.takeNew() } satisfies ToAggregator, [buffer]);
+    this.worker.postMessage({ kind: 'rows', buffer, index, length, names: this.rules.takeNew() } satisfies ToAggregator);
   }
 
   /** The report, once every row handed over is counted; the thread then ends. */
@@ -71,8 +80,7 @@ export class AggregatorThread {
     if (this.failure !== undefined) throw this.failure;
     const report = new Promise<FlowReport>((resolve, reject) => {
       this.onReport = resolve;
-      this.worker.once('error', reject);
-      this.worker.once('exit', () => reject(this.failure ?? new Error('the aggregating thread stopped')));
+      this.onFailure = reject;
     });
     this.worker.postMessage({ kind: 'finish', result, input } satisfies ToAggregator);
     try {

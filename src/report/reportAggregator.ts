@@ -32,9 +32,6 @@ export interface AggregatorOptions {
 }
 
 // Value columns of the tables (the ranking measure is the table's weight).
-export const PAIR_BYTES = 0;
-export const PAIR_PACKETS = 1;
-export const PAIR_FLOWS = 2;
 export const HOST_BYTES_SENT = 0;
 export const HOST_BYTES_RECEIVED = 1;
 export const HOST_PACKETS_SENT = 2;
@@ -50,6 +47,12 @@ export const HOUR_PACKETS = 2;
 export const DIRECTION_STRIDE = 4;
 
 const HOUR_MS = 3_600_000;
+/**
+ * Keys a staging table holds before it is drained into its large table (32,768 slots, about 2 MB:
+ * mostly within the CPU caches, where the large tables are not; a larger drain sweeps the large
+ * table more densely).
+ */
+const STAGED_KEYS = 16_384;
 /** Marks a port key word as used (word 0 of a key is never 0): protocol << 16 | port fits below. */
 const PORT_KEY_TAG = 1 << 24;
 const RANK_BYTES = 0;
@@ -61,8 +64,13 @@ export class ReportAggregator {
   readonly maxKeys: number;
   readonly sinceMs: number;
   readonly untilMs: number;
-  /** Address pairs: family, source words 0-3, destination words 0-3. */
+  /**
+   * Address pairs: family, source words 0-3, destination words 0-3. The weight is the ranking
+   * measure, the two values the other two measures (see pairColumns): 64 bytes a slot, one cache line.
+   */
   readonly pairs: WordKeyTable;
+  /** The value column of each measure (bytes, packets, flows) in `pairs`; -1 for the ranked one (the weight). */
+  readonly pairColumns: readonly number[];
   /** Addresses: family, words 0-3. */
   readonly hosts: WordKeyTable;
   readonly deniedSources: WordKeyTable;
@@ -92,6 +100,12 @@ export class ReportAggregator {
   lastTimeMs = -Infinity;
 
   private readonly rank: number;
+  private readonly pairBytesColumn: number;
+  private readonly pairPacketsColumn: number;
+  private readonly pairFlowsColumn: number;
+  /** Staging tables in front of `pairs` and `hosts` (see WordKeyTable.drainInto). */
+  private readonly stagedPairs: WordKeyTable;
+  private readonly stagedHosts: WordKeyTable;
   private readonly ruleNames = new Map<number, RuleName>();
   /** Numbers the rules of rows given as FlowColumns (addRows). */
   private ruleNumbering: RuleNumbers | undefined;
@@ -109,13 +123,18 @@ export class ReportAggregator {
     const maxKeys = (this.maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS);
     this.sinceMs = options.sinceMs ?? -Infinity;
     this.untilMs = options.untilMs ?? Infinity;
-    this.pairs = new WordKeyTable(9, 3, maxKeys);
+    this.pairs = new WordKeyTable(9, 2, maxKeys);
+    const others = [0, 1, 2].filter((m) => m !== this.rank);
+    this.pairColumns = [0, 1, 2].map((m) => others.indexOf(m));
+    [this.pairBytesColumn, this.pairPacketsColumn, this.pairFlowsColumn] = this.pairColumns as [number, number, number];
     this.hosts = new WordKeyTable(5, 5, maxKeys);
     this.deniedSources = new WordKeyTable(5, 0, maxKeys);
     this.deniedDestinations = new WordKeyTable(5, 0, maxKeys);
     this.deniedPorts = new WordKeyTable(1, 0, maxKeys);
     this.rules = new WordKeyTable(1, 3, maxKeys);
     this.hours = new WordKeyTable(2, 3, maxKeys);
+    this.stagedPairs = WordKeyTable.staging(9, 2, STAGED_KEYS);
+    this.stagedHosts = WordKeyTable.staging(5, 5, STAGED_KEYS);
   }
 
   /** The resource and rule of a rule number from the `rules` table. */
@@ -182,11 +201,19 @@ export class ReportAggregator {
       directions[d + 2] = directions[d + 2]! + bytes;
       directions[d + 3] = directions[d + 3]! + packets;
 
+      const ipv6 = (rowFlags & IPV6) !== 0;
+      // Each row adds at most two keys to a staging table: drain it before it could fill up.
+      if (this.stagedPairs.size >= STAGED_KEYS - 2) this.stagedPairs.drainInto(this.pairs);
+      if (this.stagedHosts.size >= STAGED_KEYS - 2) this.stagedHosts.drainInto(this.hosts);
+      this.countPairs(addresses, i * ADDRESS_WORDS, ipv6, packetsForward, bytesForward, packetsReverse, bytesReverse);
       this.countHour(time, denied, bytes, packets);
       this.countRule(ruleNumbers[i]!, denied, bytes, packets);
-      this.countAddresses(addresses, i * ADDRESS_WORDS, (rowFlags & IPV6) !== 0, packetsForward, bytesForward, packetsReverse, bytesReverse);
-      if (denied !== 0) this.countDenied(addresses, i * ADDRESS_WORDS, (rowFlags & IPV6) !== 0, (protocols[i]! << 16) | ports[i * 2 + 1]!);
+      this.countHosts(addresses, i * ADDRESS_WORDS, ipv6, packetsForward, bytesForward, packetsReverse, bytesReverse);
+      if (denied !== 0) this.countDenied(addresses, i * ADDRESS_WORDS, ipv6, (protocols[i]! << 16) | ports[i * 2 + 1]!);
     }
+    // The large tables are complete after every call: a report may be taken at any point.
+    this.stagedPairs.drainInto(this.pairs);
+    this.stagedHosts.drainInto(this.hosts);
   }
 
   private weightOf(bytes: number, packets: number, flows: number): number {
@@ -237,7 +264,7 @@ export class ReportAggregator {
     data[v + RULE_PACKETS] = data[v + RULE_PACKETS]! + packets;
   }
 
-  private countAddresses(
+  private countPairs(
     addresses: Int32Array,
     a: number,
     ipv6: boolean,
@@ -256,7 +283,7 @@ export class ReportAggregator {
     const d2 = ipv6 ? addresses[a + 6]! : 0;
     const d3 = ipv6 ? addresses[a + 7]! : 0;
 
-    const pairs = this.pairs;
+    const pairs = this.stagedPairs;
     const pairKey = pairs.key;
     pairKey[0] = family;
     pairKey[1] = s0;
@@ -271,9 +298,7 @@ export class ReportAggregator {
     if (id >= 0) {
       const data = pairs.data;
       const v = id * pairs.stride + pairs.valueStart;
-      data[v + PAIR_BYTES] = data[v + PAIR_BYTES]! + bytesForward;
-      data[v + PAIR_PACKETS] = data[v + PAIR_PACKETS]! + packetsForward;
-      data[v + PAIR_FLOWS] = data[v + PAIR_FLOWS]! + 1;
+      this.countPair(data, v, bytesForward, packetsForward, 1);
     }
     if (bytesReverse > 0 || packetsReverse > 0) {
       pairKey[1] = d0;
@@ -288,12 +313,40 @@ export class ReportAggregator {
       if (id >= 0) {
         const data = pairs.data;
         const v = id * pairs.stride + pairs.valueStart;
-        data[v + PAIR_BYTES] = data[v + PAIR_BYTES]! + bytesReverse;
-        data[v + PAIR_PACKETS] = data[v + PAIR_PACKETS]! + packetsReverse;
+        this.countPair(data, v, bytesReverse, packetsReverse, 0);
       }
     }
+  }
 
-    const hosts = this.hosts;
+  /** Adds the measures that are not the weight to a pair's values at `v`. */
+  private countPair(data: Float64Array, v: number, bytes: number, packets: number, flows: number): void {
+    const b = this.pairBytesColumn;
+    const p = this.pairPacketsColumn;
+    const f = this.pairFlowsColumn;
+    if (b >= 0) data[v + b] = data[v + b]! + bytes;
+    if (p >= 0) data[v + p] = data[v + p]! + packets;
+    if (f >= 0) data[v + f] = data[v + f]! + flows;
+  }
+
+  private countHosts(
+    addresses: Int32Array,
+    a: number,
+    ipv6: boolean,
+    packetsForward: number,
+    bytesForward: number,
+    packetsReverse: number,
+    bytesReverse: number,
+  ): void {
+    const family = ipv6 ? 6 : 4;
+    const s0 = addresses[a]!;
+    const d0 = addresses[a + 4]!;
+    const s1 = ipv6 ? addresses[a + 1]! : 0;
+    const s2 = ipv6 ? addresses[a + 2]! : 0;
+    const s3 = ipv6 ? addresses[a + 3]! : 0;
+    const d1 = ipv6 ? addresses[a + 5]! : 0;
+    const d2 = ipv6 ? addresses[a + 6]! : 0;
+    const d3 = ipv6 ? addresses[a + 7]! : 0;
+    const hosts = this.stagedHosts;
     const hostKey = hosts.key;
     const bytes = bytesForward + bytesReverse;
     const packets = packetsForward + packetsReverse;
@@ -302,7 +355,7 @@ export class ReportAggregator {
     hostKey[2] = s1;
     hostKey[3] = s2;
     hostKey[4] = s3;
-    id = hosts.add(this.weightOf(bytes, packets, 1));
+    let id = hosts.add(this.weightOf(bytes, packets, 1));
     if (id >= 0) this.countHost(id, bytesForward, bytesReverse, packetsForward, packetsReverse, 1);
     const same = s0 === d0 && s1 === d1 && s2 === d2 && s3 === d3;
     if (!same) {
@@ -318,7 +371,7 @@ export class ReportAggregator {
   }
 
   private countHost(id: number, bytesSent: number, bytesReceived: number, packetsSent: number, packetsReceived: number, flows: number): void {
-    const hosts = this.hosts;
+    const hosts = this.stagedHosts;
     const data = hosts.data;
     const v = id * hosts.stride + hosts.valueStart;
     data[v + HOST_BYTES_SENT] = data[v + HOST_BYTES_SENT]! + bytesSent;

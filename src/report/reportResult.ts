@@ -12,9 +12,6 @@ import {
   HOUR_BYTES,
   HOUR_DENIED,
   HOUR_PACKETS,
-  PAIR_BYTES,
-  PAIR_FLOWS,
-  PAIR_PACKETS,
   type ReportAggregator,
   RULE_BYTES,
   RULE_DENIED,
@@ -47,7 +44,7 @@ export function reportResult(aggregator: ReportAggregator, options: ResultOption
   // The ranking measure of an entry is its weight (Space-Saving's estimate once approximate); the
   // other measures come from its values.
   const ranked = rankIndex(by);
-  const pairColumns = [PAIR_BYTES, PAIR_PACKETS, PAIR_FLOWS];
+  const pairColumns = aggregator.pairColumns;
   const pairMeasure = (id: number, measure: number): number => (measure === ranked ? pairs.weightOf(id) : pairs.valueOf(id, pairColumns[measure]!));
   const topTalkers: TalkerPair[] = topIds(pairs, top, measureOrder(by), pairMeasure, (id) => `${addressText(pairs, id, 1)} ${addressText(pairs, id, 5)}`).map(
     (id) => ({

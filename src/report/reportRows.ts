@@ -76,12 +76,18 @@ export class RuleNumbers {
 const ROW_BYTES = 8 + 32 + 32 + 4 + 4 + 3;
 
 /**
- * Copies rows [from, to) of `flows` into one buffer (reusing `spare` when it is large enough),
- * for transfer to another thread.
+ * Copies rows [from, to) of `flows` into one shared buffer (reusing `spare` when it is large
+ * enough), which other threads then read.
  */
-export function packRows(flows: FlowColumns, from: number, to: number, rules: RuleNumbers, spare?: ArrayBuffer): { buffer: ArrayBuffer; length: number } {
+export function packRows(
+  flows: FlowColumns,
+  from: number,
+  to: number,
+  rules: RuleNumbers,
+  spare?: SharedArrayBuffer,
+): { buffer: SharedArrayBuffer; length: number } {
   const length = to - from;
-  const buffer = spare !== undefined && spare.byteLength >= length * ROW_BYTES ? spare : new ArrayBuffer(Math.max(length, 1024) * ROW_BYTES);
+  const buffer = spare !== undefined && spare.byteLength >= length * ROW_BYTES ? spare : new SharedArrayBuffer(Math.max(length, 1024) * ROW_BYTES);
   const rows = viewRows(buffer, length);
   rows.times.set(flows.times.subarray(from, to));
   rows.counts.set(flows.counts.subarray(from * 4, to * 4));
@@ -97,7 +103,7 @@ export function packRows(flows: FlowColumns, from: number, to: number, rules: Ru
 }
 
 /** The rows of a buffer packRows filled (capacity from its size). */
-export function viewRows(buffer: ArrayBuffer, length: number): ReportRows {
+export function viewRows(buffer: ArrayBufferLike, length: number): ReportRows {
   const capacity = Math.floor(buffer.byteLength / ROW_BYTES);
   let offset = 0;
   const take = <T>(make: (offset: number, count: number) => T, count: number, bytesEach: number): T => {
