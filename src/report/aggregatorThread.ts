@@ -2,17 +2,18 @@ import { Worker } from 'node:worker_threads';
 import type { FlowColumns } from '../flow/flowColumns.js';
 import type { FromAggregator, ToAggregator } from './aggregatorWorker.js';
 import type { FlowReport } from './flowReport.js';
-import type { AggregatorOptions } from './reportAggregator.js';
-import type { ResultOptions } from './reportResult.js';
-import { packRows, RuleNumbers } from './reportRows.js';
+import { type AggregatorOptions, ReportAggregator } from './reportAggregator.js';
+import { reportResult, type ResultOptions } from './reportResult.js';
+import { packRows } from './reportRows.js';
 
 /**
- * The report's counting on a thread of its own: this thread reads and parses the logs and packs
- * each batch's rows into a shared buffer (a few memory copies); the aggregating thread counts.
- * Parsing and counting then take two cores instead of one after the other, as `replay` parses on
- * one thread and encodes on another. (Two counting threads, pairs on one and the rest on the
- * other, were slower on the project's 2-core machines: a third busy thread and a second isolate's
- * memory cost more than they saved.)
+ * The report's counting on two threads: the address pairs (the largest table, with the most
+ * updates) on a thread of their own, everything else (hosts, denies, rules, hours, totals) here,
+ * between reading batches. Each batch's rows are copied into a shared buffer for the pairs thread
+ * (a few memory copies). Counting costs more than parsing (hash table updates in tables too large
+ * for the CPU caches): counting all of it on one other thread left this one idle most of the time
+ * and the report slower than `replay`, which parses here and encodes on another thread; a third
+ * thread cost more than it saved on the project's 2-core machines.
  */
 
 /**
@@ -27,18 +28,22 @@ const WORKER_URL = import.meta.url.endsWith('.ts')
 const MAX_IN_FLIGHT = 4;
 
 export class AggregatorThread {
-  /** Tuples handed over so far (for progress). */
+  /** Tuples counted so far (for progress). */
   tuples = 0;
-  private readonly rules = new RuleNumbers();
+  private readonly local: ReportAggregator;
   private readonly buffers: SharedArrayBuffer[] = [];
-  /** Per buffer: whether the aggregating thread still reads it. */
+  /** Per buffer: whether the pairs thread still reads it. */
   private readonly busy: boolean[] = [];
   private readonly waiting: (() => void)[] = [];
   private failure: Error | undefined;
   private onReport: ((report: FlowReport) => void) | undefined;
   private onFailure: ((error: Error) => void) | undefined;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    options: AggregatorOptions,
+  ) {
+    this.local = new ReportAggregator({ ...options, tables: 'others' });
     worker.on('message', (message: FromAggregator) => {
       if (message.kind === 'done') {
         this.busy[message.index] = false;
@@ -55,10 +60,10 @@ export class AggregatorThread {
   }
 
   static start(options: AggregatorOptions): AggregatorThread {
-    return new AggregatorThread(new Worker(WORKER_URL, { workerData: { options } }));
+    return new AggregatorThread(new Worker(WORKER_URL, { workerData: { options: { ...options, tables: 'pairs' } } }), options);
   }
 
-  /** Hands the rows of `flows` over; resolves once the columns may be reused. */
+  /** Counts the rows of `flows`; resolves once the columns may be reused. */
   async add(flows: FlowColumns): Promise<void> {
     if (flows.length === 0) return;
     let index = this.busy.indexOf(false);
@@ -68,31 +73,42 @@ export class AggregatorThread {
     }
     if (this.failure !== undefined) throw this.failure;
     if (index < 0) index = this.buffers.push(new SharedArrayBuffer(0)) - 1;
-    const { buffer, length } = packRows(flows, 0, flows.length, this.rules, this.buffers[index]);
+    const { buffer, length } = packRows(flows, 0, flows.length, undefined, this.buffers[index]);
     this.buffers[index] = buffer;
     this.busy[index] = true;
+    this.worker.postMessage({ kind: 'rows', buffer, index, length, names: [] } satisfies ToAggregator);
+    this.local.addRows(flows);
     this.tuples += length;
-    this.worker.postMessage({ kind: 'rows', buffer, index, length, names: this.rules.takeNew() } satisfies ToAggregator);
   }
 
-  /** The report, once every row handed over is counted; the thread then ends. */
+  /** The report, once every row is counted; the pairs thread then ends. */
   async finish(result: ResultOptions, input: { files: number; inputBytes: number; records: number }): Promise<FlowReport> {
     if (this.failure !== undefined) throw this.failure;
-    const report = new Promise<FlowReport>((resolve, reject) => {
+    const pairs = new Promise<FlowReport>((resolve, reject) => {
       this.onReport = resolve;
       this.onFailure = reject;
     });
     this.worker.postMessage({ kind: 'finish', result, input } satisfies ToAggregator);
+    this.local.files = input.files;
+    this.local.inputBytes = input.inputBytes;
+    this.local.records = input.records;
+    const others = reportResult(this.local, result);
     try {
-      return await report;
+      return mergeReports(await pairs, others);
     } finally {
       await this.close();
     }
   }
 
-  /** Stops the thread (idempotent). */
+  /** Stops the pairs thread (idempotent). */
   async close(): Promise<void> {
     this.worker.removeAllListeners('exit');
     await this.worker.terminate();
   }
+}
+
+/** The top talkers of the pairs thread into the report of the rest. */
+function mergeReports(pairs: FlowReport, others: FlowReport): FlowReport {
+  const approximations = [...pairs.approximations.filter((a) => a.list === 'topTalkers'), ...others.approximations.filter((a) => a.list !== 'topTalkers')];
+  return { ...others, topTalkers: pairs.topTalkers, approximate: approximations.length > 0, approximations };
 }

@@ -29,6 +29,11 @@ export interface AggregatorOptions {
   /** Only tuples with sinceMs <= time < untilMs are counted (epoch ms; open when absent). */
   readonly sinceMs?: number;
   readonly untilMs?: number;
+  /**
+   * Which tables to fill: all, only the address pairs, or all but the pairs (two aggregators on two
+   * threads share the work, see aggregatorThread.ts; both count the totals).
+   */
+  readonly tables?: 'all' | 'pairs' | 'others';
 }
 
 // Value columns of the tables (the ranking measure is the table's weight).
@@ -100,6 +105,8 @@ export class ReportAggregator {
   lastTimeMs = -Infinity;
 
   private readonly rank: number;
+  private readonly countsPairs: boolean;
+  private readonly countsOthers: boolean;
   private readonly pairBytesColumn: number;
   private readonly pairPacketsColumn: number;
   private readonly pairFlowsColumn: number;
@@ -123,6 +130,8 @@ export class ReportAggregator {
     const maxKeys = (this.maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS);
     this.sinceMs = options.sinceMs ?? -Infinity;
     this.untilMs = options.untilMs ?? Infinity;
+    this.countsPairs = options.tables !== 'others';
+    this.countsOthers = options.tables !== 'pairs';
     this.pairs = new WordKeyTable(9, 2, maxKeys);
     const others = [0, 1, 2].filter((m) => m !== this.rank);
     this.pairColumns = [0, 1, 2].map((m) => others.indexOf(m));
@@ -205,7 +214,8 @@ export class ReportAggregator {
       // Each row adds at most two keys to a staging table: drain it before it could fill up.
       if (this.stagedPairs.size >= STAGED_KEYS - 2) this.stagedPairs.drainInto(this.pairs);
       if (this.stagedHosts.size >= STAGED_KEYS - 2) this.stagedHosts.drainInto(this.hosts);
-      this.countPairs(addresses, i * ADDRESS_WORDS, ipv6, packetsForward, bytesForward, packetsReverse, bytesReverse);
+      if (this.countsPairs) this.countPairs(addresses, i * ADDRESS_WORDS, ipv6, packetsForward, bytesForward, packetsReverse, bytesReverse);
+      if (!this.countsOthers) continue;
       this.countHour(time, denied, bytes, packets);
       this.countRule(ruleNumbers[i]!, denied, bytes, packets);
       this.countHosts(addresses, i * ADDRESS_WORDS, ipv6, packetsForward, bytesForward, packetsReverse, bytesReverse);

@@ -77,13 +77,13 @@ const ROW_BYTES = 8 + 32 + 32 + 4 + 4 + 3;
 
 /**
  * Copies rows [from, to) of `flows` into one shared buffer (reusing `spare` when it is large
- * enough), which other threads then read.
+ * enough), which other threads then read; their rule numbers too when `rules` is given.
  */
 export function packRows(
   flows: FlowColumns,
   from: number,
   to: number,
-  rules: RuleNumbers,
+  rules: RuleNumbers | undefined,
   spare?: SharedArrayBuffer,
 ): { buffer: SharedArrayBuffer; length: number } {
   const length = to - from;
@@ -96,9 +96,11 @@ export function packRows(
   rows.flags.set(flows.flags.subarray(from, to));
   rows.states.set(flows.states.subarray(from, to));
   rows.protocols.set(flows.protocols.subarray(from, to));
-  const contexts = flows.contexts;
-  const ruleNumbers = rows.ruleNumbers;
-  for (let i = from; i < to; i++) ruleNumbers[i - from] = rules.numberOf(contexts[i]!);
+  if (rules !== undefined) {
+    const contexts = flows.contexts;
+    const ruleNumbers = rows.ruleNumbers;
+    for (let i = from; i < to; i++) ruleNumbers[i - from] = rules.numberOf(contexts[i]!);
+  }
   return { buffer, length };
 }
 
