@@ -17,8 +17,8 @@ import { WordKeyTable } from './wordKeyTable.js';
  */
 
 /**
- * Distinct keys per table counted exactly: three quarters of 2^18 slots, about 19 MB for each of
- * the two largest tables (72 bytes a slot), so a month of logs stays well under 300 MB.
+ * Distinct keys per table counted exactly: three quarters of 2^18 slots, 16 to 19 MB for each of
+ * the two largest tables (64 and 72 bytes a slot), so a month of logs stays well under 300 MB.
  */
 export const DEFAULT_MAX_KEYS = 196_608;
 
@@ -156,7 +156,7 @@ export class ReportAggregator {
     for (const [ruleNumber, name] of names) this.ruleNames.set(ruleNumber, name);
   }
 
-  /** Counts the rows of `flows` (tests, and callers on one thread). The columns may be reused after. */
+  /** Counts the rows of `flows`. The columns may be reused after. */
   addRows(flows: FlowColumns): void {
     const numbering = (this.ruleNumbering ??= new RuleNumbers());
     if (this.scratchRules.length < flows.length) this.scratchRules = new Int32Array(flows.length * 2);

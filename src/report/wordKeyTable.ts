@@ -95,12 +95,9 @@ export class WordKeyTable {
     if (found >= 0) {
       const data = this.data;
       const at = found * this.stride + this.weightStart;
+      // The heap is not touched: its copy of this weight is now low, which settleRoot repairs
+      // when (and only if) the entry reaches the root.
       data[at] = data[at]! + weight;
-      if (this.heap !== undefined && weight !== 0) {
-        const place = this.heapPlace![found]!;
-        this.heapWeights![place] = data[at]!;
-        this.siftDown(place);
-      }
       return found;
     }
     if (this.size < this.maxKeys) {
@@ -205,7 +202,9 @@ export class WordKeyTable {
 
   /** The smallest weight a key outside the table may have had (0 while exact). */
   get threshold(): number {
-    return this.heap === undefined || this.size === 0 ? 0 : this.weightOf(this.heap[0]!);
+    if (this.heap === undefined || this.size === 0) return 0;
+    this.settleRoot();
+    return this.weightOf(this.heap[0]!);
   }
 
   /** The largest `error` of any entry. */
@@ -303,6 +302,7 @@ export class WordKeyTable {
 
   /** Space-Saving: the lightest entry gives its place to the new key, its weight becoming the error. */
   private replaceSmallest(hash: number, weight: number): number {
+    this.settleRoot();
     const victim = this.heap![0]!;
     const floor = this.weightOf(victim);
     this.remove(victim);
@@ -347,6 +347,23 @@ export class WordKeyTable {
    * Restores the heap below `place`. A 4-ary heap: half the levels of a binary one, and the four
    * children of a node share a cache line of the heap's own weights.
    */
+  /**
+   * Makes the root the entry of smallest weight. Weights only grow, and the heap keeps the weight
+   * each entry had when it was last placed: every copy is at most the entry's weight, so a root
+   * whose copy is current is the true minimum; a stale root is re-placed with its weight, and the
+   * next one looked at. Updates of monitored keys (most of them) then cost the heap nothing.
+   */
+  private settleRoot(): void {
+    const heap = this.heap!;
+    const weights = this.heapWeights!;
+    for (;;) {
+      const weight = this.weightOf(heap[0]!);
+      if (weights[0] === weight) return;
+      weights[0] = weight;
+      this.siftDown(0);
+    }
+  }
+
   private siftDown(place: number): void {
     const heap = this.heap!;
     const weights = this.heapWeights!;
