@@ -17,10 +17,10 @@ import { WordKeyTable } from './wordKeyTable.js';
  */
 
 /**
- * Distinct keys per table counted exactly: three quarters of 2^18 slots, 16 to 19 MB for each of
- * the two largest tables (64 and 72 bytes a slot), so a month of logs stays well under 300 MB.
+ * Distinct keys per table counted exactly: half of 2^18 slots, 16 to 19 MB for each of the two
+ * largest tables (64 and 72 bytes a slot), so a month of logs stays well under 300 MB.
  */
-export const DEFAULT_MAX_KEYS = 196_608;
+export const DEFAULT_MAX_KEYS = 131_072;
 
 export interface AggregatorOptions {
   readonly rankBy: RankMeasure;
