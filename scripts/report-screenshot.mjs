@@ -24,9 +24,13 @@ if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get insta
 const scratch = mkdtempSync(path.join(tmpdir(), 'nsg2ipfix-screenshot-'));
 try {
   const html = path.join(scratch, 'report.html');
-  execFileSync(process.execPath, [path.join(ROOT, 'bin', 'nsg2ipfix.js'), 'report', path.join(ROOT, 'samples'), '--html', html, '--quiet', '--output', 'json'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  execFileSync(
+    process.execPath,
+    [path.join(ROOT, 'bin', 'nsg2ipfix.js'), 'report', path.join(ROOT, 'samples'), '--html', html, '--quiet', '--output', 'json'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,

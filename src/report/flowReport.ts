@@ -75,7 +75,7 @@ export interface Approximation {
   readonly maxKeys: number;
   /** The largest overstatement of any listed entry's `rankedBy` measure. */
   readonly maxError: number;
-  /** A key not listed has a true `rankedBy` measure of at most this. */
+  /** A key the summary no longer holds has a true `rankedBy` measure of at most this. */
   readonly unlistedAtMost: number;
 }
 

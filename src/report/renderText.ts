@@ -91,7 +91,7 @@ export function renderReportText(report: FlowReport, nameOf?: NameOf): string {
 export function approximateNotice(report: FlowReport): string {
   const lists = report.approximations.map(
     (a) =>
-      `${a.list} (by ${a.rankedBy}: each value at most ${formatNumber(a.maxError)} too high; an unlisted key has at most ${formatNumber(a.unlistedAtMost)})`,
+      `${a.list} (by ${a.rankedBy}: each value at most ${formatNumber(a.maxError)} too high; a key the summary dropped has at most ${formatNumber(a.unlistedAtMost)})`,
   );
   return `APPROXIMATE: more distinct keys than counted exactly (${formatNumber(report.approximations[0]?.maxKeys ?? 0)} per list) in ${lists.join('; ')}`;
 }
