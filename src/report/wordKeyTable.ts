@@ -18,13 +18,17 @@
  * `valueCount` further values the caller adds to directly: `data[id * stride + valueStart + k]`.
  *
  * Exact mode holds up to `maxKeys` distinct keys. The first new key past that switches the table
- * for good to Space-Saving (Metwally, Agrawal, El Abbadi, "Efficient computation of frequent and
- * top-k elements in data streams", 2005), which keeps `maxKeys` entries: a new key takes the place
- * of the entry with the smallest weight and inherits that weight as its `error`. For every key
- * monitored, true weight <= weight <= true weight + error; a key not monitored has a true weight of
- * at most the smallest monitored weight (`threshold`), which is at most total weight / maxKeys, so
- * every key heavier than that is in the table. The other values of an entry only count the
- * updates since the key last entered the table (lower bounds).
+ * for good to Filtered Space-Saving (Homem and Carvalho, "Finding top-k elements in data streams",
+ * 2010), Space-Saving (Metwally, Agrawal, El Abbadi, 2005) with a filter in front: it keeps
+ * `maxKeys` entries, and an array of bucket counts `alpha` (by key hash) bounds the keys it does
+ * not hold. A new key adds its weight to its bucket while that stays at or below the smallest
+ * entry's weight; past that it takes the place of the smallest entry, with its bucket's count as
+ * its `error` and bucket + weight as its weight, and the entry it evicts leaves its weight in its
+ * own bucket. Invariants: for every key held, true weight <= weight <= true weight + error; for a
+ * key not held, true weight <= its bucket <= the smallest weight held (`threshold`). Plain
+ * Space-Saving replaces an entry for every new key; with the filter, keys seen once or twice with
+ * little weight (most of a month of logs) only touch their bucket. The other values of an entry
+ * only count the updates since the key last entered the table (lower bounds).
  */
 export class WordKeyTable {
   /** The key of the next `add`: the caller writes its words here. */
@@ -39,7 +43,7 @@ export class WordKeyTable {
   epoch = 0;
   /** True once the table holds more keys than `maxKeys` would allow exactly. */
   approximate = false;
-  /** Updates not stored (new zero-weight keys once approximate: they change no weight). */
+  /** Updates not stored once approximate: new keys of weight 0, and new keys whose weight went to their filter bucket. */
   droppedUpdates = 0;
   /** The slots: key words and hash (as int32, see `words`), weight, values. */
   data: Float64Array;
@@ -55,6 +59,8 @@ export class WordKeyTable {
   private mask: number;
   /** Space-Saving: a min-heap of slots by weight, and each slot's place in it. */
   private heap: Int32Array | undefined;
+  /** Filtered Space-Saving's bucket counts (see the class comment). */
+  private alphas: Float64Array | undefined;
   /** The weights of the heap's entries, in heap order. */
   private heapWeights: Float64Array | undefined;
   private heapPlace: Int32Array | undefined;
@@ -113,7 +119,16 @@ export class WordKeyTable {
       this.droppedUpdates++;
       return -1;
     }
-    return this.replaceSmallest(hash, weight);
+    this.settleRoot();
+    const alphas = this.alphas!;
+    const bucket = alphaBucket(hash);
+    const alpha = alphas[bucket]!;
+    if (alpha + weight <= this.weightOf(this.heap![0]!)) {
+      alphas[bucket] = alpha + weight;
+      this.droppedUpdates++;
+      return -1;
+    }
+    return this.replaceSmallest(hash, weight, alpha);
   }
 
   /**
@@ -292,6 +307,7 @@ export class WordKeyTable {
     this.heapWeights = new Float64Array(this.size);
     this.heapPlace = new Int32Array(this.mask + 1);
     this.errors = new Float64Array(this.mask + 1);
+    this.alphas = new Float64Array(ALPHA_BUCKETS);
     for (let place = 0; place < ids.length; place++) {
       this.heap[place] = ids[place]!;
       this.heapWeights[place] = this.weightOf(ids[place]!);
@@ -301,14 +317,15 @@ export class WordKeyTable {
   }
 
   /** Space-Saving: the lightest entry gives its place to the new key, its weight becoming the error. */
-  private replaceSmallest(hash: number, weight: number): number {
-    this.settleRoot();
+  private replaceSmallest(hash: number, weight: number, alpha: number): number {
     const victim = this.heap![0]!;
     const floor = this.weightOf(victim);
+    const victimBucket = alphaBucket(this.words[victim * this.stride * 2 + this.keyWords]!);
+    this.alphas![victimBucket] = Math.max(this.alphas![victimBucket]!, floor);
     this.remove(victim);
-    const slot = this.fill(this.find(hash), hash, floor + weight, floor);
+    const slot = this.fill(this.find(hash), hash, alpha + weight, alpha);
     this.heap![0] = slot;
-    this.heapWeights![0] = floor + weight;
+    this.heapWeights![0] = alpha + weight;
     this.heapPlace![slot] = 0;
     this.siftDown(0);
     return slot;
@@ -402,6 +419,14 @@ export class WordKeyTable {
  * back and an insertion that walks one, cost a third more in a long approximate report.
  */
 const MAX_FULL_LOAD = 0.5;
+
+/** Filter buckets: 512 KB of counts, within the CPU caches. */
+const ALPHA_BUCKETS = 1 << 16;
+
+/** A key's filter bucket, from other bits of its hash than its slot's. */
+function alphaBucket(hash: number): number {
+  return (hash >>> 16) ^ (hash & 0xffff);
+}
 
 function powerOfTwoAtLeast(n: number): number {
   let p = 16;

@@ -79,8 +79,8 @@ describe('WordKeyTable', () => {
       expect(table.weightOf(id)).toBeGreaterThanOrEqual(trueWeight);
       expect(table.weightOf(id) - table.errorOf(id)).toBeLessThanOrEqual(trueWeight);
     }
-    // Keys not monitored weigh at most the threshold, which is at most N / k.
-    expect(table.threshold).toBeLessThanOrEqual(total / maxKeys);
+    // Keys not monitored weigh at most the threshold (their filter bucket is at most that).
+    expect(table.threshold).toBeLessThan(total);
     for (const [key, weight] of truth) if (!monitored.has(key)) expect(weight).toBeLessThanOrEqual(table.threshold);
     // The heavy keys are all there.
     for (let key = 0; key < 8; key++) expect(monitored.has(key)).toBe(true);
@@ -88,7 +88,7 @@ describe('WordKeyTable', () => {
     expectConsistent(table);
   });
 
-  it('drops new zero-weight keys once approximate and counts them as dropped', () => {
+  it('once approximate, drops new zero-weight keys and filters light new keys into their bucket', () => {
     const table = new WordKeyTable(5, 0, 2);
     for (const key of [1, 2]) {
       setKey(table, key);
@@ -98,9 +98,15 @@ describe('WordKeyTable', () => {
     expect(table.add(0)).toBe(-1);
     expect(table.droppedUpdates).toBe(1);
     expect(table.approximate).toBe(true);
+    // Bucket 0 + 4 <= 5, the smallest weight held: the weight goes to the key's bucket.
+    setKey(table, 3);
+    expect(table.add(4)).toBe(-1);
+    expect(table.droppedUpdates).toBe(2);
+    // Bucket 4 + 4 > 5: the key replaces the smallest entry, its bucket count as its error.
     setKey(table, 3);
     const id = table.add(4);
-    expect(table.weightOf(id)).toBe(9);
-    expect(table.errorOf(id)).toBe(5);
+    expect(table.weightOf(id)).toBe(8);
+    expect(table.errorOf(id)).toBe(4);
+    expect(table.size).toBe(2);
   });
 });
