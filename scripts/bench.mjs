@@ -17,6 +17,9 @@
  *   g. / h. small records     a and d again on the same number of tuples in records of 50 tuples
  *                             (3 rules x 4 NICs each: quiet VMs, the common shape of real blobs),
  *                             where the cost per record and per rule group shows
+ *   i. report                 `report --output json` on the file of d, run right after d in every
+ *                             run (alternating), so the two compare on the same machine state
+ *   j. report, big file       the report of f's file, once, for its peak RSS
  *
  * Wall times are from spawn to exit (node start-up included, as for a user); in-child times come
  * from performance.now() inside the child (JSON.parse alone, the streaming loop, the encode loop,
@@ -520,6 +523,20 @@ async function stageBareParse(input, scratch) {
   return { wallMs: result.wallMs, childMs: out.parseMs, readMs: out.readMs, peakRssKb: result.peakRssKb, records: out.records };
 }
 
+async function stageReport(input, scratch) {
+  const result = await runNode([CLI, 'report', input.file, '--output', 'json', '--quiet'], scratch);
+  if (result.code !== 0) throw failed('report', result);
+  const report = JSON.parse(result.stdout);
+  return {
+    wallMs: result.wallMs,
+    peakRssKb: result.peakRssKb,
+    tuples: report.totals.tuples,
+    flows: report.totals.flows,
+    approximate: report.approximate,
+    approximateLists: report.approximations.map((a) => a.list),
+  };
+}
+
 async function stageParse(input, scratch) {
   const result = await runNode(['--input-type=module', '-e', PARSE_TO_RECORDS(), input.file], scratch);
   const out = childJson('parse', result);
@@ -693,7 +710,7 @@ function table(header, rows) {
 }
 
 function report(ctx) {
-  const { input, opts, bare, parse, encode, e2e, named, paced, big, small, receiver, profile } = ctx;
+  const { input, opts, bare, parse, encode, e2e, named, report: reportStage, paced, big, small, receiver, profile } = ctx;
   const tuples = input.tuples;
   const base = bare.ms;
   const showBest = opts.runs > 1;
@@ -730,7 +747,7 @@ function report(ctx) {
       `${fmtInt(e2e.exportedRecords)} records, ${fmtInt(e2e.messages)} msgs sent, ${fmtInt(e2e.datagramsReceived)} received (${loss(e2e)})`,
     ),
     row(
-      `i. d with names of ${fmtInt(NAMED_NICS)} NICs`,
+      `k. d with names of ${fmtInt(NAMED_NICS)} NICs`,
       named,
       named.childMs,
       `--enrich-file, ${fmtInt(named.bytesSent)} B sent; ${fmtRatio(named.ms / e2e.ms)} of d`,
@@ -742,6 +759,14 @@ function report(ctx) {
       `${fmtInt(paced.exportedRecords)} records, ${fmtInt(paced.messages)} msgs sent, ${fmtInt(paced.datagramsReceived)} received (${loss(paced)}); one run`,
     ),
   ];
+  rows.push(
+    row(
+      'i. report --output json',
+      reportStage,
+      undefined,
+      `${fmtInt(reportStage.tuples)} tuples; ${reportStage.approximate ? `approximate: ${reportStage.approximateLists.join(', ')}` : 'exact'}; runs alternate with d`,
+    ),
+  );
   if (big !== undefined) {
     const name = `f. ${(big.input.bytes / 2 ** 30).toFixed(2)} GiB file --max-pps 0`;
     rows.push([
@@ -753,6 +778,16 @@ function report(ctx) {
       fmtS(big.childMs),
       fmtRss(big.peakRssKb),
       `${fmtInt(big.input.tuples)} tuples, ${(big.input.bytes / 1e6).toFixed(0)} MB; ${fmtInt(big.messages)} msgs sent; one run`,
+    ]);
+    rows.push([
+      `j. report of f's file`,
+      fmtS(big.report.wallMs),
+      ...(showBest ? ['-'] : []),
+      fmtRate(big.input.tuples, big.report.wallMs),
+      '-',
+      '-',
+      fmtRss(big.report.peakRssKb),
+      `${big.report.approximate ? `approximate: ${big.report.approximateLists.join(', ')}` : 'exact'}; one run`,
     ]);
   }
   const smallShape = `${fmtInt(small.input.records)} records of ${SMALL_RECORD_TUPLES}, ${(small.input.bytes / 1e6).toFixed(1)} MB`;
@@ -791,6 +826,7 @@ function report(ctx) {
     `key figure: end-to-end (unpaced) / bare JSON.parse = ${fmtRatio(e2e.ms / bare.ms)} wall (${fmtRatio(e2e.childMs / bare.childMs)} in-child: replay elapsed vs JSON.parse alone)`,
   );
   out.push(`            parse / bare JSON.parse         = ${fmtRatio(parse.ms / bare.ms)} wall (${fmtRatio(parse.childMs / bare.childMs)} in-child)`);
+  out.push(`            report / end-to-end (unpaced)   = ${fmtRatio(reportStage.ms / e2e.ms)} wall (median of each)`);
   out.push(`            small records: end-to-end / bare JSON.parse = ${fmtRatio(small.e2e.ms / small.bare.ms)} wall`);
   out.push(`            names of ${fmtInt(NAMED_NICS)} NICs: end-to-end with / without = ${fmtRatio(named.ms / e2e.ms)} wall (target <= 1.20x)`);
   if (big !== undefined)
@@ -855,7 +891,7 @@ async function main() {
   const receiver = await startReceiver(opts.receiverNice);
   try {
     const namesFile = ensureNamesFile(NAMED_NICS);
-    const runs = { bare: [], parse: [], encode: [], e2e: [], named: [], paced: [], smallBare: [], smallE2e: [] };
+    const runs = { bare: [], parse: [], encode: [], e2e: [], named: [], report: [], paced: [], smallBare: [], smallE2e: [] };
     for (let run = 1; run <= opts.runs; run++) {
       const tag = opts.runs > 1 ? ` (run ${run}/${opts.runs})` : '';
       const step = async (name, list, fn, show) => {
@@ -890,10 +926,16 @@ async function main() {
       );
       // Right after d, run for run: the ratio of the two is the cost of the names.
       await step(
-        `i. end-to-end --max-pps 0, names of ${fmtInt(NAMED_NICS)} NICs`,
+        `k. end-to-end --max-pps 0, names of ${fmtInt(NAMED_NICS)} NICs`,
         runs.named,
         () => stageReplay(input, scratch, receiver, { paced: false, tag: 'named', extraArgs: ['--enrich-file', namesFile, '--no-options-records'] }),
         (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.messages)} sent`,
+      );
+      await step(
+        'i. report --output json',
+        runs.report,
+        () => stageReport(input, scratch),
+        (r) => `${fmtS(r.wallMs)} s wall, ${fmtInt(r.tuples)} tuples${r.approximate ? ` (approximate: ${r.approximateLists.join(', ')})` : ''}`,
       );
       await step(
         'g. bare JSON.parse, small records',
@@ -923,6 +965,9 @@ async function main() {
       log(`f. ${(bigInput.bytes / 2 ** 30).toFixed(2)} GiB file, --max-pps 0...`);
       big = { ...(await stageReplay(bigInput, scratch, receiver, { paced: false, tag: 'big' })), input: bigInput };
       log(`  ${fmtS(big.wallMs)} s wall, peak RSS ${fmtRss(big.peakRssKb)}`);
+      log(`j. report of the ${(bigInput.bytes / 2 ** 30).toFixed(2)} GiB file...`);
+      big.report = await stageReport(bigInput, scratch);
+      log(`  ${fmtS(big.report.wallMs)} s wall, peak RSS ${fmtRss(big.report.peakRssKb)}`);
     }
     const wall = (r) => r.wallMs;
     const results = {
@@ -934,6 +979,7 @@ async function main() {
       encode: combine(runs.encode, (r) => r.childMs),
       e2e: combine(runs.e2e, wall),
       named: combine(runs.named, wall),
+      report: combine(runs.report, wall),
       paced: combine(runs.paced, wall),
       big: big === undefined ? undefined : { ...big, ms: big.wallMs },
       small: { input: smallInput, bare: combine(runs.smallBare, wall), e2e: combine(runs.smallE2e, wall) },
@@ -965,15 +1011,20 @@ async function main() {
           encode: results.encode,
           endToEndUnpaced: results.e2e,
           endToEndUnpacedWithNames: results.named,
+          report: results.report,
           endToEndDefaultPacing: results.paced,
           smallRecordsBareJsonParse: results.small.bare,
           smallRecordsEndToEndUnpaced: results.small.e2e,
           ...(results.big
-            ? { bigFileUnpaced: { ...results.big, input: { file: results.big.input.file, tuples: results.big.input.tuples, bytes: results.big.input.bytes } } }
+            ? {
+                bigFileUnpaced: { ...results.big, input: { file: results.big.input.file, tuples: results.big.input.tuples, bytes: results.big.input.bytes } },
+                bigFileReport: results.big.report,
+              }
             : {}),
         },
         ratios: {
           endToEndVsBareParseWall: results.e2e.ms / results.bare.ms,
+          reportVsEndToEndUnpacedWall: results.report.ms / results.e2e.ms,
           endToEndVsBareParseInChild: results.e2e.childMs / results.bare.childMs,
           parseVsBareParseWall: results.parse.ms / results.bare.ms,
           smallRecordsEndToEndVsBareParseWall: results.small.e2e.ms / results.small.bare.ms,

@@ -8,9 +8,11 @@ need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v nfcapd >/dev/null 2>&1 || need+=(nfdump)
 command -v nfacctd >/dev/null 2>&1 || need+=(pmacct)
+# The HTML report's browser test drives Debian's Chromium (puppeteer-core, no browser download).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "test:all: missing ${need[*]}; run as root or install them: apt-get install -y tshark nfdump pmacct" >&2
+    echo "test:all: missing ${need[*]}; run as root or install them: apt-get install -y tshark nfdump pmacct chromium" >&2
     exit 1
   fi
   echo "test:all: installing ${need[*]} (Debian packages) ..." >&2

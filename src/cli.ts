@@ -12,6 +12,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
  */
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   replay: async () => (await import('./cli/replay.js')).replayCommand(),
+  report: async () => (await import('./cli/report.js')).reportCommand(),
   listen: async () => (await import('./cli/listen.js')).listenCommand(),
   demo: async () => (await import('./cli/demo.js')).demoCommand(),
   blob: async () => (await import('./cli/blob.js')).blobCommand(),

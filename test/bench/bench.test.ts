@@ -33,6 +33,8 @@ describe('scripts/bench.mjs', () => {
       'GiB file --max-pps 0',
       'g. bare JSON.parse, small records',
       'h. end-to-end, small records',
+      'i. report --output json',
+      "j. report of f's file",
     ]) {
       expect(run.stdout).toContain(stage);
     }
@@ -51,6 +53,11 @@ describe('scripts/bench.mjs', () => {
     expect(bigFileUnpaced.input.tuples).toBeGreaterThan(3000);
     expect(bigFileUnpaced.exportedRecords).toBeGreaterThan(bigFileUnpaced.tuples);
     expect(result.input.tuples).toBe(3000);
+    // The report reads the same file as the replay, side by side.
+    expect(result.stages.report.tuples).toBe(3000);
+    expect(result.stages.report.flows).toBe(3000);
+    expect(result.ratios.reportVsEndToEndUnpacedWall).toBeGreaterThan(0);
+    expect(result.stages.bigFileReport.tuples).toBe(bigFileUnpaced.input.tuples);
     expect(parse.tuples).toBe(3000);
     expect(parse.problems).toBe(0);
     expect(encode.tuples).toBe(3000);
