@@ -5,7 +5,7 @@ import { FlowOverlap, type OverlapEvents, type PreferredLog } from './enrich/ove
 import { DEFAULT_FLOW_TABLE_SIZE } from './enrich/flowStartTimes.js';
 import { encodingProblem } from './exporter/encoding.js';
 import { type ExportCounters, ExportThread } from './exporter/exportThread.js';
-import { type Enrichment, type EnrichmentOptions, startEnrichment } from './enrichment.js';
+import type { Enrichment, EnrichmentOptions } from './enrichment.js';
 import { ROWS_PER_BATCH } from './exporter/rowBatch.js';
 import { IPFIX_DEFAULTS } from './ipfix/encoder.js';
 import { ExportMetrics } from './metrics.js';
@@ -148,7 +148,9 @@ export class ExportPipeline {
       }
     }
     // Names first: a bad enrichment file or a missing role stops the command before anything is sent.
-    const enrichment = options.enrichment === undefined ? undefined : await startEnrichment(options.enrichment.spec, { logger });
+    // Loaded only when names are asked for: a plain replay does not pay for the name sources' modules.
+    const enrichment =
+      options.enrichment === undefined ? undefined : await (await import('./enrichment.js')).startEnrichment(options.enrichment.spec, { logger });
     // The counters arrive before the pipeline exists: they are copied in once it does.
     const built: { pipeline?: ExportPipeline; early?: ExportCounters } = {};
     let exporter: ExportThread;

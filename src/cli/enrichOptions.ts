@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { DEFAULT_NAME_FIELDS, NAME_FIELDS, type NameField } from '../flow/interfaceNames.js';
-import { DEFAULT_HISTORY_DAYS, DEFAULT_REFRESH_MINUTES, type EnrichmentSpec } from '../inventory/nameProvider.js';
+import { DEFAULT_HISTORY_DAYS, DEFAULT_NAME_FIELDS, DEFAULT_REFRESH_MINUTES, NAME_FIELDS, type NameField } from '../flow/interfaceNames.js';
+import type { EnrichmentSpec } from '../inventory/nameProvider.js';
 import type { EnrichmentOptions } from '../enrichment.js';
 import { UsageError } from './usageError.js';
 

@@ -136,11 +136,20 @@ export function sameNames(a: InterfaceNames, b: InterfaceNames): boolean {
   return aTags.every(([key, value]) => Object.hasOwn(bTags, key) && bTags[key] === value);
 }
 
+/** Minutes between Azure discoveries (`--enrich-refresh-minutes`). */
+export const DEFAULT_REFRESH_MINUTES = 10;
+/** Days a former owner of an address is remembered (`--enrich-history-days`). */
+export const DEFAULT_HISTORY_DAYS = 7;
+
 /** The names a data record can carry for each endpoint (`--enrich-fields`). */
 export const NAME_FIELDS = ['vm', 'nic', 'resourceGroup', 'subscription', 'region', 'vnet', 'subnet', 'tags'] as const;
 export type NameField = (typeof NAME_FIELDS)[number];
-/** What `--enrich-fields` gives by default (tags join them when `--enrich-tags` names some). */
-export const DEFAULT_NAME_FIELDS: readonly NameField[] = ['vm', 'nic', 'resourceGroup', 'subscription', 'vnet', 'subnet'];
+/**
+ * What `--enrich-fields` gives by default (tags join them when `--enrich-tags` names some): the
+ * names that tell where traffic is, without the NIC's (interface options records carry it) or the
+ * region's: every name costs bytes in every record.
+ */
+export const DEFAULT_NAME_FIELDS: readonly NameField[] = ['vm', 'resourceGroup', 'subscription', 'vnet', 'subnet'];
 
 /** Which names go into data records, as the encoders need it (plain data: it crosses to the exporting thread). */
 export interface NameEncoding {

@@ -2,13 +2,21 @@ import type { Logger } from 'pino';
 import type { ResourceGraphClientOptionalParams } from '@azure/arm-resourcegraph';
 import type { TokenCredential } from '@azure/identity';
 import { Nsg2ipfixError, UserError } from '../flow/errors.js';
-import { normalizeIp, sameNames, type AddressHistory, type InterfaceNames, type NameSources } from '../flow/interfaceNames.js';
+import {
+  DEFAULT_HISTORY_DAYS,
+  DEFAULT_REFRESH_MINUTES,
+  normalizeIp,
+  sameNames,
+  type AddressHistory,
+  type InterfaceNames,
+  type NameSources,
+} from '../flow/interfaceNames.js';
 import { discoverInterfaces } from './azureInterfaces.js';
 import { readEnrichFile } from './enrichFile.js';
 import { watchEnrichFile, type EnrichFileWatch } from './enrichFileWatch.js';
 import { loadNameSnapshot, saveNameSnapshot } from './nameSnapshot.js';
 import { updateHistory } from './ownershipHistory.js';
-import { azureCredential, ResourceGraph, type QueryScope } from './resourceGraph.js';
+import type { QueryScope, ResourceGraph } from './resourceGraph.js';
 
 /**
  * Where the names come from, as the exporting commands' options give it (commander's camelCase
@@ -31,8 +39,7 @@ export interface EnrichmentSpec {
   readonly armEndpoint?: string;
 }
 
-export const DEFAULT_REFRESH_MINUTES = 10;
-export const DEFAULT_HISTORY_DAYS = 7;
+export { DEFAULT_HISTORY_DAYS, DEFAULT_REFRESH_MINUTES } from '../flow/interfaceNames.js';
 
 /** What tests (and only tests) replace; the CLI passes the logger alone. */
 export interface NameProviderDependencies {
@@ -81,15 +88,16 @@ export class NameProvider {
   constructor(
     private readonly spec: NormalizedSpec,
     private readonly deps: NameProviderDependencies,
+    graph: typeof ResourceGraph | undefined,
     credential: TokenCredential | undefined,
   ) {
     this.logger = deps.logger.child({ stage: 'names' });
     this.now = deps.now ?? Date.now;
     this.scope = spec.subscriptions.length > 0 ? { subscriptions: spec.subscriptions } : {};
     this.graph =
-      credential === undefined
+      graph === undefined || credential === undefined
         ? undefined
-        : new ResourceGraph({
+        : new graph({
             credential,
             logger: this.logger,
             ...(spec.armEndpoint === undefined ? {} : { endpoint: spec.armEndpoint }),
@@ -267,7 +275,10 @@ interface NormalizedSpec {
 export async function createNameProvider(spec: EnrichmentSpec, deps: NameProviderDependencies): Promise<NameProvider | undefined> {
   const normalized = normalizeSpec(spec);
   if (normalized === undefined) return undefined;
-  const provider = new NameProvider(normalized, deps, spec.enrichAzure === true ? await azureCredential(deps.credential) : undefined);
+  // The Azure SDKs load only when Azure is asked for: a replay with a file pays nothing for them.
+  const azure = spec.enrichAzure === true ? await import('./resourceGraph.js') : undefined;
+  const credential = azure === undefined ? undefined : await azure.azureCredential(deps.credential);
+  const provider = new NameProvider(normalized, deps, azure?.ResourceGraph, credential);
   try {
     await provider.start();
   } catch (error) {

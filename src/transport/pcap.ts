@@ -54,7 +54,19 @@ interface ParsedEndpoint {
   readonly port: number;
 }
 
+/** Endpoints parsed before: a capture writes the same two ends for every datagram. */
+const parsedEndpoints = new WeakMap<PcapEndpoint, ParsedEndpoint>();
+
 function parseEndpoint(endpoint: PcapEndpoint, role: 'source' | 'destination'): ParsedEndpoint {
+  let parsed = parsedEndpoints.get(endpoint);
+  if (parsed === undefined) {
+    parsed = parseEndpointText(endpoint, role);
+    parsedEndpoints.set(endpoint, parsed);
+  }
+  return parsed;
+}
+
+function parseEndpointText(endpoint: PcapEndpoint, role: 'source' | 'destination'): ParsedEndpoint {
   const { address, port } = endpoint;
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) {
     throw new Error(`pcap: ${role} port must be an integer 0..65535, got ${String(port)}`);

@@ -106,7 +106,8 @@ describe('names in the collectors (--enrich-file)', () => {
       // Enterprise elements in template order (tshark leaves empty strings out): the Azure ones,
       // then the source's vm, nic, resource group..., then the destination's.
       const texts = (f['cflow.enterprise_private_entry'] ?? []).map((hex) => Buffer.from(hex.replaceAll(':', ''), 'hex').toString('utf8'));
-      const expected = [nicOf(source), nicOf(destination)].flatMap((nic) => (nic === undefined ? [] : [nic.vm, nic.nic, nic.rg].filter((text) => text !== '')));
+      // Default --enrich-fields: vm, resourceGroup, subscription, vnet, subnet (the NIC's name is in the options records).
+      const expected = [nicOf(source), nicOf(destination)].flatMap((nic) => (nic === undefined ? [] : [nic.vm, nic.rg]));
       const shown = texts.filter((text) => [...NICS, PEER].some((nic) => [nic.vm, nic.nic, nic.rg].includes(text)));
       expect(shown, `${source} -> ${destination}`).toEqual(expected);
     }
