@@ -21,6 +21,11 @@ const STAGE_RULES = [
     files: ['src/inventory/**'],
     forbidden: ['azure', 'sources', 'state', 'enrich', 'ipfix', 'netflow', 'exporter', 'transport', 'cli', 'config', 'observability'],
   },
+  // report/ and coverage/ answer questions from parsed flows (and inventory's estate): they never encode or send.
+  {
+    files: ['src/report/**', 'src/coverage/**'],
+    forbidden: ['ipfix', 'netflow', 'exporter', 'transport', 'cli', 'config', 'observability'],
+  },
   { files: ['src/transport/**'], forbidden: ['inventory', 'azure', 'sources', 'state', 'enrich', 'ipfix', 'netflow', 'exporter', 'cli', 'config'] },
 ];
 

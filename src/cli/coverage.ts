@@ -7,7 +7,7 @@ import { discoverEstate } from '../inventory/estate.js';
 import { azureCredential, DEFAULT_ARM_ENDPOINT, ResourceGraph } from '../inventory/resourceGraph.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { UsageError } from './usageError.js';
-import { formatNumber, formatTable } from './table.js';
+import { formatNumber, formatTable } from '../flow/textTable.js';
 
 interface RawFlags {
   subscription: string[];

@@ -11,7 +11,7 @@ import { sleep } from '../flow/sleep.js';
 import type { ExportFlags } from './exportOptions.js';
 import { replayFiles } from './replay.js';
 import { formatSummary } from './summary.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../flow/textTable.js';
 import { UsageError } from './usageError.js';
 
 const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

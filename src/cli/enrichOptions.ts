@@ -9,10 +9,10 @@ import { UsageError } from './usageError.js';
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /**
- * The enrichment options of the exporting commands (replay, blob, eventhub, run): where the Azure
- * names come from. Their values, with the command's `--state-dir`, are an EnrichmentSpec.
+ * Where Azure names come from: the options every command that shows names takes (the exporting
+ * commands, report). Their values, with the command's `--state-dir`, are an EnrichmentSpec.
  */
-export function addEnrichmentOptions(command: Command): Command {
+export function addNameSourceOptions(command: Command): Command {
   return command
     .option('--enrich-file <file>', 'names of NICs and addresses from a JSON or CSV file (by extension), reloaded when it changes')
     .option('--enrich-azure', 'discover NIC, VM, network and tag names through Azure Resource Graph (DefaultAzureCredential; Reader role)')
@@ -22,8 +22,16 @@ export function addEnrichmentOptions(command: Command): Command {
       collect,
       [],
     )
+    .option('--enrich-history-days <n>', 'days a former owner of an address is remembered (late blocks, replays of older logs)', String(DEFAULT_HISTORY_DAYS));
+}
+
+/**
+ * The enrichment options of the exporting commands (replay, blob, eventhub, run): the name
+ * sources, how often they are refreshed, and which names go into the data records.
+ */
+export function addEnrichmentOptions(command: Command): Command {
+  return addNameSourceOptions(command)
     .option('--enrich-refresh-minutes <n>', 'minutes between Azure discoveries', String(DEFAULT_REFRESH_MINUTES))
-    .option('--enrich-history-days <n>', 'days a former owner of an address is remembered (late blocks, replays of older logs)', String(DEFAULT_HISTORY_DAYS))
     .addOption(
       new Option('--enrich-fields <list>', `names in every IPFIX data record, for both endpoints (comma-separated: ${NAME_FIELDS.join(', ')})`).default(
         DEFAULT_NAME_FIELDS.join(','),

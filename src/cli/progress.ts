@@ -1,5 +1,5 @@
 import type { ExportMetrics } from '../metrics.js';
-import { formatBytes, formatNumber } from './table.js';
+import { formatBytes, formatNumber } from '../flow/textTable.js';
 
 /**
  * Progress of a long replay on stderr: rewritten in place on a terminal, a line every ten seconds

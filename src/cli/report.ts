@@ -16,8 +16,11 @@ import { parseTimeBound } from '../report/timeWindow.js';
 import { DEFAULT_CONTAINERS, floorHour } from '../sources/blobPaths.js';
 import { listFlowLogFiles, readFlowLogFile } from '../sources/files.js';
 import type { FlowBatch } from '../sources/flowBatch.js';
-import { formatBytes, formatNumber } from './table.js';
+import { formatBytes, formatNumber } from '../flow/textTable.js';
 import { UsageError } from './usageError.js';
+import { addNameSourceOptions } from './enrichOptions.js';
+import type { Enrichment } from '../enrichment.js';
+import { reportNames } from '../report/reportNames.js';
 
 interface ReportFlags {
   accountUrl?: string;
@@ -39,6 +42,10 @@ interface ReportFlags {
   quiet?: boolean;
   logLevel: LogLevel;
   logFormat?: LogFormat;
+  enrichFile?: string;
+  enrichAzure?: boolean;
+  enrichSubscription: string[];
+  enrichHistoryDays: string;
 }
 
 /** One input of the report: a file or a blob, read into batches of flows. */
@@ -50,12 +57,6 @@ interface ReportInput {
 
 /** Without --since, a Blob Storage report covers the last day: an account may retain months. */
 const DEFAULT_BLOB_SINCE = '24h';
-
-/**
- * The enrichment seam (issue 14): names for addresses, shown as `name (address)` by every
- * renderer. None yet.
- */
-const nameOf: NameOf | undefined = undefined;
 
 export function reportCommand(): Command {
   const command = new Command('report')
@@ -89,6 +90,7 @@ export function reportCommand(): Command {
         .default('warn'),
     )
     .addOption(new Option('--log-format <format>', 'json lines, pretty, or auto (pretty on a terminal)').choices(['auto', 'json', 'pretty']).default('auto'));
+  addNameSourceOptions(command);
   command.addHelpText(
     'after',
     [
@@ -97,6 +99,7 @@ export function reportCommand(): Command {
       '  nsg2ipfix report ./insights-logs-flowlogflowevent --html report.html',
       '  nsg2ipfix report PT1H.json --output json --top 20 --by flows',
       '  nsg2ipfix report --account-url https://ACCOUNT.blob.core.windows.net --since 7d --output csv',
+      '  nsg2ipfix report ./logs --enrich-file names.csv      (VM names next to addresses)',
     ].join('\n'),
   );
   command.action(async (paths: string[], flags: ReportFlags) => {
@@ -119,6 +122,8 @@ export function reportCommand(): Command {
     if (flags.html !== undefined) await assertWritable(flags.html);
 
     const logger = createLogger(flags.logLevel, flags.logFormat);
+    // Before the inputs: a bad names file or a refused Resource Graph query is told at once, not after an hour of reading.
+    const enrichment = await startReportEnrichment(flags, logger);
     // Started first: the thread boots while the inputs are listed.
     const aggregator = AggregatorThread.start({ rankBy: flags.by, maxKeys: flags.maxKeys, sinceMs: since, untilMs: until });
     let report;
@@ -152,6 +157,12 @@ export function reportCommand(): Command {
       );
     } finally {
       await aggregator.close();
+      await enrichment?.stop();
+    }
+    let nameOf: NameOf | undefined;
+    if (enrichment !== undefined) {
+      const lastTuple = report.timeRange.last === null ? undefined : Date.parse(report.timeRange.last);
+      nameOf = reportNames(enrichment.names, lastTuple ?? until ?? nowMs);
     }
     if (report.approximate)
       logger.warn({ approximations: report.approximations }, 'more distinct keys than --max-keys: some lists are approximate (marked as such)');
@@ -168,6 +179,22 @@ export function reportCommand(): Command {
     if (unreadable.length > 0) throw new UsageError(`${unreadable.length} of ${input.files} inputs could not be read (first: ${unreadable[0]})`);
   });
   return command;
+}
+
+/** The names a report shows next to addresses, when --enrich-file or --enrich-azure asks for them. */
+async function startReportEnrichment(flags: ReportFlags, logger: Logger): Promise<Enrichment | undefined> {
+  if (flags.enrichFile === undefined && flags.enrichAzure !== true) return undefined;
+  const { startEnrichment } = await import('../enrichment.js');
+  // Stopped once the report is counted: a report is a snapshot of one window.
+  return startEnrichment(
+    {
+      ...(flags.enrichFile === undefined ? {} : { enrichFile: flags.enrichFile }),
+      ...(flags.enrichAzure === true ? { enrichAzure: true } : {}),
+      enrichSubscription: flags.enrichSubscription,
+      enrichHistoryDays: flags.enrichHistoryDays,
+    },
+    { logger: logger.child({ stage: 'enrich' }) },
+  );
 }
 
 async function fileInputs(paths: readonly string[]): Promise<ReportInput[]> {

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { UserError } from '../flow/errors.js';
 import type { ExportMetrics } from '../metrics.js';
 import type { CollectorStats } from '../transport/udp.js';
-import { formatBytes, formatNumber, formatTable } from './table.js';
+import { formatBytes, formatNumber, formatTable } from '../flow/textTable.js';
 
 /** The end-of-run summary: printed as a table, written as JSON with --summary-json. */
 export interface ExportSummary {

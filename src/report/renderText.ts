@@ -1,4 +1,4 @@
-import { formatBytes, formatNumber, formatTable } from '../cli/table.js';
+import { formatBytes, formatNumber, formatTable } from '../flow/textTable.js';
 import { type FlowReport, labelOf, type NameOf } from './flowReport.js';
 
 /**

@@ -161,4 +161,41 @@ describe('nsg2ipfix report', () => {
     expect(page.includes('&#60;/script&#62;&#60;script&#62;alert(1)')).toBe(true);
     expect(/(src|href)=["']?(https?:)?\/\//i.test(page)).toBe(false);
   });
+
+  it('names the addresses it knows with --enrich-file (JSON name keys, `name (address)` in tables), the numbers unchanged', async () => {
+    const names = join(ROOT, 'deploy', 'enrichment.example.json');
+    const vmOf: Record<string, string> = {
+      '10.1.0.4': 'vm-web-01',
+      'fd12:3456:789a:1::4': 'vm-web-01',
+      '10.1.2.5': 'vm-jump-01',
+      '10.2.0.4': 'vm-api-01',
+      'fd12:3456:789a:10::4': 'vm-api-01',
+      '10.2.1.5': 'vm-db-01',
+      '10.2.1.6': 'vm-db-01',
+    };
+    const plain = await jsonReport([SAMPLES, '--top', '1000']);
+    const named = await jsonReport([SAMPLES, '--top', '1000', '--enrich-file', names]);
+    const strip = <T extends object>(entries: readonly T[]) =>
+      entries.map((entry) => Object.fromEntries(Object.entries(entry).filter(([key]) => !/name$/i.test(key))));
+    expect(strip(named.topTalkers)).toEqual(plain.topTalkers);
+    expect(strip(named.topHosts)).toEqual(plain.topHosts);
+    expect(named.totals).toEqual(plain.totals);
+    let namedEntries = 0;
+    for (const pair of named.topTalkers as readonly (FlowReport['topTalkers'][number] & { sourceName?: string; destinationName?: string })[]) {
+      expect(pair.sourceName).toBe(vmOf[pair.source]);
+      expect(pair.destinationName).toBe(vmOf[pair.destination]);
+      if (pair.sourceName !== undefined) namedEntries++;
+    }
+    for (const host of named.topHosts as readonly (FlowReport['topHosts'][number] & { name?: string })[]) expect(host.name).toBe(vmOf[host.address]);
+    expect(namedEntries).toBeGreaterThan(0);
+
+    const table = await runCli(['report', SAMPLES, '--enrich-file', names, '--quiet']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toContain('vm-web-01 (10.1.0.4)');
+    expect(table.stdout).toContain('vm-api-01 (10.2.0.4)');
+
+    const missing = await runCli(['report', SAMPLES, '--enrich-file', join(tempDir(), 'absent.json')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+  });
 });
