@@ -1,5 +1,6 @@
 // Type-aware linting (typescript-eslint) and the import rule between stages.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 /** What each stage must not import: data flows one way (README, Design). */
@@ -70,5 +71,5 @@ export default tseslint.config(
       'preserve-caught-error': 'off',
     },
   },
-  { files: ['**/*.js', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
+  { files: ['**/*.js', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked], languageOptions: { globals: globals.node } },
 );

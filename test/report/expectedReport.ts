@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access -- plain JSON.parse output, on purpose */
+/* eslint-disable @typescript-eslint/no-explicit-any -- plain JSON.parse output, on purpose */
 
 export interface ExpectedTuple {
   readonly resource: string;
