@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { type FlowReport, labelOf, type NameOf } from './flowReport.js';
-import { approximateNotice, resourceName } from './renderText.js';
+import { approximateNotice } from './renderText.js';
+import { type Cell, reportTables, resourceName } from './reportTables.js';
 
 /**
  * The report as one self-contained HTML page: Chart.js inlined (read from node_modules at render
@@ -157,24 +158,17 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .none { color: #6b7280; }
 `;
 
-type Cell = string | number;
-
 export function renderReportHtml(report: FlowReport, options: { chartJs: string; nameOf?: NameOf; title?: string }): string {
   const { nameOf } = options;
   const by = report.rankedBy;
-  const label = (address: string) => labelOf(address, nameOf);
   const t = report.totals;
   const charts = chartSpecs(report, nameOf);
   const chartOf = (list: string) => `<div class="chart"><canvas id="chart-${list}" role="img" aria-label="${escapeHtml(list)} chart"></canvas></div>`;
-  const err = (e: { error?: number }): Cell[] => (e.error === undefined ? [] : [e.error]);
-  const errHead = (list: readonly { error?: number }[]) => (list.some((e) => e.error !== undefined) ? ['± error'] : []);
-  const section = (list: string, title: string, headers: string[], rows: Cell[][], wide = false) =>
+  const section = (list: string, title: string, headers: readonly string[], rows: readonly (readonly Cell[])[], wide = false) =>
     `<section id="${list}"${wide ? ' class="wide"' : ''}><h2>${escapeHtml(title)}</h2>${charts.some((c) => c.id === `chart-${list}`) ? chartOf(list) : ''}${table(headers, rows)}</section>`;
   const card = (name: string, value: Cell) => `<div class="card">${escapeHtml(name)}<b>${escapeHtml(formatCell(value))}</b></div>`;
   const range = report.timeRange.first === null ? 'no flows' : `${report.timeRange.first} to ${report.timeRange.last}`;
   const skipped = Object.values(t.skippedTuples).reduce((a, b) => a + b, 0) + Object.values(t.skippedRecords).reduce((a, b) => a + b, 0);
-  const { inbound, outbound } = report.directions;
-  const s = report.flowStates;
   const body = [
     `<h1>${escapeHtml(options.title ?? 'nsg2ipfix flow report')}</h1>`,
     `<p class="meta">${escapeHtml(range)}; top ${report.top} by ${escapeHtml(by)}</p>`,
@@ -189,70 +183,7 @@ export function renderReportHtml(report: FlowReport, options: { chartJs: string;
       card('skipped', skipped),
     ].join('')}</div>`,
     '<div class="grid">',
-    section(
-      'topTalkers',
-      `Top talkers by ${by}`,
-      ['source', 'destination', 'bytes', 'packets', 'flows', ...errHead(report.topTalkers)],
-      report.topTalkers.map((p) => [label(p.source), label(p.destination), p.bytes, p.packets, p.flows, ...err(p)]),
-    ),
-    section(
-      'topHosts',
-      `Top hosts by ${by}`,
-      ['address', 'bytes', 'packets', 'flows', 'bytes sent', 'bytes received', ...errHead(report.topHosts)],
-      report.topHosts.map((h) => [label(h.address), h.bytes, h.packets, h.flows, h.bytesSent, h.bytesReceived, ...err(h)]),
-    ),
-    section(
-      'deniedSources',
-      'Denied sources',
-      ['address', 'flows', ...errHead(report.deniedSources)],
-      report.deniedSources.map((d) => [label(d.address), d.flows, ...err(d)]),
-    ),
-    section(
-      'deniedDestinations',
-      'Denied destinations',
-      ['address', 'flows', ...errHead(report.deniedDestinations)],
-      report.deniedDestinations.map((d) => [label(d.address), d.flows, ...err(d)]),
-    ),
-    section(
-      'deniedPorts',
-      'Denied destination ports',
-      ['port', 'protocol', 'flows', ...errHead(report.deniedPorts)],
-      report.deniedPorts.map((d) => [String(d.port), String(d.protocol), d.flows, ...err(d)]),
-    ),
-    section(
-      'rules',
-      'Rule hits',
-      ['NSG / flow log', 'rule', 'flows', 'allowed', 'denied', 'bytes', 'packets', ...errHead(report.rules)],
-      report.rules.map((r) => [resourceName(r.resource), r.rule, r.flows, r.allowedFlows, r.deniedFlows, r.bytes, r.packets, ...err(r)]),
-    ),
-    section(
-      'hours',
-      'Traffic per hour (UTC)',
-      ['hour', 'flows', 'denied', 'bytes', 'packets'],
-      report.hours.map((h) => [h.hour, h.flows, h.deniedFlows, h.bytes, h.packets]),
-      true,
-    ),
-    section(
-      'directions',
-      'Traffic by direction',
-      ['direction', 'flows', 'denied', 'bytes', 'packets'],
-      [
-        ['inbound', inbound.flows, inbound.deniedFlows, inbound.bytes, inbound.packets],
-        ['outbound', outbound.flows, outbound.deniedFlows, outbound.bytes, outbound.packets],
-      ],
-    ),
-    section(
-      'flowStates',
-      'Flow states (tuples)',
-      ['state', 'tuples'],
-      [
-        ['B (begin; NSG denies too)', s.B],
-        ['C (continuing)', s.C],
-        ['E (end)', s.E],
-        ['D (denied, VNet)', s.D],
-        ['none (NSG v1)', s.none],
-      ],
-    ),
+    ...reportTables(report, nameOf).map((t) => section(t.id, t.title, t.headers, t.rows, t.wide)),
     '</div>',
   ].join('\n');
   const data = scriptSafeJson({ report, charts });
@@ -285,7 +216,7 @@ ${body}
 `;
 }
 
-function table(headers: readonly string[], rows: readonly Cell[][]): string {
+function table(headers: readonly string[], rows: readonly (readonly Cell[])[]): string {
   if (rows.length === 0) return '<p class="none">(none)</p>';
   const numeric = headers.map((_, c) => rows.every((row) => typeof row[c] === 'number'));
   const head = headers.map((h, c) => `<th${numeric[c] ? ' class="n"' : ''}>${escapeHtml(h)}</th>`).join('');
