@@ -60,7 +60,7 @@ export interface ExportOptions {
 /**
  * 8,000 datagrams/s (about 110,000 records/s): nfcapd on the same 2-core machine with its default
  * receive buffer stored every record of a 1M-tuple replay in 8 runs of 8; at 10,000 it lost some in
- * 1 run of 5 (README, Performance figures).
+ * 1 run of 5 (docs/performance.md).
  */
 export const DEFAULT_MAX_PPS = 8_000;
 

@@ -38,7 +38,7 @@ export interface CoverageOptions {
 /**
  * Judges an estate's flow log coverage. Pure: the same estate and options give the same report.
  *
- * Rules (README, "nsg2ipfix coverage"):
+ * Rules (docs/coverage.md):
  * - A NIC is seen by VNet flow logs when an enabled VNet flow log targets its VNet, its subnet or
  *   the NIC itself; by NSG flow logs when an enabled NSG flow log targets the NSG on its subnet or
  *   on the NIC. A disabled flow log counts as none.

@@ -1,6 +1,6 @@
 /**
- * The shape `nsg2ipfix coverage --output json` prints: stable keys, documented in the README
- * (section "nsg2ipfix coverage"). Add keys, never rename or remove them.
+ * The shape `nsg2ipfix coverage --output json` prints: stable keys, documented in docs/coverage.md.
+ * Add keys, never rename or remove them.
  */
 export interface CoverageReport {
   /** Where Resource Graph looked; both empty: every subscription the identity can read. */

@@ -8,7 +8,7 @@ import { WordKeyTable } from './wordKeyTable.js';
  * the FlowColumns rows the readers produce, batch after batch, in bounded memory. reportResult.ts
  * turns the tables into a FlowReport.
  *
- * Counting rules (README, `report`): every tuple is one flow. Its forward counts go to the pair
+ * Counting rules (docs/report.md): every tuple is one flow. Its forward counts go to the pair
  * (source, destination), its reverse counts to the pair (destination, source); the flow counts
  * once, to the forward pair. Blank counts (NSG v1, B and deny tuples) are 0. A host's bytes and
  * packets are what it sent plus what it received, its flows the tuples it appears in (once when

@@ -3,7 +3,7 @@
  * the collector reads overflows its socket buffer and the records are silently lost, so the
  * default keeps a steady rate. Datagrams go out in slices of `burstMs` (1 ms: the timer's
  * resolution) so the timer is not hit per packet; 5 ms slices lost records at nfcapd with its
- * default 212 KB buffer where 1 ms slices did not (README, Performance figures).
+ * default 212 KB buffer where 1 ms slices did not (docs/performance.md).
  */
 export class Pacer {
   private nextAtMs = 0;
