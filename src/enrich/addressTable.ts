@@ -5,24 +5,32 @@
  * (the NameMap that owns it is immutable).
  */
 export class AddressTable {
-  readonly size: number;
-  private readonly keys: Int32Array;
-  /** 0 = empty slot. */
-  private readonly values: Int32Array;
+  private constructor(
+    private readonly wordsPerKey: 1 | 4,
+    private readonly keys: Int32Array,
+    /** 0 = empty slot. */
+    private readonly values: Int32Array,
+    readonly size: number,
+  ) {
+    this.mask = values.length - 1;
+  }
+
   private readonly mask: number;
 
-  constructor(
-    private readonly wordsPerKey: 1 | 4,
-    entries: ReadonlyArray<readonly [Int32Array, number]>,
-  ) {
-    // At most half full, so a miss ends after a probe or two.
-    let capacity = 16;
-    while (capacity < entries.length * 2) capacity *= 2;
-    this.mask = capacity - 1;
-    this.keys = new Int32Array(capacity * wordsPerKey);
-    this.values = new Int32Array(capacity);
-    for (const [words, value] of entries) this.insert(words, value);
-    this.size = entries.length;
+  /** A table of `entries` (address words, value), 1 or 4 words a key. */
+  static of(wordsPerKey: 1 | 4, entries: ReadonlyArray<readonly [Int32Array, number]>): AddressTable {
+    const capacity = capacityFor(entries.length);
+    const table = new AddressTable(wordsPerKey, new Int32Array(capacity * wordsPerKey), new Int32Array(capacity), entries.length);
+    for (const [words, value] of entries) table.insert(words, value);
+    return table;
+  }
+
+  /** A table of IPv4 addresses from parallel arrays: no tuple per entry, since a map of 10,000 NICs is built at every refresh. */
+  static ofIpv4(words: readonly number[], values: readonly number[]): AddressTable {
+    const capacity = capacityFor(words.length);
+    const table = new AddressTable(1, new Int32Array(capacity), new Int32Array(capacity), words.length);
+    for (let i = 0; i < words.length; i++) table.insert1(words[i]!, values[i]!);
+    return table;
   }
 
   /** The value of an IPv4 address, 0 when absent. */
@@ -53,6 +61,15 @@ export class AddressTable {
     }
   }
 
+  private insert1(word: number, value: number): void {
+    if (value === 0) throw new Error('AddressTable values must be non-zero');
+    const { keys, values, mask } = this;
+    let slot = mix(word) & mask;
+    while (values[slot] !== 0 && keys[slot] !== word) slot = (slot + 1) & mask;
+    keys[slot] = word;
+    values[slot] = value;
+  }
+
   private insert(words: Int32Array, value: number): void {
     if (value === 0) throw new Error('AddressTable values must be non-zero');
     const { keys, values, mask } = this;
@@ -69,6 +86,13 @@ export class AddressTable {
       slot = (slot + 1) & mask;
     }
   }
+}
+
+/** At most half full, so a miss ends after a probe or two. */
+function capacityFor(entries: number): number {
+  let capacity = 16;
+  while (capacity < entries * 2) capacity *= 2;
+  return capacity;
 }
 
 /** Spreads the low bits: addresses of one subnet differ only in their last bits. */

@@ -1,4 +1,4 @@
-import { addressWords, normalizeIp, ownerKey, type AddressHistory, type InterfaceNames, type NamedEntity } from '../flow/interfaceNames.js';
+import { addressWords, dottedQuadWord, normalizeIp, ownerKey, type AddressHistory, type InterfaceNames, type NamedEntity } from '../flow/interfaceNames.js';
 import { normalizeMac } from '../flow/mac.js';
 import { AddressTable } from './addressTable.js';
 
@@ -17,6 +17,32 @@ interface Claim {
   readonly entity: NamedEntity;
   readonly sinceMs: number;
   readonly untilMs: number;
+}
+
+/** Who claims each address while a map is built: IPv4 by its word, IPv6 by its normalized text. */
+class AddressOwners {
+  readonly v4 = new Map<number, Claim | Claim[]>();
+  readonly v6 = new Map<string, Claim | Claim[]>();
+
+  add(text: string, claim: Claim): void {
+    // Strict dotted quads are already normalized: the common case skips normalizeIp.
+    let word = dottedQuadWord(text);
+    if (word === undefined) {
+      const ip = normalizeIp(text);
+      if (ip === undefined) return;
+      word = dottedQuadWord(ip);
+      if (word === undefined) return AddressOwners.claim(this.v6, ip, claim);
+    }
+    AddressOwners.claim(this.v4, word, claim);
+  }
+
+  private static claim<K>(map: Map<K, Claim | Claim[]>, key: K, claim: Claim): void {
+    const known = map.get(key);
+    if (known === undefined) map.set(key, claim);
+    else if (!Array.isArray(known)) {
+      if (known.entity !== claim.entity || known.sinceMs !== claim.sinceMs) map.set(key, [known, claim]);
+    } else if (!known.some((other) => other.entity === claim.entity && other.sinceMs === claim.sinceMs)) known.push(claim);
+  }
 }
 
 /** forMac's cache of the strings it was asked about; bounded, since a stream of bad MACs never ends. */
@@ -40,31 +66,31 @@ export class NameMap {
   private readonly v6: AddressTable;
   private readonly claims: readonly Claims[];
 
-  private constructor(entities: NamedEntity[], byMac: Map<string, NamedEntity>, claimsByIp: Map<string, Claim[]>) {
+  private constructor(entities: NamedEntity[], byMac: Map<string, NamedEntity>, owners: AddressOwners) {
     this.entities = entities;
     this.byMac = byMac;
-    const v4: Array<[Int32Array, number]> = [];
-    const v6: Array<[Int32Array, number]> = [];
     const shared: Claims[] = [];
-    for (const [ip, claims] of claimsByIp) {
-      let value: number;
-      if (claims.length === 1) {
-        value = claims[0]!.entity.id;
-      } else {
-        claims.sort((a, b) => a.sinceMs - b.sinceMs || a.untilMs - b.untilMs);
-        shared.push({
-          entities: claims.map((claim) => claim.entity),
-          sinceMs: Float64Array.from(claims, (claim) => claim.sinceMs),
-          untilMs: Float64Array.from(claims, (claim) => claim.untilMs),
-        });
-        value = -shared.length;
-      }
-      const words = addressWords(ip);
-      (words.length === 1 ? v4 : v6).push([words, value]);
+    const valueOf = (claims: Claim | Claim[]): number => {
+      if (!Array.isArray(claims)) return claims.entity.id;
+      claims.sort((a, b) => a.sinceMs - b.sinceMs || a.untilMs - b.untilMs);
+      shared.push({
+        entities: claims.map((claim) => claim.entity),
+        sinceMs: Float64Array.from(claims, (claim) => claim.sinceMs),
+        untilMs: Float64Array.from(claims, (claim) => claim.untilMs),
+      });
+      return -shared.length;
+    };
+    const v4Words: number[] = [];
+    const v4Values: number[] = [];
+    for (const [word, claims] of owners.v4) {
+      v4Words.push(word);
+      v4Values.push(valueOf(claims));
     }
+    const v6: Array<[Int32Array, number]> = [];
+    for (const [ip, claims] of owners.v6) v6.push([addressWords(ip), valueOf(claims)]);
     this.claims = shared;
-    this.v4 = new AddressTable(1, v4);
-    this.v6 = new AddressTable(4, v6);
+    this.v4 = AddressTable.ofIpv4(v4Words, v4Values);
+    this.v6 = AddressTable.of(4, v6);
   }
 
   /** A map that names nothing. */
@@ -80,43 +106,41 @@ export class NameMap {
   static build(entries: readonly InterfaceNames[], history: readonly AddressHistory[] = []): NameMap {
     const entities: NamedEntity[] = [];
     const byMac = new Map<string, NamedEntity>();
-    const byKey = new Map<string, NamedEntity>();
-    const claimsByIp = new Map<string, Claim[]>();
-    const addClaim = (ip: string, claim: Claim): void => {
-      const claims = claimsByIp.get(ip);
-      if (claims === undefined) claimsByIp.set(ip, [claim]);
-      else if (!claims.some((other) => other.entity === claim.entity && other.sinceMs === claim.sinceMs)) claims.push(claim);
-    };
     for (const names of entries) {
       const entity: NamedEntity = { id: entities.length + 1, names };
       entities.push(entity);
-      byKey.set(ownerKey(names), entity);
       const mac = names.mac === undefined ? '' : normalizeMac(names.mac);
       if (mac !== '') byMac.set(mac, entity);
     }
+    const owners = new AddressOwners();
     const historyIps = new Set<string>();
-    for (const record of history) {
-      const ip = normalizeIp(record.ip);
-      if (ip === undefined || record.owners.length === 0) continue;
-      historyIps.add(ip);
-      for (const owner of record.owners) {
-        const key = ownerKey(owner.names);
-        let entity = byKey.get(key);
-        if (entity === undefined) {
-          entity = { id: entities.length + 1, names: owner.names };
-          entities.push(entity);
-          byKey.set(key, entity);
+    if (history.length > 0) {
+      const byKey = new Map<string, NamedEntity>();
+      for (const entity of entities) byKey.set(ownerKey(entity.names), entity);
+      for (const record of history) {
+        const ip = normalizeIp(record.ip);
+        if (ip === undefined || record.owners.length === 0) continue;
+        historyIps.add(ip);
+        for (const owner of record.owners) {
+          const key = ownerKey(owner.names);
+          let entity = byKey.get(key);
+          if (entity === undefined) {
+            entity = { id: entities.length + 1, names: owner.names };
+            entities.push(entity);
+            byKey.set(key, entity);
+          }
+          owners.add(ip, { entity, sinceMs: owner.sinceMs, untilMs: owner.untilMs ?? Infinity });
         }
-        addClaim(ip, { entity, sinceMs: owner.sinceMs, untilMs: owner.untilMs ?? Infinity });
       }
     }
     for (const entity of entities) {
+      let always: Claim | undefined;
       for (const text of entity.names.ips) {
-        const ip = normalizeIp(text);
-        if (ip !== undefined && !historyIps.has(ip)) addClaim(ip, { entity, sinceMs: -Infinity, untilMs: Infinity });
+        if (historyIps.size > 0 && historyIps.has(normalizeIp(text) ?? '')) continue;
+        owners.add(text, (always ??= { entity, sinceMs: -Infinity, untilMs: Infinity }));
       }
     }
-    return new NameMap(entities, byMac, claimsByIp);
+    return new NameMap(entities, byMac, owners);
   }
 
   /** The entity with this id (1..entities.length), else undefined. */

@@ -99,7 +99,7 @@ export function addressWords(normalized: string): Int32Array {
 }
 
 /** The word of a strict `a.b.c.d` (decimal 0..255, no leading zeros: `010` could mean octal), else undefined. */
-function dottedQuadWord(text: string): number | undefined {
+export function dottedQuadWord(text: string): number | undefined {
   const parts = DOTTED_QUAD.exec(text);
   if (parts === null) return undefined;
   let word = 0;

@@ -4,9 +4,12 @@
  * Returns 12 upper-case hex digits, or '' when the text is not a MAC.
  */
 export function normalizeMac(mac: string): string {
+  if (NORMALIZED_MAC.test(mac)) return mac;
   const hex = mac.replace(/[-:.]/g, '').toUpperCase();
-  return /^[0-9A-F]{12}$/.test(hex) ? hex : '';
+  return NORMALIZED_MAC.test(hex) ? hex : '';
 }
+
+const NORMALIZED_MAC = /^[0-9A-F]{12}$/;
 
 /** `00:0d:3a:f8:78:56`, the form collectors and Wireshark print. */
 export function formatMac(normalized: string): string {

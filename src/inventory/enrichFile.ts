@@ -61,24 +61,25 @@ export async function readEnrichFile(path: string): Promise<{ entries: Interface
 
 /** Parses the text of an enrichment file (`file` names it in errors). */
 export function parseEnrichFile(text: string, format: EnrichFileFormat, file: string): InterfaceNames[] {
-  const entries = format === 'json' ? parseJson(text, file) : parseCsvText(text, file);
-  const seenMacs = new Map<string, string>();
-  for (const { names, where } of entries) {
-    if (names.mac === undefined) continue;
-    const first = seenMacs.get(names.mac);
-    if (first !== undefined) throw new EnrichFileError(`${file} ${where}: mac: ${formatAzureMac(names.mac)} is already given at ${first}`);
-    seenMacs.set(names.mac, where);
+  const located = format === 'json' ? parseJson(text, file) : parseCsvText(text, file);
+  const seenMacs = new Map<string, number>();
+  for (let i = 0; i < located.entries.length; i++) {
+    const mac = located.entries[i]!.mac;
+    if (mac === undefined) continue;
+    const first = seenMacs.get(mac);
+    if (first !== undefined) throw new EnrichFileError(`${file} ${located.where(i)}: mac: ${formatAzureMac(mac)} is already given at ${located.where(first)}`);
+    seenMacs.set(mac, i);
   }
-  return entries.map((entry) => entry.names);
+  return located.entries;
 }
 
-interface LocatedEntry {
-  readonly names: InterfaceNames;
-  /** `interfaces[3]` or `line 4`. */
-  readonly where: string;
+/** Entries, and where the i-th stands (`interfaces[3]` or `line 4`), told only for an error. */
+interface LocatedEntries {
+  readonly entries: InterfaceNames[];
+  where(index: number): string;
 }
 
-function parseJson(text: string, file: string): LocatedEntry[] {
+function parseJson(text: string, file: string): LocatedEntries {
   let document: unknown;
   try {
     document = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
@@ -89,14 +90,19 @@ function parseJson(text: string, file: string): LocatedEntry[] {
   if (document === null || typeof document !== 'object' || Array.isArray(document) || !Array.isArray(interfaces)) {
     throw new EnrichFileError(`${file}: expected {"interfaces": [...]} at the top level`);
   }
-  return interfaces.map((raw: unknown, index) => {
-    const where = `interfaces[${index}]`;
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new EnrichFileError(`${file} ${where}: expected an object`);
-    return { names: validateEntry(raw as Record<string, unknown>, `${file} ${where}`, 'json'), where };
-  });
+  const where = (index: number) => `interfaces[${index}]`;
+  const entries = new Array<InterfaceNames>(interfaces.length);
+  for (let i = 0; i < interfaces.length; i++) {
+    const raw: unknown = interfaces[i];
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new EnrichFileError(`${file} ${where(i)}: expected an object`);
+    const entry = raw as Record<string, unknown>;
+    for (const key in entry) if (!KEYS.has(key)) checkKey(key, `${file} ${where(i)}`);
+    entries[i] = validateEntry(entry, () => `${file} ${where(i)}`, 'json');
+  }
+  return { entries, where };
 }
 
-function parseCsvText(text: string, file: string): LocatedEntry[] {
+function parseCsvText(text: string, file: string): LocatedEntries {
   let rows: Array<{ record: Record<string, string>; info: { lines: number } }>;
   try {
     rows = parseCsv<{ record: Record<string, string>; info: { lines: number } }>(text, {
@@ -111,10 +117,8 @@ function parseCsvText(text: string, file: string): LocatedEntry[] {
     const e = error as { message?: string; lines?: number };
     throw new EnrichFileError(`${file}${e.lines === undefined ? '' : ` line ${e.lines}`}: not valid CSV (${oneLine(e.message ?? String(error))})`);
   }
-  return rows.map(({ record, info }) => {
-    const where = `line ${info.lines}`;
-    return { names: validateEntry(record, `${file} ${where}`, 'csv'), where };
-  });
+  const where = (index: number) => `line ${rows[index]!.info.lines}`;
+  return { entries: rows.map(({ record }, i) => validateEntry(record, () => `${file} ${where(i)}`, 'csv')), where };
 }
 
 const KEYS: ReadonlySet<string> = new Set(ENRICH_FILE_KEYS);
@@ -127,53 +131,56 @@ function checkKey(key: string, where: string): string {
   );
 }
 
-/** One entry of either format as InterfaceNames; CSV cells are strings, empty meaning absent. */
-function validateEntry(raw: Record<string, unknown>, where: string, format: EnrichFileFormat): InterfaceNames {
-  const names: Record<string, unknown> = {};
-  for (const key of Object.keys(raw)) checkKey(key, where);
+/**
+ * One entry of either format as InterfaceNames (its keys already checked); CSV cells are strings,
+ * empty meaning absent. `locate` names the entry in an error; run 10,000 times per load, so nothing
+ * is built for the error unless there is one.
+ */
+function validateEntry(raw: Record<string, unknown>, locate: () => string, format: EnrichFileFormat): InterfaceNames {
   const fail = (field: string, problem: string): never => {
-    throw new EnrichFileError(`${where}: ${field}: ${problem}`);
+    throw new EnrichFileError(`${locate()}: ${field}: ${problem}`);
   };
-  const textOf = (field: string): string | undefined => {
-    const value = raw[field];
-    if (value === undefined || value === null || value === '') return undefined;
-    if (typeof value !== 'string') return fail(field, `expected a string, got ${JSON.stringify(value)}`);
-    return value;
-  };
-
-  const mac = textOf('mac');
+  const names: { -readonly [K in keyof InterfaceNames]: InterfaceNames[K] } = { ips: [] };
+  const mac = textField(raw, 'mac', fail);
   if (mac !== undefined) {
     const normalized = normalizeMac(mac.trim());
     if (normalized === '') fail('mac', `'${mac}' is not a MAC address (00-0D-3A-F8-78-56, 00:0d:3a:f8:78:56, 000D3AF87856 or 000d.3af8.7856)`);
     names.mac = normalized;
   }
 
-  let ipTexts: string[] = [];
   const ips = raw.ips;
-  if (format === 'csv' || typeof ips === 'string') ipTexts = (textOf('ips') ?? '').split(/[\s,]+/).filter((ip) => ip !== '');
-  else if (Array.isArray(ips)) ipTexts = ips.map((ip: unknown) => (typeof ip === 'string' ? ip : fail('ips', `expected strings, got ${JSON.stringify(ip)}`)));
+  let ipTexts: readonly unknown[] = [];
+  if (format === 'csv' || typeof ips === 'string') ipTexts = (textField(raw, 'ips', fail) ?? '').split(/[\s,]+/).filter((ip) => ip !== '');
+  else if (Array.isArray(ips)) ipTexts = ips;
   else if (ips !== undefined && ips !== null) fail('ips', `expected an array of addresses, got ${JSON.stringify(ips)}`);
-  const normalizedIps: string[] = [];
   for (const ip of ipTexts) {
+    if (typeof ip !== 'string') return fail('ips', `expected strings, got ${JSON.stringify(ip)}`);
     const normalized = normalizeIp(ip) ?? fail('ips', `'${ip}' is not an IPv4 or IPv6 address`);
-    if (!normalizedIps.includes(normalized)) normalizedIps.push(normalized);
+    if (!names.ips.includes(normalized)) (names.ips as string[]).push(normalized);
   }
-  names.ips = normalizedIps;
-  if (names.mac === undefined && normalizedIps.length === 0) fail('mac', 'each entry needs a mac or at least one address in ips');
+  if (names.mac === undefined && names.ips.length === 0) fail('mac', 'each entry needs a mac or at least one address in ips');
 
   for (const field of NAME_TEXT_FIELDS) {
-    const value = textOf(field);
+    const value = textField(raw, field, fail);
     if (value !== undefined) names[field] = value;
   }
 
-  const tags = format === 'csv' ? parseCsvTags(textOf('tags'), fail) : raw.tags;
+  const tags = format === 'csv' ? parseCsvTags(textField(raw, 'tags', fail), fail) : raw.tags;
   if (tags !== undefined && tags !== null) {
     if (typeof tags !== 'object' || Array.isArray(tags)) fail('tags', `expected an object of strings, got ${JSON.stringify(tags)}`);
     const entries = Object.entries(tags as Record<string, unknown>);
     for (const [key, value] of entries) if (typeof value !== 'string') fail('tags', `tag '${key}' must be a string, got ${JSON.stringify(value)}`);
     if (entries.length > 0) names.tags = { ...(tags as Record<string, string>) };
   }
-  return names as unknown as InterfaceNames;
+  return names;
+}
+
+/** A text field of an entry: undefined when absent or empty. */
+function textField(raw: Record<string, unknown>, field: string, fail: (field: string, problem: string) => never): string | undefined {
+  const value = raw[field];
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') return fail(field, `expected a string, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function parseCsvTags(cell: string | undefined, fail: (field: string, problem: string) => never): Record<string, string> | undefined {
