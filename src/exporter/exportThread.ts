@@ -5,7 +5,7 @@ import type { CollectorAddress } from '../transport/collectorAddress.js';
 import type { PcapEndpoint } from '../transport/pcap.js';
 import type { CollectorStats } from '../transport/udp.js';
 import { PcapWriteError } from '../transport/pcapWriter.js';
-import { UserError } from '../flow/errors.js';
+import { Nsg2ipfixError, UserError } from '../flow/errors.js';
 import type { EncodingOptions } from './encoding.js';
 import { exporterWorker } from './prestart.js';
 import { BATCH_BYTES, type BatchObjects, BatchPacker, batchViews } from './rowBatch.js';
@@ -68,13 +68,14 @@ export type FromExporter =
  * thread's stack. A pcap file that cannot be written is a PcapWriteError, sockets that cannot be
  * opened a UserError (code `collector-socket`): one line each.
  */
-export class ExportThreadStartError extends Error {
+export class ExportThreadStartError extends Nsg2ipfixError {
   constructor(
     readonly stage: 'pcap' | 'udp' | 'export',
     message: string,
-    readonly code: string | undefined,
+    /** The Node error code the thread reported (ENOSPC...), when there was one. */
+    readonly systemCode: string | undefined,
   ) {
-    super(message);
+    super('export-thread', message);
   }
 }
 

@@ -1,3 +1,4 @@
+import { Nsg2ipfixError } from '../flow/errors.js';
 import { formatAddress } from '../flow/addresses.js';
 import { elementNameIndex, type InformationElement, VARIABLE_LENGTH } from './informationElements.js';
 import { readU64 } from './writers.js';
@@ -32,7 +33,12 @@ export interface TemplateDefinition {
   readonly scopeCount: number;
 }
 
-export class DecodeError extends Error {}
+/** A datagram that is not valid IPFIX / NetFlow (what `listen` counts and shows instead of records). */
+export class DecodeError extends Nsg2ipfixError {
+  constructor(message: string) {
+    super('undecodable', message);
+  }
+}
 
 /** Templates are scoped by exporter and observation domain (RFC 7011 section 8). */
 export class TemplateCache {

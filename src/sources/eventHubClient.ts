@@ -1,3 +1,4 @@
+import { UserError } from '../flow/errors.js';
 import { EventHubConsumerClient, RetryMode, type CheckpointStore, type EventHubConsumerClientOptions } from '@azure/event-hubs';
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { DefaultAzureCredential } from '@azure/identity';
@@ -35,7 +36,11 @@ export interface EventHubDescription {
 }
 
 /** A problem with the options the user gave: the CLI shows it as one line and exits 2. */
-export class EventHubConfigurationError extends Error {}
+export class EventHubConfigurationError extends UserError {
+  constructor(message: string) {
+    super(message, { code: 'eventhub-configuration' });
+  }
+}
 
 /** The fields of a connection string, keys compared case-insensitively. */
 function connectionStringFields(text: string): Map<string, string> {
