@@ -2,7 +2,7 @@ import { type FlowColumns, IPV6, OUTBOUND } from '../flow/flowColumns.js';
 import type { EncodedMessage } from '../flow/flowEncoder.js';
 import type { AzureContext } from '../flow/flowRecord.js';
 import { interfaceLabels, type NamedEntity, type NameEncoding } from '../flow/interfaceNames.js';
-import { DEFAULT_ENTERPRISE_NUMBER } from './informationElements.js';
+import { DEFAULT_ENTERPRISE_NUMBER, type InformationElement } from './informationElements.js';
 import {
   compileWithHelpers,
   BlockCache,
@@ -17,7 +17,7 @@ import {
   rowLocals,
   writeFieldSpecifier,
 } from './templates.js';
-import { type DomainState, MessagePacker, PackedEncoder, type ProtocolSpec, SET_HEADER_BYTES } from './packer.js';
+import { DOMAIN_KEY, type DomainState, MessagePacker, PackedEncoder, type ProtocolSpec, SET_HEADER_BYTES, type TemplateRecord } from './packer.js';
 import { CachedViewStrings, truncateUtf8 } from './viewStrings.js';
 import { variableLengthSize, writeU16, writeU32, writeVariableLength } from './writers.js';
 
@@ -64,16 +64,12 @@ export const IPFIX_DEFAULTS = {
   describeDomains: true,
 } as const satisfies Required<Omit<IpfixEncoderOptions, 'names'>>;
 
-/** Options-record key of a domain's own name (interface indexes are never negative). */
-const DOMAIN_NAME_KEY = -1;
-
 /** IPFIX's part of the message packer: a 16-byte header, sequence numbers counting data records. */
-function ipfixSpec(templateSets: Buffer, templateRecords: number): ProtocolSpec {
+function ipfixSpec(templates: readonly TemplateRecord[]): ProtocolSpec {
   return {
     headerBytes: MESSAGE_HEADER_BYTES,
     setAlignment: 1,
-    templateSets,
-    templateRecords,
+    templates,
     writeHeader(bytes, message, nowMs) {
       writeMessageHeader(bytes, bytes.length, nowMs, message.domain.sequence, message.domain.id);
       // Sequence numbers count data records, not messages (RFC 7011 section 3.1), modulo 2^32.
@@ -102,11 +98,11 @@ export class IpfixEncoder extends PackedEncoder {
     const templates = flowTemplates(resolved.biflow, resolved.enterpriseNumber, names);
     const optionTemplates = optionsTemplates();
     const withOptions = resolved.optionsRecords;
-    const templateSets = encodeTemplateSets(
+    const records = templateRecords(
       [templates.ipv4, templates.ipv6],
       withOptions ? [optionTemplates.descriptions, optionTemplates.names, optionTemplates.domain] : [],
     );
-    super(new MessagePacker(ipfixSpec(templateSets, 2 + (withOptions ? 3 : 0)), resolved, emit));
+    super(new MessagePacker(ipfixSpec(records), resolved, emit));
     this.options = resolved;
     this.optionsTemplates = optionTemplates;
     // The strings share what is left of an empty message after the fixed part: cap each so any
@@ -133,7 +129,7 @@ export class IpfixEncoder extends PackedEncoder {
       const name = truncateUtf8(Buffer.from(context.resourceId, 'utf8'), this.maxStringBytes * 2);
       const bytes = Buffer.alloc(4 + variableLengthSize(name));
       writeVariableLength(bytes, writeU32(bytes, 0, id), name);
-      domain.options.set(DOMAIN_NAME_KEY, { parts: [{ setId: this.optionsTemplates.domain.id, bytes }] });
+      domain.options.set(DOMAIN_KEY, { parts: [{ setId: this.optionsTemplates.domain.id, bytes }] });
     });
   }
 
@@ -164,31 +160,19 @@ export function writeMessageHeader(buf: Buffer, length: number, exportTimeMs: nu
   writeU32(buf, 12, domainId);
 }
 
-/** One template set (id 2) with the data templates and one options template set (id 3). */
-export function encodeTemplateSets(dataTemplates: readonly FlowTemplate[], options: readonly OptionsTemplate[]): Buffer {
-  const templateSetLength = SET_HEADER_BYTES + dataTemplates.reduce((sum, t) => sum + 4 + t.fields.reduce((s, f) => s + fieldSpecifierSize(f.element), 0), 0);
-  const optionsSetLength =
-    options.length === 0
-      ? 0
-      : SET_HEADER_BYTES + options.reduce((sum, t) => sum + 6 + [...t.scope, ...t.fields].reduce((s, f) => s + fieldSpecifierSize(f.element), 0), 0);
-  const buf = Buffer.alloc(templateSetLength + optionsSetLength);
-  let offset = writeU16(buf, 0, TEMPLATE_SET_ID);
-  offset = writeU16(buf, offset, templateSetLength);
-  for (const template of dataTemplates) {
-    offset = writeU16(buf, offset, template.id);
-    offset = writeU16(buf, offset, template.fields.length);
-    for (const field of template.fields) offset = writeFieldSpecifier(buf, offset, field.element);
-  }
-  if (options.length === 0) return buf;
-  offset = writeU16(buf, offset, OPTIONS_TEMPLATE_SET_ID);
-  offset = writeU16(buf, offset, optionsSetLength);
-  for (const template of options) {
-    offset = writeU16(buf, offset, template.id);
-    offset = writeU16(buf, offset, template.scope.length + template.fields.length);
-    offset = writeU16(buf, offset, template.scope.length);
-    for (const field of [...template.scope, ...template.fields]) offset = writeFieldSpecifier(buf, offset, field.element);
-  }
-  return buf;
+/** The data templates (set 2) and the options templates (set 3) as template records. */
+export function templateRecords(dataTemplates: readonly FlowTemplate[], options: readonly OptionsTemplate[]): TemplateRecord[] {
+  const record = (setId: number, header: readonly number[], fields: readonly { readonly element: InformationElement }[]): TemplateRecord => {
+    const bytes = Buffer.alloc(2 * header.length + fields.reduce((sum, f) => sum + fieldSpecifierSize(f.element), 0));
+    let offset = 0;
+    for (const value of header) offset = writeU16(bytes, offset, value);
+    for (const field of fields) offset = writeFieldSpecifier(bytes, offset, field.element);
+    return { setId, bytes };
+  };
+  return [
+    ...dataTemplates.map((t) => record(TEMPLATE_SET_ID, [t.id, t.fields.length], t.fields)),
+    ...options.map((t) => record(OPTIONS_TEMPLATE_SET_ID, [t.id, t.scope.length + t.fields.length, t.scope.length], [...t.scope, ...t.fields])),
+  ];
 }
 
 /** Adds rows [from, to) to the encoder's messages; returns the records written. */

@@ -22,6 +22,12 @@ export const MIN_MESSAGE_BYTES = 512;
 /** The largest message: both length fields are 16 bits. */
 export const MAX_MESSAGE_BYTES = 65_535;
 
+/** One template record and the set (flowset) it belongs in: 2 / 3 in IPFIX, 0 / 1 in NetFlow v9. */
+export interface TemplateRecord {
+  readonly setId: number;
+  readonly bytes: Uint8Array;
+}
+
 /** Options records about one thing (a NIC, a domain), each written into a set of its template. */
 export interface OptionsRecord {
   readonly parts: readonly { readonly setId: number; readonly bytes: Uint8Array }[];
@@ -73,9 +79,8 @@ export interface ProtocolSpec {
   readonly headerBytes: number;
   /** Sets are padded to a multiple of this many bytes (v9: 4; IPFIX: 1, no padding). */
   readonly setAlignment: number;
-  /** The sets of a template message, after the header, and the template records they hold. */
-  readonly templateSets: Buffer;
-  readonly templateRecords: number;
+  /** Every template, in the order collectors should learn them; packed into as few messages as fit. */
+  readonly templates: readonly TemplateRecord[];
   /**
    * Writes the header of the finished message `bytes` and returns the domain's next sequence
    * number (IPFIX counts data records, v9 counts messages).
@@ -97,6 +102,8 @@ export interface PackerOptions {
 
 const MAX_DOMAINS = 65_536;
 const MAX_OPTIONS_PER_DOMAIN = 4096;
+/** Options-record key of a domain's own name (interface indexes are never negative). */
+export const DOMAIN_KEY = -1;
 
 export class MessagePacker {
   /** The message being filled, if any. */
@@ -106,6 +113,10 @@ export class MessagePacker {
   private readonly domains = new Map<number, DomainState>();
   private readonly buffers: MessageBuffers;
   private readonly maxMessageBytes: number;
+  /** The template messages (their sets, after the header), built once. */
+  private readonly templateMessages: readonly { readonly sets: Buffer; readonly records: number }[];
+  /** Set while a domain's options records are re-sent: the messages they fill must not call for templates again. */
+  private resendingOptions = false;
   /** Options records written, re-sends included. */
   optionsRecords = 0;
 
@@ -120,6 +131,7 @@ export class MessagePacker {
     }
     this.maxMessageBytes = size;
     this.buffers = new MessageBuffers(size);
+    this.templateMessages = packTemplates(spec, size);
   }
 
   /**
@@ -158,7 +170,8 @@ export class MessagePacker {
    */
   shouldAnnounce(domain: DomainState, key: number, owner: object | undefined): boolean {
     const known = domain.options.get(key);
-    if (known === undefined) return domain.options.size < MAX_OPTIONS_PER_DOMAIN;
+    // The domain's own name (a negative key) is not one of the things counted.
+    if (known === undefined) return key < 0 || domain.options.size - (domain.options.has(DOMAIN_KEY) ? 1 : 0) < MAX_OPTIONS_PER_DOMAIN;
     return owner !== undefined && known.owner !== owner;
   }
 
@@ -252,7 +265,8 @@ export class MessagePacker {
 
   private templatesDue(domain: DomainState, nowMs: number): boolean {
     return (
-      domain.dataMessagesSinceTemplates >= this.options.templateRefreshPackets || nowMs - domain.templatesSentAtMs >= this.options.templateRefreshIntervalMs
+      !this.resendingOptions &&
+      (domain.dataMessagesSinceTemplates >= this.options.templateRefreshPackets || nowMs - domain.templatesSentAtMs >= this.options.templateRefreshIntervalMs)
     );
   }
 
@@ -263,16 +277,23 @@ export class MessagePacker {
   private sendTemplates(domain: DomainState, nowMs: number, copies: number): void {
     this.flush(nowMs);
     const spec = this.spec;
-    const length = spec.headerBytes + spec.templateSets.length;
     for (let i = 0; i < copies; i++) {
-      const bytes = Buffer.allocUnsafe(length);
-      spec.templateSets.copy(bytes, spec.headerBytes);
-      domain.sequence = spec.writeHeader(bytes, { domain, records: spec.templateRecords, dataRecords: 0 }, nowMs) >>> 0;
-      this.emit({ bytes, observationDomainId: domain.id, dataRecords: 0, templateRecords: spec.templateRecords });
+      for (const message of this.templateMessages) {
+        const bytes = Buffer.allocUnsafe(spec.headerBytes + message.sets.length);
+        message.sets.copy(bytes, spec.headerBytes);
+        domain.sequence = spec.writeHeader(bytes, { domain, records: message.records, dataRecords: 0 }, nowMs) >>> 0;
+        this.emit({ bytes, observationDomainId: domain.id, dataRecords: 0, templateRecords: message.records });
+      }
     }
     domain.templatesSentAtMs = nowMs;
+    // A domain with more options than fit between two refreshes must not refresh while re-sending them.
+    this.resendingOptions = true;
+    try {
+      for (const record of domain.options.values()) this.appendOptionsRecord(domain, record, nowMs);
+    } finally {
+      this.resendingOptions = false;
+    }
     domain.dataMessagesSinceTemplates = 0;
-    for (const record of domain.options.values()) this.appendOptionsRecord(domain, record, nowMs);
   }
 
   private appendOptionsRecord(domain: DomainState, record: OptionsRecord, nowMs: number): void {
@@ -285,6 +306,61 @@ export class MessagePacker {
       this.optionsRecords++;
     }
   }
+}
+
+/**
+ * The templates in as few messages of at most `maxMessageBytes` as they fit: consecutive records of
+ * one set id share a set, padded to the protocol's alignment. With all the names and options
+ * templates they pass 512 bytes, the smallest message size accepted.
+ */
+function packTemplates(spec: ProtocolSpec, maxMessageBytes: number): { sets: Buffer; records: number }[] {
+  const pad = (length: number) => length + ((spec.setAlignment - (length % spec.setAlignment)) % spec.setAlignment);
+  const groups: TemplateRecord[][] = [];
+  let group: TemplateRecord[] = [];
+  const setsLength = (records: readonly TemplateRecord[]): number => {
+    let length = 0;
+    let set = 0;
+    for (let i = 0; i < records.length; i++) {
+      if (i === 0 || records[i]!.setId !== records[i - 1]!.setId) {
+        length += pad(set);
+        set = SET_HEADER_BYTES;
+      }
+      set += records[i]!.bytes.length;
+    }
+    return length + pad(set);
+  };
+  for (const record of spec.templates) {
+    if (spec.headerBytes + setsLength([record]) > maxMessageBytes)
+      throw new RangeError(`a template of ${record.bytes.length} bytes cannot fit a ${maxMessageBytes}-byte message`);
+    if (group.length > 0 && spec.headerBytes + setsLength([...group, record]) > maxMessageBytes) {
+      groups.push(group);
+      group = [];
+    }
+    group.push(record);
+  }
+  if (group.length > 0) groups.push(group);
+  return groups.map((records) => {
+    const sets = Buffer.alloc(setsLength(records));
+    let offset = 0;
+    let setStart = 0;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      if (i === 0 || record.setId !== records[i - 1]!.setId) {
+        if (i > 0) {
+          offset = pad(offset - setStart) + setStart;
+          writeU16(sets, setStart + 2, offset - setStart);
+        }
+        setStart = offset;
+        writeU16(sets, offset, record.setId);
+        offset += SET_HEADER_BYTES;
+      }
+      sets.set(record.bytes, offset);
+      offset += record.bytes.length;
+    }
+    offset = pad(offset - setStart) + setStart;
+    writeU16(sets, setStart + 2, offset - setStart);
+    return { sets, records: records.length };
+  });
 }
 
 /** What the IPFIX and NetFlow v9 encoders share around their packer: the FlowEncoder plumbing. */

@@ -13,7 +13,7 @@ import {
   type FlowTemplates,
   type RecordWriter,
 } from '../ipfix/templates.js';
-import { type DomainState, MessagePacker, PackedEncoder, type ProtocolSpec } from '../ipfix/packer.js';
+import { type DomainState, MessagePacker, PackedEncoder, type ProtocolSpec, type TemplateRecord } from '../ipfix/packer.js';
 import { writeU16, writeU32 } from '../ipfix/writers.js';
 import { clampStartMs, UPTIME_SLACK_MS, UptimeClock } from './uptimeClock.js';
 
@@ -23,7 +23,6 @@ const NO_BLOCK = new Uint8Array(0);
 /** RFC 3954 section 5.1. */
 export const NETFLOW9_VERSION = 9;
 const HEADER_BYTES = 20;
-const FLOWSET_HEADER_BYTES = 4;
 const TEMPLATE_FLOWSET_ID = 0;
 const OPTIONS_TEMPLATE_FLOWSET_ID = 1;
 /** RFC 3954 section 6.1 scope type "Interface". */
@@ -44,12 +43,11 @@ export interface NetflowV9EncoderOptions {
  * NetFlow v9's part of the message packer: a 20-byte header with the count of every record and
  * sysUptime times, sequence numbers counting packets (templates included), flowsets padded to 4.
  */
-function netflow9Spec(templateSets: Buffer, templateRecords: number, clock: UptimeClock): ProtocolSpec {
+function netflow9Spec(templates: readonly TemplateRecord[], clock: UptimeClock): ProtocolSpec {
   return {
     headerBytes: HEADER_BYTES,
     setAlignment: 4,
-    templateSets,
-    templateRecords,
+    templates,
     writeHeader(bytes, message, nowMs) {
       const times = message.dataRecords > 0 ? clock.header(nowMs) : templateOnlyTimes(nowMs);
       writeV9Header(bytes, message.records, times.sysUptimeMs, times.unixSeconds, message.domain.sequence, message.domain.id);
@@ -80,8 +78,7 @@ export class NetflowV9Encoder extends PackedEncoder {
     };
     const templates = netflow9Templates();
     const clock = new UptimeClock();
-    const templateSets = encodeV9TemplateFlowsets([templates.ipv4, templates.ipv6], resolved.optionsRecords);
-    super(new MessagePacker(netflow9Spec(templateSets, 2 + (resolved.optionsRecords ? 2 : 0), clock), resolved, emit));
+    super(new MessagePacker(netflow9Spec(v9TemplateRecords([templates.ipv4, templates.ipv6], resolved.optionsRecords), clock), resolved, emit));
     this.options = resolved;
     this.templates = templates;
     this.clock = clock;
@@ -183,32 +180,28 @@ const V9_OPTIONS_TEMPLATES: readonly V9OptionsTemplate[] = [
   [TEMPLATE_IDS.netflow9InterfaceNames, [[SCOPE_INTERFACE, 4]], [[IANA_ELEMENTS.interfaceName.id, INTERFACE_NAME_BYTES]]],
 ];
 
-/** Template flowset (id 0) and, with options, the options template flowset (id 1), padded to 4 bytes. */
-function encodeV9TemplateFlowsets(templates: readonly FlowTemplate[], withOptions: boolean): Buffer {
-  const templateLength = FLOWSET_HEADER_BYTES + templates.reduce((sum, t) => sum + 4 + 4 * t.fields.length, 0);
-  const optionsBytes = FLOWSET_HEADER_BYTES + V9_OPTIONS_TEMPLATES.reduce((sum, [, scopes, fields]) => sum + 6 + 4 * (scopes.length + fields.length), 0);
-  const optionsLength = withOptions ? optionsBytes + ((4 - (optionsBytes % 4)) % 4) : 0;
-  const buf = Buffer.alloc(templateLength + optionsLength);
-  let offset = writeU16(buf, 0, TEMPLATE_FLOWSET_ID);
-  offset = writeU16(buf, offset, templateLength);
-  for (const template of templates) {
-    offset = writeU16(buf, offset, template.id);
-    offset = writeU16(buf, offset, template.fields.length);
-    for (const field of template.fields) {
-      offset = writeU16(buf, offset, field.element.id);
-      offset = writeU16(buf, offset, field.element.length);
-    }
-  }
-  if (!withOptions) return buf;
-  offset = writeU16(buf, offset, OPTIONS_TEMPLATE_FLOWSET_ID);
-  offset = writeU16(buf, offset, optionsLength);
-  for (const [id, scopes, fields] of V9_OPTIONS_TEMPLATES) {
-    offset = writeU16(buf, offset, id);
-    // Scope and option lengths are in bytes of field specifiers.
-    offset = writeU16(buf, offset, 4 * scopes.length);
-    offset = writeU16(buf, offset, 4 * fields.length);
-    for (const [type, length] of [...scopes, ...fields]) offset = writeU16(buf, writeU16(buf, offset, type), length);
-  }
-  // What follows is padding to a 4-byte boundary.
-  return buf;
+/** The data templates (flowset 0) and, with options, the options templates (flowset 1) as template records. */
+function v9TemplateRecords(templates: readonly FlowTemplate[], withOptions: boolean): TemplateRecord[] {
+  const record = (setId: number, header: readonly number[], fields: readonly (readonly [number, number])[]): TemplateRecord => {
+    const bytes = Buffer.alloc(2 * header.length + 4 * fields.length);
+    let offset = 0;
+    for (const value of header) offset = writeU16(bytes, offset, value);
+    for (const [type, length] of fields) offset = writeU16(bytes, writeU16(bytes, offset, type), length);
+    return { setId, bytes };
+  };
+  const data = templates.map((t) =>
+    record(
+      TEMPLATE_FLOWSET_ID,
+      [t.id, t.fields.length],
+      t.fields.map((f) => [f.element.id, f.element.length] as const),
+    ),
+  );
+  if (!withOptions) return data;
+  // Scope and option lengths are in bytes of field specifiers.
+  return [
+    ...data,
+    ...V9_OPTIONS_TEMPLATES.map(([id, scopes, fields]) =>
+      record(OPTIONS_TEMPLATE_FLOWSET_ID, [id, 4 * scopes.length, 4 * fields.length], [...scopes, ...fields]),
+    ),
+  ];
 }

@@ -204,4 +204,49 @@ describe('IPFIX encoder', () => {
   it('rejects a maximum message size outside 512..65535', () => {
     expect(() => new IpfixEncoder({ maxMessageSizeInBytes: 100 }, () => {})).toThrow(/512/);
   });
+
+  it('re-sends the options of a domain that fill more messages than --template-refresh-packets without refreshing again in between', () => {
+    // 300 NICs of one domain: their options fill dozens of 512-byte messages, the refresh comes after every data message.
+    const flows = Array.from({ length: 300 }, (_, i) => flow({ timeMs: NOW - 1000 + i }));
+    const messages: EncodedMessage[] = [];
+    const encoder = new IpfixEncoder({ templateRepeatsAtStart: 1, optionsRecords: true, templateRefreshPackets: 1, maxMessageSizeInBytes: 512 }, (m) =>
+      messages.push({ ...m, bytes: Buffer.from(m.bytes) }),
+    );
+    let nic = 0;
+    const columns = enrichedColumns(flows, (f) => ({ flowStartMs: f.timeMs - 60_000, observationDomainId: 7, interfaceIndex: ++nic }));
+    encoder.addRows(columns, 0, columns.length, NOW);
+    encoder.addRows(columns, 0, columns.length, NOW);
+    encoder.flush(NOW);
+    const decoder = new DatagramDecoder(32473);
+    const records = messages.flatMap((m) => decoder.decode(m.bytes, 'test').records);
+    expect(messages.every((m) => m.bytes.length <= 512)).toBe(true);
+    // Twice 300 tuples, each a forward and a reverse record (flow() reports reverse traffic).
+    expect(records.filter((r) => !r.options)).toHaveLength(1200);
+    const named = new Set(records.filter((r) => r.options && r.fields['interfaceName'] !== undefined).map((r) => r.fields['ingressInterface']));
+    expect(named.size).toBe(300);
+  });
+
+  it('splits templates over several messages when they outgrow --max-message-size (all names, RFC 5103, options)', () => {
+    const names = { fields: ['vm', 'nic', 'resourceGroup', 'subscription', 'region', 'vnet', 'subnet', 'tags'] as const, tags: '*' as const };
+    const big = encode([flow()], {
+      maxMessageSizeInBytes: 512,
+      biflow: 'rfc5103',
+      optionsRecords: true,
+      names: { fields: [...names.fields], tags: names.tags },
+    });
+    const templateMessages = big.filter((m) => m.templateRecords > 0);
+    expect(templateMessages.length).toBeGreaterThan(1);
+    expect(templateMessages.reduce((sum, m) => sum + m.templateRecords, 0)).toBe(5);
+    expect(big.every((m) => m.bytes.length <= 512 && m.bytes.readUInt16BE(2) === m.bytes.length)).toBe(true);
+    const decoder = new DatagramDecoder(32473);
+    const decoded = big.map((m) => decoder.decode(m.bytes, 'test'));
+    expect(decoded.every((d) => d.error === undefined && d.unknownTemplateSets === 0)).toBe(true);
+    expect(decoded.flatMap((d) => d.records).filter((r) => !r.options)).toHaveLength(1);
+    // With room, the same templates travel in one message, as before.
+    expect(
+      encode([flow()], { biflow: 'rfc5103', optionsRecords: true, names: { fields: [...names.fields], tags: names.tags } }).filter(
+        (m) => m.templateRecords > 0,
+      ),
+    ).toHaveLength(1);
+  });
 });
