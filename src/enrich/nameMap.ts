@@ -70,8 +70,10 @@ export class NameMap {
     this.entities = entities;
     this.byMac = byMac;
     const shared: Claims[] = [];
-    const valueOf = (claims: Claim | Claim[]): number => {
-      if (!Array.isArray(claims)) return claims.entity.id;
+    const valueOf = (claim: Claim | Claim[]): number => {
+      // An owner for all time answers without looking at the time; an interval is checked.
+      if (!Array.isArray(claim) && claim.sinceMs === -Infinity && claim.untilMs === Infinity) return claim.entity.id;
+      const claims = Array.isArray(claim) ? claim : [claim];
       claims.sort((a, b) => a.sinceMs - b.sinceMs || a.untilMs - b.untilMs);
       shared.push({
         entities: claims.map((claim) => claim.entity),
@@ -195,18 +197,18 @@ export class NameMap {
     return this.v4.size + this.v6.size;
   }
 
-  /** The rare path: an address with several owners (see forIpv4). */
+  /**
+   * The rare path: an address with several owners, or one owner for a time (see forIpv4). Before
+   * anything was recorded the first owners held it (history starts when a change is first seen);
+   * after an owner left and before the next came, nobody did: the address stays unnamed, since
+   * Azure may have given a released public IP to someone else.
+   */
   private choose(claims: Claims, timeMs: number, near: NamedEntity | undefined): NamedEntity | undefined {
     const { entities, sinceMs, untilMs } = claims;
     const all = entities.map((_, i) => i);
     let candidates = all.filter((i) => sinceMs[i]! <= timeMs && timeMs < untilMs[i]!);
-    if (candidates.length === 0) {
-      const ended = all.filter((i) => untilMs[i]! <= timeMs);
-      const latestUntilMs = Math.max(...ended.map((i) => untilMs[i]!));
-      candidates = ended.filter((i) => untilMs[i] === latestUntilMs);
-    }
     // Claims are sorted by sinceMs: the first ones are the earliest owners.
-    if (candidates.length === 0) candidates = all.filter((i) => sinceMs[i] === sinceMs[0]);
+    if (candidates.length === 0 && timeMs < sinceMs[0]!) candidates = all.filter((i) => sinceMs[i] === sinceMs[0]);
     return candidates.length === 1
       ? entities[candidates[0]!]
       : disambiguate(
