@@ -89,7 +89,8 @@ function* bodyParts(body: unknown, section: AmqpBodyType, maxBytes: number): Gen
     return;
   }
   if (typeof body === 'string') {
-    yield { text: Buffer.from(withoutBom(body), 'utf8') };
+    // As bytes are: a JSON string holding the text (a forwarder that encoded twice) is unwrapped too.
+    yield bytesPart(Buffer.from(withoutBom(body), 'utf8'), maxBytes);
     return;
   }
   if (section === 'value' && Array.isArray(body) && body.some((element) => typeof element === 'string' || isBytes(element))) {

@@ -179,6 +179,18 @@ export class FlowLogReader {
       sink.problem(recordProblem('not-a-record', 'record is not a JSON object', context, record));
       return;
     }
+    // A `{"records":[...]}` wrapper inside a list (forwarders batch whole blobs): its records, one
+    // level deep. No flow log record, connector record or event has a `records` array of its own.
+    if (Array.isArray(record['records']) && !('category' in record)) {
+      for (const inner of record['records'] as unknown[]) {
+        if (Array.isArray(inner) || (isObject(inner) && Array.isArray(inner['records']))) {
+          sink.problem(recordProblem('not-a-record', 'a records list nested in a records list', context, inner));
+          continue;
+        }
+        this.readRecordValue(inner, context);
+      }
+      return;
+    }
     // Connector records carry the NSG category too: their tuple keys tell them apart first.
     if (isConnectorRecord(record)) {
       this.kinds.connector++;

@@ -83,6 +83,18 @@ describe('event bodies: forwarder payloads', () => {
     expect(problems).toEqual([]);
   });
 
+  it.each<[string, unknown, AmqpBodyType | undefined]>([
+    ['as bytes', Buffer.from(JSON.stringify([wrapped, wrapped])), 'data'],
+    ['as an AMQP value list', [wrapped, wrapped], 'value'],
+    ['as AMQP sequences', [[wrapped], [wrapped]], 'sequence'],
+    ['as a JSON string inside an AMQP value string', JSON.stringify(JSON.stringify([wrapped, wrapped])), 'value'],
+  ])('reads a list of {"records":[...]} wrappers %s (forwarders batching whole blobs)', (_name, body, bodyType) => {
+    const { result, flows, problems } = decode(body, undefined, bodyType);
+    expect(result.recognized).toBe(true);
+    expect(flows.map(keyOf)).toEqual([...keys, ...keys]);
+    expect(problems).toEqual([]);
+  });
+
   it('reads one record as bytes and as decoded JSON the same way (fast path and reference path agree)', () => {
     const fast = decode(Buffer.from(JSON.stringify(v2.body))).flows;
     const reference = decode(v2.body).flows;
