@@ -46,6 +46,7 @@ interface ReportFlags {
   enrichAzure?: boolean;
   enrichSubscription: string[];
   enrichHistoryDays: string;
+  stateDir?: string;
 }
 
 /** One input of the report: a file or a blob, read into batches of flows. */
@@ -90,7 +91,10 @@ export function reportCommand(): Command {
         .default('warn'),
     )
     .addOption(new Option('--log-format <format>', 'json lines, pretty, or auto (pretty on a terminal)').choices(['auto', 'json', 'pretty']).default('auto'));
-  addNameSourceOptions(command);
+  addNameSourceOptions(command).option(
+    '--state-dir <dir>',
+    'the state directory of an exporting instance with --enrich-azure: its saved names and address history (names of older windows as they were; kept up to date)',
+  );
   command.addHelpText(
     'after',
     [
@@ -192,6 +196,7 @@ async function startReportEnrichment(flags: ReportFlags, logger: Logger): Promis
       ...(flags.enrichAzure === true ? { enrichAzure: true } : {}),
       enrichSubscription: flags.enrichSubscription,
       enrichHistoryDays: flags.enrichHistoryDays,
+      ...(flags.stateDir === undefined ? {} : { stateDir: flags.stateDir }),
     },
     { logger: logger.child({ stage: 'enrich' }) },
   );

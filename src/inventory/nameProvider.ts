@@ -41,6 +41,9 @@ export interface EnrichmentSpec {
 
 export { DEFAULT_HISTORY_DAYS, DEFAULT_REFRESH_MINUTES } from '../flow/interfaceNames.js';
 
+/** The longest refresh interval a Node timer can hold. */
+const MAX_REFRESH_MINUTES = Math.floor((2 ** 31 - 1) / 60_000);
+
 /** What tests (and only tests) replace; the CLI passes the logger alone. */
 export interface NameProviderDependencies {
   readonly logger: Logger;
@@ -294,6 +297,9 @@ function normalizeSpec(spec: EnrichmentSpec): NormalizedSpec | undefined {
     return undefined;
   }
   const refreshMinutes = positiveNumber(spec.enrichRefreshMinutes ?? DEFAULT_REFRESH_MINUTES, '--enrich-refresh-minutes', 0);
+  // A timer takes at most 2^31 - 1 ms (Node runs a longer one after 1 ms: discoveries back to back).
+  if (refreshMinutes > MAX_REFRESH_MINUTES)
+    throw new UserError(`--enrich-refresh-minutes: '${spec.enrichRefreshMinutes}' must be at most ${MAX_REFRESH_MINUTES} (about 24 days)`);
   const historyDays = positiveNumber(spec.enrichHistoryDays ?? DEFAULT_HISTORY_DAYS, '--enrich-history-days', -1);
   const subscriptions = (spec.enrichSubscription ?? []).map((id) => id.trim()).filter((id) => id !== '');
   for (const id of subscriptions) {

@@ -234,6 +234,7 @@ describe('createNameProvider', () => {
     await expect(createNameProvider({ enrichFile: 'x.json', enrichRefreshMinutes: '0' }, { logger })).rejects.toThrow(
       "--enrich-refresh-minutes: '0' must be a number above 0",
     );
+    await expect(createNameProvider({ enrichFile: 'x.json', enrichRefreshMinutes: '40000' }, { logger })).rejects.toThrow('must be at most 35791');
     await expect(createNameProvider({ enrichFile: join(stateDir, 'none.json') }, { logger })).rejects.toThrow('cannot read the enrichment file');
   });
 });
