@@ -1,19 +1,26 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { Logger } from 'pino';
 import type { ParseProblem } from '../azure/problems.js';
-import { blobKey, emptyState, splitBlobKey, type BlobCursor, type SourceState, type StateStore } from '../state/sourceState.js';
-import { classifyAzureError, type AzureFailure } from './azureErrors.js';
-import { BlobDiscovery, type HourPrefixRef, type ListedBlob } from './blobDiscovery.js';
-import { floorHour, HOUR_MS, parseFlowLogBlobName, type BlobFilters } from './blobPaths.js';
-import { cursorAtEnd, readNewBlocks, type BlockReadStep } from './blockBlobReader.js';
-import type { FlowBatch } from './flowBatch.js';
 import { sleep } from '../flow/sleep.js';
+import { classifyAzureError, type AzureFailure } from '../state/azureErrors.js';
+import { blobKey, emptyState, splitBlobKey, type BlobCursor, type SourceState, type StateStore } from '../state/sourceState.js';
+import { StateWriter } from '../state/stateWriter.js';
+import { BatchBuilder, type SourcePiece } from './blobBatches.js';
+import { BlobDiscovery, type HourPrefixRef, type ListedBlob } from './blobDiscovery.js';
+import { fetchGrowth, growthStart } from './blobGrowth.js';
+import { floorHour, HOUR_MS, parseFlowLogBlobName, type BlobFilters } from './blobPaths.js';
+import { cursorAtEnd, fetchNewBlocks, type BlockReaderOptions, type RequestKind } from './blockBlobReader.js';
+import { ByteLimit, ConcurrentJobs } from './concurrentJobs.js';
+import type { FlowBatch } from './flowBatch.js';
 
 /**
- * The Blob Storage source: follows live PT1H.json blobs and yields one batch per group of new
- * blocks. Each batch's ack (called by the pipeline once its datagrams were handed to the socket)
- * moves that blob's cursor and writes the state, so a restart resumes after the last block sent:
- * nothing lost, nothing repeated except a batch in flight at the moment of a crash.
+ * The Blob Storage source: follows live PT1H.json blobs. Each poll lists the blobs, reads the
+ * changed ones concurrently (`readConcurrency` at a time; a slow or failing blob holds one slot,
+ * never the others) and yields batches of what is ready, each blob's pieces in order. A batch's
+ * ack (called by the pipeline once its datagrams were handed to the socket) moves the cursors of
+ * its blobs; the StateWriter stores the moved cursors about once a second. A restart resumes
+ * after the last block stored: nothing lost; after a crash, what was sent in the last second or
+ * so is sent again.
  */
 
 export type StartAt = { readonly kind: 'resume' } | { readonly kind: 'now' } | { readonly kind: 'beginning' } | { readonly kind: 'time'; readonly ms: number };
@@ -33,17 +40,22 @@ export interface BlobSourceOptions {
   readonly filters: BlobFilters;
   readonly store: StateStore;
   readonly startAt: StartAt;
+  /** From the start of one poll to the start of the next (a longer pass is followed at once by the next). */
   readonly pollIntervalMs: number;
   /** One discovery and read pass, then stop. */
   readonly once: boolean;
   /** Failed reads in a row before a blob is poisoned (skipped). Default 5. */
   readonly maxBlobFailures: number;
+  /** Blobs read at the same time. Default 32. */
+  readonly readConcurrency?: number;
   /** Forget poison marks and failure counts from the stored state. */
   readonly retryPoisoned?: boolean;
   /** How long after its hour ended a blob may still grow. Default 1 hour. */
   readonly lateWindowMs?: number;
-  /** Largest download per batch. Default 4 MiB. */
+  /** Largest download per piece, and input per batch. Default 4 MiB. */
   readonly maxBatchBytes?: number;
+  /** Least time between two state writes. Default 1 s. */
+  readonly stateWriteIntervalMs?: number;
   readonly onProblem: (problem: ParseProblem) => void;
   readonly logger: Logger;
   readonly now?: () => number;
@@ -57,8 +69,14 @@ export interface BlobSourceOptions {
 export class BlobSourceError extends Error {}
 
 export const DEFAULT_MAX_BLOB_FAILURES = 5;
+/** Enough requests in flight to hide 20-50 ms of storage latency on a 2-core jump host. */
+export const DEFAULT_READ_CONCURRENCY = 32;
 const DEFAULT_LATE_WINDOW_MS = HOUR_MS;
 const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/** Rows per batch at most (the pieces of small blobs are gathered into one batch up to here). */
+const MAX_BATCH_ROWS = 65_536;
+/** Downloaded bytes waiting to be parsed, at most (besides one piece larger than this). */
+const MAX_HELD_BYTES = 32 * 1024 * 1024;
 /** A blob that grew stays listed this long even after the window moved past its hour. */
 const MIN_ACTIVE_WINDOW_MS = 5 * 60_000;
 /** Cursors of hours behind the window are kept this long (for operators), then dropped. */
@@ -67,107 +85,149 @@ const KEEP_BEHIND_WINDOW_MS = 24 * HOUR_MS;
 const MAX_RETRY_DELAY_MS = 15 * 60_000;
 /** Full folder walk for new resources at most this often (parents of known ones are listed every poll). */
 const ROOT_REFRESH_MS = 10 * 60_000;
+/** A blob that changed between its block list and its download is read again at once this often. */
+const CHANGED_RETRIES = 2;
 
 export interface BlobSourceStats {
   passes: number;
   blobsRead: number;
   blocksRead: number;
+  /** Blobs read by the growth shortcut (one ranged read, no block list). */
+  growthReads: number;
+  /** Growth reads that could not prove a pure growth: the block list was read after all. */
+  growthFallbacks: number;
   rewrites: number;
   poisoned: number;
   deleted: number;
+  /** Storage requests by kind since the start. */
+  requests: { list: number; blockList: number; download: number };
+  stateWrites: number;
 }
 
 export class BlobSource {
-  readonly stats: BlobSourceStats = { passes: 0, blobsRead: 0, blocksRead: 0, rewrites: 0, poisoned: 0, deleted: 0 };
+  readonly stats: BlobSourceStats = {
+    passes: 0,
+    blobsRead: 0,
+    blocksRead: 0,
+    growthReads: 0,
+    growthFallbacks: 0,
+    rewrites: 0,
+    poisoned: 0,
+    deleted: 0,
+    requests: { list: 0, blockList: 0, download: 0 },
+    stateWrites: 0,
+  };
   private readonly discovery: BlobDiscovery;
   private readonly now: () => number;
   private readonly lateWindowMs: number;
   private readonly activeWindowMs: number;
-  /** `--start-at now`: blobs found before the first complete pass are positioned at their end. */
-  private positioning: boolean;
-  private readonly notBeforeMs: number | undefined;
-  private saving: Promise<void> = Promise.resolve();
+  private readonly maxBatchBytes: number;
+  private readonly writer: StateWriter;
+  private readonly budget = new ByteLimit(MAX_HELD_BYTES);
   /** ETag of each blob in the latest listing. */
   private readonly listedEtags = new Map<string, string>();
+  private readonly countRequest = (kind: RequestKind): void => void this.stats.requests[kind]++;
 
   private constructor(
     private readonly options: BlobSourceOptions,
-    private state: SourceState,
-    positioning: boolean,
+    private readonly state: SourceState,
   ) {
     this.now = options.now ?? Date.now;
     this.lateWindowMs = options.lateWindowMs ?? DEFAULT_LATE_WINDOW_MS;
     this.activeWindowMs = Math.max(MIN_ACTIVE_WINDOW_MS, 3 * options.pollIntervalMs);
-    this.positioning = positioning;
-    this.notBeforeMs = options.startAt.kind === 'time' ? options.startAt.ms : undefined;
+    this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
     this.discovery = new BlobDiscovery(options.service, options.containers, options.filters, options.logger, Math.max(ROOT_REFRESH_MS, options.pollIntervalMs));
+    this.writer = new StateWriter(options.store, state, {
+      ...(options.stateWriteIntervalMs === undefined ? {} : { minIntervalMs: options.stateWriteIntervalMs }),
+      now: this.now,
+      onSaved: () => {
+        this.stats.stateWrites++;
+        options.onCheckpoint?.();
+      },
+    });
   }
 
-  /** Loads the state and applies the start policy. */
+  /**
+   * Loads the state and applies the start policy. A fresh start (anything but resuming stored
+   * cursors) is stored before anything is read, so a restart with `--start-at resume` goes on
+   * from the same starting point even if this run is killed before its first cursor moved.
+   */
   static async open(options: BlobSourceOptions): Promise<BlobSource> {
-    const { logger, startAt } = options;
+    const { logger, startAt, store } = options;
     const now = (options.now ?? Date.now)();
     const lateWindowMs = options.lateWindowMs ?? DEFAULT_LATE_WINDOW_MS;
-    const stored = await options.store.load();
+    const stored = await store.load();
     let state: SourceState;
-    let positioning = false;
     if (startAt.kind === 'resume' && stored !== undefined) {
       state = stored;
       logger.info(
-        { state: options.store.description, blobs: Object.keys(stored.blobs).length, scanFrom: new Date(stored.scanFromMs).toISOString() },
+        { state: store.description, blobs: Object.keys(stored.blobs).length, scanFrom: new Date(stored.scanFromMs).toISOString(), positioning: stored.positioning },
         'resuming from stored cursors',
       );
     } else {
-      if (stored !== undefined) logger.info({ state: options.store.description, startAt: startAt.kind }, 'stored cursors are replaced (--start-at)');
+      if (stored !== undefined) logger.info({ state: store.description, startAt: startAt.kind }, 'stored cursors are replaced (--start-at)');
       switch (startAt.kind) {
         case 'resume':
         case 'now':
-          state = emptyState(floorHour(now - lateWindowMs));
-          positioning = true;
+          state = { ...emptyState(floorHour(now - lateWindowMs)), positioning: true };
           logger.info(
-            { state: options.store.description },
+            { state: store.description },
             startAt.kind === 'resume' ? 'no stored cursors: starting now (existing blocks are skipped)' : 'starting now (existing blocks are skipped)',
           );
           break;
         case 'beginning':
           state = emptyState(0);
-          logger.info({ state: options.store.description }, 'starting from the oldest blobs');
+          logger.info({ state: store.description }, 'starting from the oldest blobs');
           break;
         case 'time':
-          state = emptyState(floorHour(startAt.ms));
-          logger.info({ state: options.store.description, from: new Date(startAt.ms).toISOString() }, 'starting from the given time');
+          state = { ...emptyState(floorHour(startAt.ms)), notBeforeMs: startAt.ms };
+          logger.info({ state: store.description, from: new Date(startAt.ms).toISOString() }, 'starting from the given time');
           break;
       }
+      await store.save(state);
     }
+    const source = new BlobSource(options, state);
     if (options.retryPoisoned === true) {
-      for (const cursor of Object.values(state.blobs)) {
+      for (const [key, cursor] of Object.entries(state.blobs)) {
+        if (cursor.poisoned === undefined && cursor.failures === undefined) continue;
         delete cursor.poisoned;
         delete cursor.failures;
         delete cursor.retryAfterMs;
+        source.writer.blobChanged(key);
       }
     }
-    return new BlobSource(options, state, positioning);
+    return source;
   }
 
-  /** The batches: endless (until the signal) unless `once`. */
+  /** The batches: endless (until the signal) unless `once`. Pending cursors are stored on the way out. */
   async *batches(signal: AbortSignal): AsyncGenerator<FlowBatch> {
-    for (;;) {
-      if (signal.aborted) return;
-      yield* this.pass(signal);
-      await this.saving;
-      if (!signal.aborted) this.options.onPass?.();
-      if (this.options.once || signal.aborted) return;
-      await sleep(this.options.pollIntervalMs, signal);
+    try {
+      for (;;) {
+        if (signal.aborted) return;
+        const passStartMs = this.now();
+        yield* this.pass(signal, passStartMs);
+        if (!signal.aborted) this.options.onPass?.();
+        if (this.options.once || signal.aborted) return;
+        const elapsedMs = this.now() - passStartMs;
+        if (elapsedMs > this.options.pollIntervalMs) {
+          this.options.logger.warn(
+            { passSeconds: Math.round(elapsedMs / 1000), pollIntervalSeconds: Math.round(this.options.pollIntervalMs / 1000) },
+            'a pass took longer than the poll interval: the next starts at once (see README: how many blobs one instance follows)',
+          );
+        }
+        await sleep(Math.max(0, this.options.pollIntervalMs - elapsedMs), signal);
+      }
+    } finally {
+      await this.writer.close();
     }
   }
 
-  private async *pass(signal: AbortSignal): AsyncGenerator<FlowBatch> {
+  private async *pass(signal: AbortSignal, passStartMs: number): AsyncGenerator<FlowBatch> {
     const { logger } = this.options;
-    const passStartMs = this.now();
     const firstPass = this.stats.passes === 0;
     this.stats.passes++;
-    let dirty = false;
     const state = this.state;
+    const requestsBefore = { ...this.stats.requests, list: this.discovery.requests };
 
     const extra: HourPrefixRef[] = [];
     for (const [key, cursor] of Object.entries(state.blobs)) {
@@ -190,103 +250,175 @@ export class BlobSource {
       const parsed = parseFlowLogBlobName(name);
       if (parsed !== undefined && found.listedPrefixes.has(`${container}/${parsed.hourPrefix}`) && !listed.has(key)) {
         this.dropBlob(key, 'blob no longer exists (deleted, e.g. by retention): dropped from the state');
-        dirty = true;
       }
     }
 
-    let blobsRead = 0;
-    let blocksRead = 0;
-    let tuples = 0;
+    const jobs = new ConcurrentJobs<SourcePiece>(this.options.readConcurrency ?? DEFAULT_READ_CONCURRENCY);
+    let changed = 0;
     for (const blob of found.blobs) {
-      if (signal.aborted) break;
       const key = blobKey(blob.container, blob.name);
       let cursor = state.blobs[key];
       if (cursor === undefined) {
         cursor = { hourMs: blob.hourMs };
-        if (this.positioning) {
-          try {
-            Object.assign(cursor, await cursorAtEnd(this.blockBlob(blob), blob.createdOnMs));
-            state.blobs[key] = cursor;
-            dirty = true;
-          } catch (error) {
-            if (signal.aborted) break;
-            logger.warn({ blob: key, ...failureFields(classifyAzureError(error)) }, 'cannot find the end of the blob to start there: trying again next poll');
-          }
+        if (state.positioning === true) {
+          const target = cursor;
+          jobs.add(() => this.position(blob, key, target, signal));
           continue;
         }
         state.blobs[key] = cursor;
       }
-      if (cursor.poisoned !== undefined) continue;
-      if (cursor.doneEtag === blob.etag) continue;
+      if (cursor.poisoned !== undefined || cursor.doneEtag === blob.etag) continue;
       if (cursor.retryAfterMs !== undefined && cursor.retryAfterMs > passStartMs) continue;
-      const label = key;
-      try {
-        let readAny = false;
-        for await (const step of readNewBlocks(this.blockBlob(blob), cursor, {
-          label,
-          onProblem: this.options.onProblem,
-          logger,
-          onRewrite: () => this.stats.rewrites++,
-          maxGroupBytes: this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
-          ...(blob.createdOnMs === undefined ? {} : { createdOnMs: blob.createdOnMs }),
-          ...(this.notBeforeMs === undefined ? {} : { notBeforeMs: this.notBeforeMs }),
-        })) {
-          readAny = true;
-          blocksRead += step.blocks;
-          tuples += step.records.length;
-          yield this.batchFor(key, cursor, step);
-          if (signal.aborted) break;
-        }
-        if (readAny) blobsRead++;
-      } catch (error) {
-        if (signal.aborted) break;
-        dirty = this.recordFailure(key, cursor, classifyAzureError(error), passStartMs) || dirty;
-      }
+      const target = cursor;
+      changed++;
+      jobs.add(() => this.readBlob(blob, key, target, false, passStartMs, signal));
     }
-    this.stats.blobsRead += blobsRead;
+
+    const readBlobs = new Set<string>();
+    let blocksRead = 0;
+    let tuples = 0;
+    try {
+      for (let item = await jobs.take(); item !== undefined && !signal.aborted; item = await jobs.take()) {
+        const batch = new BatchBuilder(this.maxBatchBytes, MAX_BATCH_ROWS);
+        for (; item !== undefined; item = batch.full ? undefined : jobs.tryTake()) {
+          const kept = batch.add(item, this.options.onProblem);
+          this.budget.release(item.piece.heldBytes);
+          if (kept) readBlobs.add(item.key);
+          else if (item.readBlockList !== undefined) {
+            // The growth did not parse cleanly: the block list decides, block by block. Nothing
+            // else of this blob is in flight (a growth read is its blob's only piece).
+            this.stats.growthFallbacks++;
+            jobs.add(item.readBlockList);
+          }
+        }
+        if (batch.empty) continue;
+        if (this.state.notBeforeMs !== undefined) batch.records.dropBefore(this.state.notBeforeMs);
+        blocksRead += batch.blocks;
+        tuples += batch.records.length;
+        yield this.flowBatch(batch);
+      }
+    } finally {
+      jobs.close();
+    }
+    this.stats.blobsRead += readBlobs.size;
     this.stats.blocksRead += blocksRead;
-    if (blobsRead > 0) logger.info({ blobs: blobsRead, blocks: blocksRead, tuples }, 'new blocks read');
-    else logger.debug({ listed: found.blobs.length }, 'nothing new');
 
     if (found.failures.length === 0 && !signal.aborted) {
-      if (this.positioning) {
-        this.positioning = false;
-        dirty = true;
+      if (state.positioning === true) {
+        delete state.positioning;
+        this.writer.headerChanged();
       }
-      dirty = this.moveWindow(passStartMs) || dirty;
+      this.moveWindow(passStartMs);
     }
-    if (dirty) await this.save();
+    const requests = {
+      list: this.discovery.requests - requestsBefore.list,
+      blockList: this.stats.requests.blockList - requestsBefore.blockList,
+      download: this.stats.requests.download - requestsBefore.download,
+    };
+    this.stats.requests.list = this.discovery.requests;
+    logger[readBlobs.size > 0 ? 'info' : 'debug'](
+      { passMs: this.now() - passStartMs, listed: found.blobs.length, changed, blobs: readBlobs.size, blocks: blocksRead, tuples, requests },
+      readBlobs.size > 0 ? 'new blocks read' : 'nothing new',
+    );
   }
 
-  private batchFor(key: string, cursor: BlobCursor, step: BlockReadStep): FlowBatch {
-    return {
-      records: step.records,
-      source: key,
-      azureRecords: step.azureRecords,
-      inputBytes: step.inputBytes,
-      ack: async () => {
-        if (step.advance === undefined) return;
-        Object.assign(cursor, step.advance);
-        if (step.blocks > 0) cursor.activeUntilMs = this.now() + this.activeWindowMs;
-        if (step.advance.doneEtag !== undefined) {
-          delete cursor.failures;
-          delete cursor.retryAfterMs;
+  /** Reads one changed blob: by the growth shortcut when it applies, else through its block list. */
+  private async *readBlob(
+    blob: ListedBlob,
+    key: string,
+    cursor: BlobCursor,
+    blockListOnly: boolean,
+    passStartMs: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<SourcePiece> {
+    const client = this.options.service.getContainerClient(blob.container).getBlockBlobClient(blob.name);
+    const options: BlockReaderOptions = {
+      label: key,
+      logger: this.options.logger,
+      onRewrite: () => this.stats.rewrites++,
+      maxGroupBytes: this.maxBatchBytes,
+      budget: this.budget,
+      onRequest: this.countRequest,
+      ...(blob.createdOnMs === undefined ? {} : { createdOnMs: blob.createdOnMs }),
+    };
+    let yielded = false;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const from = blockListOnly || blob.createdOnMs !== cursor.createdOnMs ? undefined : growthStart(cursor, blob.contentLength, this.maxBatchBytes);
+        if (from !== undefined) {
+          const piece = await fetchGrowth(client, cursor, from, blob.contentLength, options);
+          if (piece !== undefined) {
+            this.stats.growthReads++;
+            yield { key, cursor, piece, readBlockList: () => this.readBlob(blob, key, cursor, true, passStartMs, signal) };
+            return;
+          }
+          this.stats.growthFallbacks++;
         }
-        // The blob may have been dropped meanwhile (deleted): its cursor is then not stored.
-        await this.save();
+        for await (const piece of fetchNewBlocks(client, cursor, options)) {
+          yielded = true;
+          yield { key, cursor, piece };
+        }
+        return;
+      } catch (error) {
+        if (signal.aborted) return;
+        const failure = classifyAzureError(error);
+        // Committed again between the block list and the download: the new list says more.
+        if (failure.kind === 'changed' && !yielded && attempt < CHANGED_RETRIES) continue;
+        this.recordFailure(key, cursor, failure, passStartMs);
+        return;
+      }
+    }
+  }
+
+  /** `--start-at now`: a blob first seen before the first complete pass starts at its end. */
+  private async *position(blob: ListedBlob, key: string, cursor: BlobCursor, signal: AbortSignal): AsyncGenerator<never> {
+    try {
+      const client = this.options.service.getContainerClient(blob.container).getBlockBlobClient(blob.name);
+      Object.assign(cursor, await cursorAtEnd(client, blob.createdOnMs, { onRequest: this.countRequest }));
+      this.state.blobs[key] = cursor;
+      this.writer.blobChanged(key);
+    } catch (error) {
+      if (signal.aborted) return;
+      this.options.logger.warn(
+        { blob: key, ...failureFields(classifyAzureError(error)) },
+        'cannot find the end of the blob to start there: trying again next poll',
+      );
+    }
+  }
+
+  private flowBatch(batch: BatchBuilder): FlowBatch {
+    return {
+      records: batch.records,
+      source: batch.label,
+      azureRecords: batch.azureRecords,
+      inputBytes: batch.inputBytes,
+      ack: () => {
+        // A state write that failed stops the source: its cursors could not be kept.
+        if (this.writer.failure !== undefined) throw this.writer.failure;
+        const nowMs = this.now();
+        for (const { key, cursor, advance, blocks } of batch.advances) {
+          Object.assign(cursor, advance);
+          if (blocks > 0) cursor.activeUntilMs = nowMs + this.activeWindowMs;
+          if (advance.doneEtag !== undefined) {
+            delete cursor.failures;
+            delete cursor.retryAfterMs;
+          }
+          // The blob may have been dropped meanwhile (deleted): its cursor is then not stored.
+          if (this.state.blobs[key] === cursor) this.writer.blobChanged(key);
+        }
       },
     };
   }
 
-  private recordFailure(key: string, cursor: BlobCursor, failure: AzureFailure, nowMs: number): boolean {
+  private recordFailure(key: string, cursor: BlobCursor, failure: AzureFailure, nowMs: number): void {
     const { logger } = this.options;
     if (failure.kind === 'not-found') {
       this.dropBlob(key, 'blob was deleted while being read: dropped from the state');
-      return true;
+      return;
     }
     if (failure.kind === 'changed') {
       logger.debug({ blob: key }, 'blob changed while being read: reading it again next poll');
-      return false;
+      return;
     }
     const failures = (cursor.failures ?? 0) + 1;
     cursor.failures = failures;
@@ -303,7 +435,7 @@ export class BlobSource {
       cursor.retryAfterMs = nowMs + delayMs;
       logger.warn({ blob: key, failures, retryInSeconds: Math.round(delayMs / 1000), ...failureFields(failure) }, 'cannot read blob: trying again later');
     }
-    return true;
+    if (this.state.blobs[key] === cursor) this.writer.blobChanged(key);
   }
 
   private dropBlob(key: string, message: string): void {
@@ -311,14 +443,15 @@ export class BlobSource {
     delete this.state.blobs[key];
     this.listedEtags.delete(key);
     this.stats.deleted++;
+    this.writer.blobChanged(key);
     this.options.logger.info({ blob: key }, message);
   }
 
   /**
    * Moves the discovery window: hours that ended more than the late window ago are no longer
-   * listed, unless a blob in them has blocks not yet read. Returns true when the state changed.
+   * listed, unless a blob in them has blocks not yet read.
    */
-  private moveWindow(passStartMs: number): boolean {
+  private moveWindow(passStartMs: number): void {
     const state = this.state;
     let target = floorHour(passStartMs - this.lateWindowMs);
     for (const [key, cursor] of Object.entries(state.blobs)) {
@@ -327,19 +460,17 @@ export class BlobSource {
       const finished = listedEtag === undefined || cursor.doneEtag === listedEtag;
       if (!finished && cursor.hourMs < target) target = cursor.hourMs;
     }
-    let changed = false;
     if (target > state.scanFromMs) {
       state.scanFromMs = target;
-      changed = true;
+      this.writer.headerChanged();
     }
     for (const [key, cursor] of Object.entries(state.blobs)) {
       if (cursor.hourMs + KEEP_BEHIND_WINDOW_MS < state.scanFromMs && (cursor.activeUntilMs ?? 0) <= passStartMs) {
         delete state.blobs[key];
         this.listedEtags.delete(key);
-        changed = true;
+        this.writer.blobChanged(key);
       }
     }
-    return changed;
   }
 
   private reportDiscoveryFailures(failures: readonly { container: string; prefix: string; failure: AzureFailure }[], firstPass: boolean): void {
@@ -357,19 +488,6 @@ export class BlobSource {
     for (const { container, prefix, failure } of failures.slice(0, 5)) {
       logger.warn({ container, prefix, failures: failures.length, ...failureFields(failure) }, 'listing failed: trying again next poll');
     }
-  }
-
-  private blockBlob(blob: ListedBlob) {
-    return this.options.service.getContainerClient(blob.container).getBlockBlobClient(blob.name);
-  }
-
-  private save(): Promise<void> {
-    const next = this.saving.then(async () => {
-      await this.options.store.save(this.state);
-      this.options.onCheckpoint?.();
-    });
-    this.saving = next.catch(() => {});
-    return next;
   }
 }
 

@@ -3,11 +3,9 @@
  * in-process collector counting every tuple it receives, and the real CLI as a child process.
  */
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { FlowListener } from '../../src/listen/flowListener.js';
 import { floorHour, HOUR_MS, hourPrefix } from '../../src/sources/blobPaths.js';
-import { STATE_FILE_NAME } from '../../src/state/fileStateStore.js';
+import { readStateDirectory } from '../../src/state/fileStateStore.js';
 import type { SourceState } from '../../src/state/sourceState.js';
 import { waitUntil } from '../collectors/util.js';
 import { startCli, type RunningCli } from '../helpers/cli.js';
@@ -152,9 +150,10 @@ export function startBlobCli(args: string[], env: NodeJS.ProcessEnv = {}): Runni
   return startCli('blob', args, env, 10_000);
 }
 
+/** The state a running (or killed) CLI stored in `dir`: snapshot and journal, as a restart reads them. */
 export function readStateFile(dir: string): SourceState | undefined {
   try {
-    return JSON.parse(readFileSync(join(dir, STATE_FILE_NAME), 'utf8')) as SourceState;
+    return readStateDirectory(dir);
   } catch {
     return undefined;
   }
