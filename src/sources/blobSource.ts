@@ -75,6 +75,12 @@ const DEFAULT_LATE_WINDOW_MS = HOUR_MS;
 const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** Rows per batch at most (the pieces of small blobs are gathered into one batch up to here). */
 const MAX_BATCH_ROWS = 65_536;
+/**
+ * How long a batch waits for more pieces before it goes out. Every batch costs a send, a flush to
+ * the exporting thread and a datagram of its own; pieces come back from storage one by one, so
+ * without a short wait most batches would carry one blob's minute.
+ */
+const BATCH_LINGER_MS = 50;
 /** Downloaded bytes waiting to be parsed, at most (besides one piece larger than this). */
 const MAX_HELD_BYTES = 32 * 1024 * 1024;
 /** A blob that grew stays listed this long even after the window moved past its hour. */
@@ -280,7 +286,8 @@ export class BlobSource {
     try {
       for (let item = await jobs.take(); item !== undefined && !signal.aborted; item = await jobs.take()) {
         const batch = new BatchBuilder(this.maxBatchBytes, MAX_BATCH_ROWS);
-        for (; item !== undefined; item = batch.full ? undefined : jobs.tryTake()) {
+        const lingerUntilMs = Date.now() + BATCH_LINGER_MS;
+        for (; item !== undefined; item = batch.full ? undefined : await nextReady(jobs, lingerUntilMs)) {
           const kept = batch.add(item, this.options.onProblem);
           this.budget.release(item.piece.heldBytes);
           if (kept) readBlobs.add(item.key);
@@ -489,6 +496,13 @@ export class BlobSource {
       logger.warn({ container, prefix, failures: failures.length, ...failureFields(failure) }, 'listing failed: trying again next poll');
     }
   }
+}
+
+/** The next piece ready by `untilMs` (wall clock), if any. */
+async function nextReady<T>(jobs: ConcurrentJobs<T>, untilMs: number): Promise<T | undefined> {
+  const item = jobs.tryTake();
+  if (item !== undefined) return item;
+  return (await jobs.waitForItem(untilMs - Date.now())) ? jobs.tryTake() : undefined;
 }
 
 function failureFields(failure: AzureFailure): Record<string, unknown> {

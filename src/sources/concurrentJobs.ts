@@ -44,6 +44,22 @@ export class ConcurrentJobs<T> {
     }
   }
 
+  /** Resolves true as soon as an item is waiting, false after `timeoutMs` or once every job is done. */
+  async waitForItem(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.ready.length > 0 || this.error !== undefined) return true;
+      const left = deadline - Date.now();
+      if (left <= 0 || this.closed || (this.running === 0 && this.nextJob === this.jobs.length)) return false;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.wakeConsumer = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+  }
+
   /** Stops: no job starts any more, running ones end after their current step, waiting items are dropped. */
   close(): void {
     this.closed = true;
