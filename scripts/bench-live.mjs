@@ -24,10 +24,10 @@
  *
  * Stages per size:
  *   1. first pass: the CLI starts from the beginning and reads every blob whole;
- *   2. steady passes: right after a pass ends, one minute block is appended to every blob (straight
- *      to Azurite, not through the proxy); the next pass must read them all. --poll-interval is
- *      chosen so the appends finish before it starts (a pass that read fewer blobs is reported as
- *      partial and not counted);
+ *   2. steady passes: right after a pass ends, the CLI is paused (SIGSTOP), one minute block is
+ *      appended to every blob (straight to Azurite, not through the proxy), and the CLI goes on
+ *      (SIGCONT); the next pass must read them all (a pass that read fewer blobs, because it had
+ *      begun before the pause, is reported as partial and not counted);
  *   3. latency: the CLI is restarted (resuming its state) with --poll-interval = --latency-poll,
  *      and for --latency-seconds every blob gets one new minute block a minute, at staggered
  *      times, as Azure writes them; commit -> datagram p50/p95/max are reported once every marker
@@ -56,7 +56,6 @@ const NSGS = 50;
 const SUB = '00000000-0000-0000-0000-000000000000';
 const WRITE_CONCURRENCY = 48;
 
-
 function valueOf(argv, name) {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
@@ -78,17 +77,15 @@ async function runProxy() {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     const comp = url.searchParams.get('comp');
-    const kind = comp === 'list' ? 'list' : comp === 'blocklist' && req.method === 'GET' ? 'blockList' : req.method === 'GET' && comp === null ? 'download' : 'other';
+    const kind =
+      comp === 'list' ? 'list' : comp === 'blocklist' && req.method === 'GET' ? 'blockList' : req.method === 'GET' && comp === null ? 'download' : 'other';
     counts[kind]++;
     firstSinceMark ??= Date.now();
     const forward = () => {
-      const upstream = http.request(
-        { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers, agent },
-        (response) => {
-          res.writeHead(response.statusCode ?? 502, response.headers);
-          response.pipe(res);
-        },
-      );
+      const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers, agent }, (response) => {
+        res.writeHead(response.statusCode ?? 502, response.headers);
+        response.pipe(res);
+      });
       upstream.on('error', () => {
         if (!res.headersSent) res.writeHead(502);
         res.end();
@@ -200,9 +197,13 @@ function stopProcess(child, signal = 'SIGTERM', graceMs = 15_000) {
 
 async function startAzurite() {
   const port = await freePort();
-  const child = spawn(AZURITE, ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--silent'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    AZURITE,
+    ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--silent'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -264,7 +265,15 @@ function minuteRecord(blob, minute, timeMs) {
     category: 'NetworkSecurityGroupFlowEvent',
     resourceId: `/SUBSCRIPTIONS/${SUB}/RESOURCEGROUPS/BENCH-RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/${blob.nsg}`,
     operationName: 'NetworkSecurityGroupFlowEvents',
-    properties: { Version: 2, flows: [{ rule: 'DefaultRule_AllowInternetOutBound', flows: [{ mac: blob.mac, flowTuples: [`${seconds},${source},203.0.113.9,${minute},443,T,O,A,C,3,1200,2,800`] }] }] },
+    properties: {
+      Version: 2,
+      flows: [
+        {
+          rule: 'DefaultRule_AllowInternetOutBound',
+          flows: [{ mac: blob.mac, flowTuples: [`${seconds},${source},203.0.113.9,${minute},443,T,O,A,C,3,1200,2,800`] }],
+        },
+      ],
+    },
   });
 }
 
@@ -364,7 +373,14 @@ class CliRun {
       return;
     }
     if (entry.msg === 'new blocks read' || entry.msg === 'nothing new') {
-      const pass = { endMs: entry.time, blobs: entry.blobs ?? 0, tuples: entry.tuples ?? 0, cliPassMs: entry.passMs, cliRequests: entry.requests, cpuMs: cpuMs(this.child.pid) };
+      const pass = {
+        endMs: entry.time,
+        blobs: entry.blobs ?? 0,
+        tuples: entry.tuples ?? 0,
+        cliPassMs: entry.passMs,
+        cliRequests: entry.requests,
+        cpuMs: cpuMs(this.child.pid),
+      };
       this.passes.push(pass);
       for (const wake of this.waiters.splice(0)) wake();
     }
@@ -491,9 +507,9 @@ function ensureBuild(cli) {
   if (result.status !== 0) throw new Error('npm run build failed');
 }
 
-/** Default poll interval: long enough for the bench to append a block to every blob between two passes. */
+/** Default poll interval of the pass stages: passes do not overlap the bench's appends (the CLI is paused meanwhile). */
 function pollIntervalFor(size) {
-  return Math.max(15, Math.ceil(size / 200));
+  return Math.max(10, Math.ceil(size / 1000));
 }
 
 function load() {
@@ -562,12 +578,16 @@ async function measureSize(options, size, azurite, run) {
     // 2. steady passes: one new block per blob between two passes
     result.steady = [];
     for (let attempt = 0; result.steady.length < options.steadyPasses && attempt < options.steadyPasses + 3; attempt++) {
+      // The CLI is paused while the blocks are appended (it is between passes, or a pass that
+      // began meanwhile is reported as partial), so the appends never overlap a pass.
+      cli.child.kill('SIGSTOP');
       const appendStart = Date.now();
       await estate.appendToAll();
       const appendMs = Date.now() - appendStart;
       await proxy.ask('mark');
       before = (await proxy.ask('stats')).counts;
       const previousCpu = pass.cpuMs;
+      cli.child.kill('SIGCONT');
       pass = await cli.nextPass(30 * 60_000);
       stats = await proxy.ask('stats');
       const figures = await passFigures(pass, previousCpu, before, stats.firstSinceMark);

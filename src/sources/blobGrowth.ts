@@ -3,7 +3,7 @@ import type { BlobCursor } from '../state/sourceState.js';
 import { classifyAzureError } from '../state/azureErrors.js';
 import { unquoteEtag } from './blobDiscovery.js';
 import type { GrowthPiece } from './blobPieces.js';
-import { NO_BUDGET, type BlockReaderOptions } from './blockBlobReader.js';
+import { lastBytesCheck, NO_BUDGET, type BlockReaderOptions } from './blockBlobReader.js';
 
 /**
  * The growth shortcut: a blob that only grew since its cursor is read in one ranged request from
@@ -14,9 +14,10 @@ import { NO_BUDGET, type BlockReaderOptions } from './blockBlobReader.js';
  *
  * The shortcut is taken only when it can prove that is what happened, else the block list decides
  * (blockBlobReader.ts): the version the cursor read completely was exactly its data plus a 2-byte
- * tail; the blob has the same creation time (not deleted and written again) and is longer; the new
- * bytes start where a block starts (`,` — or `{` after the head alone) and end with `]}`; and they
- * parse without a single problem (blobPieces.ts). The cursor then records the byte offset reached
+ * tail; the blob has the same creation time (not deleted and written again) and is longer; the 256
+ * bytes before the old tail are unchanged (Put Block List rewrites a blob in place and keeps its
+ * creation time); the new bytes start where a block starts (`,` — or `{` after the head alone) and
+ * end with `]}`; and they parse without a single problem (blobPieces.ts). The cursor then records the byte offset reached
  * (`grownToOffset`) next to the last block id known; the next block list read must have a block
  * ending exactly there, after that block, or the blob is treated as rewritten.
  */
@@ -33,7 +34,7 @@ const OPEN_BRACE = 0x7b;
  */
 export function growthStart(cursor: BlobCursor, listedLength: number | undefined, maxBytes: number): number | undefined {
   if (cursor.doneEtag === undefined || cursor.wholeBlob === true || cursor.tailBlockId === undefined || cursor.lastBlockId === undefined) return undefined;
-  if (cursor.createdOnMs === undefined || cursor.doneLength === undefined || cursor.endOffset === undefined) return undefined;
+  if (cursor.createdOnMs === undefined || cursor.doneLength === undefined || cursor.endOffset === undefined || cursor.lastBytes === undefined) return undefined;
   const from = cursor.grownToOffset ?? cursor.endOffset;
   if (cursor.doneLength !== from + TAIL.length) return undefined;
   if (listedLength !== undefined && (listedLength <= cursor.doneLength || listedLength - from > maxBytes)) return undefined;
@@ -67,11 +68,14 @@ export async function fetchGrowth(
 
 async function download(blob: BlockBlobClient, cursor: BlobCursor, from: number, held: number, options: BlockReaderOptions): Promise<GrowthPiece | undefined> {
   options.onRequest?.('download');
+  const checked = Number.parseInt(cursor.lastBytes!, 10);
+  if (!(checked >= 0 && checked <= from)) return undefined;
   let response;
   try {
     // No If-Match: whatever version is current is read as one consistent snapshot, and its own
-    // ETag, length and creation time (response headers) are checked below.
-    response = await blob.download(from, undefined, { maxRetryRequests: 3 });
+    // ETag, length and creation time (response headers) are checked below. The read starts with
+    // the bytes before the old tail, which must not have changed.
+    response = await blob.download(from - checked, undefined, { maxRetryRequests: 3 });
   } catch (error) {
     // 416: the blob is now shorter than the old tail's offset: rewritten. The block list says how.
     if (classifyAzureError(error).statusCode === 416) return undefined;
@@ -79,7 +83,9 @@ async function download(blob: BlockBlobClient, cursor: BlobCursor, from: number,
   }
   const chunks: Buffer[] = [];
   for await (const chunk of response.readableStreamBody as AsyncIterable<Buffer>) chunks.push(chunk);
-  const bytes = Buffer.concat(chunks);
+  const read = Buffer.concat(chunks);
+  if (read.length < checked || lastBytesCheck(read, checked) !== cursor.lastBytes) return undefined;
+  const bytes = read.subarray(checked);
   const total = totalLength(response.contentRange);
   const createdOnMs = response.createdOn?.getTime();
   if (total === undefined || total !== from + bytes.length || createdOnMs !== cursor.createdOnMs) return undefined;
@@ -94,7 +100,13 @@ async function download(blob: BlockBlobClient, cursor: BlobCursor, from: number,
     fromOffset: from,
     inputBytes: bytes.length,
     heldBytes: held,
-    advance: { grownToOffset: from + data.length, doneEtag: unquoteEtag(response.etag), doneLength: total, createdOnMs },
+    advance: {
+      grownToOffset: from + data.length,
+      lastBytes: lastBytesCheck(read, checked + data.length),
+      doneEtag: unquoteEtag(response.etag),
+      doneLength: total,
+      createdOnMs,
+    },
   };
 }
 

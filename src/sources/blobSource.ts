@@ -167,7 +167,12 @@ export class BlobSource {
     if (startAt.kind === 'resume' && stored !== undefined) {
       state = stored;
       logger.info(
-        { state: store.description, blobs: Object.keys(stored.blobs).length, scanFrom: new Date(stored.scanFromMs).toISOString(), positioning: stored.positioning },
+        {
+          state: store.description,
+          blobs: Object.keys(stored.blobs).length,
+          scanFrom: new Date(stored.scanFromMs).toISOString(),
+          positioning: stored.positioning,
+        },
         'resuming from stored cursors',
       );
     } else {

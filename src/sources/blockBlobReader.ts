@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import type { Logger } from 'pino';
 import type { ParseProblem } from '../azure/problems.js';
@@ -57,6 +58,8 @@ const HEAD_PATTERN = /^\s*\{\s*"records"\s*:\s*\[\s*$/;
 const TAIL_PATTERN = /^\s*\]\s*\}\s*$/;
 /** A tail candidate is downloaded to check its content only when it is this small. */
 const MAX_TAIL_BYTES = 64;
+/** Bytes before the read offset the growth shortcut checks. */
+const LAST_BYTES_CHECKED = 256;
 /** Parts of a blob read whole go out in pieces of about this size. */
 const WHOLE_PIECE_BYTES = 1024 * 1024;
 
@@ -156,13 +159,15 @@ export async function* fetchNewBlocks(blob: BlockBlobClient, cursor: BlobCursor,
       warnRewritten(
         options,
         cursor,
-        recreated ? 'its creation time changed' : `block ${cursor.lastBlockId ?? ''} is no longer committed where it was (or no block ends where the last read stopped)`,
+        recreated
+          ? 'its creation time changed'
+          : `block ${cursor.lastBlockId ?? ''} is no longer committed where it was (or no block ends where the last read stopped)`,
       );
     } else next = index + 1;
   }
   const last = layout.ids.length - 1;
   // A new position is stated in full: fields of the old one must not survive it.
-  const reset: CursorAdvance = { grownToOffset: undefined, ...(next === 0 ? { wholeBlob: undefined, tailBlockId: undefined } : {}) };
+  const reset: CursorAdvance = { grownToOffset: undefined, ...(next === 0 ? { wholeBlob: undefined, tailBlockId: undefined, lastBytes: undefined } : {}) };
   const done: CursorAdvance = { doneEtag: layout.etag, doneLength: layout.contentLength };
 
   if (next > last || (next === last && last > 0 && layout.ids[last] === cursor.tailBlockId && layout.ends[last]! - layout.starts[last]! <= MAX_TAIL_BYTES)) {
@@ -178,7 +183,7 @@ export async function* fetchNewBlocks(blob: BlockBlobClient, cursor: BlobCursor,
     return;
   }
 
-  for (let first = next; first <= last; ) {
+  for (let first = next; first <= last;) {
     let end = first;
     let bytes = layout.ends[first]! - layout.starts[first]!;
     while (end < last && bytes + (layout.ends[end + 1]! - layout.starts[end + 1]!) <= options.maxGroupBytes) {
@@ -208,6 +213,7 @@ export async function* fetchNewBlocks(blob: BlockBlobClient, cursor: BlobCursor,
       advance.lastBlockId = layout.ids[cursorIndex];
       advance.lastBlockIndex = cursorIndex;
       advance.endOffset = layout.ends[cursorIndex];
+      advance.lastBytes = lastBytesCheck(buffer, layout.ends[cursorIndex]! - base);
     }
     if (end === last) {
       Object.assign(advance, done);
@@ -221,6 +227,17 @@ export async function* fetchNewBlocks(blob: BlockBlobClient, cursor: BlobCursor,
   }
 }
 
+/**
+ * The check of the bytes of `buffer` just before `end` that the growth shortcut verifies
+ * (BlobCursor.lastBytes): `COUNT:HASH`, a SHA-256 prefix of the last COUNT (up to 256) bytes.
+ * 256 bytes hold the last tuples of a minute, with their times, addresses and ports: a minute
+ * written again differs there.
+ */
+export function lastBytesCheck(buffer: Buffer, end: number): string {
+  const bytes = buffer.subarray(Math.max(0, end - LAST_BYTES_CHECKED), end);
+  return `${bytes.length}:${createHash('sha256').update(bytes).digest('base64url').slice(0, 22)}`;
+}
+
 function warnRewritten(options: BlockReaderOptions, cursor: BlobCursor, why: string): void {
   options.onRewrite?.();
   options.logger.warn(
@@ -229,7 +246,12 @@ function warnRewritten(options: BlockReaderOptions, cursor: BlobCursor, why: str
   );
 }
 
-async function* fetchWhole(blob: BlockBlobClient, layout: Layout, options: BlockReaderOptions, createdOn: { createdOnMs?: number }): AsyncGenerator<FetchedPiece> {
+async function* fetchWhole(
+  blob: BlockBlobClient,
+  layout: Layout,
+  options: BlockReaderOptions,
+  createdOn: { createdOnMs?: number },
+): AsyncGenerator<FetchedPiece> {
   const budget = options.budget ?? NO_BUDGET;
   options.onRequest?.('download');
   const response = await blob.download(0, undefined, { conditions: layout.rawEtag === '' ? {} : { ifMatch: layout.rawEtag }, maxRetryRequests: 3 });
@@ -263,6 +285,7 @@ async function* fetchWhole(blob: BlockBlobClient, layout: Layout, options: Block
       lastBlockIndex: undefined,
       endOffset: undefined,
       grownToOffset: undefined,
+      lastBytes: undefined,
       tailBlockId: undefined,
       ...createdOn,
     },
@@ -286,24 +309,39 @@ export function parsedStep(
   const records = new FlowColumns(piece.kind === 'blocks' && piece.blocks.length === 0 ? 1 : undefined);
   const parsed = parsePiece(piece, records, options.label, options.onProblem);
   if (options.notBeforeMs !== undefined) records.dropBefore(options.notBeforeMs);
-  return { records, azureRecords: parsed.azureRecords, inputBytes: piece.inputBytes, blocks: parsed.blocks, ok: parsed.ok, ...(piece.advance === undefined ? {} : { advance: piece.advance }) };
+  return {
+    records,
+    azureRecords: parsed.azureRecords,
+    inputBytes: piece.inputBytes,
+    blocks: parsed.blocks,
+    ok: parsed.ok,
+    ...(piece.advance === undefined ? {} : { advance: piece.advance }),
+  };
 }
 
 /**
  * For `--start-at now`: the cursor that skips everything committed so far (the last data block,
  * the head when there is none), without downloading more than a tail candidate.
  */
-export async function cursorAtEnd(blob: BlockBlobClient, createdOnMs: number | undefined, options: Pick<BlockReaderOptions, 'onRequest'> = {}): Promise<CursorAdvance> {
+export async function cursorAtEnd(
+  blob: BlockBlobClient,
+  createdOnMs: number | undefined,
+  options: Pick<BlockReaderOptions, 'onRequest'> = {},
+): Promise<CursorAdvance> {
   const layout = await readLayout(blob, options);
   const createdOn = createdOnMs === undefined ? {} : { createdOnMs };
-  if (layout.ids.length === 0) return layout.contentLength === 0 ? {} : { wholeBlob: true, doneEtag: layout.etag, doneLength: layout.contentLength, ...createdOn };
+  if (layout.ids.length === 0)
+    return layout.contentLength === 0 ? {} : { wholeBlob: true, doneEtag: layout.etag, doneLength: layout.contentLength, ...createdOn };
   const last = layout.ids.length - 1;
   let cursorIndex = last;
   let tailBlockId: string | undefined;
   const lastSize = layout.ends[last]! - layout.starts[last]!;
   if (last > 0 && lastSize <= MAX_TAIL_BYTES) {
     options.onRequest?.('download');
-    const response = await blob.download(layout.starts[last]!, lastSize, { conditions: layout.rawEtag === '' ? {} : { ifMatch: layout.rawEtag }, maxRetryRequests: 3 });
+    const response = await blob.download(layout.starts[last]!, lastSize, {
+      conditions: layout.rawEtag === '' ? {} : { ifMatch: layout.rawEtag },
+      maxRetryRequests: 3,
+    });
     const chunks: Buffer[] = [];
     for await (const chunk of response.readableStreamBody as AsyncIterable<Buffer>) chunks.push(chunk);
     if (isTailBlock(Buffer.concat(chunks))) {

@@ -27,6 +27,12 @@ export interface BlobCursor {
    * list must have a block ending exactly here (after `lastBlockId`), or the blob was rewritten.
    */
   grownToOffset?: number;
+  /**
+   * `COUNT:HASH` of the (up to 256) bytes just before the read offset (`grownToOffset ?? endOffset`):
+   * the growth shortcut reads them again and finds them unchanged, or the blob was rewritten
+   * before that offset (Put Block List keeps the creation time) and the block list decides.
+   */
+  lastBytes?: string;
   /** Id of the 2-byte `]}` tail block last seen, so an unchanged tail is not downloaded again. */
   tailBlockId?: string;
   /** Blob creation time (epoch ms): a different one means it was deleted and written again. */
