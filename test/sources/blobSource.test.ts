@@ -11,6 +11,7 @@ import {
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
 import { startNfcapd, stopAll as stopAllNfcapd } from '../collectors/nfcapd.js';
+import { waitUntil } from '../collectors/util.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, AzureStyleBlobWriter, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
 import { runCli } from '../helpers/cli.js';
 import { BlobStateStore } from '../../src/state/blobStateStore.js';
@@ -177,6 +178,54 @@ describe('nsg2ipfix blob', () => {
     // The restarted exporter starts its IPFIX sequence numbers again (same address and domain):
     // nfcapd counts exactly that one jump, no lost datagram.
     expect(result.sequenceErrors ?? 0).toBeLessThanOrEqual(1);
+  });
+
+  it('stores a start from the beginning before sending: killed before its first cursor save, the restart (resume) sends every tuple', async () => {
+    const { current } = liveHours();
+    const container = azurite.service.getContainerClient('start-kill');
+    const expected: TupleKey[] = [];
+    for (const mac of ['000D3AF80011', '000D3AF80012']) {
+      const writer = await new AzureStyleBlobWriter(container, blobName(nsgRoot('K-NSG'), current, mac)).create();
+      for (let minute = 1; minute <= 3; minute++) {
+        const generated = nsgRecord('K-NSG', mac, current + minute * 60_000, 30);
+        await writer.appendRecords([generated.record]);
+        expected.push(...generated.keys);
+      }
+    }
+    const nfcapd = await startNfcapd();
+    const collector = await TupleCollector.open();
+    const state = tempDir();
+    const common = ['--container', 'start-kill', '--state-dir', state, '-c', collector.address, '-c', `127.0.0.1:${nfcapd.port}`, '--biflow', 'rfc5103'];
+    // One datagram a second: the first batch takes seconds to hand over, so no cursor can have
+    // been saved when its first records arrive.
+    const first = cli([...common, '--start-at', 'beginning', '--max-pps', '1', '--poll-interval', '1', '--log-level', 'debug'], {
+      NSG2IPFIX_CONNECTION_STRING: azurite.connectionString,
+    });
+    await waitUntil(() => collector.total > 0, {
+      timeoutMs: 30_000,
+      exited: first.exited,
+      what: 'the first records',
+      describe: () => first.output().slice(-4000),
+    });
+    const stored = readStateFile(state);
+    expect((await first.stop('SIGKILL')).signal).toBe('SIGKILL');
+    expect(stored?.scanFromMs).toBe(0);
+    expect(Object.values(stored?.blobs ?? {}).filter((cursor) => cursor.lastBlockId !== undefined)).toEqual([]);
+    expect(collector.total).toBeLessThan(expected.length);
+
+    const second = cli([...common, ...EXPORT_ARGS], { NSG2IPFIX_CONNECTION_STRING: azurite.connectionString });
+    try {
+      await collector.waitFor(expected, second, 'every tuple after the restart');
+      expect((await second.stop('SIGTERM')).code).toBe(0);
+    } finally {
+      await second.stop('SIGKILL');
+      await collector.close();
+    }
+    expect(second.output()).toContain('resuming from stored cursors');
+    expect(second.output()).not.toContain('starting now');
+    // At least once: nfcapd holds every tuple (those sent before the kill possibly twice).
+    const result = await nfcapd.stop();
+    expect(new Set(result.flows.map((f) => `${f.srcAddr}:${f.srcPort}>${f.dstAddr}:${f.dstPort}`))).toEqual(new Set(expected));
   });
 
   it('starts a rewritten blob over, says so, and skips a corrupt block while later blocks still arrive', async () => {
