@@ -7,6 +7,7 @@
  *                           [--poll-interval S] [--latency-seconds 90] [--latency-poll 5]
  *                           [--cli PATH] [--label NAME] [--cli-arg ARG]... [--json FILE] [--keep]
  *                           [--profile DIR]   (CPU profiles of the CLI's first run, node --cpu-prof)
+ *                           [--cli-log FILE]  (the CLI's log lines, appended)
  *   (or: node scripts/bench-live.mjs ...)
  *
  * Everything runs on this machine, each part in its own process:
@@ -364,6 +365,7 @@ class CliRun {
   }
 
   onLine(line) {
+    if (CliRun.logFile !== undefined) fs.appendFileSync(CliRun.logFile, `${line}\n`);
     this.tail.push(line);
     if (this.tail.length > 50) this.tail.shift();
     let entry;
@@ -491,6 +493,9 @@ function parseArgs(argv) {
         break;
       case '--profile':
         options.profile = path.resolve(value());
+        break;
+      case '--cli-log':
+        CliRun.logFile = path.resolve(value());
         break;
       default:
         throw new Error(`unknown option ${arg} (see the header of scripts/bench-live.mjs)`);

@@ -220,7 +220,9 @@ export class BlobSource {
         if (!signal.aborted) this.options.onPass?.();
         if (this.options.once || signal.aborted) return;
         const elapsedMs = this.now() - passStartMs;
-        if (elapsedMs > this.options.pollIntervalMs) {
+        // The first pass catches up (from the beginning, or after a pause): only later ones say
+        // whether polling keeps up.
+        if (elapsedMs > this.options.pollIntervalMs && this.stats.passes > 1) {
           this.options.logger.warn(
             { passSeconds: Math.round(elapsedMs / 1000), pollIntervalSeconds: Math.round(this.options.pollIntervalMs / 1000) },
             'a pass took longer than the poll interval: the next starts at once (see README: how many blobs one instance follows)',
