@@ -8,15 +8,20 @@
  *                           [--cli PATH] [--label NAME] [--cli-arg ARG]... [--json FILE] [--keep]
  *                           [--profile DIR]   (CPU profiles of the CLI's first run, node --cpu-prof)
  *                           [--cli-log FILE]  (the CLI's log lines, appended)
+ *                           [--azurites K]    (Azurite instances; default one per 1,000 blobs)
  *   (or: node scripts/bench-live.mjs ...)
  *
  * Everything runs on this machine, each part in its own process:
  *   - Azurite (node_modules/.bin/azurite-blob, in memory) holding the estate: N PT1H.json blobs of
  *     the current hour, 50 NSGs x N/50 MACs, each a head block, 2 minute blocks and a tail, built
- *     block by block as Azure does (stage, commit the whole list);
+ *     block by block as Azure does (stage, commit the whole list). Azurite scans every blob it
+ *     holds to find one, so a request costs it time in proportion to its blobs: the NSGs are dealt
+ *     out over one Azurite (and one container, all followed by the CLI) per 1,000 blobs, which
+ *     keeps the rig's cost per request the same at every size;
  *   - a delay proxy (this script, --role proxy) in front of Azurite: every request waits
- *     --delay-ms before it is forwarded (Azure-like latency), and is counted by kind (list, block
- *     list, download, other); the CLI reaches storage only through it;
+ *     --delay-ms before it is forwarded (Azure-like latency) to the Azurite of its container, and
+ *     is counted by kind (list, block list, download, other); the CLI reaches storage only
+ *     through it;
  *   - a receiver (this script, --role receiver): the project's IPFIX decoder on a UDP port, noting
  *     when each tuple first arrives and counting duplicates;
  *   - the CLI under test: `node <cli> blob --start-at beginning --poll-interval S ...`.
@@ -54,6 +59,9 @@ const ACCOUNT = 'devstoreaccount1';
 /** Azurite's well-known development key (public, documented by Microsoft). */
 const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 const NSGS = 50;
+const BLOBS_PER_AZURITE = 1000;
+/** Every child process started, so an interrupted bench leaves none behind. */
+const tracked = new Set();
 const SUB = '00000000-0000-0000-0000-000000000000';
 const WRITE_CONCURRENCY = 48;
 
@@ -70,7 +78,14 @@ function log(text) {
 // role: delay proxy
 
 async function runProxy() {
-  const targetPort = Number(valueOf(process.argv, '--target-port'));
+  // CONTAINER=PORT,...: each container lives in an Azurite of its own (see shards in main).
+  const routes = new Map(
+    valueOf(process.argv, '--routes')
+      .split(',')
+      .map((route) => route.split('=')),
+  );
+  const fallbackPort = Number(routes.values().next().value);
+  const portFor = (url) => Number(routes.get(decodeURIComponent(url.pathname.split('/')[2] ?? '')) ?? fallbackPort);
   const delayMs = Number(valueOf(process.argv, '--delay-ms') ?? 0);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
   const counts = { list: 0, blockList: 0, download: 0, other: 0 };
@@ -83,7 +98,7 @@ async function runProxy() {
     counts[kind]++;
     firstSinceMark ??= Date.now();
     const forward = () => {
-      const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers, agent }, (response) => {
+      const upstream = http.request({ host: '127.0.0.1', port: portFor(url), method: req.method, path: req.url, headers: req.headers, agent }, (response) => {
         res.writeHead(response.statusCode ?? 502, response.headers);
         response.pipe(res);
       });
@@ -156,6 +171,7 @@ async function runReceiver() {
 
 function startRole(name, args) {
   const child = fork(SELF, ['--role', name, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  tracked.add(child);
   let nextId = 0;
   const waiting = new Map();
   let ready;
@@ -281,14 +297,15 @@ function minuteRecord(blob, minute, timeMs) {
 const blockId = () => randomBytes(24).toString('base64');
 
 class Estate {
-  constructor(service, container, size) {
-    this.container = service.getContainerClient(container);
-    this.containerName = container;
+  /** `shards`: [{ service, container }], the NSGs dealt out over them. */
+  constructor(shards, size) {
+    this.shards = shards.map(({ service, container }) => service.getContainerClient(container));
     const hourMs = Math.floor(Date.now() / 3_600_000) * 3_600_000;
     this.blobs = Array.from({ length: size }, (_, index) => {
       const nsg = `NSG-${String(index % NSGS).padStart(3, '0')}`;
       const mac = `000D3A${(Math.floor(index / NSGS) + 1).toString(16).toUpperCase().padStart(6, '0')}`;
-      return { index, nsg, mac, name: blobNameFor(nsg, mac, hourMs), ids: [], minutes: 0 };
+      const container = this.shards[(index % NSGS) % this.shards.length];
+      return { index, nsg, mac, container, name: blobNameFor(nsg, mac, hourMs), ids: [], minutes: 0 };
     });
     /** [marker, commitMs] of every minute block committed. */
     this.commits = [];
@@ -300,9 +317,9 @@ class Estate {
   }
 
   async build(minutes) {
-    await this.container.createIfNotExists();
+    for (const container of this.shards) await container.createIfNotExists();
     await pool(this.blobs, WRITE_CONCURRENCY, async (blob) => {
-      const client = this.container.getBlockBlobClient(blob.name);
+      const client = blob.container.getBlockBlobClient(blob.name);
       const head = blockId();
       const tail = blockId();
       await client.stageBlock(head, '{"records":[', 12);
@@ -331,7 +348,7 @@ class Estate {
 
   /** One more minute block in `blob`, committed; returns the commit time. */
   async appendMinute(blob) {
-    const client = this.container.getBlockBlobClient(blob.name);
+    const client = blob.container.getBlockBlobClient(blob.name);
     await this.stageMinute(client, blob);
     await this.commit(client, blob);
   }
@@ -348,6 +365,7 @@ class CliRun {
   constructor(cliPath, args, profileDir) {
     const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
     this.child = spawn(process.execPath, [...profile, cliPath, 'blob', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    tracked.add(this.child);
     this.passes = [];
     this.tail = [];
     this.waiters = [];
@@ -446,6 +464,7 @@ function parseArgs(argv) {
     json: undefined,
     keep: false,
     profile: undefined,
+    shards: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -494,6 +513,9 @@ function parseArgs(argv) {
       case '--profile':
         options.profile = path.resolve(value());
         break;
+      case '--azurites':
+        options.shards = Number(value());
+        break;
       case '--cli-log':
         CliRun.logFile = path.resolve(value());
         break;
@@ -524,20 +546,35 @@ function load() {
     .join(' ');
 }
 
-async function measureSize(options, size, azurite, run) {
+async function measureSize(options, size, run) {
   const { BlobServiceClient } = await import('@azure/storage-blob');
-  const direct = BlobServiceClient.fromConnectionString(connectionString(azurite.port));
-  const proxy = startRole('proxy', ['--target-port', String(azurite.port), '--delay-ms', String(options.delayMs)]);
-  const receiver = startRole('receiver', []);
-  const { port: proxyPort } = await proxy.ready;
-  const { port: receiverPort } = await receiver.ready;
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsg2ipfix-bench-live-'));
-  const container = `live-${run}`;
-  const estate = new Estate(direct, container, size);
-  const result = { size, delayMs: options.delayMs, cli: options.label, loadAtStart: load() };
+  // Azurite finds a blob by scanning all it holds (LokiJS, one index used per query): a request
+  // costs time in proportion to the blobs of its instance. One instance per 1,000 blobs keeps the
+  // rig's cost per request the same at every size, so it does not grow with N² itself.
+  const shardCount = options.shards ?? Math.max(1, Math.ceil(size / BLOBS_PER_AZURITE));
+  const shards = [];
   let cli;
+  let proxy;
+  let receiver;
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsg2ipfix-bench-live-'));
+  const result = { size, delayMs: options.delayMs, cli: options.label, azurites: shardCount, loadAtStart: load() };
   try {
-    log(`${size} blobs: building the estate in ${container} (head + 2 minutes + tail each)`);
+    for (let k = 0; k < shardCount; k++) {
+      const azurite = await startAzurite();
+      tracked.add(azurite.child);
+      shards.push({ azurite, container: `live-${run}-${k}`, service: BlobServiceClient.fromConnectionString(connectionString(azurite.port)) });
+    }
+    proxy = startRole('proxy', [
+      '--routes',
+      shards.map((shard) => `${shard.container}=${shard.azurite.port}`).join(','),
+      '--delay-ms',
+      String(options.delayMs),
+    ]);
+    receiver = startRole('receiver', []);
+    const { port: proxyPort } = await proxy.ready;
+    const { port: receiverPort } = await receiver.ready;
+    const estate = new Estate(shards, size);
+    log(`${size} blobs: building the estate in ${shardCount} Azurite instance(s), a container each (head + 2 minutes + tail each blob)`);
     const buildStart = Date.now();
     await estate.build(2);
     log(`${size} blobs: built in ${((Date.now() - buildStart) / 1000).toFixed(1)} s; load ${load()}`);
@@ -545,8 +582,7 @@ async function measureSize(options, size, azurite, run) {
     const args = (poll, startAt) => [
       '--connection-string',
       connectionString(proxyPort),
-      '--container',
-      container,
+      ...shards.flatMap((shard) => ['--container', shard.container]),
       '--start-at',
       startAt,
       '--poll-interval',
@@ -563,22 +599,34 @@ async function measureSize(options, size, azurite, run) {
       const { counts } = await proxy.ask('stats');
       return Object.fromEntries(Object.entries(counts).map(([kind, n]) => [kind, n - (before?.[kind] ?? 0)]));
     };
-    const passFigures = async (pass, previousCpuMs, requestsBefore, startMs) => ({
-      wallMs: pass.endMs - startMs,
-      cliPassMs: pass.cliPassMs,
-      cpuMs: pass.cpuMs - previousCpuMs,
-      blobs: pass.blobs,
-      requests: await requestsSince(requestsBefore),
-    });
+    // The rig's own CPU (Azurite, the proxy) shares the 2 cores with the CLI: reported beside it.
+    const rigCpu = () => shards.reduce((sum, shard) => sum + cpuMs(shard.azurite.child.pid), cpuMs(proxy.child.pid));
+    let rigBefore = rigCpu();
+    const passFigures = async (pass, previousCpuMs, requestsBefore, startMs) => {
+      const rig = rigCpu();
+      const figures = {
+        wallMs: pass.endMs - startMs,
+        cliPassMs: pass.cliPassMs,
+        cpuMs: pass.cpuMs - previousCpuMs,
+        rigCpuMs: rig - rigBefore,
+        blobs: pass.blobs,
+        requests: await requestsSince(requestsBefore),
+      };
+      rigBefore = rig;
+      return figures;
+    };
 
     // 1. first pass
     await proxy.ask('mark');
     let before = (await proxy.ask('stats')).counts;
+    rigBefore = rigCpu();
     cli = new CliRun(options.cli, args(pollSeconds, 'beginning'), options.profile);
     let pass = await cli.nextPass(30 * 60_000);
     let stats = await proxy.ask('stats');
     result.first = await passFigures(pass, 0, before, stats.firstSinceMark);
-    log(`${size} blobs: first pass ${(result.first.wallMs / 1000).toFixed(1)} s, CPU ${(result.first.cpuMs / 1000).toFixed(1)} s, ${pass.blobs} blobs`);
+    log(
+      `${size} blobs: first pass ${(result.first.wallMs / 1000).toFixed(1)} s, CPU ${(result.first.cpuMs / 1000).toFixed(1)} s (Azurite + proxy ${(result.first.rigCpuMs / 1000).toFixed(1)} s), ${pass.blobs} blobs`,
+    );
 
     // 2. steady passes: one new block per blob between two passes
     result.steady = [];
@@ -592,6 +640,7 @@ async function measureSize(options, size, azurite, run) {
       await proxy.ask('mark');
       before = (await proxy.ask('stats')).counts;
       const previousCpu = pass.cpuMs;
+      rigBefore = rigCpu();
       cli.child.kill('SIGCONT');
       pass = await cli.nextPass(30 * 60_000);
       stats = await proxy.ask('stats');
@@ -599,7 +648,7 @@ async function measureSize(options, size, azurite, run) {
       figures.appendMs = appendMs;
       if (pass.blobs === size) result.steady.push(figures);
       log(
-        `${size} blobs: ${pass.blobs === size ? 'steady' : `partial (${pass.blobs} blobs, not counted)`} pass ${(figures.wallMs / 1000).toFixed(1)} s, CPU ${(figures.cpuMs / 1000).toFixed(1)} s, requests ${JSON.stringify(figures.requests)} (appends took ${(appendMs / 1000).toFixed(1)} s); load ${load()}`,
+        `${size} blobs: ${pass.blobs === size ? 'steady' : `partial (${pass.blobs} blobs, not counted)`} pass ${(figures.wallMs / 1000).toFixed(1)} s, CPU ${(figures.cpuMs / 1000).toFixed(1)} s (Azurite + proxy ${(figures.rigCpuMs / 1000).toFixed(1)} s), requests ${JSON.stringify(figures.requests)} (appends took ${(appendMs / 1000).toFixed(1)} s); load ${load()}`,
       );
     }
     result.peakRssMb = cli.peakRssMb();
@@ -646,9 +695,9 @@ async function measureSize(options, size, azurite, run) {
     return result;
   } finally {
     if (cli !== undefined) await cli.stop();
-    await proxy.stop();
-    await receiver.stop();
-    await direct.getContainerClient(container).deleteIfExists();
+    await proxy?.stop();
+    await receiver?.stop();
+    for (const shard of shards) await shard.azurite.stop();
     if (!options.keep) fs.rmSync(stateDir, { recursive: true, force: true });
     else log(`state kept in ${stateDir}`);
   }
@@ -665,14 +714,14 @@ function median(values) {
 
 function printTable(results) {
   const rows = [
-    '| CLI | blobs | delay | first pass | steady pass | CPU / steady pass | requests / steady pass (list, block list, download) | peak RSS | latency p50 / p95 / max (poll) | lost / dup | load (1/5/15 min) |',
+    '| CLI | blobs | delay | first pass | steady pass | CPU / steady pass (Azurite + proxy) | requests / steady pass (list, block list, download) | peak RSS | latency p50 / p95 / max (poll) | lost / dup | load (1/5/15 min) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
     const steady = r.steady ?? [];
     const requests = steady.at(-1)?.requests;
     rows.push(
-      `| ${r.cli} | ${r.size.toLocaleString('en')} | ${r.delayMs} ms | ${seconds(r.first?.wallMs)} s | ${seconds(median(steady.map((s) => s.wallMs)))} s | ${seconds(median(steady.map((s) => s.cpuMs)))} s | ${requests === undefined ? '—' : `${requests.list}, ${requests.blockList}, ${requests.download}`} | ${Math.round(Math.max(r.peakRssMb ?? 0, r.latencyPeakRssMb ?? 0))} MB | ${r.latency === undefined ? '—' : `${seconds(r.latency.p50)} / ${seconds(r.latency.p95)} / ${seconds(r.latency.max)} s (${r.latencyPoll} s)`} | ${r.exactlyOnce === undefined ? '—' : `${r.exactlyOnce.missing} / ${r.exactlyOnce.duplicates}`} | ${r.loadAtStart} → ${r.loadAtEnd ?? '?'} |`,
+      `| ${r.cli} | ${r.size.toLocaleString('en')} (${r.azurites} Azurite${r.azurites === 1 ? '' : 's'}) | ${r.delayMs} ms | ${seconds(r.first?.wallMs)} s | ${seconds(median(steady.map((s) => s.wallMs)))} s | ${seconds(median(steady.map((s) => s.cpuMs)))} s (${seconds(median(steady.map((s) => s.rigCpuMs)))} s) | ${requests === undefined ? '—' : `${requests.list}, ${requests.blockList}, ${requests.download}`} | ${Math.round(Math.max(r.peakRssMb ?? 0, r.latencyPeakRssMb ?? 0))} MB | ${r.latency === undefined ? '—' : `${seconds(r.latency.p50)} / ${seconds(r.latency.p95)} / ${seconds(r.latency.max)} s (${r.latencyPoll} s)`} | ${r.exactlyOnce === undefined ? '—' : `${r.exactlyOnce.missing} / ${r.exactlyOnce.duplicates}`} | ${r.loadAtStart} → ${r.loadAtEnd ?? '?'} |`,
     );
   }
   process.stdout.write(`${rows.join('\n')}\n`);
@@ -682,16 +731,18 @@ async function main() {
   const options = parseArgs(process.argv.slice(2));
   ensureBuild(options.cli);
   log(`machine: ${os.cpus().length} cores, load ${load()}; CLI ${options.cli}`);
-  const azurite = await startAzurite();
+  // Interrupted: stop every child (Azurite, proxy, receiver, CLI) before going.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      for (const child of tracked) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      process.exit(130);
+    });
+  }
   const results = [];
-  try {
-    let run = 0;
-    for (const size of options.sizes) {
-      run++;
-      results.push(await measureSize(options, size, azurite, `${process.pid}-${run}`));
-    }
-  } finally {
-    await azurite.stop();
+  let run = 0;
+  for (const size of options.sizes) {
+    run++;
+    results.push(await measureSize(options, size, `${process.pid}-${run}`));
   }
   printTable(results);
   if (options.json !== undefined) fs.writeFileSync(options.json, `${JSON.stringify(results, null, 2)}\n`);
