@@ -6,7 +6,7 @@
  *   npm run bench -- --live [--sizes 1000,2000,10000] [--delay-ms 20] [--steady-passes 2]
  *                           [--poll-interval S] [--latency-seconds 90] [--latency-poll 5]
  *                           [--cli PATH] [--label NAME] [--cli-arg ARG]... [--json FILE] [--keep]
- *                           [--profile DIR]   (CPU profiles of the CLI's first run, node --cpu-prof)
+ *                           [--profile DIR]   (CPU profiles of the CLI's steady passes, node --cpu-prof)
  *                           [--cli-log FILE]  (the CLI's log lines, appended)
  *                           [--azurites K]    (Azurite instances; default one per 1,000 blobs)
  *   (or: node scripts/bench-live.mjs ...)
@@ -534,9 +534,12 @@ function ensureBuild(cli) {
   if (result.status !== 0) throw new Error('npm run build failed');
 }
 
-/** Default poll interval of the pass stages: passes do not overlap the bench's appends (the CLI is paused meanwhile). */
+/**
+ * Default poll interval of the pass stages: longer than a steady pass, so the CLI sleeps when the
+ * bench pauses it to append (the first pass may take longer: the pass after it is then partial).
+ */
 function pollIntervalFor(size) {
-  return Math.max(10, Math.ceil(size / 1000));
+  return Math.max(15, Math.ceil((size * 6) / 1000));
 }
 
 function load() {
@@ -620,7 +623,7 @@ async function measureSize(options, size, run) {
     await proxy.ask('mark');
     let before = (await proxy.ask('stats')).counts;
     rigBefore = rigCpu();
-    cli = new CliRun(options.cli, args(pollSeconds, 'beginning'), options.profile);
+    cli = new CliRun(options.cli, args(pollSeconds, 'beginning'));
     let pass = await cli.nextPass(30 * 60_000);
     let stats = await proxy.ask('stats');
     result.first = await passFigures(pass, 0, before, stats.firstSinceMark);
@@ -629,11 +632,18 @@ async function measureSize(options, size, run) {
     );
 
     // 2. steady passes: one new block per blob between two passes
+    if (options.profile !== undefined) {
+      // Profiled from here on: a CLI restarted (resuming) under --cpu-prof, its first pass done.
+      await cli.stop();
+      cli = new CliRun(options.cli, args(pollSeconds, 'resume'), options.profile);
+      pass = await cli.nextPass(30 * 60_000);
+    }
     result.steady = [];
     for (let attempt = 0; result.steady.length < options.steadyPasses && attempt < options.steadyPasses + 3; attempt++) {
       // The CLI is paused while the blocks are appended (it is between passes, or a pass that
       // began meanwhile is reported as partial), so the appends never overlap a pass.
       cli.child.kill('SIGSTOP');
+      const pausedAt = Date.now();
       const appendStart = Date.now();
       await estate.appendToAll();
       const appendMs = Date.now() - appendStart;
@@ -646,9 +656,12 @@ async function measureSize(options, size, run) {
       stats = await proxy.ask('stats');
       const figures = await passFigures(pass, previousCpu, before, stats.firstSinceMark);
       figures.appendMs = appendMs;
-      if (pass.blobs === size) result.steady.push(figures);
+      // A pass that had begun before the pause (the CLI says when it began) is not a steady one.
+      const overlapped = pass.cliPassMs !== undefined && pass.endMs - pass.cliPassMs < pausedAt;
+      const steady = pass.blobs === size && !overlapped;
+      if (steady) result.steady.push(figures);
       log(
-        `${size} blobs: ${pass.blobs === size ? 'steady' : `partial (${pass.blobs} blobs, not counted)`} pass ${(figures.wallMs / 1000).toFixed(1)} s, CPU ${(figures.cpuMs / 1000).toFixed(1)} s (Azurite + proxy ${(figures.rigCpuMs / 1000).toFixed(1)} s), requests ${JSON.stringify(figures.requests)} (appends took ${(appendMs / 1000).toFixed(1)} s); load ${load()}`,
+        `${size} blobs: ${steady ? 'steady' : `partial (${pass.blobs} blobs${overlapped ? ', began before the appends' : ''}; not counted)`} pass ${(figures.wallMs / 1000).toFixed(1)} s, CPU ${(figures.cpuMs / 1000).toFixed(1)} s (Azurite + proxy ${(figures.rigCpuMs / 1000).toFixed(1)} s), requests ${JSON.stringify(figures.requests)} (appends took ${(appendMs / 1000).toFixed(1)} s); load ${load()}`,
       );
     }
     result.peakRssMb = cli.peakRssMb();

@@ -1,4 +1,4 @@
-import type { BlobServiceClient } from '@azure/storage-blob';
+import type { BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import type { Logger } from 'pino';
 import type { ParseProblem } from '../azure/problems.js';
 import { sleep } from '../flow/sleep.js';
@@ -132,6 +132,8 @@ export class BlobSource {
   private readonly budget = new ByteLimit(MAX_HELD_BYTES);
   /** ETag of each blob in the latest listing. */
   private readonly listedEtags = new Map<string, string>();
+  private readonly clients = new Map<string, BlockBlobClient>();
+  private readonly containerClients = new Map<string, ContainerClient>();
   private readonly countRequest = (kind: RequestKind): void => void this.stats.requests[kind]++;
 
   private constructor(
@@ -345,7 +347,7 @@ export class BlobSource {
     passStartMs: number,
     signal: AbortSignal,
   ): AsyncGenerator<SourcePiece> {
-    const client = this.options.service.getContainerClient(blob.container).getBlockBlobClient(blob.name);
+    const client = this.blockBlob(key, blob);
     const options: BlockReaderOptions = {
       label: key,
       logger: this.options.logger,
@@ -387,7 +389,7 @@ export class BlobSource {
   /** `--start-at now`: a blob first seen before the first complete pass starts at its end. */
   private async *position(blob: ListedBlob, key: string, cursor: BlobCursor, signal: AbortSignal): AsyncGenerator<never> {
     try {
-      const client = this.options.service.getContainerClient(blob.container).getBlockBlobClient(blob.name);
+      const client = this.blockBlob(key, blob);
       Object.assign(cursor, await cursorAtEnd(client, blob.createdOnMs, { onRequest: this.countRequest }));
       this.state.blobs[key] = cursor;
       this.writer.blobChanged(key);
@@ -398,6 +400,24 @@ export class BlobSource {
         'cannot find the end of the blob to start there: trying again next poll',
       );
     }
+  }
+
+  /**
+   * The blob's client, made once: building one costs more CPU than the ranged read it then makes
+   * (URL parsing, pipeline options), and a pass makes one per changed blob.
+   */
+  private blockBlob(key: string, blob: ListedBlob): BlockBlobClient {
+    let client = this.clients.get(key);
+    if (client === undefined) {
+      let container = this.containerClients.get(blob.container);
+      if (container === undefined) {
+        container = this.options.service.getContainerClient(blob.container);
+        this.containerClients.set(blob.container, container);
+      }
+      client = container.getBlockBlobClient(blob.name);
+      this.clients.set(key, client);
+    }
+    return client;
   }
 
   private flowBatch(batch: BatchBuilder): FlowBatch {
@@ -456,6 +476,7 @@ export class BlobSource {
     if (this.state.blobs[key] === undefined) return;
     delete this.state.blobs[key];
     this.listedEtags.delete(key);
+    this.clients.delete(key);
     this.stats.deleted++;
     this.writer.blobChanged(key);
     this.options.logger.info({ blob: key }, message);
@@ -482,6 +503,7 @@ export class BlobSource {
       if (cursor.hourMs + KEEP_BEHIND_WINDOW_MS < state.scanFromMs && (cursor.activeUntilMs ?? 0) <= passStartMs) {
         delete state.blobs[key];
         this.listedEtags.delete(key);
+        this.clients.delete(key);
         this.writer.blobChanged(key);
       }
     }
