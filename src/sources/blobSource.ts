@@ -1,17 +1,19 @@
-import type { BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import type { Logger } from 'pino';
 import type { ParseProblem } from '../azure/problems.js';
 import { sleep } from '../flow/sleep.js';
 import { classifyAzureError, type AzureFailure } from '../state/azureErrors.js';
-import { blobKey, emptyState, splitBlobKey, type BlobCursor, type SourceState, type StateStore } from '../state/sourceState.js';
+import { blobKey, splitBlobKey, type BlobCursor, type SourceState, type StateStore } from '../state/sourceState.js';
 import { StateWriter } from '../state/stateWriter.js';
 import { BatchBuilder, type SourcePiece } from './blobBatches.js';
 import { BlobDiscovery, type HourPrefixRef, type ListedBlob } from './blobDiscovery.js';
-import { fetchGrowth, growthStart } from './blobGrowth.js';
-import { floorHour, HOUR_MS, parseFlowLogBlobName, type BlobFilters } from './blobPaths.js';
-import { cursorAtEnd, fetchNewBlocks, type BlockReaderOptions, type RequestKind } from './blockBlobReader.js';
+import { HOUR_MS, floorHour, parseFlowLogBlobName, type BlobFilters } from './blobPaths.js';
+import { startingState, type StartAt } from './blobStartAt.js';
+import { ChangedBlobReader, type BlobReadStats } from './changedBlobReader.js';
 import { ByteLimit, ConcurrentJobs } from './concurrentJobs.js';
 import type { FlowBatch } from './flowBatch.js';
+
+export { parseStartAt, type StartAt } from './blobStartAt.js';
 
 /**
  * The Blob Storage source: follows live PT1H.json blobs. Each poll lists the blobs, reads the
@@ -22,17 +24,6 @@ import type { FlowBatch } from './flowBatch.js';
  * after the last block stored: nothing lost; after a crash, what was sent in the last second or
  * so is sent again.
  */
-
-export type StartAt = { readonly kind: 'resume' } | { readonly kind: 'now' } | { readonly kind: 'beginning' } | { readonly kind: 'time'; readonly ms: number };
-
-/** Parses `--start-at`: resume, now, beginning or an ISO 8601 time. */
-export function parseStartAt(text: string): StartAt | undefined {
-  const value = text.trim().toLowerCase();
-  if (value === 'resume' || value === 'now' || value === 'beginning') return { kind: value };
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
-  const ms = Date.parse(text.trim());
-  return Number.isNaN(ms) ? undefined : { kind: 'time', ms };
-}
 
 export interface BlobSourceOptions {
   readonly service: BlobServiceClient;
@@ -91,22 +82,13 @@ const KEEP_BEHIND_WINDOW_MS = 24 * HOUR_MS;
 const MAX_RETRY_DELAY_MS = 15 * 60_000;
 /** Full folder walk for new resources at most this often (parents of known ones are listed every poll). */
 const ROOT_REFRESH_MS = 10 * 60_000;
-/** A blob that changed between its block list and its download is read again at once this often. */
-const CHANGED_RETRIES = 2;
 
-export interface BlobSourceStats {
+export interface BlobSourceStats extends BlobReadStats {
   passes: number;
   blobsRead: number;
   blocksRead: number;
-  /** Blobs read by the growth shortcut (one ranged read, no block list). */
-  growthReads: number;
-  /** Growth reads that could not prove a pure growth: the block list was read after all. */
-  growthFallbacks: number;
-  rewrites: number;
   poisoned: number;
   deleted: number;
-  /** Storage requests by kind since the start. */
-  requests: { list: number; blockList: number; download: number };
   stateWrites: number;
 }
 
@@ -129,12 +111,9 @@ export class BlobSource {
   private readonly activeWindowMs: number;
   private readonly maxBatchBytes: number;
   private readonly writer: StateWriter;
-  private readonly budget = new ByteLimit(MAX_HELD_BYTES);
+  private readonly reader: ChangedBlobReader;
   /** ETag of each blob in the latest listing. */
   private readonly listedEtags = new Map<string, string>();
-  private readonly clients = new Map<string, BlockBlobClient>();
-  private readonly containerClients = new Map<string, ContainerClient>();
-  private readonly countRequest = (kind: RequestKind): void => void this.stats.requests[kind]++;
 
   private constructor(
     private readonly options: BlobSourceOptions,
@@ -153,52 +132,20 @@ export class BlobSource {
         options.onCheckpoint?.();
       },
     });
+    this.reader = new ChangedBlobReader({
+      service: options.service,
+      logger: options.logger,
+      maxGroupBytes: this.maxBatchBytes,
+      budget: new ByteLimit(MAX_HELD_BYTES),
+      stats: this.stats,
+      onFailure: (key, cursor, failure) => this.recordFailure(key, cursor, failure, this.now()),
+    });
   }
 
-  /**
-   * Loads the state and applies the start policy. A fresh start (anything but resuming stored
-   * cursors) is stored before anything is read, so a restart with `--start-at resume` goes on
-   * from the same starting point even if this run is killed before its first cursor moved.
-   */
+  /** Loads the state and applies the start policy (blobStartAt.ts: a fresh start is stored before anything is read). */
   static async open(options: BlobSourceOptions): Promise<BlobSource> {
-    const { logger, startAt, store } = options;
-    const now = (options.now ?? Date.now)();
-    const lateWindowMs = options.lateWindowMs ?? DEFAULT_LATE_WINDOW_MS;
-    const stored = await store.load();
-    let state: SourceState;
-    if (startAt.kind === 'resume' && stored !== undefined) {
-      state = stored;
-      logger.info(
-        {
-          state: store.description,
-          blobs: Object.keys(stored.blobs).length,
-          scanFrom: new Date(stored.scanFromMs).toISOString(),
-          positioning: stored.positioning,
-        },
-        'resuming from stored cursors',
-      );
-    } else {
-      if (stored !== undefined) logger.info({ state: store.description, startAt: startAt.kind }, 'stored cursors are replaced (--start-at)');
-      switch (startAt.kind) {
-        case 'resume':
-        case 'now':
-          state = { ...emptyState(floorHour(now - lateWindowMs)), positioning: true };
-          logger.info(
-            { state: store.description },
-            startAt.kind === 'resume' ? 'no stored cursors: starting now (existing blocks are skipped)' : 'starting now (existing blocks are skipped)',
-          );
-          break;
-        case 'beginning':
-          state = emptyState(0);
-          logger.info({ state: store.description }, 'starting from the oldest blobs');
-          break;
-        case 'time':
-          state = { ...emptyState(floorHour(startAt.ms)), notBeforeMs: startAt.ms };
-          logger.info({ state: store.description, from: new Date(startAt.ms).toISOString() }, 'starting from the given time');
-          break;
-      }
-      await store.save(state);
-    }
+    const nowMs = (options.now ?? Date.now)();
+    const state = await startingState(options.store, options.startAt, nowMs, options.lateWindowMs ?? DEFAULT_LATE_WINDOW_MS, options.logger);
     const source = new BlobSource(options, state);
     if (options.retryPoisoned === true) {
       for (const [key, cursor] of Object.entries(state.blobs)) {
@@ -286,7 +233,7 @@ export class BlobSource {
       if (cursor.retryAfterMs !== undefined && cursor.retryAfterMs > passStartMs) continue;
       const target = cursor;
       changed++;
-      jobs.add(() => this.readBlob(blob, key, target, false, passStartMs, signal));
+      jobs.add(() => this.reader.read(blob, key, target, false, signal));
     }
 
     const readBlobs = new Set<string>();
@@ -296,9 +243,9 @@ export class BlobSource {
       for (let item = await jobs.take(); item !== undefined && !signal.aborted; item = await jobs.take()) {
         const batch = new BatchBuilder(this.maxBatchBytes, MAX_BATCH_ROWS);
         const lingerUntilMs = Date.now() + BATCH_LINGER_MS;
-        for (; item !== undefined; item = batch.full ? undefined : await nextReady(jobs, lingerUntilMs)) {
+        for (; item !== undefined; item = batch.full ? undefined : await jobs.takeBy(lingerUntilMs)) {
           const kept = batch.add(item, this.options.onProblem);
-          this.budget.release(item.piece.heldBytes);
+          this.reader.release(item.piece.heldBytes);
           if (kept) readBlobs.add(item.key);
           else if (item.readBlockList !== undefined) {
             // The growth did not parse cleanly: the block list decides, block by block. Nothing
@@ -338,59 +285,10 @@ export class BlobSource {
     );
   }
 
-  /** Reads one changed blob: by the growth shortcut when it applies, else through its block list. */
-  private async *readBlob(
-    blob: ListedBlob,
-    key: string,
-    cursor: BlobCursor,
-    blockListOnly: boolean,
-    passStartMs: number,
-    signal: AbortSignal,
-  ): AsyncGenerator<SourcePiece> {
-    const client = this.blockBlob(key, blob);
-    const options: BlockReaderOptions = {
-      label: key,
-      logger: this.options.logger,
-      onRewrite: () => this.stats.rewrites++,
-      maxGroupBytes: this.maxBatchBytes,
-      budget: this.budget,
-      onRequest: this.countRequest,
-      ...(blob.createdOnMs === undefined ? {} : { createdOnMs: blob.createdOnMs }),
-    };
-    let yielded = false;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const from = blockListOnly || blob.createdOnMs !== cursor.createdOnMs ? undefined : growthStart(cursor, blob.contentLength, this.maxBatchBytes);
-        if (from !== undefined) {
-          const piece = await fetchGrowth(client, cursor, from, blob.contentLength, options);
-          if (piece !== undefined) {
-            this.stats.growthReads++;
-            yield { key, cursor, piece, readBlockList: () => this.readBlob(blob, key, cursor, true, passStartMs, signal) };
-            return;
-          }
-          this.stats.growthFallbacks++;
-        }
-        for await (const piece of fetchNewBlocks(client, cursor, options)) {
-          yielded = true;
-          yield { key, cursor, piece };
-        }
-        return;
-      } catch (error) {
-        if (signal.aborted) return;
-        const failure = classifyAzureError(error);
-        // Committed again between the block list and the download: the new list says more.
-        if (failure.kind === 'changed' && !yielded && attempt < CHANGED_RETRIES) continue;
-        this.recordFailure(key, cursor, failure, passStartMs);
-        return;
-      }
-    }
-  }
-
   /** `--start-at now`: a blob first seen before the first complete pass starts at its end. */
   private async *position(blob: ListedBlob, key: string, cursor: BlobCursor, signal: AbortSignal): AsyncGenerator<never> {
     try {
-      const client = this.blockBlob(key, blob);
-      Object.assign(cursor, await cursorAtEnd(client, blob.createdOnMs, { onRequest: this.countRequest }));
+      Object.assign(cursor, await this.reader.positionAtEnd(blob, key));
       this.state.blobs[key] = cursor;
       this.writer.blobChanged(key);
     } catch (error) {
@@ -400,24 +298,6 @@ export class BlobSource {
         'cannot find the end of the blob to start there: trying again next poll',
       );
     }
-  }
-
-  /**
-   * The blob's client, made once: building one costs more CPU than the ranged read it then makes
-   * (URL parsing, pipeline options), and a pass makes one per changed blob.
-   */
-  private blockBlob(key: string, blob: ListedBlob): BlockBlobClient {
-    let client = this.clients.get(key);
-    if (client === undefined) {
-      let container = this.containerClients.get(blob.container);
-      if (container === undefined) {
-        container = this.options.service.getContainerClient(blob.container);
-        this.containerClients.set(blob.container, container);
-      }
-      client = container.getBlockBlobClient(blob.name);
-      this.clients.set(key, client);
-    }
-    return client;
   }
 
   private flowBatch(batch: BatchBuilder): FlowBatch {
@@ -476,7 +356,7 @@ export class BlobSource {
     if (this.state.blobs[key] === undefined) return;
     delete this.state.blobs[key];
     this.listedEtags.delete(key);
-    this.clients.delete(key);
+    this.reader.forget(key);
     this.stats.deleted++;
     this.writer.blobChanged(key);
     this.options.logger.info({ blob: key }, message);
@@ -503,7 +383,7 @@ export class BlobSource {
       if (cursor.hourMs + KEEP_BEHIND_WINDOW_MS < state.scanFromMs && (cursor.activeUntilMs ?? 0) <= passStartMs) {
         delete state.blobs[key];
         this.listedEtags.delete(key);
-        this.clients.delete(key);
+        this.reader.forget(key);
         this.writer.blobChanged(key);
       }
     }
@@ -525,13 +405,6 @@ export class BlobSource {
       logger.warn({ container, prefix, failures: failures.length, ...failureFields(failure) }, 'listing failed: trying again next poll');
     }
   }
-}
-
-/** The next piece ready by `untilMs` (wall clock), if any. */
-async function nextReady<T>(jobs: ConcurrentJobs<T>, untilMs: number): Promise<T | undefined> {
-  const item = jobs.tryTake();
-  if (item !== undefined) return item;
-  return (await jobs.waitForItem(untilMs - Date.now())) ? jobs.tryTake() : undefined;
 }
 
 function failureFields(failure: AzureFailure): Record<string, unknown> {

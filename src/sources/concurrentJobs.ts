@@ -60,6 +60,13 @@ export class ConcurrentJobs<T> {
     }
   }
 
+  /** The next item waiting now or ready by `untilMs` (wall clock), else undefined. */
+  async takeBy(untilMs: number): Promise<T | undefined> {
+    const item = this.tryTake();
+    if (item !== undefined) return item;
+    return (await this.waitForItem(untilMs - Date.now())) ? this.tryTake() : undefined;
+  }
+
   /** Stops: no job starts any more, running ones end after their current step, waiting items are dropped. */
   close(): void {
     this.closed = true;
