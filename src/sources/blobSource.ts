@@ -280,7 +280,7 @@ export class BlobSource {
     };
     this.stats.requests.list = this.discovery.requests;
     logger[readBlobs.size > 0 ? 'info' : 'debug'](
-      { passMs: this.now() - passStartMs, listed: found.blobs.length, changed, blobs: readBlobs.size, blocks: blocksRead, tuples, requests },
+      { passMs: this.now() - passStartMs, listed: found.blobs.length, changed, blobs: readBlobs.size, blocks: blocksRead, tuples, requests, ...memoryMb() },
       readBlobs.size > 0 ? 'new blocks read' : 'nothing new',
     );
   }
@@ -405,6 +405,12 @@ export class BlobSource {
       logger.warn({ container, prefix, failures: failures.length, ...failureFields(failure) }, 'listing failed: trying again next poll');
     }
   }
+}
+
+/** The process's memory, for sizing an instance by the pass log. */
+function memoryMb(): { rssMb: number; heapMb: number; externalMb: number } {
+  const { rss, heapUsed, external } = process.memoryUsage();
+  return { rssMb: Math.round(rss / 1048576), heapMb: Math.round(heapUsed / 1048576), externalMb: Math.round(external / 1048576) };
 }
 
 function failureFields(failure: AzureFailure): Record<string, unknown> {
