@@ -42,7 +42,8 @@ export function growthStart(cursor: BlobCursor, listedLength: number | undefined
 }
 
 /**
- * Reads the blob from `from` to its current end in one request. Undefined when the bytes do not
+ * Reads the blob from `from` to its current end in one request. `unchanged`: it is still the
+ * version the cursor read completely (a repeated notification). Undefined when the bytes do not
  * prove a pure growth (the caller reads the block list instead); the read was then wasted, which
  * only happens when a blob was rewritten or its tail changed.
  */
@@ -52,21 +53,27 @@ export async function fetchGrowth(
   from: number,
   expectedLength: number | undefined,
   options: BlockReaderOptions,
-): Promise<GrowthPiece | undefined> {
+): Promise<GrowthPiece | 'unchanged' | undefined> {
   const budget = options.budget ?? NO_BUDGET;
   // The budget is taken for the size the listing announced; the blob may have grown since.
   const held = Math.max(TAIL.length, (expectedLength ?? from + 64 * 1024) - from);
   await budget.acquire(held);
-  let piece: GrowthPiece | undefined;
+  let piece: GrowthPiece | 'unchanged' | undefined;
   try {
     piece = await download(blob, cursor, from, held, options);
   } finally {
-    if (piece === undefined) budget.release(held);
+    if (typeof piece !== 'object') budget.release(held);
   }
   return piece;
 }
 
-async function download(blob: BlockBlobClient, cursor: BlobCursor, from: number, held: number, options: BlockReaderOptions): Promise<GrowthPiece | undefined> {
+async function download(
+  blob: BlockBlobClient,
+  cursor: BlobCursor,
+  from: number,
+  held: number,
+  options: BlockReaderOptions,
+): Promise<GrowthPiece | 'unchanged' | undefined> {
   options.onRequest?.('download');
   const checked = Number.parseInt(cursor.lastBytes!, 10);
   if (!(checked >= 0 && checked <= from)) return undefined;
@@ -88,6 +95,7 @@ async function download(blob: BlockBlobClient, cursor: BlobCursor, from: number,
   const bytes = read.subarray(checked);
   const total = totalLength(response.contentRange);
   const createdOnMs = response.createdOn?.getTime();
+  if (unquoteEtag(response.etag) === cursor.doneEtag && total === cursor.doneLength) return 'unchanged';
   if (total === undefined || total !== from + bytes.length || createdOnMs !== cursor.createdOnMs) return undefined;
   if (total <= cursor.doneLength! || bytes.length <= TAIL.length || !bytes.subarray(bytes.length - TAIL.length).equals(TAIL)) return undefined;
   const data = bytes.subarray(0, bytes.length - TAIL.length);

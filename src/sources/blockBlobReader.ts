@@ -97,18 +97,24 @@ async function readLayout(blob: BlockBlobClient, options: Pick<BlockReaderOption
   return { ids, starts, ends, etag: unquoteEtag(list.etag), rawEtag: list.etag ?? '', contentLength: list.blobContentLength ?? offset };
 }
 
-async function downloadRange(blob: BlockBlobClient, offset: number, count: number, rawEtag: string, options: BlockReaderOptions): Promise<Buffer> {
+interface Downloaded {
+  readonly bytes: Buffer;
+  /** The blob's creation time, from the response (`x-ms-creation-time`). */
+  readonly createdOnMs: number | undefined;
+}
+
+async function downloadRange(blob: BlockBlobClient, offset: number, count: number, rawEtag: string, options: BlockReaderOptions): Promise<Downloaded> {
   options.onRequest?.('download');
   const response = await blob.download(offset, count, { conditions: rawEtag === '' ? {} : { ifMatch: rawEtag }, maxRetryRequests: 3 });
   const chunks: Buffer[] = [];
   for await (const chunk of response.readableStreamBody as AsyncIterable<Buffer>) chunks.push(chunk);
   const bytes = Buffer.concat(chunks);
   if (bytes.length !== count) throw Object.assign(new Error(`short read: ${bytes.length} of ${count} bytes at offset ${offset}`), { code: 'SHORT_READ' });
-  return bytes;
+  return { bytes, createdOnMs: response.createdOn?.getTime() };
 }
 
 /** A download holding `bytes` of the budget until its piece is parsed (released here if it fails). */
-async function budgetedDownload(blob: BlockBlobClient, offset: number, count: number, rawEtag: string, options: BlockReaderOptions): Promise<Buffer> {
+async function budgetedDownload(blob: BlockBlobClient, offset: number, count: number, rawEtag: string, options: BlockReaderOptions): Promise<Downloaded> {
   const budget = options.budget ?? NO_BUDGET;
   await budget.acquire(count);
   try {
@@ -191,7 +197,7 @@ export async function* fetchNewBlocks(blob: BlockBlobClient, cursor: BlobCursor,
       bytes = layout.ends[end]! - layout.starts[first]!;
     }
     const base = layout.starts[first]!;
-    const buffer = await budgetedDownload(blob, base, bytes, layout.rawEtag, options);
+    const { bytes: buffer, createdOnMs } = await budgetedDownload(blob, base, bytes, layout.rawEtag, options);
     const blocks: { index: number; bytes: Buffer }[] = [];
     let cursorIndex = -1;
     let tailBlockId: string | undefined;
@@ -208,7 +214,8 @@ export async function* fetchNewBlocks(blob: BlockBlobClient, cursor: BlobCursor,
       blocks.push({ index: i, bytes: block });
       cursorIndex = i;
     }
-    const advance: CursorAdvance = { ...reset, ...createdOn };
+    // Without a listing (Event Grid notifications), the creation time comes with the download.
+    const advance: CursorAdvance = { ...reset, ...(options.createdOnMs === undefined && createdOnMs !== undefined ? { createdOnMs } : createdOn) };
     if (cursorIndex >= 0) {
       advance.lastBlockId = layout.ids[cursorIndex];
       advance.lastBlockIndex = cursorIndex;

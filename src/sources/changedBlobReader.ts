@@ -71,6 +71,8 @@ export class ChangedBlobReader {
         const from = blockListOnly || blob.createdOnMs !== cursor.createdOnMs ? undefined : growthStart(cursor, blob.contentLength, this.options.maxGroupBytes);
         if (from !== undefined) {
           const piece = await fetchGrowth(client, cursor, from, blob.contentLength, options);
+          // Unchanged since the listing said otherwise: the listing was older than the last read.
+          if (piece === 'unchanged') return;
           if (piece !== undefined) {
             stats.growthReads++;
             // A growth read is its blob's only piece: should it not parse cleanly, the block

@@ -57,6 +57,8 @@ export interface NotifiedBlobStats {
   blocksRead: number;
   /** Notified blobs read by the growth shortcut (one ranged read, no block list). */
   growthReads: number;
+  /** Storage requests by kind. */
+  requests: { blockList: number; download: number };
   rewrites: number;
   /** Notifications given up on (the next one of the same blob catches up). */
   failed: number;
@@ -112,7 +114,15 @@ export function parseBlobUrl(url: string): BlobLocation | undefined {
 }
 
 export class NotifiedBlobReader {
-  readonly stats: NotifiedBlobStats = { notifications: 0, blocksRead: 0, growthReads: 0, rewrites: 0, failed: 0, stateSaveFailures: 0 };
+  readonly stats: NotifiedBlobStats = {
+    notifications: 0,
+    blocksRead: 0,
+    growthReads: 0,
+    requests: { blockList: 0, download: 0 },
+    rewrites: 0,
+    failed: 0,
+    stateSaveFailures: 0,
+  };
   /** Per blob: the end of the read in progress, so two partitions never read one blob at once. */
   private readonly locks = new Map<string, Promise<void>>();
   private readonly writer: StateWriter;
@@ -171,11 +181,14 @@ export class NotifiedBlobReader {
             onProblem: this.options.onProblem,
             logger,
             onRewrite: () => this.stats.rewrites++,
+            onRequest: (kind) => void this.stats.requests[kind]++,
             maxGroupBytes: this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
           };
           const from = growthStart(cursor, undefined, options.maxGroupBytes);
           if (from !== undefined) {
             const piece = await fetchGrowth(blob, cursor, from, undefined, options);
+            // A notification of a version already read (repeated, or read with an earlier one).
+            if (piece === 'unchanged') return;
             const step = piece === undefined ? undefined : parsedStep(piece, options);
             if (step?.ok === true) {
               this.stats.growthReads++;

@@ -7,6 +7,7 @@ import type { ParseProblem } from '../../src/azure/problems.js';
 import type { FlowColumns } from '../../src/flow/flowColumns.js';
 import { NO_FILTERS } from '../../src/sources/blobPaths.js';
 import { BlobSource, type BlobSourceOptions, type BlobSourceStats } from '../../src/sources/blobSource.js';
+import { NotifiedBlobReader } from '../../src/sources/eventHubBlobs.js';
 import { FileStateStore, readStateDirectory, STATE_FILE_NAME } from '../../src/state/fileStateStore.js';
 import { sleep } from '../collectors/util.js';
 import { AzureStyleBlobWriter, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
@@ -255,5 +256,46 @@ describe('blob source: reading what changed', () => {
     for (const writer of writers) expect(stored.blobs[`${container}/${writer.name}`]?.lastBlockId).toBe(writer.dataIds.at(-1));
     expect(Object.values(stored.blobs).filter((cursor) => cursor.failures === 1)).toHaveLength(1);
     expect((await followOnce(container, state)).keys).toEqual([]);
+  });
+
+  it('reads an Event Grid notified blob that only grew with one ranged read, and a repeated notification finds nothing', async () => {
+    const { current } = liveHours();
+    const container = 'growth-notified';
+    const writer = await new AzureStyleBlobWriter(azurite.service.getContainerClient(container), blobName(nsgRoot('E-NSG'), current, '000D3AF81006')).create();
+    const state = tempDir();
+    const reader = await NotifiedBlobReader.open({
+      store: new FileStateStore(state),
+      serviceFor: () => azurite.service,
+      connectionStringService: azurite.service,
+      onProblem: () => {},
+      logger: pino({ level: 'silent' }),
+    });
+    const notification = (n: number) => ({
+      url: `${azurite.accountUrl}/${container}/${writer.name}`,
+      api: 'PutBlockList',
+      eventTime: new Date().toISOString(),
+      id: `e${n}`,
+    });
+    const readAll = async (n: number): Promise<TupleKey[]> => {
+      const keys: TupleKey[] = [];
+      for await (const step of reader.read(notification(n), new AbortController().signal)) {
+        keys.push(...keysOf(step.records));
+        await step.commit();
+      }
+      return keys;
+    };
+    const m1 = nsgRecord('E-NSG', '000D3AF81006', current + 60_000, 2);
+    await writer.appendRecords([m1.record]);
+    expect(await readAll(1)).toEqual(m1.keys);
+    const m2 = nsgRecord('E-NSG', '000D3AF81006', current + 120_000, 3);
+    await writer.appendRecords([m2.record]);
+    expect(await readAll(2)).toEqual(m2.keys);
+    expect(reader.stats.growthReads).toBe(1);
+    const before = { ...reader.stats.requests };
+    expect(await readAll(3)).toEqual([]);
+    // One ranged read finds the version already read: no block list.
+    expect(reader.stats.requests).toEqual({ blockList: before.blockList, download: before.download + 1 });
+    await reader.flush();
+    expect(readStateDirectory(state)?.blobs[`${container}/${writer.name}`]?.grownToOffset).toBe((await blobLength(writer)) - 2);
   });
 });
