@@ -222,9 +222,9 @@ export class BlobDiscovery {
     const result: string[] = [];
     const levels: { key: string; end: (parts: number[]) => number }[] = [
       { key: 'y', end: ([y]) => Date.UTC(y! + 1, 0) },
-      { key: 'm', end: ([y, m]) => Date.UTC(y!, m!) },
+      { key: 'm', end: ([y, m]) => Date.UTC(y!, m) },
       { key: 'd', end: ([y, m, d]) => Date.UTC(y!, m! - 1, d! + 1) },
-      { key: 'h', end: ([y, m, d, h]) => Date.UTC(y!, m! - 1, d!, h! + 1) },
+      { key: 'h', end: ([y, m, d, h]) => Date.UTC(y!, m! - 1, d, h! + 1) },
     ];
     const descend = async (prefix: string, level: number, parts: number[]): Promise<void> => {
       const spec = levels[level];

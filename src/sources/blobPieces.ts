@@ -2,6 +2,7 @@ import { FlowLogReader } from '../azure/flowLogReader.js';
 import type { ParseProblem } from '../azure/problems.js';
 import { columnSink, type FlowSink } from '../azure/tupleSink.js';
 import type { FlowColumns } from '../flow/flowColumns.js';
+import type { FlowRecord } from '../flow/flowRecord.js';
 import type { BlobCursor } from '../state/sourceState.js';
 
 /**
@@ -100,31 +101,36 @@ export function parsePiece(piece: FetchedPiece, columns: FlowColumns, label: str
  * flows into the columns of the batch it goes out with.
  */
 export class WholeBlobParser {
-  private target: FlowColumns | undefined;
-  private report: (problem: ParseProblem) => void = () => {};
+  private readonly sink = new RedirectedSink();
   private readonly reader: FlowLogReader;
   private counted = 0;
 
   constructor(label: string) {
-    const self = this;
-    const sink: FlowSink = {
-      get columns() {
-        return self.target;
-      },
-      flow: (record) => self.target!.append(record),
-      problem: (problem) => self.report(problem),
-    };
-    this.reader = new FlowLogReader(label, sink);
+    this.reader = new FlowLogReader(label, this.sink);
   }
 
   parse(chunk: Buffer, last: boolean, columns: FlowColumns, onProblem: (problem: ParseProblem) => void): ParsedPiece {
-    this.target = columns;
-    this.report = onProblem;
+    this.sink.columns = columns;
+    this.sink.report = onProblem;
     this.reader.push(chunk);
     if (last) this.reader.end();
     const azureRecords = this.reader.recordsRead - this.counted;
     this.counted = this.reader.recordsRead;
-    this.target = undefined;
+    this.sink.columns = undefined;
     return { azureRecords, blocks: last ? 1 : 0, ok: true };
+  }
+}
+
+/** A sink whose columns change from part to part (the batch each part goes out with). */
+class RedirectedSink implements FlowSink {
+  columns: FlowColumns | undefined;
+  report: (problem: ParseProblem) => void = () => {};
+
+  flow(record: FlowRecord): void {
+    this.columns!.append(record);
+  }
+
+  problem(problem: ParseProblem): void {
+    this.report(problem);
   }
 }

@@ -286,7 +286,7 @@ export class BlobSource {
   }
 
   /** `--start-at now`: a blob first seen before the first complete pass starts at its end. */
-  private async *position(blob: ListedBlob, key: string, cursor: BlobCursor, signal: AbortSignal): AsyncGenerator<never> {
+  private async position(blob: ListedBlob, key: string, cursor: BlobCursor, signal: AbortSignal): Promise<void> {
     try {
       Object.assign(cursor, await this.reader.positionAtEnd(blob, key));
       this.state.blobs[key] = cursor;

@@ -345,7 +345,7 @@ export async function cursorAtEnd(
   const lastSize = layout.ends[last]! - layout.starts[last]!;
   if (last > 0 && lastSize <= MAX_TAIL_BYTES) {
     options.onRequest?.('download');
-    const response = await blob.download(layout.starts[last]!, lastSize, {
+    const response = await blob.download(layout.starts[last], lastSize, {
       conditions: layout.rawEtag === '' ? {} : { ifMatch: layout.rawEtag },
       maxRetryRequests: 3,
     });

@@ -8,8 +8,11 @@ import type { ByteBudget } from './blockBlobReader.js';
  * slot, never the others. Jobs handle their own failures; an exception escaping one is a bug and
  * is thrown to the consumer.
  */
+/** A job: an async iterable of items, or a plain async function for a job that yields none. */
+export type Job<T> = () => AsyncIterable<T> | Promise<void>;
+
 export class ConcurrentJobs<T> {
-  private readonly jobs: (() => AsyncIterable<T>)[] = [];
+  private readonly jobs: Job<T>[] = [];
   private nextJob = 0;
   private readonly ready: { item: T; resume: () => void }[] = [];
   private running = 0;
@@ -20,7 +23,7 @@ export class ConcurrentJobs<T> {
   constructor(private readonly concurrency: number) {}
 
   /** Queues a job (also while items are being taken). */
-  add(job: () => AsyncIterable<T>): void {
+  add(job: Job<T>): void {
     if (this.closed) return;
     this.jobs.push(job);
     this.fill();
@@ -85,9 +88,14 @@ export class ConcurrentJobs<T> {
     }
   }
 
-  private async run(job: () => AsyncIterable<T>): Promise<void> {
+  private async run(job: Job<T>): Promise<void> {
     try {
-      for await (const item of job()) {
+      const work = job();
+      if (work instanceof Promise) {
+        await work;
+        return;
+      }
+      for await (const item of work) {
         if (this.closed) break;
         await new Promise<void>((resume) => {
           this.ready.push({ item, resume });
@@ -111,8 +119,7 @@ export class ConcurrentJobs<T> {
   }
 }
 
-async function* noItems(): AsyncGenerator<never> {}
-const emptyJob = (): AsyncIterable<never> => noItems();
+const emptyJob = (): Promise<void> => Promise.resolve();
 
 /**
  * A memory limit for downloaded pieces not parsed yet. A request larger than the whole limit is

@@ -15,7 +15,7 @@ import { waitUntil } from '../collectors/util.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, AzureStyleBlobWriter, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
 import { runCli } from '../helpers/cli.js';
 import { BlobStateStore } from '../../src/state/blobStateStore.js';
-import { emptyState, StateError } from '../../src/state/sourceState.js';
+import { emptyState, StateError, type SourceState } from '../../src/state/sourceState.js';
 import {
   blobName,
   liveHours,
@@ -345,7 +345,7 @@ describe('nsg2ipfix blob', () => {
     const stateContainer = azurite.service.getContainerClient('nsg2ipfix-state');
     const readBlobState = async () => {
       try {
-        return JSON.parse((await stateContainer.getBlobClient('start-now.json').downloadToBuffer()).toString('utf8'));
+        return JSON.parse((await stateContainer.getBlobClient('start-now.json').downloadToBuffer()).toString('utf8')) as SourceState;
       } catch {
         return undefined;
       }
