@@ -8,6 +8,7 @@
  *                           [--cli PATH] [--label NAME] [--cli-arg ARG]... [--json FILE] [--keep]
  *                           [--profile DIR]   (CPU profiles of the CLI's steady passes, node --cpu-prof)
  *                           [--cli-log FILE]  (the CLI's log lines, appended)
+ *                           [--cli-node-option OPT]...  (node options for the CLI, e.g. --max-old-space-size=192)
  *                           [--azurites K]    (Azurite instances; default one per 1,000 blobs)
  *   (or: node scripts/bench-live.mjs ...)
  *
@@ -362,9 +363,11 @@ class Estate {
 // the CLI under test
 
 class CliRun {
+  static nodeOptions = [];
+
   constructor(cliPath, args, profileDir) {
     const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-    this.child = spawn(process.execPath, [...profile, cliPath, 'blob', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn(process.execPath, [...CliRun.nodeOptions, ...profile, cliPath, 'blob', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     tracked.add(this.child);
     this.passes = [];
     this.tail = [];
@@ -515,6 +518,9 @@ function parseArgs(argv) {
         break;
       case '--azurites':
         options.shards = Number(value());
+        break;
+      case '--cli-node-option':
+        CliRun.nodeOptions.push(value());
         break;
       case '--cli-log':
         CliRun.logFile = path.resolve(value());
