@@ -3,6 +3,7 @@
  * Throughput benchmark: how far is a full replay from the cost of just parsing the JSON?
  *
  *   npm run bench [-- --tuples 1000000] [--runs 1] [--json results.json] [--keep] [--profile]
+ *   npm run bench -- --live [...]   the live-follow benchmark of `blob` instead (scripts/bench-live.mjs)
  *
  * Generates (or reuses from os.tmpdir()/nsg2ipfix-bench/) a synthetic NSG v2 flow log, then
  * measures in one go, each in its own child process so they do not share a heap or a JIT:
@@ -1043,7 +1044,10 @@ async function main() {
   return 0;
 }
 
-main().then(
+// `npm run bench -- --live`: the live-follow benchmark of `nsg2ipfix blob` (scripts/bench-live.mjs).
+const run = process.argv.slice(2).includes('--live') ? () => import('./bench-live.mjs').then(() => 0) : main;
+
+run().then(
   (code) => {
     process.exitCode = code;
   },

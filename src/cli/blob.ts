@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { ExportPipeline } from '../pipeline.js';
 import { DEFAULT_CONTAINERS } from '../sources/blobPaths.js';
-import { BlobSource, BlobSourceError, DEFAULT_MAX_BLOB_FAILURES, parseStartAt } from '../sources/blobSource.js';
+import { BlobSource, BlobSourceError, DEFAULT_MAX_BLOB_FAILURES, DEFAULT_READ_CONCURRENCY, parseStartAt } from '../sources/blobSource.js';
 import { BlobStateStore, DEFAULT_STATE_BLOB_NAME } from '../state/blobStateStore.js';
 import { FileStateStore } from '../state/fileStateStore.js';
 import { StateError, type StateStore } from '../state/sourceState.js';
@@ -27,6 +27,7 @@ interface BlobFlags extends ExportFlags {
   startAt: string;
   once?: boolean;
   maxBlobFailures: number;
+  readConcurrency: number;
   retryPoisoned?: boolean;
   summaryJson?: string;
   quiet?: boolean;
@@ -77,6 +78,12 @@ export function blobCommand(): Command {
       'failed reads in a row before a blob is marked poisoned and skipped',
       integer('--max-blob-failures', 1, 1000),
       DEFAULT_MAX_BLOB_FAILURES,
+    )
+    .option(
+      '--read-concurrency <n>',
+      'blobs read at the same time (each blob still in order); more hides more storage latency',
+      integer('--read-concurrency', 1, 1024),
+      DEFAULT_READ_CONCURRENCY,
     )
     .option('--retry-poisoned', 'try blobs marked poisoned in the state again');
   addExportingCommandOptions(command, [
@@ -132,6 +139,7 @@ export function blobCommand(): Command {
           pollIntervalMs: flags.pollInterval * 1000,
           once: flags.once === true,
           maxBlobFailures: flags.maxBlobFailures,
+          readConcurrency: flags.readConcurrency,
           retryPoisoned: flags.retryPoisoned === true,
           onProblem: pipeline.problems.report,
           logger: sourceLogger,

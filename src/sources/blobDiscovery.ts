@@ -1,6 +1,6 @@
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { Logger } from 'pino';
-import { classifyAzureError, type AzureFailure } from './azureErrors.js';
+import { classifyAzureError, type AzureFailure } from '../state/azureErrors.js';
 import { floorHour, HOUR_MS, hourPrefix, macAllowed, parseFlowLogBlobName, rootAllowed, type BlobFilters } from './blobPaths.js';
 
 /** A PT1H.json blob seen in a listing. */
@@ -33,6 +33,8 @@ export interface HourPrefixRef {
 const DIRECT_HOURS_LIMIT = 48;
 /** Parallel listing requests. */
 const LISTING_CONCURRENCY = 8;
+/** The service's largest listing page. */
+const LISTING_PAGE_SIZE = 5000;
 /** Deepest folder level searched for resource roots. */
 const MAX_ROOT_DEPTH = 24;
 
@@ -53,6 +55,8 @@ export class BlobDiscovery {
   private readonly rejected = new Set<string>();
   private readonly missingContainers = new Set<string>();
   private lastWalkMs = Number.NEGATIVE_INFINITY;
+  /** Listing requests made (pages), for the pass summary. */
+  requests = 0;
 
   constructor(
     private readonly service: BlobServiceClient,
@@ -110,7 +114,7 @@ export class BlobDiscovery {
     await mapLimit(prefixes, LISTING_CONCURRENCY, async ({ container, hourPrefix: prefix }) => {
       try {
         const found: ListedBlob[] = [];
-        for await (const item of this.service.getContainerClient(container).listBlobsFlat({ prefix })) {
+        for await (const item of this.listBlobs(this.service.getContainerClient(container), prefix)) {
           if (!item.name.toLowerCase().endsWith('.json')) continue;
           const parsed = parseFlowLogBlobName(item.name);
           if (parsed === undefined || !macAllowed(this.filters, parsed.mac)) continue;
@@ -137,6 +141,22 @@ export class BlobDiscovery {
       (a, b) => a.hourMs - b.hourMs || (a.container < b.container ? -1 : a.container > b.container ? 1 : 0) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
     );
     return { blobs, listedPrefixes, failures };
+  }
+
+  private async *listBlobs(client: ContainerClient, prefix: string) {
+    for await (const page of client.listBlobsFlat({ prefix }).byPage({ maxPageSize: LISTING_PAGE_SIZE })) {
+      this.requests++;
+      yield* page.segment.blobItems;
+    }
+  }
+
+  private async listFolders(client: ContainerClient, prefix: string): Promise<string[]> {
+    const folders: string[] = [];
+    for await (const page of client.listBlobsByHierarchy('/', prefix === '' ? {} : { prefix }).byPage({ maxPageSize: LISTING_PAGE_SIZE })) {
+      this.requests++;
+      for (const item of page.segment.blobPrefixes ?? []) folders.push(item.name);
+    }
+    return folders;
   }
 
   private async walkContainer(container: string): Promise<void> {
@@ -167,7 +187,7 @@ export class BlobDiscovery {
     if (parents === undefined || roots === undefined) return;
     const client = this.service.getContainerClient(container);
     for (const parent of [...parents]) {
-      for (const child of await listFolders(client, parent)) {
+      for (const child of await this.listFolders(client, parent)) {
         if (roots.has(child) || this.rejected.has(`${container}/${child}`) || !rootAllowed(this.filters, child, false)) continue;
         const before = roots.size;
         await this.walk(client, child, parent, 1, roots, parents);
@@ -185,7 +205,7 @@ export class BlobDiscovery {
     parents: Set<string>,
   ): Promise<void> {
     if (depth > MAX_ROOT_DEPTH) return;
-    const children = await listFolders(client, prefix);
+    const children = await this.listFolders(client, prefix);
     if (children.some((child) => child.slice(prefix.length).startsWith('y='))) {
       if (rootAllowed(this.filters, prefix, true)) roots.add(prefix);
       else this.rejected.add(`${client.containerName}/${prefix}`);
@@ -212,7 +232,7 @@ export class BlobDiscovery {
         result.push(prefix);
         return;
       }
-      for (const child of await listFolders(client, prefix)) {
+      for (const child of await this.listFolders(client, prefix)) {
         const match = new RegExp(`^${spec.key}=(\\d+)/$`).exec(child.slice(prefix.length));
         if (match === null) continue;
         const next = [...parts, Number(match[1])];
@@ -222,14 +242,6 @@ export class BlobDiscovery {
     await descend(root, 0, []);
     return result;
   }
-}
-
-async function listFolders(client: ContainerClient, prefix: string): Promise<string[]> {
-  const folders: string[] = [];
-  for await (const item of client.listBlobsByHierarchy('/', prefix === '' ? {} : { prefix })) {
-    if (item.kind === 'prefix') folders.push(item.name);
-  }
-  return folders;
 }
 
 async function mapLimit<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

@@ -1,31 +1,29 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { Logger } from 'pino';
 import type { ParseProblem } from '../azure/problems.js';
-import { blobKey, emptyState, splitBlobKey, type BlobCursor, type SourceState, type StateStore } from '../state/sourceState.js';
-import { classifyAzureError, type AzureFailure } from './azureErrors.js';
-import { BlobDiscovery, type HourPrefixRef, type ListedBlob } from './blobDiscovery.js';
-import { floorHour, HOUR_MS, parseFlowLogBlobName, type BlobFilters } from './blobPaths.js';
-import { cursorAtEnd, readNewBlocks, type BlockReadStep } from './blockBlobReader.js';
-import type { FlowBatch } from './flowBatch.js';
 import { sleep } from '../flow/sleep.js';
+import { classifyAzureError, type AzureFailure } from '../state/azureErrors.js';
+import { blobKey, splitBlobKey, type BlobCursor, type SourceState, type StateStore } from '../state/sourceState.js';
+import { StateWriter } from '../state/stateWriter.js';
+import { BatchBuilder, type SourcePiece } from './blobBatches.js';
+import { BlobDiscovery, type HourPrefixRef, type ListedBlob } from './blobDiscovery.js';
+import { HOUR_MS, floorHour, parseFlowLogBlobName, type BlobFilters } from './blobPaths.js';
+import { startingState, type StartAt } from './blobStartAt.js';
+import { ChangedBlobReader, type BlobReadStats } from './changedBlobReader.js';
+import { ByteLimit, ConcurrentJobs } from './concurrentJobs.js';
+import type { FlowBatch } from './flowBatch.js';
+
+export { parseStartAt, type StartAt } from './blobStartAt.js';
 
 /**
- * The Blob Storage source: follows live PT1H.json blobs and yields one batch per group of new
- * blocks. Each batch's ack (called by the pipeline once its datagrams were handed to the socket)
- * moves that blob's cursor and writes the state, so a restart resumes after the last block sent:
- * nothing lost, nothing repeated except a batch in flight at the moment of a crash.
+ * The Blob Storage source: follows live PT1H.json blobs. Each poll lists the blobs, reads the
+ * changed ones concurrently (`readConcurrency` at a time; a slow or failing blob holds one slot,
+ * never the others) and yields batches of what is ready, each blob's pieces in order. A batch's
+ * ack (called by the pipeline once its datagrams were handed to the socket) moves the cursors of
+ * its blobs; the StateWriter stores the moved cursors about once a second. A restart resumes
+ * after the last block stored: nothing lost; after a crash, what was sent in the last second or
+ * so is sent again.
  */
-
-export type StartAt = { readonly kind: 'resume' } | { readonly kind: 'now' } | { readonly kind: 'beginning' } | { readonly kind: 'time'; readonly ms: number };
-
-/** Parses `--start-at`: resume, now, beginning or an ISO 8601 time. */
-export function parseStartAt(text: string): StartAt | undefined {
-  const value = text.trim().toLowerCase();
-  if (value === 'resume' || value === 'now' || value === 'beginning') return { kind: value };
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
-  const ms = Date.parse(text.trim());
-  return Number.isNaN(ms) ? undefined : { kind: 'time', ms };
-}
 
 export interface BlobSourceOptions {
   readonly service: BlobServiceClient;
@@ -33,17 +31,22 @@ export interface BlobSourceOptions {
   readonly filters: BlobFilters;
   readonly store: StateStore;
   readonly startAt: StartAt;
+  /** From the start of one poll to the start of the next (a longer pass is followed at once by the next). */
   readonly pollIntervalMs: number;
   /** One discovery and read pass, then stop. */
   readonly once: boolean;
   /** Failed reads in a row before a blob is poisoned (skipped). Default 5. */
   readonly maxBlobFailures: number;
+  /** Blobs read at the same time. Default 32. */
+  readonly readConcurrency?: number;
   /** Forget poison marks and failure counts from the stored state. */
   readonly retryPoisoned?: boolean;
   /** How long after its hour ended a blob may still grow. Default 1 hour. */
   readonly lateWindowMs?: number;
-  /** Largest download per batch. Default 4 MiB. */
+  /** Largest download per piece, and input per batch. Default 4 MiB. */
   readonly maxBatchBytes?: number;
+  /** Least time between two state writes. Default 1 s. */
+  readonly stateWriteIntervalMs?: number;
   readonly onProblem: (problem: ParseProblem) => void;
   readonly logger: Logger;
   readonly now?: () => number;
@@ -57,8 +60,20 @@ export interface BlobSourceOptions {
 export class BlobSourceError extends Error {}
 
 export const DEFAULT_MAX_BLOB_FAILURES = 5;
+/** Enough requests in flight to hide 20-50 ms of storage latency on a 2-core jump host. */
+export const DEFAULT_READ_CONCURRENCY = 32;
 const DEFAULT_LATE_WINDOW_MS = HOUR_MS;
 const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/** Rows per batch at most (the pieces of small blobs are gathered into one batch up to here). */
+const MAX_BATCH_ROWS = 65_536;
+/**
+ * How long a batch waits for more pieces before it goes out. Every batch costs a send, a flush to
+ * the exporting thread and a datagram of its own; pieces come back from storage one by one, so
+ * without a short wait most batches would carry one blob's minute.
+ */
+const BATCH_LINGER_MS = 50;
+/** Downloaded bytes waiting to be parsed, at most (besides one piece larger than this). */
+const MAX_HELD_BYTES = 32 * 1024 * 1024;
 /** A blob that grew stays listed this long even after the window moved past its hour. */
 const MIN_ACTIVE_WINDOW_MS = 5 * 60_000;
 /** Cursors of hours behind the window are kept this long (for operators), then dropped. */
@@ -68,106 +83,113 @@ const MAX_RETRY_DELAY_MS = 15 * 60_000;
 /** Full folder walk for new resources at most this often (parents of known ones are listed every poll). */
 const ROOT_REFRESH_MS = 10 * 60_000;
 
-export interface BlobSourceStats {
+export interface BlobSourceStats extends BlobReadStats {
   passes: number;
   blobsRead: number;
   blocksRead: number;
-  rewrites: number;
   poisoned: number;
   deleted: number;
+  stateWrites: number;
 }
 
 export class BlobSource {
-  readonly stats: BlobSourceStats = { passes: 0, blobsRead: 0, blocksRead: 0, rewrites: 0, poisoned: 0, deleted: 0 };
+  readonly stats: BlobSourceStats = {
+    passes: 0,
+    blobsRead: 0,
+    blocksRead: 0,
+    growthReads: 0,
+    growthFallbacks: 0,
+    rewrites: 0,
+    poisoned: 0,
+    deleted: 0,
+    requests: { list: 0, blockList: 0, download: 0 },
+    stateWrites: 0,
+  };
   private readonly discovery: BlobDiscovery;
   private readonly now: () => number;
   private readonly lateWindowMs: number;
   private readonly activeWindowMs: number;
-  /** `--start-at now`: blobs found before the first complete pass are positioned at their end. */
-  private positioning: boolean;
-  private readonly notBeforeMs: number | undefined;
-  private saving: Promise<void> = Promise.resolve();
+  private readonly maxBatchBytes: number;
+  private readonly writer: StateWriter;
+  private readonly reader: ChangedBlobReader;
   /** ETag of each blob in the latest listing. */
   private readonly listedEtags = new Map<string, string>();
 
   private constructor(
     private readonly options: BlobSourceOptions,
-    private state: SourceState,
-    positioning: boolean,
+    private readonly state: SourceState,
   ) {
     this.now = options.now ?? Date.now;
     this.lateWindowMs = options.lateWindowMs ?? DEFAULT_LATE_WINDOW_MS;
     this.activeWindowMs = Math.max(MIN_ACTIVE_WINDOW_MS, 3 * options.pollIntervalMs);
-    this.positioning = positioning;
-    this.notBeforeMs = options.startAt.kind === 'time' ? options.startAt.ms : undefined;
+    this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
     this.discovery = new BlobDiscovery(options.service, options.containers, options.filters, options.logger, Math.max(ROOT_REFRESH_MS, options.pollIntervalMs));
+    this.writer = new StateWriter(options.store, state, {
+      ...(options.stateWriteIntervalMs === undefined ? {} : { minIntervalMs: options.stateWriteIntervalMs }),
+      now: this.now,
+      onSaved: () => {
+        this.stats.stateWrites++;
+        options.onCheckpoint?.();
+      },
+    });
+    this.reader = new ChangedBlobReader({
+      service: options.service,
+      logger: options.logger,
+      maxGroupBytes: this.maxBatchBytes,
+      budget: new ByteLimit(MAX_HELD_BYTES),
+      stats: this.stats,
+      onFailure: (key, cursor, failure) => this.recordFailure(key, cursor, failure, this.now()),
+    });
   }
 
-  /** Loads the state and applies the start policy. */
+  /** Loads the state and applies the start policy (blobStartAt.ts: a fresh start is stored before anything is read). */
   static async open(options: BlobSourceOptions): Promise<BlobSource> {
-    const { logger, startAt } = options;
-    const now = (options.now ?? Date.now)();
-    const lateWindowMs = options.lateWindowMs ?? DEFAULT_LATE_WINDOW_MS;
-    const stored = await options.store.load();
-    let state: SourceState;
-    let positioning = false;
-    if (startAt.kind === 'resume' && stored !== undefined) {
-      state = stored;
-      logger.info(
-        { state: options.store.description, blobs: Object.keys(stored.blobs).length, scanFrom: new Date(stored.scanFromMs).toISOString() },
-        'resuming from stored cursors',
-      );
-    } else {
-      if (stored !== undefined) logger.info({ state: options.store.description, startAt: startAt.kind }, 'stored cursors are replaced (--start-at)');
-      switch (startAt.kind) {
-        case 'resume':
-        case 'now':
-          state = emptyState(floorHour(now - lateWindowMs));
-          positioning = true;
-          logger.info(
-            { state: options.store.description },
-            startAt.kind === 'resume' ? 'no stored cursors: starting now (existing blocks are skipped)' : 'starting now (existing blocks are skipped)',
-          );
-          break;
-        case 'beginning':
-          state = emptyState(0);
-          logger.info({ state: options.store.description }, 'starting from the oldest blobs');
-          break;
-        case 'time':
-          state = emptyState(floorHour(startAt.ms));
-          logger.info({ state: options.store.description, from: new Date(startAt.ms).toISOString() }, 'starting from the given time');
-          break;
-      }
-    }
+    const nowMs = (options.now ?? Date.now)();
+    const state = await startingState(options.store, options.startAt, nowMs, options.lateWindowMs ?? DEFAULT_LATE_WINDOW_MS, options.logger);
+    const source = new BlobSource(options, state);
     if (options.retryPoisoned === true) {
-      for (const cursor of Object.values(state.blobs)) {
+      for (const [key, cursor] of Object.entries(state.blobs)) {
+        if (cursor.poisoned === undefined && cursor.failures === undefined) continue;
         delete cursor.poisoned;
         delete cursor.failures;
         delete cursor.retryAfterMs;
+        source.writer.blobChanged(key);
       }
     }
-    return new BlobSource(options, state, positioning);
+    return source;
   }
 
-  /** The batches: endless (until the signal) unless `once`. */
+  /** The batches: endless (until the signal) unless `once`. Pending cursors are stored on the way out. */
   async *batches(signal: AbortSignal): AsyncGenerator<FlowBatch> {
-    for (;;) {
-      if (signal.aborted) return;
-      yield* this.pass(signal);
-      await this.saving;
-      if (!signal.aborted) this.options.onPass?.();
-      if (this.options.once || signal.aborted) return;
-      await sleep(this.options.pollIntervalMs, signal);
+    try {
+      for (;;) {
+        if (signal.aborted) return;
+        const passStartMs = this.now();
+        yield* this.pass(signal, passStartMs);
+        if (!signal.aborted) this.options.onPass?.();
+        if (this.options.once || signal.aborted) return;
+        const elapsedMs = this.now() - passStartMs;
+        // The first pass catches up (from the beginning, or after a pause): only later ones say
+        // whether polling keeps up.
+        if (elapsedMs > this.options.pollIntervalMs && this.stats.passes > 1) {
+          this.options.logger.warn(
+            { passSeconds: Math.round(elapsedMs / 1000), pollIntervalSeconds: Math.round(this.options.pollIntervalMs / 1000) },
+            'a pass took longer than the poll interval: the next starts at once (see README: how many blobs one instance follows)',
+          );
+        }
+        await sleep(Math.max(0, this.options.pollIntervalMs - elapsedMs), signal);
+      }
+    } finally {
+      await this.writer.close();
     }
   }
 
-  private async *pass(signal: AbortSignal): AsyncGenerator<FlowBatch> {
+  private async *pass(signal: AbortSignal, passStartMs: number): AsyncGenerator<FlowBatch> {
     const { logger } = this.options;
-    const passStartMs = this.now();
     const firstPass = this.stats.passes === 0;
     this.stats.passes++;
-    let dirty = false;
     const state = this.state;
+    const requestsBefore = { ...this.stats.requests, list: this.discovery.requests };
 
     const extra: HourPrefixRef[] = [];
     for (const [key, cursor] of Object.entries(state.blobs)) {
@@ -190,103 +212,127 @@ export class BlobSource {
       const parsed = parseFlowLogBlobName(name);
       if (parsed !== undefined && found.listedPrefixes.has(`${container}/${parsed.hourPrefix}`) && !listed.has(key)) {
         this.dropBlob(key, 'blob no longer exists (deleted, e.g. by retention): dropped from the state');
-        dirty = true;
       }
     }
 
-    let blobsRead = 0;
-    let blocksRead = 0;
-    let tuples = 0;
+    const jobs = new ConcurrentJobs<SourcePiece>(this.options.readConcurrency ?? DEFAULT_READ_CONCURRENCY);
+    let changed = 0;
     for (const blob of found.blobs) {
-      if (signal.aborted) break;
       const key = blobKey(blob.container, blob.name);
       let cursor = state.blobs[key];
       if (cursor === undefined) {
         cursor = { hourMs: blob.hourMs };
-        if (this.positioning) {
-          try {
-            Object.assign(cursor, await cursorAtEnd(this.blockBlob(blob), blob.createdOnMs));
-            state.blobs[key] = cursor;
-            dirty = true;
-          } catch (error) {
-            if (signal.aborted) break;
-            logger.warn({ blob: key, ...failureFields(classifyAzureError(error)) }, 'cannot find the end of the blob to start there: trying again next poll');
-          }
+        if (state.positioning === true) {
+          const target = cursor;
+          jobs.add(() => this.position(blob, key, target, signal));
           continue;
         }
         state.blobs[key] = cursor;
       }
-      if (cursor.poisoned !== undefined) continue;
-      if (cursor.doneEtag === blob.etag) continue;
+      if (cursor.poisoned !== undefined || cursor.doneEtag === blob.etag) continue;
       if (cursor.retryAfterMs !== undefined && cursor.retryAfterMs > passStartMs) continue;
-      const label = key;
-      try {
-        let readAny = false;
-        for await (const step of readNewBlocks(this.blockBlob(blob), cursor, {
-          label,
-          onProblem: this.options.onProblem,
-          logger,
-          onRewrite: () => this.stats.rewrites++,
-          maxGroupBytes: this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
-          ...(blob.createdOnMs === undefined ? {} : { createdOnMs: blob.createdOnMs }),
-          ...(this.notBeforeMs === undefined ? {} : { notBeforeMs: this.notBeforeMs }),
-        })) {
-          readAny = true;
-          blocksRead += step.blocks;
-          tuples += step.records.length;
-          yield this.batchFor(key, cursor, step);
-          if (signal.aborted) break;
-        }
-        if (readAny) blobsRead++;
-      } catch (error) {
-        if (signal.aborted) break;
-        dirty = this.recordFailure(key, cursor, classifyAzureError(error), passStartMs) || dirty;
-      }
+      const target = cursor;
+      changed++;
+      jobs.add(() => this.reader.read(blob, key, target, false, signal));
     }
-    this.stats.blobsRead += blobsRead;
+
+    const readBlobs = new Set<string>();
+    let blocksRead = 0;
+    let tuples = 0;
+    try {
+      for (let item = await jobs.take(); item !== undefined && !signal.aborted; item = await jobs.take()) {
+        const batch = new BatchBuilder(this.maxBatchBytes, MAX_BATCH_ROWS);
+        const lingerUntilMs = Date.now() + BATCH_LINGER_MS;
+        for (; item !== undefined; item = batch.full ? undefined : await jobs.takeBy(lingerUntilMs)) {
+          const kept = batch.add(item, this.options.onProblem);
+          this.reader.release(item.piece.heldBytes);
+          if (kept) readBlobs.add(item.key);
+          else if (item.readBlockList !== undefined) {
+            // The growth did not parse cleanly: the block list decides, block by block. Nothing
+            // else of this blob is in flight (a growth read is its blob's only piece).
+            this.stats.growthFallbacks++;
+            jobs.add(item.readBlockList);
+          }
+        }
+        if (batch.empty) continue;
+        if (this.state.notBeforeMs !== undefined) batch.records.dropBefore(this.state.notBeforeMs);
+        blocksRead += batch.blocks;
+        tuples += batch.records.length;
+        yield this.flowBatch(batch);
+      }
+    } finally {
+      jobs.close();
+    }
+    this.stats.blobsRead += readBlobs.size;
     this.stats.blocksRead += blocksRead;
-    if (blobsRead > 0) logger.info({ blobs: blobsRead, blocks: blocksRead, tuples }, 'new blocks read');
-    else logger.debug({ listed: found.blobs.length }, 'nothing new');
 
     if (found.failures.length === 0 && !signal.aborted) {
-      if (this.positioning) {
-        this.positioning = false;
-        dirty = true;
+      if (state.positioning === true) {
+        delete state.positioning;
+        this.writer.headerChanged();
       }
-      dirty = this.moveWindow(passStartMs) || dirty;
+      this.moveWindow(passStartMs);
     }
-    if (dirty) await this.save();
+    const requests = {
+      list: this.discovery.requests - requestsBefore.list,
+      blockList: this.stats.requests.blockList - requestsBefore.blockList,
+      download: this.stats.requests.download - requestsBefore.download,
+    };
+    this.stats.requests.list = this.discovery.requests;
+    logger[readBlobs.size > 0 ? 'info' : 'debug'](
+      { passMs: this.now() - passStartMs, listed: found.blobs.length, changed, blobs: readBlobs.size, blocks: blocksRead, tuples, requests, ...memoryMb() },
+      readBlobs.size > 0 ? 'new blocks read' : 'nothing new',
+    );
   }
 
-  private batchFor(key: string, cursor: BlobCursor, step: BlockReadStep): FlowBatch {
+  /** `--start-at now`: a blob first seen before the first complete pass starts at its end. */
+  private async position(blob: ListedBlob, key: string, cursor: BlobCursor, signal: AbortSignal): Promise<void> {
+    try {
+      Object.assign(cursor, await this.reader.positionAtEnd(blob, key));
+      this.state.blobs[key] = cursor;
+      this.writer.blobChanged(key);
+    } catch (error) {
+      if (signal.aborted) return;
+      this.options.logger.warn(
+        { blob: key, ...failureFields(classifyAzureError(error)) },
+        'cannot find the end of the blob to start there: trying again next poll',
+      );
+    }
+  }
+
+  private flowBatch(batch: BatchBuilder): FlowBatch {
     return {
-      records: step.records,
-      source: key,
-      azureRecords: step.azureRecords,
-      inputBytes: step.inputBytes,
-      ack: async () => {
-        if (step.advance === undefined) return;
-        Object.assign(cursor, step.advance);
-        if (step.blocks > 0) cursor.activeUntilMs = this.now() + this.activeWindowMs;
-        if (step.advance.doneEtag !== undefined) {
-          delete cursor.failures;
-          delete cursor.retryAfterMs;
+      records: batch.records,
+      source: batch.label,
+      azureRecords: batch.azureRecords,
+      inputBytes: batch.inputBytes,
+      ack: () => {
+        // A state write that failed stops the source: its cursors could not be kept.
+        if (this.writer.failure !== undefined) throw this.writer.failure;
+        const nowMs = this.now();
+        for (const { key, cursor, advance, blocks } of batch.advances) {
+          Object.assign(cursor, advance);
+          if (blocks > 0) cursor.activeUntilMs = nowMs + this.activeWindowMs;
+          if (advance.doneEtag !== undefined) {
+            delete cursor.failures;
+            delete cursor.retryAfterMs;
+          }
+          // The blob may have been dropped meanwhile (deleted): its cursor is then not stored.
+          if (this.state.blobs[key] === cursor) this.writer.blobChanged(key);
         }
-        // The blob may have been dropped meanwhile (deleted): its cursor is then not stored.
-        await this.save();
       },
     };
   }
 
-  private recordFailure(key: string, cursor: BlobCursor, failure: AzureFailure, nowMs: number): boolean {
+  private recordFailure(key: string, cursor: BlobCursor, failure: AzureFailure, nowMs: number): void {
     const { logger } = this.options;
     if (failure.kind === 'not-found') {
       this.dropBlob(key, 'blob was deleted while being read: dropped from the state');
-      return true;
+      return;
     }
     if (failure.kind === 'changed') {
       logger.debug({ blob: key }, 'blob changed while being read: reading it again next poll');
-      return false;
+      return;
     }
     const failures = (cursor.failures ?? 0) + 1;
     cursor.failures = failures;
@@ -303,22 +349,24 @@ export class BlobSource {
       cursor.retryAfterMs = nowMs + delayMs;
       logger.warn({ blob: key, failures, retryInSeconds: Math.round(delayMs / 1000), ...failureFields(failure) }, 'cannot read blob: trying again later');
     }
-    return true;
+    if (this.state.blobs[key] === cursor) this.writer.blobChanged(key);
   }
 
   private dropBlob(key: string, message: string): void {
     if (this.state.blobs[key] === undefined) return;
     delete this.state.blobs[key];
     this.listedEtags.delete(key);
+    this.reader.forget(key);
     this.stats.deleted++;
+    this.writer.blobChanged(key);
     this.options.logger.info({ blob: key }, message);
   }
 
   /**
    * Moves the discovery window: hours that ended more than the late window ago are no longer
-   * listed, unless a blob in them has blocks not yet read. Returns true when the state changed.
+   * listed, unless a blob in them has blocks not yet read.
    */
-  private moveWindow(passStartMs: number): boolean {
+  private moveWindow(passStartMs: number): void {
     const state = this.state;
     let target = floorHour(passStartMs - this.lateWindowMs);
     for (const [key, cursor] of Object.entries(state.blobs)) {
@@ -327,19 +375,18 @@ export class BlobSource {
       const finished = listedEtag === undefined || cursor.doneEtag === listedEtag;
       if (!finished && cursor.hourMs < target) target = cursor.hourMs;
     }
-    let changed = false;
     if (target > state.scanFromMs) {
       state.scanFromMs = target;
-      changed = true;
+      this.writer.headerChanged();
     }
     for (const [key, cursor] of Object.entries(state.blobs)) {
       if (cursor.hourMs + KEEP_BEHIND_WINDOW_MS < state.scanFromMs && (cursor.activeUntilMs ?? 0) <= passStartMs) {
         delete state.blobs[key];
         this.listedEtags.delete(key);
-        changed = true;
+        this.reader.forget(key);
+        this.writer.blobChanged(key);
       }
     }
-    return changed;
   }
 
   private reportDiscoveryFailures(failures: readonly { container: string; prefix: string; failure: AzureFailure }[], firstPass: boolean): void {
@@ -358,19 +405,12 @@ export class BlobSource {
       logger.warn({ container, prefix, failures: failures.length, ...failureFields(failure) }, 'listing failed: trying again next poll');
     }
   }
+}
 
-  private blockBlob(blob: ListedBlob) {
-    return this.options.service.getContainerClient(blob.container).getBlockBlobClient(blob.name);
-  }
-
-  private save(): Promise<void> {
-    const next = this.saving.then(async () => {
-      await this.options.store.save(this.state);
-      this.options.onCheckpoint?.();
-    });
-    this.saving = next.catch(() => {});
-    return next;
-  }
+/** The process's memory, for sizing an instance by the pass log. */
+function memoryMb(): { rssMb: number; heapMb: number; externalMb: number } {
+  const { rss, heapUsed, external } = process.memoryUsage();
+  return { rssMb: Math.round(rss / 1048576), heapMb: Math.round(heapUsed / 1048576), externalMb: Math.round(external / 1048576) };
 }
 
 function failureFields(failure: AzureFailure): Record<string, unknown> {

@@ -3,11 +3,13 @@ import type { Logger } from 'pino';
 import type { BlobCreatedNotification } from '../azure/blobCreatedEvent.js';
 import type { ParseProblem } from '../azure/problems.js';
 import type { FlowColumns } from '../flow/flowColumns.js';
-import { blobKey, emptyState, type SourceState, type StateStore } from '../state/sourceState.js';
-import { classifyAzureError, safeUrl, type AzureFailure } from './azureErrors.js';
-import { floorHour, HOUR_MS, parseFlowLogBlobName } from './blobPaths.js';
-import { readNewBlocks } from './blockBlobReader.js';
 import { sleep } from '../flow/sleep.js';
+import { classifyAzureError, safeUrl, type AzureFailure } from '../state/azureErrors.js';
+import { blobKey, emptyState, type BlobCursor, type SourceState, type StateStore } from '../state/sourceState.js';
+import { StateWriter } from '../state/stateWriter.js';
+import { fetchGrowth, growthStart } from './blobGrowth.js';
+import { floorHour, HOUR_MS, parseFlowLogBlobName } from './blobPaths.js';
+import { parsedStep, readNewBlocks, type BlockReadStep, type BlockReaderOptions } from './blockBlobReader.js';
 
 /**
  * The blobs named by Event Grid BlobCreated notifications, read with the Blob Storage source's own
@@ -16,7 +18,8 @@ import { sleep } from '../flow/sleep.js';
  * only the blocks committed since the cursor, so a notification per minute yields that minute's
  * tuples, a late or repeated notification yields nothing new, and a missed one is caught up by the
  * next notification of the same blob. A blob this instance has no cursor for is read from its
- * first block.
+ * first block. A blob that only grew is read by the growth shortcut (blobGrowth.ts: one ranged
+ * read, no block list), and moved cursors are stored together about once a second (StateWriter).
  */
 
 export interface NotifiedStep {
@@ -26,7 +29,7 @@ export interface NotifiedStep {
   readonly blocks: number;
   /** `container/name`, for logs. */
   readonly blob: string;
-  /** Moves the blob's cursor past this step and saves the state: call once its records were sent. */
+  /** Moves the blob's cursor past this step (stored with the next state write): call once its records were sent. */
   commit(): Promise<void>;
 }
 
@@ -44,12 +47,18 @@ export interface NotifiedBlobReaderOptions {
   readonly maxTries?: number;
   /** First retry delay, doubled each time. Default 1 s. */
   readonly retryDelayMs?: number;
+  /** Least time between two state writes. Default 1 s. */
+  readonly stateWriteIntervalMs?: number;
   readonly now?: () => number;
 }
 
 export interface NotifiedBlobStats {
   notifications: number;
   blocksRead: number;
+  /** Notified blobs read by the growth shortcut (one ranged read, no block list). */
+  growthReads: number;
+  /** Storage requests by kind. */
+  requests: { blockList: number; download: number };
   rewrites: number;
   /** Notifications given up on (the next one of the same blob catches up). */
   failed: number;
@@ -60,6 +69,8 @@ export interface NotifiedBlobStats {
 const KEEP_CURSOR_MS = 26 * HOUR_MS;
 const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 const STATE_ERROR_LOG_INTERVAL_MS = 60_000;
+/** Cursors of old hours are looked for at most this often. */
+const PRUNE_INTERVAL_MS = 60_000;
 
 /** Where a notified blob lives. */
 export interface BlobLocation {
@@ -103,11 +114,20 @@ export function parseBlobUrl(url: string): BlobLocation | undefined {
 }
 
 export class NotifiedBlobReader {
-  readonly stats: NotifiedBlobStats = { notifications: 0, blocksRead: 0, rewrites: 0, failed: 0, stateSaveFailures: 0 };
+  readonly stats: NotifiedBlobStats = {
+    notifications: 0,
+    blocksRead: 0,
+    growthReads: 0,
+    requests: { blockList: 0, download: 0 },
+    rewrites: 0,
+    failed: 0,
+    stateSaveFailures: 0,
+  };
   /** Per blob: the end of the read in progress, so two partitions never read one blob at once. */
   private readonly locks = new Map<string, Promise<void>>();
-  private saving: Promise<void> = Promise.resolve();
+  private readonly writer: StateWriter;
   private lastStateErrorLogMs = -Infinity;
+  private lastPruneMs = -Infinity;
   private readonly now: () => number;
 
   private constructor(
@@ -115,6 +135,11 @@ export class NotifiedBlobReader {
     private readonly state: SourceState,
   ) {
     this.now = options.now ?? Date.now;
+    this.writer = new StateWriter(options.store, state, {
+      ...(options.stateWriteIntervalMs === undefined ? {} : { minIntervalMs: options.stateWriteIntervalMs }),
+      now: this.now,
+      onError: (error) => this.stateWriteFailed(error),
+    });
   }
 
   static async open(options: NotifiedBlobReaderOptions): Promise<NotifiedBlobReader> {
@@ -151,27 +176,28 @@ export class NotifiedBlobReader {
           this.state.blobs[key] = cursor;
         }
         try {
-          for await (const step of readNewBlocks(blob, cursor, {
+          const options: BlockReaderOptions & { onProblem: (problem: ParseProblem) => void } = {
             label: key,
             onProblem: this.options.onProblem,
             logger,
             onRewrite: () => this.stats.rewrites++,
+            onRequest: (kind) => void this.stats.requests[kind]++,
             maxGroupBytes: this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
-          })) {
-            const target = cursor;
-            yield {
-              records: step.records,
-              azureRecords: step.azureRecords,
-              inputBytes: step.inputBytes,
-              blocks: step.blocks,
-              blob: key,
-              commit: async () => {
-                this.stats.blocksRead += step.blocks;
-                if (step.advance !== undefined) Object.assign(target, step.advance);
-                delete target.failures;
-                await this.save();
-              },
-            };
+          };
+          const from = growthStart(cursor, undefined, options.maxGroupBytes);
+          if (from !== undefined) {
+            const piece = await fetchGrowth(blob, cursor, from, undefined, options);
+            // A notification of a version already read (repeated, or read with an earlier one).
+            if (piece === 'unchanged') return;
+            const step = piece === undefined ? undefined : parsedStep(piece, options);
+            if (step?.ok === true) {
+              this.stats.growthReads++;
+              yield this.notifiedStep(key, cursor, step);
+              return;
+            }
+          }
+          for await (const step of readNewBlocks(blob, cursor, options)) {
+            yield this.notifiedStep(key, cursor, step);
             if (signal.aborted) return;
           }
           return;
@@ -179,6 +205,7 @@ export class NotifiedBlobReader {
           const failure = classifyAzureError(error);
           if (failure.kind === 'not-found') {
             delete this.state.blobs[key];
+            this.writer.blobChanged(key);
             logger.info({ blob: key, eventId: notification.id }, 'notified blob no longer exists: skipped');
             return;
           }
@@ -202,9 +229,27 @@ export class NotifiedBlobReader {
     }
   }
 
-  /** Waits for every state write started so far. */
+  /** Writes the cursors moved so far (at stop). A failure is logged and counted, not thrown. */
   async flush(): Promise<void> {
-    await this.saving;
+    await this.writer.flush().catch(() => {});
+  }
+
+  private notifiedStep(key: string, cursor: BlobCursor, step: BlockReadStep): NotifiedStep {
+    return {
+      records: step.records,
+      azureRecords: step.azureRecords,
+      inputBytes: step.inputBytes,
+      blocks: step.blocks,
+      blob: key,
+      commit: () => {
+        this.stats.blocksRead += step.blocks;
+        if (step.advance !== undefined) Object.assign(cursor, step.advance);
+        delete cursor.failures;
+        if (this.state.blobs[key] === cursor) this.writer.blobChanged(key);
+        this.prune();
+        return Promise.resolve();
+      },
+    };
   }
 
   private blockBlob(location: BlobLocation): BlockBlobClient {
@@ -228,31 +273,28 @@ export class NotifiedBlobReader {
     };
   }
 
-  private save(): Promise<void> {
-    const next = this.saving.then(async () => {
-      this.prune();
-      try {
-        await this.options.store.save(this.state);
-      } catch (error) {
-        this.stats.stateSaveFailures++;
-        const nowMs = this.now();
-        if (nowMs - this.lastStateErrorLogMs >= STATE_ERROR_LOG_INTERVAL_MS) {
-          this.lastStateErrorLogMs = nowMs;
-          this.options.logger.error(
-            { state: this.options.store.description, failures: this.stats.stateSaveFailures, error: (error as Error).message },
-            'cannot save blob cursors: after a restart these blocks are read again',
-          );
-        }
-      }
-    });
-    this.saving = next;
-    return next;
+  private stateWriteFailed(error: Error): void {
+    this.stats.stateSaveFailures++;
+    const nowMs = this.now();
+    if (nowMs - this.lastStateErrorLogMs < STATE_ERROR_LOG_INTERVAL_MS) return;
+    this.lastStateErrorLogMs = nowMs;
+    this.options.logger.error(
+      { state: this.options.store.description, failures: this.stats.stateSaveFailures, error: error.message },
+      'cannot save blob cursors: trying again; after a restart the blocks not saved are read again',
+    );
   }
 
+  /** Drops the cursors of hours long past (at most once a minute: it looks at every cursor). */
   private prune(): void {
-    const oldest = this.now() - KEEP_CURSOR_MS;
+    const nowMs = this.now();
+    if (nowMs - this.lastPruneMs < PRUNE_INTERVAL_MS) return;
+    this.lastPruneMs = nowMs;
+    const oldest = nowMs - KEEP_CURSOR_MS;
     for (const [key, cursor] of Object.entries(this.state.blobs)) {
-      if (cursor.hourMs < oldest && !this.locks.has(key)) delete this.state.blobs[key];
+      if (cursor.hourMs < oldest && !this.locks.has(key)) {
+        delete this.state.blobs[key];
+        this.writer.blobChanged(key);
+      }
     }
   }
 }

@@ -1,14 +1,16 @@
 import type { ContainerClient } from '@azure/storage-blob';
-import { classifyAzureError } from '../sources/azureErrors.js';
+import { classifyAzureError } from './azureErrors.js';
 import { parseSourceState, serializeSourceState, StateError, type SourceState, type StateStore } from './sourceState.js';
 
 export const DEFAULT_STATE_BLOB_NAME = 'nsg2ipfix-blob-state.json';
 
 /**
  * The state as one blob, for instances without a durable local disk or that take over from one
- * another. A single upload replaces a block blob atomically. Every write is conditional on the
- * ETag this instance last read or wrote, so two instances sharing one state blob cannot silently
- * overwrite each other's cursors: the second one stops with an error instead.
+ * another. A single upload replaces a block blob atomically; every save uploads the whole state
+ * (the StateWriter calls it at most about once a second, whatever the number of changes). Every
+ * write is conditional on the ETag this instance last read or wrote, so two instances sharing one
+ * state blob cannot silently overwrite each other's cursors: the second one stops with an error
+ * instead. Azure SDK errors are not kept as causes: their requests carry URLs with SAS tokens.
  */
 export class BlobStateStore implements StateStore {
   readonly description: string;
@@ -41,6 +43,8 @@ export class BlobStateStore implements StateStore {
   }
 
   async save(state: SourceState): Promise<void> {
+    // Serialized before the first await: the caller goes on changing the state meanwhile.
+    const body = serializeSourceState(state);
     if (!this.containerReady) {
       try {
         await this.container.createIfNotExists();
@@ -51,7 +55,6 @@ export class BlobStateStore implements StateStore {
       }
       this.containerReady = true;
     }
-    const body = serializeSourceState(state);
     const blob = this.container.getBlockBlobClient(this.blobName);
     try {
       const response = await blob.upload(body, Buffer.byteLength(body), {

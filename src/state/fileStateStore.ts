@@ -1,23 +1,41 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseSourceState, serializeSourceState, StateError, type SourceState, type StateStore } from './sourceState.js';
+import { applyJournal, journalHeaderLine, journalLines } from './stateJournal.js';
+import { parseSourceState, serializeSourceState, StateError, type SourceState, type StateChanges, type StateStore } from './sourceState.js';
 
 export const STATE_FILE_NAME = 'blob-source-state.json';
+export const JOURNAL_FILE_NAME = 'blob-source-state.journal';
+
+/** The journal is folded into a new snapshot once it is larger than the snapshot and this. */
+const MIN_COMPACTION_BYTES = 1024 * 1024;
 
 /**
- * The state as a file in a local directory (the default store). Each save writes a temporary
- * file, fsyncs it, renames it over the old one and fsyncs the directory: a crash or power loss
- * leaves either the previous or the new state, never a torn one.
+ * The state in a local directory (the default store): a snapshot (`blob-source-state.json`, the
+ * whole state) and a journal (`blob-source-state.journal`, see stateJournal.ts) of the cursors
+ * changed since. A save appends the changed cursors to the journal and fsyncs it, so its cost does
+ * not grow with the number of blobs followed; once the journal outgrows the snapshot, a new
+ * snapshot is written (temporary file, fsync, rename, fsync of the directory) and the journal
+ * starts over. The snapshot names its journal's generation: a journal left over by a compaction
+ * cut short by a crash belongs to the previous snapshot and is ignored, and a torn last line is
+ * skipped. Either way a crash leaves the previous or the new state, never a torn one.
  */
 export class FileStateStore implements StateStore {
   readonly description: string;
   private readonly path: string;
-  private readonly tempPath: string;
+  private readonly journalPath: string;
   private directoryReady = false;
+  /** Generation of the snapshot on disk; its journal carries the same. */
+  private generation = 0;
+  private journal: FileHandle | undefined;
+  private journalBytes = 0;
+  private snapshotBytes = 0;
+  /** Write a snapshot at the next save: first save, or the journal may end in a torn line. */
+  private compactNext = true;
 
   constructor(private readonly directory: string) {
     this.path = join(resolve(directory), STATE_FILE_NAME);
-    this.tempPath = `${this.path}.tmp-${process.pid}`;
+    this.journalPath = join(resolve(directory), JOURNAL_FILE_NAME);
     this.description = `file ${this.path}`;
   }
 
@@ -27,38 +45,129 @@ export class FileStateStore implements StateStore {
       text = await readFile(this.path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new StateError(`cannot read state ${this.path}: ${(error as Error).message}`);
+      throw new StateError(`cannot read state ${this.path}: ${(error as Error).message}`, { cause: error });
     }
-    return parseSourceState(text, this.path);
+    let journal = '';
+    try {
+      journal = await readFile(this.journalPath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new StateError(`cannot read state journal ${this.journalPath}: ${(error as Error).message}`, { cause: error });
+    }
+    const { state, generation } = recover(text, journal, this.path);
+    this.generation = generation;
+    this.compactNext = true;
+    return state;
   }
 
-  async save(state: SourceState): Promise<void> {
+  async save(state: SourceState, changes?: StateChanges): Promise<void> {
+    // Serialized before the first await: the caller goes on changing the state meanwhile.
+    const compact =
+      changes === undefined || this.compactNext || this.journal === undefined || this.journalBytes > Math.max(MIN_COMPACTION_BYTES, this.snapshotBytes);
+    if (compact) {
+      const generation = this.generation + 1;
+      await this.writeSnapshot(serializeSourceState(state, { journal: generation }), generation);
+      return;
+    }
+    const lines = journalLines(state, changes);
+    if (lines === '') return;
+    try {
+      await this.journal!.write(lines);
+      await this.journal!.datasync();
+      this.journalBytes += Buffer.byteLength(lines);
+    } catch (error) {
+      // The journal may now end in half a line: the next save starts a new snapshot and journal.
+      this.compactNext = true;
+      throw new StateError(`cannot write state journal ${this.journalPath}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async close(): Promise<void> {
+    const journal = this.journal;
+    this.journal = undefined;
+    this.compactNext = true;
+    await journal?.close();
+  }
+
+  private async writeSnapshot(text: string, generation: number): Promise<void> {
     if (!this.directoryReady) {
       try {
         await mkdir(this.directory, { recursive: true });
       } catch (error) {
-        throw new StateError(`cannot create state directory ${this.directory}: ${(error as Error).message}`);
+        throw new StateError(`cannot create state directory ${this.directory}: ${(error as Error).message}`, { cause: error });
       }
       this.directoryReady = true;
     }
+    const header = journalHeaderLine(generation);
     try {
-      const handle = await open(this.tempPath, 'w', 0o600);
-      try {
-        await handle.writeFile(serializeSourceState(state), 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(this.tempPath, this.path);
+      await this.journal?.close();
+      this.journal = undefined;
+      // Snapshot first: until the new journal replaces the old one, the old journal names the
+      // previous generation and is ignored, and the new snapshot holds everything it recorded.
+      await writeDurably(this.path, text);
       await syncDirectory(this.directory);
+      await writeDurably(this.journalPath, header);
+      await syncDirectory(this.directory);
+      this.journal = await open(this.journalPath, 'a', 0o600);
     } catch (error) {
-      await rm(this.tempPath, { force: true }).catch(() => {});
-      throw new StateError(`cannot write state ${this.path}: ${(error as Error).message}`);
+      this.compactNext = true;
+      throw new StateError(`cannot write state ${this.path}: ${(error as Error).message}`, { cause: error });
     }
+    this.generation = generation;
+    this.snapshotBytes = Buffer.byteLength(text);
+    this.journalBytes = header.length;
+    this.compactNext = false;
   }
 }
 
-/** Makes the rename itself durable. Some file systems refuse fsync on a directory: that is fine. */
+/**
+ * The state stored in `directory` (snapshot and journal), read synchronously: for operators'
+ * scripts and tests that look at the state of a running instance. Undefined when there is none.
+ */
+export function readStateDirectory(directory: string): SourceState | undefined {
+  const path = join(resolve(directory), STATE_FILE_NAME);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let journal = '';
+  try {
+    journal = readFileSync(join(resolve(directory), JOURNAL_FILE_NAME), 'utf8');
+  } catch {
+    // No journal: the snapshot is the state.
+  }
+  return recover(text, journal, path).state;
+}
+
+function recover(snapshot: string, journal: string, where: string): { state: SourceState; generation: number } {
+  const state = parseSourceState(snapshot, where) as SourceState & { journal?: unknown };
+  const generation = typeof state.journal === 'number' ? state.journal : 0;
+  delete state.journal;
+  if (generation > 0 && journal !== '') applyJournal(state, journal, generation);
+  return { state, generation };
+}
+
+/** Temporary file, fsync, rename: the file holds the old or the new text, never part of one. */
+async function writeDurably(path: string, text: string): Promise<void> {
+  const temporary = `${path}.tmp-${process.pid}`;
+  try {
+    const handle = await open(temporary, 'w', 0o600);
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true }).catch(() => {});
+    throw error;
+  }
+}
+
+/** Makes the renames durable. Some file systems refuse fsync on a directory: that is fine. */
 async function syncDirectory(directory: string): Promise<void> {
   let handle;
   try {

@@ -1,3 +1,5 @@
+import { Nsg2ipfixError } from '../flow/errors.js';
+
 /**
  * What the Blob Storage source remembers between runs: one cursor per PT1H.json blob and the hour
  * from which discovery walks the `y=/m=/d=/h=` prefixes. It is plain JSON so an operator can read
@@ -19,12 +21,29 @@ export interface BlobCursor {
   lastBlockIndex?: number;
   /** Byte offset just past that block: a different one means the blob was rewritten. */
   endOffset?: number;
+  /**
+   * Bytes handed to the transport up to here, past `endOffset`: read by the growth shortcut (one
+   * ranged read, no block list), so the ids of those blocks are not known yet. The next block
+   * list must have a block ending exactly here (after `lastBlockId`), or the blob was rewritten.
+   */
+  grownToOffset?: number;
+  /**
+   * `COUNT:HASH` of the (up to 256) bytes just before the read offset (`grownToOffset ?? endOffset`):
+   * the growth shortcut reads them again and finds them unchanged, or the blob was rewritten
+   * before that offset (Put Block List keeps the creation time) and the block list decides.
+   */
+  lastBytes?: string;
   /** Id of the 2-byte `]}` tail block last seen, so an unchanged tail is not downloaded again. */
   tailBlockId?: string;
   /** Blob creation time (epoch ms): a different one means it was deleted and written again. */
   createdOnMs?: number;
   /** ETag of the blob version whose blocks were all processed: the same ETag in a listing means nothing new. */
   doneEtag?: string;
+  /**
+   * Length of the `doneEtag` version. When it is the read offset plus the 2-byte `]}` tail, a
+   * longer version with the same creation time can be read by the growth shortcut.
+   */
+  doneLength?: number;
   /** A blob written in one piece (Put Blob, no block list): read whole, once per ETag. */
   wholeBlob?: boolean;
   /** Consecutive failed reads; reset by a successful one. */
@@ -46,11 +65,28 @@ export interface SourceState {
   scanFromMs: number;
   /** Keyed by `container/blobName`. */
   blobs: Record<string, BlobCursor>;
+  /** `--start-at <time>`: flows before it (epoch ms) are dropped from blobs read from their start. */
+  notBeforeMs?: number;
+  /** `--start-at now`: blobs first seen are positioned at their end until a pass completes. */
+  positioning?: boolean;
   /** ISO time of the last write, for operators. */
   updatedAt?: string;
 }
 
-export class StateError extends Error {}
+/** The state could not be read or written: the blob source stops (the CLI exits 2 with this message). */
+export class StateError extends Nsg2ipfixError {
+  constructor(message: string, options: { readonly cause?: unknown } = {}) {
+    super('state', message, { retryable: false, cause: options.cause });
+  }
+}
+
+/** What changed since the last save, so a store can write only that. */
+export interface StateChanges {
+  /** Blobs whose cursor changed (stored as it is now) or was removed (absent from `blobs`). */
+  readonly blobs: ReadonlySet<string>;
+  /** Fields other than `blobs` changed (scanFromMs, notBeforeMs, positioning). */
+  readonly header: boolean;
+}
 
 export function emptyState(scanFromMs: number): SourceState {
   return { version: SOURCE_STATE_VERSION, scanFromMs, blobs: {} };
@@ -87,8 +123,21 @@ export function parseSourceState(text: string, where: string): SourceState {
   return state as SourceState;
 }
 
-export function serializeSourceState(state: SourceState): string {
-  return `${JSON.stringify({ ...state, updatedAt: new Date().toISOString() }, null, 1)}\n`;
+/**
+ * The state as a JSON document, one blob's cursor per line: readable, diffable, and about half the
+ * size of an indented document (10,000 blobs make a few MB). `extra` fields go after the header.
+ */
+export function serializeSourceState(state: SourceState, extra: Record<string, unknown> = {}): string {
+  const head = JSON.stringify({ version: state.version, ...stateHeader(state), ...extra, updatedAt: new Date().toISOString() });
+  const lines: string[] = [];
+  for (const [key, cursor] of Object.entries(state.blobs)) lines.push(`${JSON.stringify(key)}:${JSON.stringify(cursor)}`);
+  return `${head.slice(0, -1)},"blobs":{${lines.length === 0 ? '' : `\n${lines.join(',\n')}\n`}}}\n`;
+}
+
+/** The fields of a state other than its cursors (what a journal's header line carries). */
+export function stateHeader(state: SourceState): Omit<SourceState, 'blobs' | 'version' | 'updatedAt'> {
+  const { scanFromMs, notBeforeMs, positioning } = state;
+  return { scanFromMs, ...(notBeforeMs === undefined ? {} : { notBeforeMs }), ...(positioning === undefined ? {} : { positioning }) };
 }
 
 /** A durable home for the state: a local directory or a blob. */
@@ -97,6 +146,12 @@ export interface StateStore {
   readonly description: string;
   /** The stored state, or undefined when none was ever written. */
   load(): Promise<SourceState | undefined>;
-  /** Replaces the stored state atomically: a crash leaves the old or the new document, never half. */
-  save(state: SourceState): Promise<void>;
+  /**
+   * Makes `state` durable: a crash leaves the previous or the new state, never a torn one.
+   * `changes` says what changed since the last save; without it (or when the store prefers) the
+   * whole state is written. Callers batch changes (StateWriter): a save is not cheap.
+   */
+  save(state: SourceState, changes?: StateChanges): Promise<void>;
+  /** Releases open files; a later save opens them again. */
+  close?(): Promise<void>;
 }

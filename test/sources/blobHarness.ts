@@ -3,11 +3,9 @@
  * in-process collector counting every tuple it receives, and the real CLI as a child process.
  */
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { FlowListener } from '../../src/listen/flowListener.js';
 import { floorHour, HOUR_MS, hourPrefix } from '../../src/sources/blobPaths.js';
-import { STATE_FILE_NAME } from '../../src/state/fileStateStore.js';
+import { readStateDirectory } from '../../src/state/fileStateStore.js';
 import type { SourceState } from '../../src/state/sourceState.js';
 import { waitUntil } from '../collectors/util.js';
 import { startCli, type RunningCli } from '../helpers/cli.js';
@@ -97,13 +95,19 @@ export function vnetRecord(flowLog: string, mac: string, timeMs: number, tuples:
 
 /** An in-process IPFIX collector (the `listen` decoder) counting each tuple it receives. */
 export class TupleCollector {
-  readonly counts = new Map<TupleKey, number>();
-  total = 0;
+  private constructor(
+    private readonly listener: FlowListener,
+    readonly counts: Map<TupleKey, number>,
+    private readonly tally: { total: number },
+  ) {}
 
-  private constructor(private readonly listener: FlowListener) {}
+  get total(): number {
+    return this.tally.total;
+  }
 
   static async open(): Promise<TupleCollector> {
-    let self: TupleCollector | undefined;
+    const counts = new Map<TupleKey, number>();
+    const tally = { total: 0 };
     const listener = await FlowListener.open({
       host: '127.0.0.1',
       port: 0,
@@ -112,12 +116,11 @@ export class TupleCollector {
         if (record.options) return;
         const f = record.fields;
         const key = `${f['sourceIPv4Address']}:${f['sourceTransportPort']}>${f['destinationIPv4Address']}:${f['destinationTransportPort']}`;
-        self!.counts.set(key, (self!.counts.get(key) ?? 0) + 1);
-        self!.total++;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        tally.total++;
       },
     });
-    self = new TupleCollector(listener);
-    return self;
+    return new TupleCollector(listener, counts, tally);
   }
 
   get address(): string {
@@ -152,9 +155,10 @@ export function startBlobCli(args: string[], env: NodeJS.ProcessEnv = {}): Runni
   return startCli('blob', args, env, 10_000);
 }
 
+/** The state a running (or killed) CLI stored in `dir`: snapshot and journal, as a restart reads them. */
 export function readStateFile(dir: string): SourceState | undefined {
   try {
-    return JSON.parse(readFileSync(join(dir, STATE_FILE_NAME), 'utf8')) as SourceState;
+    return readStateDirectory(dir);
   } catch {
     return undefined;
   }

@@ -6,7 +6,7 @@ import { redactSecrets, safeUrl, classifyAzureError } from '../../src/sources/az
 import { hourPrefix, macAllowed, NO_FILTERS, parseFlowLogBlobName, rootAllowed, rootParts } from '../../src/sources/blobPaths.js';
 import { parseStartAt } from '../../src/sources/blobSource.js';
 import { isHeadBlock, isTailBlock } from '../../src/sources/blockBlobReader.js';
-import { FileStateStore, STATE_FILE_NAME } from '../../src/state/fileStateStore.js';
+import { FileStateStore, JOURNAL_FILE_NAME, STATE_FILE_NAME } from '../../src/state/fileStateStore.js';
 import { emptyState, StateError } from '../../src/state/sourceState.js';
 
 const NSG_ROOT = 'resourceId=/SUBSCRIPTIONS/0000-AAAA/RESOURCEGROUPS/DEMO-RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WEB-NSG/';
@@ -89,7 +89,7 @@ describe('FileStateStore', () => {
     await store.save(state);
     await store.save(state);
     expect(await store.load()).toMatchObject({ scanFromMs: state.scanFromMs, blobs: state.blobs });
-    expect(readdirSync(join(dir, 'nested'))).toEqual([STATE_FILE_NAME]);
+    expect(readdirSync(join(dir, 'nested')).sort()).toEqual([JOURNAL_FILE_NAME, STATE_FILE_NAME]);
   });
 
   it('refuses a damaged state instead of silently starting over', async () => {

@@ -11,10 +11,11 @@ import {
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
 import { startNfcapd, stopAll as stopAllNfcapd } from '../collectors/nfcapd.js';
+import { waitUntil } from '../collectors/util.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, AzureStyleBlobWriter, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
 import { runCli } from '../helpers/cli.js';
 import { BlobStateStore } from '../../src/state/blobStateStore.js';
-import { emptyState, StateError } from '../../src/state/sourceState.js';
+import { emptyState, StateError, type SourceState } from '../../src/state/sourceState.js';
 import {
   blobName,
   liveHours,
@@ -102,8 +103,16 @@ describe('nsg2ipfix blob', () => {
       expect(collector.duplicates()).toEqual([]);
       expect(collector.total).toBe(expected.length);
       const stored = readStateFile(state)!;
-      expect(stored.blobs[`${NSG_CONTAINER}/${web.name}`]?.lastBlockId).toBe(web.dataIds.at(-1));
-      expect(stored.blobs[`${VNET_CONTAINER}/${flowLog.name}`]?.lastBlockId).toBe(flowLog.dataIds.at(-1));
+      // Each cursor is past the last data block: by id, or by the offset the growth shortcut reached.
+      for (const [container, writer] of [
+        [NSG_CONTAINER, web],
+        [VNET_CONTAINER, flowLog],
+      ] as const) {
+        const cursor = stored.blobs[`${container}/${writer.name}`]!;
+        if (cursor.grownToOffset === undefined) expect(cursor.lastBlockId).toBe(writer.dataIds.at(-1));
+        const length = (await writer.container.getBlockBlobClient(writer.name).getProperties()).contentLength!;
+        expect(cursor.grownToOffset ?? cursor.endOffset).toBe(length - 2);
+      }
       expect(run.output()).toContain('stopping: no new intake');
       // The account key never reaches the logs.
       expect(run.output()).not.toContain(azurite.connectionString.match(/AccountKey=([^;]+)/)![1]);
@@ -169,6 +178,54 @@ describe('nsg2ipfix blob', () => {
     // The restarted exporter starts its IPFIX sequence numbers again (same address and domain):
     // nfcapd counts exactly that one jump, no lost datagram.
     expect(result.sequenceErrors ?? 0).toBeLessThanOrEqual(1);
+  });
+
+  it('stores a start from the beginning before sending: killed before its first cursor save, the restart (resume) sends every tuple', async () => {
+    const { current } = liveHours();
+    const container = azurite.service.getContainerClient('start-kill');
+    const expected: TupleKey[] = [];
+    for (const mac of ['000D3AF80011', '000D3AF80012']) {
+      const writer = await new AzureStyleBlobWriter(container, blobName(nsgRoot('K-NSG'), current, mac)).create();
+      for (let minute = 1; minute <= 3; minute++) {
+        const generated = nsgRecord('K-NSG', mac, current + minute * 60_000, 30);
+        await writer.appendRecords([generated.record]);
+        expected.push(...generated.keys);
+      }
+    }
+    const nfcapd = await startNfcapd();
+    const collector = await TupleCollector.open();
+    const state = tempDir();
+    const common = ['--container', 'start-kill', '--state-dir', state, '-c', collector.address, '-c', `127.0.0.1:${nfcapd.port}`, '--biflow', 'rfc5103'];
+    // One datagram a second: the first batch takes seconds to hand over, so no cursor can have
+    // been saved when its first records arrive.
+    const first = cli([...common, '--start-at', 'beginning', '--max-pps', '1', '--poll-interval', '1', '--log-level', 'debug'], {
+      NSG2IPFIX_CONNECTION_STRING: azurite.connectionString,
+    });
+    await waitUntil(() => collector.total > 0, {
+      timeoutMs: 30_000,
+      exited: first.exited,
+      what: 'the first records',
+      describe: () => first.output().slice(-4000),
+    });
+    const stored = readStateFile(state);
+    expect((await first.stop('SIGKILL')).signal).toBe('SIGKILL');
+    expect(stored?.scanFromMs).toBe(0);
+    expect(Object.values(stored?.blobs ?? {}).filter((cursor) => cursor.lastBlockId !== undefined)).toEqual([]);
+    expect(collector.total).toBeLessThan(expected.length);
+
+    const second = cli([...common, ...EXPORT_ARGS], { NSG2IPFIX_CONNECTION_STRING: azurite.connectionString });
+    try {
+      await collector.waitFor(expected, second, 'every tuple after the restart');
+      expect((await second.stop('SIGTERM')).code).toBe(0);
+    } finally {
+      await second.stop('SIGKILL');
+      await collector.close();
+    }
+    expect(second.output()).toContain('resuming from stored cursors');
+    expect(second.output()).not.toContain('starting now');
+    // At least once: nfcapd holds every tuple (those sent before the kill possibly twice).
+    const result = await nfcapd.stop();
+    expect(new Set(result.flows.map((f) => `${f.srcAddr}:${f.srcPort}>${f.dstAddr}:${f.dstPort}`))).toEqual(new Set(expected));
   });
 
   it('starts a rewritten blob over, says so, and skips a corrupt block while later blocks still arrive', async () => {
@@ -288,7 +345,7 @@ describe('nsg2ipfix blob', () => {
     const stateContainer = azurite.service.getContainerClient('nsg2ipfix-state');
     const readBlobState = async () => {
       try {
-        return JSON.parse((await stateContainer.getBlobClient('start-now.json').downloadToBuffer()).toString('utf8'));
+        return JSON.parse((await stateContainer.getBlobClient('start-now.json').downloadToBuffer()).toString('utf8')) as SourceState;
       } catch {
         return undefined;
       }
