@@ -10,6 +10,9 @@
  *                           [--cli-log FILE]  (the CLI's log lines, appended)
  *                           [--cli-node-option OPT]...  (node options for the CLI, e.g. --max-old-space-size=192)
  *                           [--azurites K]    (Azurite instances; default one per 1,000 blobs)
+ *                           [--event-grid [--rate N] [--partitions P]]  (the Event Grid path instead:
+ *                              `eventhub` reading the blobs N BlobCreated notifications a minute name,
+ *                              default one per blob per minute, through a P-partition stand-in)
  *   (or: node scripts/bench-live.mjs ...)
  *
  * Everything runs on this machine, each part in its own process:
@@ -46,7 +49,7 @@
  * average is printed next to every size: on a shared machine, compare runs made side by side.
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -165,6 +168,69 @@ async function runReceiver() {
     }
   });
   process.send({ ready: true, port: listener.address.port });
+}
+
+// ---------------------------------------------------------------------------------------------
+// role: Event Hubs stand-in (for the Event Grid stage)
+
+/**
+ * The tests' Event Hubs stand-in (test/helpers/eventHubStandIn.ts, an AMQP endpoint the real
+ * @azure/event-hubs client runs against), transpiled with the project's TypeScript into
+ * node_modules/.cache so this plain-Node script can load it.
+ */
+async function loadStandIn() {
+  const ts = (await import('typescript')).default;
+  const source = fs.readFileSync(path.join(ROOT, 'test', 'helpers', 'eventHubStandIn.ts'), 'utf8');
+  const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } });
+  const dir = path.join(ROOT, 'node_modules', '.cache', 'nsg2ipfix-bench');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'eventHubStandIn.mjs');
+  fs.writeFileSync(file, outputText);
+  return import(pathToFileURL(file).href);
+}
+
+/** A BlobCreated event in the Event Grid schema, as Microsoft documents it for Blob Storage. */
+function eventGridBlobCreated(url, contentLength, id) {
+  const { pathname } = new URL(url);
+  const [, , container, ...name] = pathname.split('/');
+  return {
+    topic: `/subscriptions/${SUB}/resourceGroups/bench-rg/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
+    subject: `/blobServices/default/containers/${container}/blobs/${name.join('/')}`,
+    eventType: 'Microsoft.Storage.BlobCreated',
+    eventTime: new Date().toISOString(),
+    id: `bench-${id}`,
+    data: {
+      api: 'PutBlockList',
+      clientRequestId: randomUUID(),
+      requestId: randomUUID(),
+      eTag: '0x8D4BCC2E4835CD0',
+      contentType: 'application/json',
+      contentLength,
+      blobType: 'BlockBlob',
+      url,
+      sequencer: String(id).padStart(32, '0'),
+      storageDiagnostics: { batchId: randomUUID() },
+    },
+    dataVersion: '',
+    metadataVersion: '1',
+  };
+}
+
+async function runEventHub() {
+  const { EventHubStandIn } = await loadStandIn();
+  const hub = await EventHubStandIn.start({ partitionCount: Number(valueOf(process.argv, '--partitions') ?? 4) });
+  let appended = 0;
+  process.on('message', (message) => {
+    if (message.cmd === 'notify') {
+      // Event Grid delivers each event to Event Hubs as a JSON array of one event, in a data section.
+      for (const { partition, url, length } of message.blobs) {
+        appended++;
+        hub.append(String(partition), Buffer.from(JSON.stringify([eventGridBlobCreated(url, length, appended)])));
+      }
+      process.send({ id: message.id, appended });
+    }
+  });
+  process.send({ ready: true, connectionString: hub.connectionString });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,9 +431,9 @@ class Estate {
 class CliRun {
   static nodeOptions = [];
 
-  constructor(cliPath, args, profileDir) {
+  constructor(cliPath, args, profileDir, command = 'blob') {
     const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-    this.child = spawn(process.execPath, [...CliRun.nodeOptions, ...profile, cliPath, 'blob', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn(process.execPath, [...CliRun.nodeOptions, ...profile, cliPath, command, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     tracked.add(this.child);
     this.passes = [];
     this.tail = [];
@@ -383,6 +449,7 @@ class CliRun {
       }
     });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.received = false;
   }
 
   onLine(line) {
@@ -407,6 +474,10 @@ class CliRun {
       this.passes.push(pass);
       for (const wake of this.waiters.splice(0)) wake();
     }
+    if (entry.msg === 'receiving from the event hub') {
+      this.received = true;
+      for (const wake of this.waiters.splice(0)) wake();
+    }
     if (entry.level >= 50) log(`cli error: ${line.slice(0, 400)}`);
   }
 
@@ -419,6 +490,15 @@ class CliRun {
       await Promise.race([new Promise((resolve) => this.waiters.push(resolve)), sleep(1000)]);
     }
     return this.passes[count];
+  }
+
+  async receiving(timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.received) {
+      if (this.child.exitCode !== null) throw new Error(`the CLI exited (${this.child.exitCode}):\n${this.tail.join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`the CLI did not start receiving:\n${this.tail.slice(-10).join('\n')}`);
+      await Promise.race([new Promise((resolve) => this.waiters.push(resolve)), sleep(1000)]);
+    }
   }
 
   peakRssMb() {
@@ -468,6 +548,9 @@ function parseArgs(argv) {
     keep: false,
     profile: undefined,
     shards: undefined,
+    eventGrid: false,
+    partitions: 4,
+    rate: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -515,6 +598,15 @@ function parseArgs(argv) {
         break;
       case '--profile':
         options.profile = path.resolve(value());
+        break;
+      case '--event-grid':
+        options.eventGrid = true;
+        break;
+      case '--partitions':
+        options.partitions = Number(value());
+        break;
+      case '--rate':
+        options.rate = Number(value().replace(/_/g, ''));
         break;
       case '--azurites':
         options.shards = Number(value());
@@ -726,6 +818,168 @@ async function measureSize(options, size, run) {
   }
 }
 
+/**
+ * The Event Grid path: `nsg2ipfix eventhub` reading the blobs BlobCreated notifications name.
+ * The estate and the delay proxy are the blob stages'; an Event Hubs stand-in (--partitions) takes
+ * the notifications. After a warm-up (one notification per blob: each is read from its first
+ * block, as a fresh instance would), for --latency-seconds the blobs get --rate new minute blocks a
+ * minute (default: one per blob per minute), each committed and then announced, as Azure and
+ * Event Grid do; commit -> datagram p50/p95/max, the CLI's CPU and RSS, and requests are reported.
+ */
+async function measureEventGrid(options, size, run) {
+  const { BlobServiceClient } = await import('@azure/storage-blob');
+  const shardCount = options.shards ?? Math.max(1, Math.ceil(size / BLOBS_PER_AZURITE));
+  const shards = [];
+  let cli;
+  let proxy;
+  let receiver;
+  let hub;
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsg2ipfix-bench-grid-'));
+  const rate = options.rate ?? size;
+  const result = {
+    mode: 'event-grid',
+    size,
+    rate,
+    partitions: options.partitions,
+    delayMs: options.delayMs,
+    cli: options.label,
+    azurites: shardCount,
+    loadAtStart: load(),
+  };
+  try {
+    for (let k = 0; k < shardCount; k++) {
+      const azurite = await startAzurite();
+      tracked.add(azurite.child);
+      shards.push({ azurite, container: `grid-${run}-${k}`, service: BlobServiceClient.fromConnectionString(connectionString(azurite.port)) });
+    }
+    proxy = startRole('proxy', [
+      '--routes',
+      shards.map((shard) => `${shard.container}=${shard.azurite.port}`).join(','),
+      '--delay-ms',
+      String(options.delayMs),
+    ]);
+    receiver = startRole('receiver', []);
+    hub = startRole('eventhub', ['--partitions', String(options.partitions)]);
+    const { port: proxyPort } = await proxy.ready;
+    const { port: receiverPort } = await receiver.ready;
+    const { connectionString: hubConnectionString } = await hub.ready;
+    const estate = new Estate(shards, size);
+    log(`event grid, ${size} blobs: building the estate in ${shardCount} Azurite instance(s)`);
+    await estate.build(2);
+    const storage = connectionString(proxyPort);
+    const args = [
+      '--connection-string',
+      hubConnectionString,
+      '--checkpoint-connection-string',
+      storage,
+      '--checkpoint-container',
+      `checkpoints-${run}`,
+      '--blob-connection-string',
+      storage,
+      '--start-at',
+      'earliest',
+      '--state-dir',
+      stateDir,
+      '--load-balancing-interval',
+      '1',
+      '-c',
+      `127.0.0.1:${receiverPort}`,
+      ...options.cliArgs,
+    ];
+    cli = new CliRun(options.cli, args, undefined, 'eventhub');
+    await cli.receiving(120_000);
+    // Notifications are sent in small IPC batches (every 20 ms), each to a partition in turn.
+    let outbox = [];
+    let nextPartition = 0;
+    const flush = async () => {
+      if (outbox.length === 0) return;
+      const blobs = outbox;
+      outbox = [];
+      await hub.ask('notify', { blobs });
+    };
+    const announce = (blob) => {
+      outbox.push({
+        partition: nextPartition++ % options.partitions,
+        url: blob.container.getBlockBlobClient(blob.name).url,
+        length: 1000 + blob.minutes * 400,
+      });
+    };
+    const waitForAll = async (commits, what) => {
+      const markers = commits.map(([marker]) => marker);
+      const until = Date.now() + 300_000;
+      let missing;
+      while ((missing = (await receiver.ask('has', { markers })).missing) > 0 && Date.now() < until) await sleep(500);
+      if (missing > 0) log(`event grid, ${size} blobs: ${missing} of ${markers.length} ${what} markers missing after 300 s`);
+    };
+
+    // warm-up: every blob announced once, read from its first block
+    const warmStart = Date.now();
+    for (const blob of estate.blobs) announce(blob);
+    await flush();
+    await waitForAll(estate.commits, 'warm-up');
+    result.warmUpMs = Date.now() - warmStart;
+    log(`event grid, ${size} blobs: warm-up (every blob read whole) ${seconds(result.warmUpMs)} s; load ${load()}`);
+
+    // measured window
+    await proxy.ask('mark');
+    const requestsBefore = (await proxy.ask('stats')).counts;
+    const cpuBefore = cpuMs(cli.child.pid);
+    const firstCommit = estate.commits.length;
+    const durationMs = options.latencySeconds * 1000;
+    const perWriteMs = 60_000 / rate;
+    const startMs = Date.now();
+    let next = 0;
+    const inFlight = new Set();
+    let lastFlush = Date.now();
+    while (Date.now() - startMs < durationMs) {
+      const due = Math.floor((Date.now() - startMs) / perWriteMs);
+      while (next <= due && Date.now() - startMs < durationMs) {
+        const blob = estate.blobs[next++ % estate.blobs.length];
+        const write = estate
+          .appendMinute(blob)
+          .then(() => announce(blob))
+          .finally(() => inFlight.delete(write));
+        inFlight.add(write);
+        if (inFlight.size >= WRITE_CONCURRENCY) await Promise.race(inFlight);
+      }
+      if (Date.now() - lastFlush >= 20) {
+        lastFlush = Date.now();
+        await flush();
+      }
+      await sleep(Math.max(1, Math.min(20, perWriteMs)));
+    }
+    await Promise.all(inFlight);
+    await flush();
+    const commits = estate.commits.slice(firstCommit);
+    await waitForAll(commits, 'measured');
+    const elapsedMs = Date.now() - startMs;
+    result.cpuMs = cpuMs(cli.child.pid) - cpuBefore;
+    result.elapsedMs = elapsedMs;
+    const { counts } = await proxy.ask('stats');
+    result.requests = Object.fromEntries(Object.entries(counts).map(([kind, n]) => [kind, n - (requestsBefore[kind] ?? 0)]));
+    result.latency = await receiver.ask('latency', { commits });
+    result.latency.writes = commits.length;
+    result.peakRssMb = cli.peakRssMb();
+    const exit = await cli.stop();
+    const all = await receiver.ask('latency', { commits: estate.commits });
+    const received = await receiver.ask('stats');
+    result.exactlyOnce = { committed: estate.commits.length, missing: all.missing, duplicates: received.duplicates };
+    result.loadAtEnd = load();
+    log(
+      `event grid, ${size} blobs, ${rate.toLocaleString('en')} notifications/min: latency p50 ${seconds(result.latency.p50)} s, p95 ${seconds(result.latency.p95)} s, max ${seconds(result.latency.max)} s over ${commits.length} commits (${result.latency.missing} missing); CPU ${seconds(result.cpuMs)} s in ${seconds(elapsedMs)} s; requests ${JSON.stringify(result.requests)}; CLI exit ${exit.code ?? exit.signal}`,
+    );
+    return result;
+  } finally {
+    if (cli !== undefined) await cli.stop();
+    await hub?.stop();
+    await proxy?.stop();
+    await receiver?.stop();
+    for (const shard of shards) await shard.azurite.stop();
+    if (!options.keep) fs.rmSync(stateDir, { recursive: true, force: true });
+    else log(`state kept in ${stateDir}`);
+  }
+}
+
 function seconds(ms) {
   return Number.isFinite(ms) ? (ms / 1000).toFixed(1) : '—';
 }
@@ -733,6 +987,20 @@ function seconds(ms) {
 function median(values) {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
   return sorted.length === 0 ? NaN : sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+function printEventGridTable(results) {
+  const rows = [
+    '| CLI | blobs | notifications / min | partitions | delay | warm-up (every blob read whole) | latency p50 / p95 / max | CLI CPU / wall | requests per notification (block list, download) | peak RSS | lost / dup | load (1/5/15 min) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of results) {
+    const per = (n) => (n / Math.max(1, r.latency?.writes ?? 0)).toFixed(2);
+    rows.push(
+      `| ${r.cli} | ${r.size.toLocaleString('en')} | ${r.rate.toLocaleString('en')} | ${r.partitions} | ${r.delayMs} ms | ${seconds(r.warmUpMs)} s | ${r.latency === undefined ? '—' : `${(r.latency.p50 / 1000).toFixed(2)} / ${(r.latency.p95 / 1000).toFixed(2)} / ${(r.latency.max / 1000).toFixed(2)} s`} | ${seconds(r.cpuMs)} / ${seconds(r.elapsedMs)} s | ${r.requests === undefined ? '—' : `${per(r.requests.blockList)}, ${per(r.requests.download)}`} | ${Math.round(r.peakRssMb ?? 0)} MB | ${r.exactlyOnce === undefined ? '—' : `${r.exactlyOnce.missing} / ${r.exactlyOnce.duplicates}`} | ${r.loadAtStart} → ${r.loadAtEnd ?? '?'} |`,
+    );
+  }
+  process.stdout.write(`${rows.join('\n')}\n`);
 }
 
 function printTable(results) {
@@ -765,9 +1033,9 @@ async function main() {
   let run = 0;
   for (const size of options.sizes) {
     run++;
-    results.push(await measureSize(options, size, `${process.pid}-${run}`));
+    results.push(await (options.eventGrid ? measureEventGrid : measureSize)(options, size, `${process.pid}-${run}`));
   }
-  printTable(results);
+  (options.eventGrid ? printEventGridTable : printTable)(results);
   if (options.json !== undefined) fs.writeFileSync(options.json, `${JSON.stringify(results, null, 2)}\n`);
 }
 
@@ -775,6 +1043,7 @@ async function main() {
 const role = valueOf(process.argv, '--role');
 if (role === 'proxy') await runProxy();
 else if (role === 'receiver') await runReceiver();
+else if (role === 'eventhub') await runEventHub();
 else
   await main().catch((error) => {
     process.stderr.write(`bench-live: ${error instanceof Error ? error.message : String(error)}\n`);

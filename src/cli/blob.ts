@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
 import { ExportPipeline } from '../pipeline.js';
 import { DEFAULT_CONTAINERS } from '../sources/blobPaths.js';
-import { BlobSource, BlobSourceError, DEFAULT_MAX_BLOB_FAILURES, DEFAULT_READ_CONCURRENCY, parseStartAt } from '../sources/blobSource.js';
+import { BlobSource, DEFAULT_MAX_BLOB_FAILURES, parseStartAt } from '../sources/blobSource.js';
+import { DEFAULT_READ_CONCURRENCY } from '../sources/concurrentJobs.js';
 import { BlobStateStore, DEFAULT_STATE_BLOB_NAME } from '../state/blobStateStore.js';
 import { FileStateStore } from '../state/fileStateStore.js';
-import { StateError, type StateStore } from '../state/sourceState.js';
+import type { StateStore } from '../state/sourceState.js';
 import { addExportingCommandOptions, collect, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
@@ -105,18 +106,12 @@ export function blobCommand(): Command {
     await withServiceRuntime(flags, async (runtime) => {
       const logger = runtime.logger;
       // Loaded here: the Azure SDK takes ~0.6 s to import, which the other commands must not pay.
-      const { BlobAccountError, openBlobAccount } = await import('../sources/blobAccount.js');
-      let account;
-      try {
-        account = openBlobAccount({
-          ...(flags.connectionString ? { connectionString: flags.connectionString } : {}),
-          ...(flags.accountUrl ? { accountUrl: flags.accountUrl } : {}),
-          ...(flags.sasToken ? { sasToken: flags.sasToken } : {}),
-        });
-      } catch (error) {
-        if (error instanceof BlobAccountError) throw new UsageError(error.message);
-        throw error;
-      }
+      const { openBlobAccount } = await import('../sources/blobAccount.js');
+      const account = openBlobAccount({
+        ...(flags.connectionString ? { connectionString: flags.connectionString } : {}),
+        ...(flags.accountUrl ? { accountUrl: flags.accountUrl } : {}),
+        ...(flags.sasToken ? { sasToken: flags.sasToken } : {}),
+      });
       const store: StateStore =
         flags.stateContainer !== undefined
           ? new BlobStateStore(account.service.getContainerClient(flags.stateContainer), flags.stateBlob)
@@ -144,6 +139,7 @@ export function blobCommand(): Command {
           onProblem: pipeline.problems.report,
           logger: sourceLogger,
           onPass: () => health.succeeded(),
+          onFailure: (message, lasting) => health.failed(message, { lasting }),
           onCheckpoint: () => health.checkpointed(),
         });
         health.succeeded();
@@ -159,9 +155,6 @@ export function blobCommand(): Command {
           'following flow log blobs',
         );
         await pipeline.run(source.batches(runtime.signal), runtime.signal);
-      } catch (error) {
-        if (error instanceof BlobSourceError || error instanceof StateError) throw new UsageError(error.message);
-        throw error;
       } finally {
         await pipeline.close();
       }

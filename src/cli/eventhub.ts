@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { ExportPipeline } from '../pipeline.js';
 import type { NotifiedBlobReader } from '../sources/eventHubBlobs.js';
 import type { EventHubSource } from '../sources/eventHubSource.js';
-import { StateError, type StateStore } from '../state/sourceState.js';
+import { DEFAULT_READ_CONCURRENCY } from '../sources/concurrentJobs.js';
+import type { StateStore } from '../state/sourceState.js';
 import { addExportingCommandOptions, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
@@ -27,6 +28,7 @@ interface EventHubFlags extends ExportFlags {
   instanceId?: string;
   loadBalancingInterval: number;
   ownershipExpiration: number;
+  readConcurrency: number;
   summaryJson?: string;
   http?: string;
   quiet?: boolean;
@@ -88,6 +90,12 @@ export function eventhubCommand(): Command {
       "seconds after which a silent instance's partitions are taken over",
       integer('--ownership-expiration', 2, 86_400),
       30,
+    )
+    .option(
+      '--read-concurrency <n>',
+      'blobs named by Event Grid notifications read at the same time (each blob still in order); more hides more storage latency',
+      integer('--read-concurrency', 1, 1024),
+      DEFAULT_READ_CONCURRENCY,
     );
   addExportingCommandOptions(command, [
     'NSG2IPFIX_EVENTHUB_CONNECTION_STRING="Endpoint=sb://...;EntityPath=flowlogs" \\',
@@ -225,8 +233,8 @@ export function eventhubCommand(): Command {
           // Node reports a refused connection as an AggregateError of one error per address tried.
           const outer = error as Error & { code?: string; errors?: unknown[] };
           const e = (outer.name === 'AggregateError' && outer.errors?.[0] instanceof Error ? outer.errors[0] : outer) as Error & { code?: string };
-          const { redactSecrets } = await import('../sources/azureErrors.js');
-          const message = redactSecrets(String(e.message ?? '').split('\n', 1)[0] ?? '') || e.name || 'no reason given';
+          const { scrubSecrets } = await import('../secrets.js');
+          const message = scrubSecrets(String(e.message ?? '').split('\n', 1)[0] ?? '') || e.name || 'no reason given';
           throw new UsageError(
             `cannot reach event hub ${hub.description.eventHub} at ${hub.description.namespace}: ${message}${e.code && e.code !== e.name ? ` (${e.code})` : ''}`,
           );
@@ -246,7 +254,7 @@ export function eventhubCommand(): Command {
                 'released the partitions this instance held before it stopped: claiming them again',
               );
           } catch (error) {
-            const { classifyAzureError } = await import('../sources/azureErrors.js');
+            const { classifyAzureError } = await import('../state/azureErrors.js');
             const failure = classifyAzureError(error);
             // A checkpoint store that refuses the credential can never hold a checkpoint: stop now.
             if (failure.kind === 'auth') {
@@ -281,6 +289,7 @@ export function eventhubCommand(): Command {
             health.succeeded();
           },
           onFailure: (message, lasting) => health.failed(message, { lasting }),
+          readConcurrency: flags.readConcurrency,
         });
         sourceLogger.info(
           {
@@ -299,9 +308,6 @@ export function eventhubCommand(): Command {
         if (controller.signal.aborted) source.stop();
         // No signal here: after stop() the source ends once what is in flight was sent.
         await pipeline.run(source.batches());
-      } catch (error) {
-        if (error instanceof StateError) throw new UsageError(error.message);
-        throw error;
       } finally {
         runtime.signal.removeEventListener('abort', onStop);
         try {

@@ -210,19 +210,13 @@ async function fileInputs(paths: readonly string[]): Promise<ReportInput[]> {
 
 async function blobInputs(flags: ReportFlags, sinceMs: number, untilMs: number, logger: Logger): Promise<ReportInput[]> {
   // Loaded here: the Azure SDK takes a good half second to import, which file reports skip.
-  const { BlobAccountError, openBlobAccount } = await import('../sources/blobAccount.js');
+  const { openBlobAccount } = await import('../sources/blobAccount.js');
   const { listWindowBlobs, readWindowBlob } = await import('../sources/blobWindow.js');
-  let account;
-  try {
-    account = openBlobAccount({
-      ...(flags.connectionString ? { connectionString: flags.connectionString } : {}),
-      ...(flags.accountUrl ? { accountUrl: flags.accountUrl } : {}),
-      ...(flags.sasToken ? { sasToken: flags.sasToken } : {}),
-    });
-  } catch (error) {
-    if (error instanceof BlobAccountError) throw new UsageError(error.message);
-    throw error;
-  }
+  const account = openBlobAccount({
+    ...(flags.connectionString ? { connectionString: flags.connectionString } : {}),
+    ...(flags.accountUrl ? { accountUrl: flags.accountUrl } : {}),
+    ...(flags.sasToken ? { sasToken: flags.sasToken } : {}),
+  });
   const containers = flags.container.length > 0 ? [...new Set(flags.container)] : DEFAULT_CONTAINERS;
   const filters = { subscriptions: flags.subscription, resourceGroups: flags.resourceGroup, names: [...flags.nsg, ...flags.flowLog], macs: flags.mac };
   // A blob of hour h holds tuples from just before h on, so the hour of --until is read too.

@@ -193,6 +193,25 @@ export class FlowColumns implements ColumnArrays {
     this.destinationEntities[i] = undefined;
   }
 
+  /** Appends every row of `other` (gathering small batches into one send). */
+  appendAll(other: FlowColumns): void {
+    const from = this.length;
+    const total = from + other.length;
+    if (total > this.capacity) this.resize(Math.max(total, this.capacity * 2));
+    const columns = this as unknown as Record<ColumnName, Float64Array>;
+    const source = other as unknown as Record<ColumnName, Float64Array>;
+    for (const name of COLUMN_NAMES) {
+      const perRow = COLUMNS[name].perRow;
+      columns[name].set(source[name].subarray(0, other.length * perRow), from * perRow);
+    }
+    for (let i = 0; i < other.length; i++) {
+      this.contexts[from + i] = other.contexts[i]!;
+      this.sourceEntities[from + i] = other.sourceEntities[i];
+      this.destinationEntities[from + i] = other.destinationEntities[i];
+    }
+    this.length = total;
+  }
+
   /** Keeps only the rows whose tuple time is at or after `timeMs`, in order. */
   dropBefore(timeMs: number): void {
     let kept = 0;

@@ -1,6 +1,7 @@
+import { UserError } from '../flow/errors.js';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
-import { redactSecrets, safeUrl } from './azureErrors.js';
+import { scrubSecrets, safeUrl } from '../secrets.js';
 
 /** How to reach the storage account. Exactly one of the three ways. */
 export interface BlobAccountOptions {
@@ -17,7 +18,12 @@ export interface BlobAccount {
   readonly description: { accountUrl: string; auth: 'connection-string' | 'sas' | 'azure-identity' };
 }
 
-export class BlobAccountError extends Error {}
+/** The account options do not name a usable storage account (the CLI exits 2 with this message). */
+export class BlobAccountError extends UserError {
+  constructor(message: string) {
+    super(message, { code: 'blob-account' });
+  }
+}
 
 /**
  * Transient failures (throttling, 5xx, timeouts, broken connections) are retried inside each
@@ -41,7 +47,7 @@ export function openBlobAccount(options: BlobAccountOptions): BlobAccount {
     } catch (error) {
       // The SDK's message may quote the string: never repeat it.
       throw new BlobAccountError(
-        `the connection string is not valid (${redactSecrets((error as Error).message)
+        `the connection string is not valid (${scrubSecrets((error as Error).message)
           .split('\n')[0]
           ?.slice(0, 120)})`,
       );

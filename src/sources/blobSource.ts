@@ -1,3 +1,4 @@
+import { UserError } from '../flow/errors.js';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { Logger } from 'pino';
 import type { ParseProblem } from '../azure/problems.js';
@@ -10,7 +11,7 @@ import { BlobDiscovery, type HourPrefixRef, type ListedBlob } from './blobDiscov
 import { HOUR_MS, floorHour, parseFlowLogBlobName, type BlobFilters } from './blobPaths.js';
 import { startingState, type StartAt } from './blobStartAt.js';
 import { ChangedBlobReader, type BlobReadStats } from './changedBlobReader.js';
-import { ByteLimit, ConcurrentJobs } from './concurrentJobs.js';
+import { ByteLimit, ConcurrentJobs, DEFAULT_READ_CONCURRENCY } from './concurrentJobs.js';
 import type { FlowBatch } from './flowBatch.js';
 
 export { parseStartAt, type StartAt } from './blobStartAt.js';
@@ -50,18 +51,27 @@ export interface BlobSourceOptions {
   readonly onProblem: (problem: ParseProblem) => void;
   readonly logger: Logger;
   readonly now?: () => number;
-  /** Called after each complete discovery and read pass (readiness). */
+  /** Called after each discovery and read pass that met no failure (readiness). */
   readonly onPass?: () => void;
+  /**
+   * A pass met a failure: listing a container, or reading a blob. `lasting` when retrying will not
+   * mend it (a refused credential or a missing role): /readyz fails until a clean pass.
+   */
+  readonly onFailure?: (message: string, lasting: boolean) => void;
   /** Called after cursors were saved (checkpoint age). */
   readonly onCheckpoint?: () => void;
 }
 
 /** A failure the source cannot work around: the CLI reports it as one line and exits 2. */
-export class BlobSourceError extends Error {}
+/** The containers cannot be listed at start (or in a `--once` pass): the CLI exits 2 with this message. */
+export class BlobSourceError extends UserError {
+  constructor(code: 'blob-auth' | 'blob-list', message: string, cause?: unknown) {
+    super(message, { code, cause });
+  }
+}
 
 export const DEFAULT_MAX_BLOB_FAILURES = 5;
 /** Enough requests in flight to hide 20-50 ms of storage latency on a 2-core jump host. */
-export const DEFAULT_READ_CONCURRENCY = 32;
 const DEFAULT_LATE_WINDOW_MS = HOUR_MS;
 const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** Rows per batch at most (the pieces of small blobs are gathered into one batch up to here). */
@@ -114,6 +124,8 @@ export class BlobSource {
   private readonly reader: ChangedBlobReader;
   /** ETag of each blob in the latest listing. */
   private readonly listedEtags = new Map<string, string>();
+  /** The worst failure of the pass under way, if any. */
+  private passFailure: AzureFailure | undefined;
 
   private constructor(
     private readonly options: BlobSourceOptions,
@@ -165,8 +177,11 @@ export class BlobSource {
       for (;;) {
         if (signal.aborted) return;
         const passStartMs = this.now();
+        this.passFailure = undefined;
         yield* this.pass(signal, passStartMs);
-        if (!signal.aborted) this.options.onPass?.();
+        const failure = this.passFailure as AzureFailure | undefined;
+        if (failure !== undefined) this.options.onFailure?.(failure.message, failure.kind === 'auth');
+        else if (!signal.aborted) this.options.onPass?.();
         if (this.options.once || signal.aborted) return;
         const elapsedMs = this.now() - passStartMs;
         // The first pass catches up (from the beginning, or after a pause): only later ones say
@@ -334,6 +349,7 @@ export class BlobSource {
       logger.debug({ blob: key }, 'blob changed while being read: reading it again next poll');
       return;
     }
+    this.noteFailure(failure);
     const failures = (cursor.failures ?? 0) + 1;
     cursor.failures = failures;
     if (failures >= this.options.maxBlobFailures) {
@@ -350,6 +366,11 @@ export class BlobSource {
       logger.warn({ blob: key, failures, retryInSeconds: Math.round(delayMs / 1000), ...failureFields(failure) }, 'cannot read blob: trying again later');
     }
     if (this.state.blobs[key] === cursor) this.writer.blobChanged(key);
+  }
+
+  /** Keeps the pass's worst failure for readiness: a refused credential over anything else. */
+  private noteFailure(failure: AzureFailure): void {
+    if (this.passFailure === undefined || (failure.kind === 'auth' && this.passFailure.kind !== 'auth')) this.passFailure = failure;
   }
 
   private dropBlob(key: string, message: string): void {
@@ -394,13 +415,18 @@ export class BlobSource {
     const auth = failures.find((f) => f.failure.kind === 'auth');
     if (firstPass && auth !== undefined) {
       throw new BlobSourceError(
+        'blob-auth',
         `cannot list container ${auth.container}: ${auth.failure.message} (the identity needs the Storage Blob Data Reader role on the account or container, or a SAS with read and list)`,
       );
     }
     if (this.options.once) {
       const first = failures[0]!;
-      throw new BlobSourceError(`cannot list container ${first.container}${first.prefix === '' ? '' : ` under ${first.prefix}`}: ${first.failure.message}`);
+      throw new BlobSourceError(
+        'blob-list',
+        `cannot list container ${first.container}${first.prefix === '' ? '' : ` under ${first.prefix}`}: ${first.failure.message}`,
+      );
     }
+    this.noteFailure(auth?.failure ?? failures[0]!.failure);
     for (const { container, prefix, failure } of failures.slice(0, 5)) {
       logger.warn({ container, prefix, failures: failures.length, ...failureFields(failure) }, 'listing failed: trying again next poll');
     }

@@ -4,7 +4,7 @@ import type { ParseProblem } from '../azure/problems.js';
 import { columnSink } from '../azure/tupleSink.js';
 import { UserError } from '../flow/errors.js';
 import { FlowColumns } from '../flow/flowColumns.js';
-import { classifyAzureError } from './azureErrors.js';
+import { classifyAzureError } from '../state/azureErrors.js';
 import { HOUR_MS, macAllowed, parseFlowLogBlobName, rootAllowed, type BlobFilters } from './blobPaths.js';
 import type { FlowBatch } from './flowBatch.js';
 

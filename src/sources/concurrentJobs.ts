@@ -1,5 +1,8 @@
 import type { ByteBudget } from './blockBlobReader.js';
 
+/** Blobs read at the same time by default: hides storage latency on a jump host's few cores. */
+export const DEFAULT_READ_CONCURRENCY = 32;
+
 /**
  * Runs jobs — each an async iterable of items, e.g. the pieces of one blob — at most
  * `concurrency` at a time, and hands their items to a single consumer as they come: the items of
@@ -154,5 +157,29 @@ export class ByteLimit implements ByteBudget {
 
   private fits(bytes: number): boolean {
     return this.held === 0 || this.held + bytes <= this.limitBytes;
+  }
+}
+
+/** At most `count` holders at a time; the others wait in order. */
+export class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(count: number) {
+    this.free = count;
+  }
+
+  /** Resolves with the slot's release function once one is free. */
+  async acquire(): Promise<() => void> {
+    if (this.free > 0 && this.waiting.length === 0) this.free--;
+    else await new Promise<void>((grant) => this.waiting.push(grant));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next === undefined) this.free++;
+      else next();
+    };
   }
 }

@@ -3,7 +3,8 @@ import { EventHubConsumerClient, RetryMode, type CheckpointStore, type EventHubC
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { ContainerClient } from '@azure/storage-blob';
-import { classifyAzureError, redactSecrets } from './azureErrors.js';
+import { classifyAzureError } from '../state/azureErrors.js';
+import { scrubSecrets } from '../secrets.js';
 import { openBlobAccount, type BlobAccount } from './blobAccount.js';
 
 /**
@@ -111,7 +112,7 @@ export function resolveEventHub(options: EventHubConnectionOptions): ResolvedEve
             : new EventHubConsumerClient(consumerGroup, connectionString, eventHub, store, clientOptions);
         } catch (error) {
           // The SDK's message may quote the string: never repeat it.
-          throw new EventHubConfigurationError(`the Event Hubs connection string is not valid (${firstLine(redactSecrets((error as Error).message))})`);
+          throw new EventHubConfigurationError(`the Event Hubs connection string is not valid (${firstLine(scrubSecrets((error as Error).message))})`);
         }
       },
     };

@@ -8,16 +8,20 @@ import {
   type Subscription,
 } from '@azure/event-hubs';
 import type { Logger } from 'pino';
-import { isFlowLogBlobUrl } from '../azure/blobCreatedEvent.js';
+import { isFlowLogBlobUrl, type BlobCreatedNotification } from '../azure/blobCreatedEvent.js';
 import type { ParseProblem } from '../azure/problems.js';
 import type { FlowSink } from '../azure/tupleSink.js';
 import { FlowColumns } from '../flow/flowColumns.js';
 import type { FlowRecord } from '../flow/flowRecord.js';
-import { classifyAzureError, redactSecrets } from './azureErrors.js';
+import { classifyAzureError } from '../state/azureErrors.js';
+import { scrubSecrets } from '../secrets.js';
 import { type AmqpBodyType, type BodyOutcome, readEventBody } from '../azure/eventBody.js';
 import { ParseCache } from '../azure/parseCache.js';
 import type { NotifiedBlobReader, NotifiedStep } from './eventHubBlobs.js';
+import { CheckpointOrder } from './checkpointOrder.js';
+import { DEFAULT_READ_CONCURRENCY, Slots } from './concurrentJobs.js';
 import type { FlowBatch } from './flowBatch.js';
+import { sleep } from '../flow/sleep.js';
 
 /**
  * The Event Hubs source. The distributed engine is the SDK's: EventHubConsumerClient with a
@@ -79,6 +83,8 @@ export interface EventHubSourceOptions {
   readonly maxWaitTimeInSeconds?: number;
   /** Most tuples in one FlowBatch. Default 20,000. */
   readonly maxBatchRecords?: number;
+  /** Notified blobs read at the same time, across partitions. Default 32. */
+  readonly readConcurrency?: number;
 }
 
 /** Kinds of event bodies, as counted in the stats. */
@@ -107,6 +113,8 @@ interface PartitionWork {
   nextCheckpoint?: ReceivedEventData;
   /** The checkpoint writer of this partition, while it runs. */
   writing?: Promise<void>;
+  /** When this partition's last checkpoint was written (epoch ms). */
+  lastCheckpointMs?: number;
 }
 
 interface Queued {
@@ -131,6 +139,7 @@ const DEFAULT_MAX_BATCH_RECORDS = 20_000;
 const LOGGED_UNRECOGNIZED = 100;
 const CHECKPOINT_ERROR_LOG_INTERVAL_MS = 60_000;
 const ERROR_LOG_INTERVAL_MS = 60_000;
+const CHECKPOINT_INTERVAL_MS = 1000;
 const REFUSED_CREDENTIAL = /failed to authenticate|AuthenticationFailed|AuthorizationFailure|AuthorizationPermissionMismatch|\b40[13]\b/i;
 
 export class EventHubSource {
@@ -145,6 +154,7 @@ export class EventHubSource {
     partitionsLost: 0,
   };
   private readonly cache = new ParseCache();
+  private readonly readSlots: Slots;
   private readonly partitions = new Map<string, PartitionWork>();
   private readonly queue: Queued[] = [];
   private wakeUp: (() => void) | undefined;
@@ -163,7 +173,9 @@ export class EventHubSource {
   private lastErrorLogged = '';
   private closed = false;
 
-  constructor(private readonly options: EventHubSourceOptions) {}
+  constructor(private readonly options: EventHubSourceOptions) {
+    this.readSlots = new Slots(options.readConcurrency ?? DEFAULT_READ_CONCURRENCY);
+  }
 
   /** The batches, until stop() and everything in flight was handed over. */
   async *batches(): AsyncGenerator<FlowBatch> {
@@ -191,7 +203,7 @@ export class EventHubSource {
             item.settle(false);
             continue;
           }
-          yield item.batch;
+          yield this.gather(item);
           continue;
         }
         if (this.stopping && this.active === 0) return;
@@ -201,6 +213,53 @@ export class EventHubSource {
       this.stop();
       for (const item of this.queue.splice(0)) item.settle(false);
     }
+  }
+
+  /**
+   * `first` and the batches queued behind it, as one batch: one send and one flush of the
+   * exporting thread for all of them. A busy hub (10,000 notifications a minute) queues many
+   * small batches, each of one blob's new minute; sent one by one, each would wait for the
+   * exporting thread's round trip of the one before, and go out as a datagram of its own.
+   */
+  private gather(first: Queued): FlowBatch {
+    const maxRecords = this.options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS;
+    const taken = [first];
+    let rows = first.batch.records.length;
+    while (this.queue.length > 0 && rows + this.queue[0]!.batch.records.length <= maxRecords) {
+      const next = this.queue.shift()!;
+      if (next.work.closed) {
+        next.settle(false);
+        continue;
+      }
+      taken.push(next);
+      rows += next.batch.records.length;
+    }
+    if (taken.length === 1) return first.batch;
+    const records = new FlowColumns(rows);
+    let azureRecords = 0;
+    let inputBytes = 0;
+    for (const { batch } of taken) {
+      records.appendAll(batch.records);
+      azureRecords += batch.azureRecords;
+      inputBytes += batch.inputBytes;
+    }
+    return {
+      records,
+      source: `${taken.length} batches`,
+      azureRecords,
+      inputBytes,
+      ack: async () => {
+        let failure: { error: unknown } | undefined;
+        for (const { batch } of taken) {
+          try {
+            await batch.ack?.();
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
+        if (failure !== undefined) throw failure.error;
+      },
+    };
   }
 
   /** Stops taking new events; what is in flight still goes out. Idempotent. */
@@ -225,7 +284,7 @@ export class EventHubSource {
       } catch (error) {
         // Releasing ownership needs the checkpoint store: without it the partitions expire instead.
         this.options.logger.warn(
-          { error: redactSecrets(String((error as Error).message).split('\n', 1)[0] ?? '') },
+          { error: scrubSecrets(String((error as Error).message).split('\n', 1)[0] ?? '') },
           'cannot release the partitions: other instances take them once their ownership expires',
         );
       }
@@ -268,7 +327,7 @@ export class EventHubSource {
     const failure = classifyAzureError(error);
     // BlobCheckpointStore wraps the storage error in a plain Error, its text after the first line.
     const lasting = failure.kind === 'auth' || REFUSED_CREDENTIAL.test(String(e.message));
-    const message = redactSecrets(String(e.message).split('\n', 1)[0] ?? '');
+    const message = scrubSecrets(String(e.message).split('\n', 1)[0] ?? '');
     this.options.onFailure?.(message, lasting);
     // The SDK reports the same failure every load-balancing round: told once a minute at most.
     const nowMs = Date.now();
@@ -316,7 +375,9 @@ export class EventHubSource {
   private async convert(events: ReceivedEventData[], work: PartitionWork): Promise<void> {
     const { logger } = this.options;
     const maxRecords = this.options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS;
-    const pending: Promise<boolean>[] = [];
+    const pending: Promise<void>[] = [];
+    // Batches and notified blobs finish out of order; the checkpoint follows the finished prefix.
+    const order = new CheckpointOrder<ReceivedEventData>((event) => this.scheduleCheckpoint(work, event));
     let group = newGroup();
     // The fast path writes rows straight into the open group's columns.
     const sink: FlowSink = {
@@ -326,8 +387,14 @@ export class EventHubSource {
       flow: (record: FlowRecord) => group.records.append(record),
       problem: this.options.onProblem,
     };
+    const sendGroup = () => {
+      const unit = order.add(group.lastEvent);
+      if (group.records.length === 0) order.settle(unit, true);
+      else pending.push(this.enqueue(work, group, undefined).then((acked) => order.settle(unit, acked)));
+      group = newGroup();
+    };
     const hub = work.context.eventHubName;
-    events: for (const event of events) {
+    for (const event of events) {
       if (this.stopping || work.closed) break;
       this.stats.events++;
       const source = `${hub}/${work.id}#${event.sequenceNumber}`;
@@ -357,57 +424,75 @@ export class EventHubSource {
         this.stats.ignoredNotifications += decoded.otherEvents.length;
         logger.debug({ partition: work.id, sequenceNumber: event.sequenceNumber, eventTypes: decoded.otherEvents }, 'Event Grid events of other types ignored');
       }
-      if (decoded.notifications.length > 0) {
-        // Everything before this event goes out first, so the blob's blocks follow in order.
-        if (group.records.length > 0 || group.lastEvent !== undefined) {
-          pending.push(this.enqueue(work, group, undefined));
-          group = newGroup();
-        }
-        for (const notification of decoded.notifications) {
-          if (!isFlowLogBlobUrl(notification.url)) {
-            this.stats.ignoredNotifications++;
-            logger.debug(
-              { partition: work.id, sequenceNumber: event.sequenceNumber, eventId: notification.id },
-              'BlobCreated notification of a blob that is not PT1H.json: ignored',
-            );
-            continue;
-          }
-          try {
-            for await (const step of this.options.blobs.read(notification, this.stopController.signal)) {
-              const stepGroup: Group = { records: step.records, azureRecords: step.azureRecords, inputBytes: step.inputBytes, lastEvent: undefined };
-              // The blob stays locked until its step is sent: the next step reads from the moved cursor.
-              const acked = await this.enqueue(work, stepGroup, step);
-              if (!acked || work.closed) break events;
-              if (this.stopping) break events;
-            }
-          } catch (error) {
-            // Azure failures are handled (and logged) by the reader; this is anything else. The
-            // blob's next notification reads what was left.
-            logger.error(
-              { partition: work.id, sequenceNumber: event.sequenceNumber, eventId: notification.id, error: redactSecrets(String((error as Error).message)) },
-              'cannot read notified blob: notification skipped',
-            );
-          }
-          if (this.stopping || work.closed) break events;
-        }
-        group.lastEvent = event;
+      const blobs = decoded.notifications.filter((notification) => {
+        if (isFlowLogBlobUrl(notification.url)) return true;
+        this.stats.ignoredNotifications++;
+        logger.debug(
+          { partition: work.id, sequenceNumber: event.sequenceNumber, eventId: notification.id },
+          'BlobCreated notification of a blob that is not PT1H.json: ignored',
+        );
+        return false;
+      });
+      if (blobs.length > 0) {
+        // The event is done once the records before it and each blob it names were sent.
+        if (group.records.length > 0 || group.lastEvent !== undefined) sendGroup();
+        blobs.forEach((notification, i) => {
+          const unit = order.add(i === blobs.length - 1 ? event : undefined);
+          pending.push(this.readNotified(notification, event, work).then((done) => order.settle(unit, done)));
+        });
         continue;
       }
       group.lastEvent = event;
-      if (group.records.length >= maxRecords) {
-        pending.push(this.enqueue(work, group, undefined));
-        group = newGroup();
-      }
+      if (group.records.length >= maxRecords) sendGroup();
     }
-    if (group.records.length > 0 || group.lastEvent !== undefined) pending.push(this.enqueue(work, group, undefined));
+    if (group.records.length > 0 || group.lastEvent !== undefined) sendGroup();
     logger.debug({ partition: work.id, events: events.length, firstSequenceNumber: events[0]!.sequenceNumber, batches: pending.length }, 'events received');
     await Promise.all(pending);
   }
 
-  /** Queues a batch for the pipeline; resolves true once it was acknowledged (and checkpointed). */
+  /**
+   * Reads the blocks a notification announces, at most `readConcurrency` blobs at a time across
+   * partitions (one blob's steps in order, under the reader's lock). True once the blob was read
+   * to its end (or given up on, which the reader logged): the notification's event may then be
+   * checkpointed; false when stopped or the partition lost on the way, so it is delivered again.
+   */
+  private async readNotified(notification: BlobCreatedNotification, event: ReceivedEventData, work: PartitionWork): Promise<boolean> {
+    const steps = this.options.blobs.read(notification, this.stopController.signal);
+    try {
+      for (;;) {
+        // A slot bounds the storage reads, not the wait for the pipeline's acknowledgement.
+        const release = await this.readSlots.acquire();
+        let next: IteratorResult<NotifiedStep>;
+        try {
+          if (this.stopping || work.closed) return false;
+          next = await steps.next();
+        } finally {
+          release();
+        }
+        if (next.done === true) return !this.stopController.signal.aborted;
+        const step = next.value;
+        const group: Group = { records: step.records, azureRecords: step.azureRecords, inputBytes: step.inputBytes, lastEvent: undefined };
+        // The blob stays locked until its step is sent: the next step reads from the moved cursor.
+        const acked = await this.enqueue(work, group, step);
+        if (!acked || work.closed || this.stopping) return false;
+      }
+    } catch (error) {
+      // Azure failures are handled (and logged) by the reader; this is anything else. The blob's
+      // next notification reads what was left.
+      this.options.logger.error(
+        { partition: work.id, sequenceNumber: event.sequenceNumber, eventId: notification.id, error: scrubSecrets(String((error as Error).message)) },
+        'cannot read notified blob: notification skipped',
+      );
+      return true;
+    } finally {
+      // Ends the read (and releases the blob's lock) when it was left early.
+      await steps.return(undefined);
+    }
+  }
+
+  /** Queues a batch for the pipeline; resolves true once it was acknowledged, false when dropped. */
   private enqueue(work: PartitionWork, group: Group, step: NotifiedStep | undefined): Promise<boolean> {
     return new Promise<boolean>((settle) => {
-      const lastEvent = group.lastEvent;
       const batch: FlowBatch = {
         records: group.records,
         source: step === undefined ? `${work.context.eventHubName}/${work.id}` : step.blob,
@@ -416,7 +501,6 @@ export class EventHubSource {
         ack: async () => {
           try {
             if (step !== undefined) await step.commit();
-            if (lastEvent !== undefined) this.scheduleCheckpoint(work, lastEvent);
           } finally {
             settle(true);
           }
@@ -430,6 +514,8 @@ export class EventHubSource {
   /**
    * Checkpoints are written in the background, one writer per partition, newest event wins: the
    * pipeline never waits for the checkpoint store, and a partition's checkpoints never go back.
+   * At most one write a second per partition (and the last one at stop at once): a busy partition
+   * acknowledges dozens of batches a second, and each write is a storage request to sign and pay.
    */
   private scheduleCheckpoint(work: PartitionWork, event: ReceivedEventData): void {
     if (!this.options.checkpoints) return;
@@ -438,6 +524,8 @@ export class EventHubSource {
     const writing = (async () => {
       try {
         while (work.nextCheckpoint !== undefined) {
+          const waitMs = (work.lastCheckpointMs ?? -Infinity) + CHECKPOINT_INTERVAL_MS - Date.now();
+          if (waitMs > 0) await sleep(waitMs, this.stopController.signal);
           const next = work.nextCheckpoint;
           work.nextCheckpoint = undefined;
           await this.checkpoint(work, next);
@@ -457,6 +545,7 @@ export class EventHubSource {
     // last checkpoint: writing ours now could move its checkpoint back.
     if (!this.options.checkpoints || work.closed) return;
     try {
+      work.lastCheckpointMs = Date.now();
       await work.context.updateCheckpoint(event);
       this.stats.checkpoints++;
       this.options.onCheckpoint?.();
@@ -470,7 +559,7 @@ export class EventHubSource {
             partition: work.id,
             sequenceNumber: event.sequenceNumber,
             failures: this.stats.checkpointFailures,
-            error: redactSecrets(String((error as Error).message).split('\n', 1)[0] ?? ''),
+            error: scrubSecrets(String((error as Error).message).split('\n', 1)[0] ?? ''),
           },
           'cannot write checkpoint: the next one covers these events (after a restart they would be read again)',
         );

@@ -1,3 +1,4 @@
+import { scrubSecrets } from '../secrets.js';
 /**
  * Translation of Azure Storage SDK errors where they enter: what kind of failure it was, and a
  * message safe to log (SAS signatures and account keys removed). It lives in state/ because the
@@ -42,7 +43,7 @@ export function classifyAzureError(error: unknown): AzureFailure {
   const statusCode = typeof e?.statusCode === 'number' ? e.statusCode : undefined;
   const code = typeof e?.code === 'string' ? e.code : undefined;
   const name = typeof e?.name === 'string' ? e.name : '';
-  const message = redactSecrets(firstLine(typeof e?.message === 'string' ? e.message : String(error)));
+  const message = scrubSecrets(firstLine(typeof e?.message === 'string' ? e.message : String(error)));
   let kind: AzureFailureKind;
   if (statusCode === 404) kind = 'not-found';
   else if (statusCode === 412) kind = 'changed';
@@ -63,26 +64,4 @@ export function classifyAzureError(error: unknown): AzureFailure {
 function firstLine(text: string): string {
   const line = text.split('\n', 1)[0] ?? '';
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
-}
-
-/**
- * Removes what must never reach a log line: SAS signatures (`sig=`), account keys and SAS tokens
- * inside connection strings. Applied to every error message the blob source logs or throws.
- */
-export function redactSecrets(text: string): string {
-  return text
-    .replace(/([?&]sig=)[^&\s"']*/gi, '$1[redacted]')
-    .replace(/(AccountKey=)[^;\s"']*/gi, '$1[redacted]')
-    .replace(/(SharedAccessSignature=)[^;\s"']*/gi, '$1[redacted]')
-    .replace(/(SharedAccessKey=)[^;\s"']*/gi, '$1[redacted]');
-}
-
-/** A URL without its query (SAS) or credentials, for logs. */
-export function safeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  } catch {
-    return '[unparseable url]';
-  }
 }

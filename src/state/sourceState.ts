@@ -1,4 +1,4 @@
-import { Nsg2ipfixError } from '../flow/errors.js';
+import { UserError } from '../flow/errors.js';
 
 /**
  * What the Blob Storage source remembers between runs: one cursor per PT1H.json blob and the hour
@@ -74,9 +74,9 @@ export interface SourceState {
 }
 
 /** The state could not be read or written: the blob source stops (the CLI exits 2 with this message). */
-export class StateError extends Nsg2ipfixError {
+export class StateError extends UserError {
   constructor(message: string, options: { readonly cause?: unknown } = {}) {
-    super('state', message, { retryable: false, cause: options.cause });
+    super(message, { code: 'state', cause: options.cause });
   }
 }
 

@@ -12,7 +12,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
 import { waitUntil } from '../collectors/util.js';
-import { AZURITE_KEY, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
+import {
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
+  generateAccountSASQueryParameters,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
 import { runCli, startCli, type RunningCli } from '../helpers/cli.js';
 import { EventHubStandIn } from '../helpers/eventHubStandIn.js';
 
@@ -123,5 +130,61 @@ describe('honest health', () => {
     expect(run.output()).toMatch(/"source":"refused".*source stopped with an error/);
     const exit = await run.stop('SIGTERM');
     expect(exit.code).not.toBe(0);
+  });
+
+  it('blob: a credential refused mid-run (an expired SAS) turns /readyz 503 with its error at the next pass, while the command keeps polling', async () => {
+    const port = await freeTcpPort();
+    const expiresMs = Date.now() + 8_000;
+    const sas = generateAccountSASQueryParameters(
+      {
+        expiresOn: new Date(expiresMs),
+        permissions: AccountSASPermissions.parse('rl'),
+        resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
+        services: AccountSASServices.parse('b').toString(),
+      },
+      new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+    ).toString();
+    await azurite.service.getContainerClient('insights-logs-networksecuritygroupflowevent').createIfNotExists();
+    const run = startCli('blob', [
+      '--account-url',
+      `${azurite.accountUrl}?${sas}`,
+      '--state-dir',
+      join(dir, 'expiring'),
+      '--poll-interval',
+      '1',
+      '--http',
+      `127.0.0.1:${port}`,
+      '-c',
+      '127.0.0.1:9',
+    ]);
+    running.push(run);
+    let readyz = { status: 0, body: '' };
+    const poll = () =>
+      void get(`http://127.0.0.1:${port}/readyz`).then(
+        (answer) => (readyz = answer),
+        () => undefined,
+      );
+    await waitUntil(
+      () => {
+        poll();
+        return readyz.status === 200;
+      },
+      { timeoutMs: 20_000, exited: run.exited, what: '/readyz 200 while the SAS is valid', describe: () => `${readyz.status} ${readyz.body}\n${run.output()}` },
+    );
+    await waitUntil(
+      () => {
+        poll();
+        return Date.now() > expiresMs && readyz.status === 503;
+      },
+      { timeoutMs: 30_000, exited: run.exited, what: '/readyz 503 once the SAS expired', describe: () => `${readyz.status} ${readyz.body}\n${run.output()}` },
+    );
+    const answer = JSON.parse(readyz.body) as { ready: boolean; sources: { ready: boolean; lastError?: string; stopped?: boolean }[] };
+    expect(answer.sources[0]).toMatchObject({ ready: false });
+    expect(answer.sources[0]!.stopped).not.toBe(true);
+    expect(answer.sources[0]!.lastError).toMatch(/authenticat|authoriz|403/i);
+    expect(run.output()).toMatch(/listing failed: trying again next poll/);
+    expect(run.output()).not.toContain(new URLSearchParams(sas).get('sig')!);
+    expect(run.child.exitCode).toBeNull();
+    await run.stop('SIGTERM');
   });
 });
