@@ -647,33 +647,60 @@ function load() {
     .join(' ');
 }
 
-async function measureSize(options, size, run) {
-  const { BlobServiceClient } = await import('@azure/storage-blob');
-  // Azurite finds a blob by scanning all it holds (LokiJS, one index used per query): a request
-  // costs time in proportion to the blobs of its instance. One instance per 1,000 blobs keeps the
-  // rig's cost per request the same at every size, so it does not grow with N² itself.
-  const shardCount = options.shards ?? Math.max(1, Math.ceil(size / BLOBS_PER_AZURITE));
-  const shards = [];
-  let cli;
-  let proxy;
-  let receiver;
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsg2ipfix-bench-live-'));
-  const result = { size, delayMs: options.delayMs, cli: options.label, azurites: shardCount, loadAtStart: load() };
-  try {
-    for (let k = 0; k < shardCount; k++) {
+/**
+ * The storage side of a stage: Azurite instances holding the estate, the delay proxy in front of
+ * them and the receiver. Azurite finds a blob by scanning all it holds (LokiJS, one index used per
+ * query): a request costs time in proportion to the blobs of its instance. One instance per 1,000
+ * blobs keeps the rig's cost per request the same at every size, so it does not grow with N² itself.
+ */
+class Rig {
+  shards = [];
+  proxy;
+  receiver;
+
+  async start(options, size, prefix) {
+    const { BlobServiceClient } = await import('@azure/storage-blob');
+    this.shardCount = options.shards ?? Math.max(1, Math.ceil(size / BLOBS_PER_AZURITE));
+    for (let k = 0; k < this.shardCount; k++) {
       const azurite = await startAzurite();
       tracked.add(azurite.child);
-      shards.push({ azurite, container: `live-${run}-${k}`, service: BlobServiceClient.fromConnectionString(connectionString(azurite.port)) });
+      this.shards.push({ azurite, container: `${prefix}-${k}`, service: BlobServiceClient.fromConnectionString(connectionString(azurite.port)) });
     }
-    proxy = startRole('proxy', [
+    this.proxy = startRole('proxy', [
       '--routes',
-      shards.map((shard) => `${shard.container}=${shard.azurite.port}`).join(','),
+      this.shards.map((shard) => `${shard.container}=${shard.azurite.port}`).join(','),
       '--delay-ms',
       String(options.delayMs),
     ]);
-    receiver = startRole('receiver', []);
-    const { port: proxyPort } = await proxy.ready;
-    const { port: receiverPort } = await receiver.ready;
+    this.receiver = startRole('receiver', []);
+    this.proxyPort = (await this.proxy.ready).port;
+    this.receiverPort = (await this.receiver.ready).port;
+  }
+
+  /** CPU of the rig's processes (and of `others`), ms. */
+  cpuMs(...others) {
+    return this.shards.reduce(
+      (sum, shard) => sum + cpuMs(shard.azurite.child.pid),
+      cpuMs(this.proxy.child.pid) + others.reduce((sum, child) => sum + cpuMs(child.pid), 0),
+    );
+  }
+
+  async stop() {
+    await this.proxy?.stop();
+    await this.receiver?.stop();
+    for (const shard of this.shards) await shard.azurite.stop();
+  }
+}
+
+async function measureSize(options, size, run) {
+  const rig = new Rig();
+  let cli;
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsg2ipfix-bench-live-'));
+  const result = { size, delayMs: options.delayMs, cli: options.label, loadAtStart: load() };
+  try {
+    await rig.start(options, size, `live-${run}`);
+    const { shards, proxy, receiver, proxyPort, receiverPort, shardCount } = rig;
+    result.azurites = shardCount;
     const estate = new Estate(shards, size);
     log(`${size} blobs: building the estate in ${shardCount} Azurite instance(s), a container each (head + 2 minutes + tail each blob)`);
     const buildStart = Date.now();
@@ -701,7 +728,7 @@ async function measureSize(options, size, run) {
       return Object.fromEntries(Object.entries(counts).map(([kind, n]) => [kind, n - (before?.[kind] ?? 0)]));
     };
     // The rig's own CPU (Azurite, the proxy) shares the 2 cores with the CLI: reported beside it.
-    const rigCpu = () => shards.reduce((sum, shard) => sum + cpuMs(shard.azurite.child.pid), cpuMs(proxy.child.pid));
+    const rigCpu = () => rig.cpuMs();
     let rigBefore = rigCpu();
     const passFigures = async (pass, previousCpuMs, requestsBefore, startMs) => {
       const rig = rigCpu();
@@ -810,9 +837,7 @@ async function measureSize(options, size, run) {
     return result;
   } finally {
     if (cli !== undefined) await cli.stop();
-    await proxy?.stop();
-    await receiver?.stop();
-    for (const shard of shards) await shard.azurite.stop();
+    await rig.stop();
     if (!options.keep) fs.rmSync(stateDir, { recursive: true, force: true });
     else log(`state kept in ${stateDir}`);
   }
@@ -827,12 +852,8 @@ async function measureSize(options, size, run) {
  * Event Grid do; commit -> datagram p50/p95/max, the CLI's CPU and RSS, and requests are reported.
  */
 async function measureEventGrid(options, size, run) {
-  const { BlobServiceClient } = await import('@azure/storage-blob');
-  const shardCount = options.shards ?? Math.max(1, Math.ceil(size / BLOBS_PER_AZURITE));
-  const shards = [];
+  const rig = new Rig();
   let cli;
-  let proxy;
-  let receiver;
   let hub;
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsg2ipfix-bench-grid-'));
   const rate = options.rate ?? size;
@@ -843,25 +864,13 @@ async function measureEventGrid(options, size, run) {
     partitions: options.partitions,
     delayMs: options.delayMs,
     cli: options.label,
-    azurites: shardCount,
     loadAtStart: load(),
   };
   try {
-    for (let k = 0; k < shardCount; k++) {
-      const azurite = await startAzurite();
-      tracked.add(azurite.child);
-      shards.push({ azurite, container: `grid-${run}-${k}`, service: BlobServiceClient.fromConnectionString(connectionString(azurite.port)) });
-    }
-    proxy = startRole('proxy', [
-      '--routes',
-      shards.map((shard) => `${shard.container}=${shard.azurite.port}`).join(','),
-      '--delay-ms',
-      String(options.delayMs),
-    ]);
-    receiver = startRole('receiver', []);
+    await rig.start(options, size, `grid-${run}`);
+    const { shards, proxy, receiver, proxyPort, receiverPort, shardCount } = rig;
+    result.azurites = shardCount;
     hub = startRole('eventhub', ['--partitions', String(options.partitions)]);
-    const { port: proxyPort } = await proxy.ready;
-    const { port: receiverPort } = await receiver.ready;
     const { connectionString: hubConnectionString } = await hub.ready;
     const estate = new Estate(shards, size);
     log(`event grid, ${size} blobs: building the estate in ${shardCount} Azurite instance(s)`);
@@ -924,6 +933,9 @@ async function measureEventGrid(options, size, run) {
     await proxy.ask('mark');
     const requestsBefore = (await proxy.ask('stats')).counts;
     const cpuBefore = cpuMs(cli.child.pid);
+    // The rig (Azurites, the proxy, the stand-in) shares the 2 cores with the CLI: reported beside it.
+    const rigCpu = () => rig.cpuMs(hub.child);
+    const rigBefore = rigCpu();
     const firstCommit = estate.commits.length;
     const durationMs = options.latencySeconds * 1000;
     const perWriteMs = 60_000 / rate;
@@ -954,6 +966,7 @@ async function measureEventGrid(options, size, run) {
     await waitForAll(commits, 'measured');
     const elapsedMs = Date.now() - startMs;
     result.cpuMs = cpuMs(cli.child.pid) - cpuBefore;
+    result.rigCpuMs = rigCpu() - rigBefore;
     result.elapsedMs = elapsedMs;
     const { counts } = await proxy.ask('stats');
     result.requests = Object.fromEntries(Object.entries(counts).map(([kind, n]) => [kind, n - (requestsBefore[kind] ?? 0)]));
@@ -966,15 +979,13 @@ async function measureEventGrid(options, size, run) {
     result.exactlyOnce = { committed: estate.commits.length, missing: all.missing, duplicates: received.duplicates };
     result.loadAtEnd = load();
     log(
-      `event grid, ${size} blobs, ${rate.toLocaleString('en')} notifications/min: latency p50 ${seconds(result.latency.p50)} s, p95 ${seconds(result.latency.p95)} s, max ${seconds(result.latency.max)} s over ${commits.length} commits (${result.latency.missing} missing); CPU ${seconds(result.cpuMs)} s in ${seconds(elapsedMs)} s; requests ${JSON.stringify(result.requests)}; CLI exit ${exit.code ?? exit.signal}`,
+      `event grid, ${size} blobs, ${rate.toLocaleString('en')} notifications/min: latency p50 ${seconds(result.latency.p50)} s, p95 ${seconds(result.latency.p95)} s, max ${seconds(result.latency.max)} s over ${commits.length} commits (${result.latency.missing} missing); CPU ${seconds(result.cpuMs)} s (rig ${seconds(result.rigCpuMs)} s) in ${seconds(elapsedMs)} s; requests ${JSON.stringify(result.requests)}; CLI exit ${exit.code ?? exit.signal}`,
     );
     return result;
   } finally {
     if (cli !== undefined) await cli.stop();
     await hub?.stop();
-    await proxy?.stop();
-    await receiver?.stop();
-    for (const shard of shards) await shard.azurite.stop();
+    await rig.stop();
     if (!options.keep) fs.rmSync(stateDir, { recursive: true, force: true });
     else log(`state kept in ${stateDir}`);
   }
@@ -991,13 +1002,13 @@ function median(values) {
 
 function printEventGridTable(results) {
   const rows = [
-    '| CLI | blobs | notifications / min | partitions | delay | warm-up (every blob read whole) | latency p50 / p95 / max | CLI CPU / wall | requests per notification (block list, download) | peak RSS | lost / dup | load (1/5/15 min) |',
+    '| CLI | blobs | notifications / min | partitions | delay | warm-up (every blob read whole) | latency p50 / p95 / max | CLI CPU (rig CPU) / wall | requests per notification (block list, download) | peak RSS | lost / dup | load (1/5/15 min) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
     const per = (n) => (n / Math.max(1, r.latency?.writes ?? 0)).toFixed(2);
     rows.push(
-      `| ${r.cli} | ${r.size.toLocaleString('en')} | ${r.rate.toLocaleString('en')} | ${r.partitions} | ${r.delayMs} ms | ${seconds(r.warmUpMs)} s | ${r.latency === undefined ? '—' : `${(r.latency.p50 / 1000).toFixed(2)} / ${(r.latency.p95 / 1000).toFixed(2)} / ${(r.latency.max / 1000).toFixed(2)} s`} | ${seconds(r.cpuMs)} / ${seconds(r.elapsedMs)} s | ${r.requests === undefined ? '—' : `${per(r.requests.blockList)}, ${per(r.requests.download)}`} | ${Math.round(r.peakRssMb ?? 0)} MB | ${r.exactlyOnce === undefined ? '—' : `${r.exactlyOnce.missing} / ${r.exactlyOnce.duplicates}`} | ${r.loadAtStart} → ${r.loadAtEnd ?? '?'} |`,
+      `| ${r.cli} | ${r.size.toLocaleString('en')} | ${r.rate.toLocaleString('en')} | ${r.partitions} | ${r.delayMs} ms | ${seconds(r.warmUpMs)} s | ${r.latency === undefined ? '—' : `${(r.latency.p50 / 1000).toFixed(2)} / ${(r.latency.p95 / 1000).toFixed(2)} / ${(r.latency.max / 1000).toFixed(2)} s`} | ${seconds(r.cpuMs)} (${seconds(r.rigCpuMs)}) / ${seconds(r.elapsedMs)} s | ${r.requests === undefined ? '—' : `${per(r.requests.blockList)}, ${per(r.requests.download)}`} | ${Math.round(r.peakRssMb ?? 0)} MB | ${r.exactlyOnce === undefined ? '—' : `${r.exactlyOnce.missing} / ${r.exactlyOnce.duplicates}`} | ${r.loadAtStart} → ${r.loadAtEnd ?? '?'} |`,
     );
   }
   process.stdout.write(`${rows.join('\n')}\n`);

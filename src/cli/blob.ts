@@ -9,7 +9,7 @@ import type { StateStore } from '../state/sourceState.js';
 import { addExportingCommandOptions, collect, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
-import { currentSourceName, monitorSource, withServiceRuntime } from './serviceRuntime.js';
+import { currentSourceName, keepHeapCompact, monitorSource, withServiceRuntime } from './serviceRuntime.js';
 
 interface BlobFlags extends ExportFlags {
   accountUrl?: string;
@@ -103,6 +103,7 @@ export function blobCommand(): Command {
     const start = parseStartAt(flags.startAt);
     if (start === undefined) throw new UsageError(`--start-at must be resume, now, beginning or an ISO 8601 time, got '${flags.startAt}'`);
 
+    keepHeapCompact();
     await withServiceRuntime(flags, async (runtime) => {
       const logger = runtime.logger;
       // Loaded here: the Azure SDK takes ~0.6 s to import, which the other commands must not pay.

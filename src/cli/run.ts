@@ -3,7 +3,7 @@ import { checkRunPlan } from '../config/checkPlan.js';
 import { readConfigFile } from '../config/configFile.js';
 import { formatProblems, parseRunConfig, SOURCE_COMMANDS, type SourceType } from '../config/runConfig.js';
 import { UsageError } from './usageError.js';
-import { HTTP_ALLOW_REMOTE_DESCRIPTION, HTTP_OPTION_DESCRIPTION, withServiceRuntime, withSourceName } from './serviceRuntime.js';
+import { HTTP_ALLOW_REMOTE_DESCRIPTION, HTTP_OPTION_DESCRIPTION, keepHeapCompact, withServiceRuntime, withSourceName } from './serviceRuntime.js';
 
 /** A fresh program with every command (cli.ts buildProgram): each source runs its own. */
 type ProgramFactory = () => Promise<Command>;
@@ -47,6 +47,7 @@ export function runCommand(programFactory: ProgramFactory): Command {
       const plan = await loadPlan(flags.config, programFactory);
       const http = flags.http ?? plan.http;
       const httpAllowRemote = flags.httpAllowRemote === true || plan.httpAllowRemote;
+      keepHeapCompact();
       await withServiceRuntime(
         { logLevel: plan.logLevel as never, logFormat: plan.logFormat as never, ...(http === undefined ? {} : { http }), httpAllowRemote },
         async (runtime) => {

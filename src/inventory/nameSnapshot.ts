@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { syncDirectory, writeFileDurably } from '../durableFile.js';
 import { join, resolve } from 'node:path';
 import { Nsg2ipfixError } from '../flow/errors.js';
 import { normalizeIp, type AddressHistory, type InterfaceNames, type OwnerInterval } from '../flow/interfaceNames.js';
@@ -44,7 +45,6 @@ export async function loadNameSnapshot(stateDir: string): Promise<NameSnapshot |
  */
 export async function saveNameSnapshot(stateDir: string, snapshot: NameSnapshot): Promise<void> {
   const path = nameSnapshotPath(stateDir);
-  const tempPath = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const document = {
     version: SNAPSHOT_VERSION,
     discoveredAt: new Date(snapshot.discoveredAtMs).toISOString(),
@@ -53,30 +53,10 @@ export async function saveNameSnapshot(stateDir: string, snapshot: NameSnapshot)
   };
   try {
     await mkdir(resolve(stateDir), { recursive: true, mode: 0o700 });
-    const handle = await open(tempPath, 'wx', 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify(document)}\n`, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tempPath, path);
+    await writeFileDurably(path, `${JSON.stringify(document)}\n`);
     await syncDirectory(resolve(stateDir));
   } catch (error) {
-    await rm(tempPath, { force: true }).catch(() => {});
     throw new Nsg2ipfixError('name-snapshot-unwritable', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-async function syncDirectory(directory: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(directory, 'r');
-    await handle.sync();
-  } catch {
-    // Some file systems refuse fsync on a directory: the rename is still atomic.
-  } finally {
-    await handle?.close();
   }
 }
 

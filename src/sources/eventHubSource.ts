@@ -1,12 +1,4 @@
-import {
-  earliestEventPosition,
-  latestEventPosition,
-  type EventHubConsumerClient,
-  type EventPosition,
-  type PartitionContext,
-  type ReceivedEventData,
-  type Subscription,
-} from '@azure/event-hubs';
+import type { EventHubConsumerClient, PartitionContext, ReceivedEventData, Subscription } from '@azure/event-hubs';
 import type { Logger } from 'pino';
 import { isFlowLogBlobUrl, type BlobCreatedNotification } from '../azure/blobCreatedEvent.js';
 import type { ParseProblem } from '../azure/problems.js';
@@ -18,10 +10,12 @@ import { scrubSecrets } from '../secrets.js';
 import { type AmqpBodyType, type BodyOutcome, readEventBody } from '../azure/eventBody.js';
 import { ParseCache } from '../azure/parseCache.js';
 import type { NotifiedBlobReader, NotifiedStep } from './eventHubBlobs.js';
-import { CheckpointOrder } from './checkpointOrder.js';
+import { CheckpointOrder, CheckpointWriter, type CheckpointedPartition } from './partitionCheckpoints.js';
 import { DEFAULT_READ_CONCURRENCY, Slots } from './concurrentJobs.js';
-import type { FlowBatch } from './flowBatch.js';
-import { sleep } from '../flow/sleep.js';
+import { mergeBatches, type FlowBatch } from './flowBatch.js';
+import { eventPositionFor, type StartAt } from './eventHubStartAt.js';
+
+export { parseEventHubStartAt, eventPositionFor, type StartAt } from './eventHubStartAt.js';
 
 /**
  * The Event Hubs source. The distributed engine is the SDK's: EventHubConsumerClient with a
@@ -33,35 +27,16 @@ import { sleep } from '../flow/sleep.js';
  * ALL handed to the transport (the pipeline's ack). The SDK awaits `processEvents` before it
  * receives more for that partition, and `processEvents` returns only once every batch it queued
  * was acknowledged, so per partition at most one receive batch is in flight and checkpoints move
- * in order. They are written in the background (the pipeline never waits for the store), newest
- * first when writes fall behind, and `close()` waits for them. A crash re-delivers the events after the last checkpoint: their tuples may be sent
- * twice, never lost.
+ * in order. Within a receive batch, the blobs Event Grid notifications name are read side by side
+ * (`readConcurrency` across partitions) and finish in any order; CheckpointOrder lets the
+ * checkpoint follow only the prefix of events fully sent. Checkpoints are written in the
+ * background (CheckpointWriter: the pipeline never waits for the store, at most one write a second
+ * per partition), and `close()` waits for them. A crash re-delivers the events after the last
+ * checkpoint: their tuples may be sent twice, never lost.
  *
  * Stopping (`stop()`): no new events are taken; batches already queued and the events being
  * converted are sent; their checkpoints are written; `close()` then releases the partitions.
  */
-
-export type StartAt = { readonly kind: 'earliest' } | { readonly kind: 'latest' } | { readonly kind: 'time'; readonly ms: number };
-
-/** Parses `--start-at`: earliest, latest or an ISO 8601 time. */
-export function parseEventHubStartAt(text: string): StartAt | undefined {
-  const value = text.trim().toLowerCase();
-  if (value === 'earliest' || value === 'latest') return { kind: value };
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
-  const ms = Date.parse(text.trim());
-  return Number.isNaN(ms) ? undefined : { kind: 'time', ms };
-}
-
-export function eventPositionFor(startAt: StartAt): EventPosition {
-  switch (startAt.kind) {
-    case 'earliest':
-      return earliestEventPosition;
-    case 'latest':
-      return latestEventPosition;
-    case 'time':
-      return { enqueuedOn: new Date(startAt.ms) };
-  }
-}
 
 export interface EventHubSourceOptions {
   readonly client: EventHubConsumerClient;
@@ -105,17 +80,7 @@ export interface EventHubSourceStats {
 }
 
 /** One partition as this instance holds it, from processInitialize to processClose. */
-interface PartitionWork {
-  readonly id: string;
-  readonly context: PartitionContext;
-  closed: boolean;
-  /** The newest event to checkpoint, not yet written. */
-  nextCheckpoint?: ReceivedEventData;
-  /** The checkpoint writer of this partition, while it runs. */
-  writing?: Promise<void>;
-  /** When this partition's last checkpoint was written (epoch ms). */
-  lastCheckpointMs?: number;
-}
+type PartitionWork = CheckpointedPartition;
 
 interface Queued {
   readonly work: PartitionWork;
@@ -137,9 +102,7 @@ const DEFAULT_MAX_WAIT_SECONDS = 5;
 const DEFAULT_MAX_BATCH_RECORDS = 20_000;
 /** Unrecognised events logged one by one before further ones are only counted. */
 const LOGGED_UNRECOGNIZED = 100;
-const CHECKPOINT_ERROR_LOG_INTERVAL_MS = 60_000;
 const ERROR_LOG_INTERVAL_MS = 60_000;
-const CHECKPOINT_INTERVAL_MS = 1000;
 const REFUSED_CREDENTIAL = /failed to authenticate|AuthenticationFailed|AuthorizationFailure|AuthorizationPermissionMismatch|\b40[13]\b/i;
 
 export class EventHubSource {
@@ -166,15 +129,20 @@ export class EventHubSource {
   /** Resolves when the source is closed: handlers called while stopping wait for it. */
   private readonly blocked = new Promise<void>((resolve) => (this.releaseBlocked = resolve));
   private subscription: Subscription | undefined;
-  /** Checkpoint writers running, of every partition (closed ones included). */
-  private readonly writers = new Set<Promise<void>>();
-  private lastCheckpointErrorLogMs = -Infinity;
+  private readonly checkpoints: CheckpointWriter;
   private lastErrorLogMs = -Infinity;
   private lastErrorLogged = '';
   private closed = false;
 
   constructor(private readonly options: EventHubSourceOptions) {
     this.readSlots = new Slots(options.readConcurrency ?? DEFAULT_READ_CONCURRENCY);
+    this.checkpoints = new CheckpointWriter({
+      enabled: options.checkpoints,
+      counters: this.stats,
+      logger: options.logger,
+      stopSignal: this.stopController.signal,
+      ...(options.onCheckpoint === undefined ? {} : { onCheckpoint: options.onCheckpoint }),
+    });
   }
 
   /** The batches, until stop() and everything in flight was handed over. */
@@ -234,32 +202,12 @@ export class EventHubSource {
       taken.push(next);
       rows += next.batch.records.length;
     }
-    if (taken.length === 1) return first.batch;
-    const records = new FlowColumns(rows);
-    let azureRecords = 0;
-    let inputBytes = 0;
-    for (const { batch } of taken) {
-      records.appendAll(batch.records);
-      azureRecords += batch.azureRecords;
-      inputBytes += batch.inputBytes;
-    }
-    return {
-      records,
-      source: `${taken.length} batches`,
-      azureRecords,
-      inputBytes,
-      ack: async () => {
-        let failure: { error: unknown } | undefined;
-        for (const { batch } of taken) {
-          try {
-            await batch.ack?.();
-          } catch (error) {
-            failure ??= { error };
-          }
-        }
-        if (failure !== undefined) throw failure.error;
-      },
-    };
+    return taken.length === 1
+      ? first.batch
+      : mergeBatches(
+          taken.map((item) => item.batch),
+          rows,
+        );
   }
 
   /** Stops taking new events; what is in flight still goes out. Idempotent. */
@@ -278,7 +226,7 @@ export class EventHubSource {
     this.releaseBlocked();
     try {
       // Final checkpoints first: once the partitions are released, another instance starts from them.
-      while (this.writers.size > 0) await Promise.all(this.writers);
+      await this.checkpoints.drain();
       try {
         await this.subscription?.close();
       } catch (error) {
@@ -377,7 +325,7 @@ export class EventHubSource {
     const maxRecords = this.options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS;
     const pending: Promise<void>[] = [];
     // Batches and notified blobs finish out of order; the checkpoint follows the finished prefix.
-    const order = new CheckpointOrder<ReceivedEventData>((event) => this.scheduleCheckpoint(work, event));
+    const order = new CheckpointOrder<ReceivedEventData>((event) => this.checkpoints.schedule(work, event));
     let group = newGroup();
     // The fast path writes rows straight into the open group's columns.
     const sink: FlowSink = {
@@ -509,62 +457,6 @@ export class EventHubSource {
       this.queue.push({ work, batch, settle });
       this.wake();
     });
-  }
-
-  /**
-   * Checkpoints are written in the background, one writer per partition, newest event wins: the
-   * pipeline never waits for the checkpoint store, and a partition's checkpoints never go back.
-   * At most one write a second per partition (and the last one at stop at once): a busy partition
-   * acknowledges dozens of batches a second, and each write is a storage request to sign and pay.
-   */
-  private scheduleCheckpoint(work: PartitionWork, event: ReceivedEventData): void {
-    if (!this.options.checkpoints) return;
-    work.nextCheckpoint = event;
-    if (work.writing !== undefined) return;
-    const writing = (async () => {
-      try {
-        while (work.nextCheckpoint !== undefined) {
-          const waitMs = (work.lastCheckpointMs ?? -Infinity) + CHECKPOINT_INTERVAL_MS - Date.now();
-          if (waitMs > 0) await sleep(waitMs, this.stopController.signal);
-          const next = work.nextCheckpoint;
-          work.nextCheckpoint = undefined;
-          await this.checkpoint(work, next);
-        }
-      } finally {
-        // In the same tick as the loop's last check: a checkpoint scheduled later starts a new writer.
-        work.writing = undefined;
-      }
-    })();
-    work.writing = writing;
-    this.writers.add(writing);
-    void writing.then(() => this.writers.delete(writing));
-  }
-
-  private async checkpoint(work: PartitionWork, event: ReceivedEventData): Promise<void> {
-    // A partition taken over meanwhile is checkpointed by its new owner, which re-reads from the
-    // last checkpoint: writing ours now could move its checkpoint back.
-    if (!this.options.checkpoints || work.closed) return;
-    try {
-      work.lastCheckpointMs = Date.now();
-      await work.context.updateCheckpoint(event);
-      this.stats.checkpoints++;
-      this.options.onCheckpoint?.();
-    } catch (error) {
-      this.stats.checkpointFailures++;
-      const nowMs = Date.now();
-      if (nowMs - this.lastCheckpointErrorLogMs >= CHECKPOINT_ERROR_LOG_INTERVAL_MS) {
-        this.lastCheckpointErrorLogMs = nowMs;
-        this.options.logger.warn(
-          {
-            partition: work.id,
-            sequenceNumber: event.sequenceNumber,
-            failures: this.stats.checkpointFailures,
-            error: scrubSecrets(String((error as Error).message).split('\n', 1)[0] ?? ''),
-          },
-          'cannot write checkpoint: the next one covers these events (after a restart they would be read again)',
-        );
-      }
-    }
   }
 
   private unrecognized(event: ReceivedEventData, work: PartitionWork, why: string, excerpt: string): void {

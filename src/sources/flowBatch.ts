@@ -1,4 +1,4 @@
-import type { FlowColumns } from '../flow/flowColumns.js';
+import { FlowColumns } from '../flow/flowColumns.js';
 
 /**
  * What every source yields: flows parsed from one piece of input, and how to acknowledge them.
@@ -15,4 +15,36 @@ export interface FlowBatch {
   /** Input bytes consumed by this batch, for progress. */
   readonly inputBytes: number;
   readonly ack?: () => void | Promise<void>;
+}
+
+/**
+ * Several batches as one: their rows in order, one send and one flush; the acknowledgement
+ * acknowledges each in order (all of them, even after one failed; the first failure is thrown).
+ */
+export function mergeBatches(batches: readonly FlowBatch[], rows: number): FlowBatch {
+  const records = new FlowColumns(rows);
+  let azureRecords = 0;
+  let inputBytes = 0;
+  for (const batch of batches) {
+    records.appendAll(batch.records);
+    azureRecords += batch.azureRecords;
+    inputBytes += batch.inputBytes;
+  }
+  return {
+    records,
+    source: `${batches.length} batches`,
+    azureRecords,
+    inputBytes,
+    ack: async () => {
+      let failure: { error: unknown } | undefined;
+      for (const batch of batches) {
+        try {
+          await batch.ack?.();
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure !== undefined) throw failure.error;
+    },
+  };
 }

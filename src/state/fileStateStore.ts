@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { syncDirectory, writeFileDurably } from '../durableFile.js';
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { applyJournal, journalHeaderLine, journalLines } from './stateJournal.js';
 import { parseSourceState, serializeSourceState, StateError, type SourceState, type StateChanges, type StateStore } from './sourceState.js';
@@ -104,9 +105,9 @@ export class FileStateStore implements StateStore {
       this.journal = undefined;
       // Snapshot first: until the new journal replaces the old one, the old journal names the
       // previous generation and is ignored, and the new snapshot holds everything it recorded.
-      await writeDurably(this.path, text);
+      await writeFileDurably(this.path, text);
       await syncDirectory(this.directory);
-      await writeDurably(this.journalPath, header);
+      await writeFileDurably(this.journalPath, header);
       await syncDirectory(this.directory);
       this.journal = await open(this.journalPath, 'a', 0o600);
     } catch (error) {
@@ -147,35 +148,4 @@ function recover(snapshot: string, journal: string, where: string): { state: Sou
   delete state.journal;
   if (generation > 0 && journal !== '') applyJournal(state, journal, generation);
   return { state, generation };
-}
-
-/** Temporary file, fsync, rename: the file holds the old or the new text, never part of one. */
-async function writeDurably(path: string, text: string): Promise<void> {
-  const temporary = `${path}.tmp-${process.pid}`;
-  try {
-    const handle = await open(temporary, 'w', 0o600);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true }).catch(() => {});
-    throw error;
-  }
-}
-
-/** Makes the renames durable. Some file systems refuse fsync on a directory: that is fine. */
-async function syncDirectory(directory: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(directory, 'r');
-    await handle.sync();
-  } catch {
-    // Best effort (e.g. not supported on this platform).
-  } finally {
-    await handle?.close();
-  }
 }

@@ -28,6 +28,20 @@ describe('FlowColumns', () => {
     expect(columns.at(-1)).toBeUndefined();
   });
 
+  it('appends every row of other columns after its own, growing as needed (batches gathered into one send)', () => {
+    const first = new FlowColumns(1);
+    first.append(FLOWS[0]!);
+    const second = new FlowColumns(2);
+    for (const record of FLOWS.slice(1)) second.append(record);
+    first.appendAll(second);
+    first.appendAll(new FlowColumns());
+    expect(first.length).toBe(FLOWS.length);
+    FLOWS.forEach((record, i) => expect(first.recordAt(i)).toEqual(record));
+    // The source is left as it was.
+    expect(second.length).toBe(FLOWS.length - 1);
+    expect(second.recordAt(0)).toEqual(FLOWS[1]);
+  });
+
   it('reuses one record for at(), so a kept record must come from recordAt()', () => {
     const columns = new FlowColumns();
     for (const record of FLOWS) columns.append(record);

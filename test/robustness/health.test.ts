@@ -144,10 +144,20 @@ describe('honest health', () => {
       },
       new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
     ).toString();
-    await azurite.service.getContainerClient('insights-logs-networksecuritygroupflowevent').createIfNotExists();
+    // A blob of the current hour, so that every pass lists its hour folder (and meets the refusal).
+    const container = azurite.service.getContainerClient('insights-logs-networksecuritygroupflowevent');
+    await container.createIfNotExists();
+    const hour = new Date();
+    const two = (n: number) => String(n).padStart(2, '0');
+    const name =
+      'resourceId=/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/NSG/' +
+      `y=${hour.getUTCFullYear()}/m=${two(hour.getUTCMonth() + 1)}/d=${two(hour.getUTCDate())}/h=${two(hour.getUTCHours())}/m=00/macAddress=000D3A000001/PT1H.json`;
+    await container.getBlockBlobClient(name).upload('{"records":[]}', 14);
     const run = startCli('blob', [
       '--account-url',
       `${azurite.accountUrl}?${sas}`,
+      '--container',
+      'insights-logs-networksecuritygroupflowevent',
       '--state-dir',
       join(dir, 'expiring'),
       '--poll-interval',

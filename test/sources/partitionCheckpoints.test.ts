@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointOrder } from '../../src/sources/checkpointOrder.js';
+import { CheckpointOrder } from '../../src/sources/partitionCheckpoints.js';
 import { Slots } from '../../src/sources/concurrentJobs.js';
+import { mergeBatches, type FlowBatch } from '../../src/sources/flowBatch.js';
+import { FlowColumns } from '../../src/flow/flowColumns.js';
+import { flow } from '../helpers/flows.js';
 
 describe('CheckpointOrder', () => {
   it('names an event only once every unit up to it was sent, whatever order they finish in', () => {
@@ -57,5 +60,32 @@ describe('Slots', () => {
     const f = await slots.acquire();
     e();
     f();
+  });
+});
+
+describe('mergeBatches', () => {
+  it('sends the rows of several batches as one and acknowledges each in order, all of them even after one failed', async () => {
+    const acked: string[] = [];
+    const batch = (name: string, rows: number, fail = false): FlowBatch => {
+      const records = new FlowColumns();
+      for (let i = 0; i < rows; i++) records.append(flow({ sourcePort: 1000 + i }));
+      return {
+        records,
+        source: name,
+        azureRecords: 1,
+        inputBytes: 10,
+        ack: () => {
+          acked.push(name);
+          if (fail) throw new Error(`${name} failed`);
+        },
+      };
+    };
+    const merged = mergeBatches([batch('a', 2), batch('b', 1, true), batch('c', 3)], 6);
+    expect(merged.records.length).toBe(6);
+    expect(merged.records.recordAt(2).sourcePort).toBe(1000);
+    expect(merged.azureRecords).toBe(3);
+    expect(merged.inputBytes).toBe(30);
+    await expect(merged.ack!()).rejects.toThrow('b failed');
+    expect(acked).toEqual(['a', 'b', 'c']);
   });
 });
