@@ -27,6 +27,8 @@ fi
 [ -d node_modules ] || npm ci
 # vitest's global setup builds dist/ for the tests that run the real CLI; this checks test types too.
 npx tsc -p tsconfig.json --noEmit
+# ESLint (type-aware; the stage import rule) and the formatter check.
+npm run lint
 # The real-decoder tests must not silently skip in CI.
 export NSG2IPFIX_REQUIRE_DECODERS=1
 npx vitest run "$@"

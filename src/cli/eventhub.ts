@@ -8,7 +8,7 @@ import type { StateStore } from '../state/sourceState.js';
 import { addExportingCommandOptions, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
-import { currentSourceName, keepHeapCompact, monitorSource, withServiceRuntime } from './serviceRuntime.js';
+import { currentSourceName, monitorSource, withServiceRuntime } from './serviceRuntime.js';
 
 interface EventHubFlags extends ExportFlags {
   connectionString?: string;
@@ -145,7 +145,6 @@ export function eventhubCommand(): Command {
       throw error;
     }
 
-    keepHeapCompact();
     await withServiceRuntime(flags, async (runtime) => {
       const logger = runtime.logger;
       const sourceName = currentSourceName('eventhub');

@@ -47,7 +47,8 @@ export function runCommand(programFactory: ProgramFactory): Command {
       const plan = await loadPlan(flags.config, programFactory);
       const http = flags.http ?? plan.http;
       const httpAllowRemote = flags.httpAllowRemote === true || plan.httpAllowRemote;
-      keepHeapCompact();
+      // Blob followers only: an Event Hubs source is latency-bound, and collecting more often costs it CPU.
+      if (plan.sources.every((source) => source.type === 'blob')) keepHeapCompact();
       await withServiceRuntime(
         { logLevel: plan.logLevel as never, logFormat: plan.logFormat as never, ...(http === undefined ? {} : { http }), httpAllowRemote },
         async (runtime) => {

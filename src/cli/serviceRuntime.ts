@@ -53,12 +53,13 @@ export function currentSourceName(fallback: string): string {
 const FOLLOWER_HEAP_GROWING_PERCENT = 20;
 
 /**
- * For the commands that follow live sources (blob, eventhub, run): they keep a modest live heap
- * (cursors, storage clients) but allocate a lot per storage request, and by default V8 lets the
+ * For the blob follower (`blob`, and `run` with only blob sources): it keeps a modest live heap
+ * (cursors, storage clients) but allocates a lot per storage request, and by default V8 lets the
  * old generation grow to several times the live data before collecting it in full. A smaller
- * growth step keeps the RSS near the live set (at 10,000 blobs: docs/performance.md) for a little
- * more collection work. V8 reads this flag at every full collection, so setting it now takes
- * effect; left alone when the operator set heap flags of their own (NODE_OPTIONS, node options).
+ * growth step keeps the RSS near the live set (at 10,000 blobs: docs/performance.md) for some
+ * more collection work, which a poll's spare time absorbs. V8 reads this flag at every full
+ * collection, so setting it now takes effect; left alone when the operator set heap flags of their
+ * own (NODE_OPTIONS, node options).
  */
 export function keepHeapCompact(): void {
   const given = [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)];
