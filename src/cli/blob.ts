@@ -1,26 +1,17 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { ExportPipeline } from '../pipeline.js';
-import { DEFAULT_CONTAINERS } from '../sources/blobPaths.js';
 import { BlobSource, DEFAULT_MAX_BLOB_FAILURES, parseStartAt } from '../sources/blobSource.js';
 import { DEFAULT_READ_CONCURRENCY } from '../sources/concurrentJobs.js';
 import { BlobStateStore, DEFAULT_STATE_BLOB_NAME } from '../state/blobStateStore.js';
 import { FileStateStore } from '../state/fileStateStore.js';
 import type { StateStore } from '../state/sourceState.js';
-import { addExportingCommandOptions, collect, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
+import { addBlobAccountOptions, blobAccountOptions, blobContainers, blobFilters, type BlobAccountFlags } from './blobAccountOptions.js';
+import { addExportingCommandOptions, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
 import { currentSourceName, keepHeapCompact, monitorSource, withServiceRuntime } from './serviceRuntime.js';
 
-interface BlobFlags extends ExportFlags {
-  accountUrl?: string;
-  connectionString?: string;
-  sasToken?: string;
-  container: string[];
-  subscription: string[];
-  resourceGroup: string[];
-  nsg: string[];
-  flowLog: string[];
-  mac: string[];
+interface BlobFlags extends ExportFlags, BlobAccountFlags {
   pollInterval: number;
   stateDir: string;
   stateContainer?: string;
@@ -39,30 +30,10 @@ export const DEFAULT_STATE_DIR = 'nsg2ipfix-state';
 export const DEFAULT_POLL_INTERVAL_SECONDS = 60;
 
 export function blobCommand(): Command {
-  const command = new Command('blob')
-    .description('follow live PT1H.json flow log blobs in a storage account, block by block, and send new flows to collectors; resumes after a restart')
-    .addOption(
-      new Option('--account-url <url>', 'blob endpoint, e.g. https://ACCOUNT.blob.core.windows.net (DefaultAzureCredential, or a SAS in the query)').env(
-        'NSG2IPFIX_ACCOUNT_URL',
-      ),
-    )
-    .addOption(
-      new Option('--connection-string <string>', 'storage connection string (prefer the environment variable: the command line is visible to other users)').env(
-        'NSG2IPFIX_CONNECTION_STRING',
-      ),
-    )
-    .addOption(new Option('--sas-token <token>', 'SAS token for --account-url (needs read and list)').env('NSG2IPFIX_SAS_TOKEN'))
-    .option('--container <name>', `container to follow; repeat for several (default: ${DEFAULT_CONTAINERS.join(' and ')})`, collect, [])
-    .option('--subscription <id>', 'only flow logs of this subscription; repeatable', collect, [])
-    .option(
-      '--resource-group <name>',
-      "only flow logs of this resource group (for VNet flow logs: the flow log's, usually NetworkWatcherRG); repeatable",
-      collect,
-      [],
-    )
-    .option('--nsg <name>', 'only this NSG (NSG flow logs); repeatable; with --flow-log, either matches', collect, [])
-    .option('--flow-log <name>', 'only this VNet flow log; repeatable', collect, [])
-    .option('--mac <mac>', 'only this NIC (any notation: 00-0D-3A-..., 000D3A...); repeatable', collect, [])
+  const command = new Command('blob').description(
+    'follow live PT1H.json flow log blobs in a storage account, block by block, and send new flows to collectors; resumes after a restart',
+  );
+  addBlobAccountOptions(command, 'follow')
     .option('--poll-interval <seconds>', 'seconds between polls of the account', integer('--poll-interval', 1, 86_400), DEFAULT_POLL_INTERVAL_SECONDS)
     .option('--state-dir <dir>', 'directory of the cursor state file (the default store)', DEFAULT_STATE_DIR)
     .option('--state-container <name>', 'keep the cursor state in this container of the same account instead of --state-dir')
@@ -108,16 +79,12 @@ export function blobCommand(): Command {
       const logger = runtime.logger;
       // Loaded here: the Azure SDK takes ~0.6 s to import, which the other commands must not pay.
       const { openBlobAccount } = await import('../sources/blobAccount.js');
-      const account = openBlobAccount({
-        ...(flags.connectionString ? { connectionString: flags.connectionString } : {}),
-        ...(flags.accountUrl ? { accountUrl: flags.accountUrl } : {}),
-        ...(flags.sasToken ? { sasToken: flags.sasToken } : {}),
-      });
+      const account = openBlobAccount(blobAccountOptions(flags));
       const store: StateStore =
         flags.stateContainer !== undefined
           ? new BlobStateStore(account.service.getContainerClient(flags.stateContainer), flags.stateBlob)
           : new FileStateStore(flags.stateDir);
-      const containers = flags.container.length > 0 ? [...new Set(flags.container)] : DEFAULT_CONTAINERS;
+      const containers = blobContainers(flags);
       const pipeline = await ExportPipeline.open(exportOptionsFrom(flags), logger);
       const name = currentSourceName('blob');
       const sourceLogger = logger.child({ stage: 'source', source: name });
@@ -129,7 +96,7 @@ export function blobCommand(): Command {
         source = await BlobSource.open({
           service: account.service,
           containers,
-          filters: { subscriptions: flags.subscription, resourceGroups: flags.resourceGroup, names: [...flags.nsg, ...flags.flowLog], macs: flags.mac },
+          filters: blobFilters(flags),
           store,
           startAt: start,
           pollIntervalMs: flags.pollInterval * 1000,

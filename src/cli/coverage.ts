@@ -1,11 +1,10 @@
 import { Command } from 'commander';
-import type { ResourceGraphClientOptionalParams } from '@azure/arm-resourcegraph';
-import type { TokenCredential } from '@azure/identity';
 import { analyzeCoverage, DEFAULT_FIX_RETENTION_DAYS, findingsAtOrAbove } from '../coverage/analyze.js';
 import type { CoverageReason, CoverageReport, Severity } from '../coverage/report.js';
 import { discoverEstate } from '../inventory/estate.js';
-import { azureCredential, DEFAULT_ARM_ENDPOINT, ResourceGraph } from '../inventory/resourceGraph.js';
+import { DEFAULT_ARM_ENDPOINT, openResourceGraph, type ResourceGraphDependencies } from '../inventory/resourceGraph.js';
 import { createLogger, type LogLevel } from '../log.js';
+import { collect } from './collect.js';
 import { UsageError } from './usageError.js';
 import { formatNumber, formatTable } from '../flow/textTable.js';
 
@@ -28,15 +27,11 @@ interface CoverageFlags extends Omit<RawFlags, 'output' | 'failOnFindings' | 're
 }
 
 /** What tests replace: the credential (default DefaultAzureCredential), SDK client options, the clock, stdout, the exit code. */
-export interface CoverageCommandDependencies {
-  readonly credential?: TokenCredential;
-  readonly clientOptions?: ResourceGraphClientOptionalParams;
+export interface CoverageCommandDependencies extends ResourceGraphDependencies {
   readonly now?: () => Date;
   readonly write?: (text: string) => void;
   readonly setExitCode?: (code: number) => void;
 }
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** Rows read before progress lines start (a small estate finishes without any). */
 const PROGRESS_AFTER_ROWS = 1000;
@@ -82,12 +77,7 @@ export function coverageCommand(deps: CoverageCommandDependencies = {}): Command
 
 async function runCoverage(flags: CoverageFlags, deps: CoverageCommandDependencies): Promise<CoverageReport> {
   const logger = createLogger(flags.logLevel);
-  const graph = new ResourceGraph({
-    credential: await azureCredential(deps.credential),
-    logger,
-    endpoint: flags.armEndpoint,
-    ...(deps.clientOptions === undefined ? {} : { clientOptions: deps.clientOptions }),
-  });
+  const graph = await openResourceGraph(deps, logger, flags.armEndpoint);
   const scope = {
     ...(flags.subscription.length > 0 ? { subscriptions: flags.subscription } : {}),
     ...(flags.managementGroup.length > 0 ? { managementGroups: flags.managementGroup } : {}),

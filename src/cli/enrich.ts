@@ -1,14 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import type { ResourceGraphClientOptionalParams } from '@azure/arm-resourcegraph';
-import type { TokenCredential } from '@azure/identity';
 import { createLogger, type LogLevel } from '../log.js';
+import { collect } from './collect.js';
 import { UserError } from '../flow/errors.js';
 import type { InterfaceNames } from '../flow/interfaceNames.js';
 import { discoverInterfaces } from '../inventory/azureInterfaces.js';
 import { enrichFileFormat, formatEnrichFile, type EnrichFileFormat } from '../inventory/enrichFile.js';
 import { loadNameSnapshot, nameSnapshotPath } from '../inventory/nameSnapshot.js';
-import { azureCredential, DEFAULT_ARM_ENDPOINT, ResourceGraph } from '../inventory/resourceGraph.js';
+import { DEFAULT_ARM_ENDPOINT, openResourceGraph, type ResourceGraphDependencies } from '../inventory/resourceGraph.js';
 
 interface ExportFlags {
   format?: EnrichFileFormat;
@@ -21,12 +20,7 @@ interface ExportFlags {
 }
 
 /** What tests replace: the credential (default DefaultAzureCredential) and SDK client options. */
-export interface EnrichCommandDependencies {
-  readonly credential?: TokenCredential;
-  readonly clientOptions?: ResourceGraphClientOptionalParams;
-}
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+export type EnrichCommandDependencies = ResourceGraphDependencies;
 
 /** `nsg2ipfix enrich export`: what Azure discovery finds, in the format of `--enrich-file`. */
 export function enrichCommand(deps: EnrichCommandDependencies = {}): Command {
@@ -75,12 +69,7 @@ function formatOf(output: string): EnrichFileFormat {
 
 async function discoverNow(flags: ExportFlags, deps: EnrichCommandDependencies): Promise<InterfaceNames[]> {
   const logger = createLogger(flags.logLevel);
-  const graph = new ResourceGraph({
-    credential: await azureCredential(deps.credential),
-    logger,
-    endpoint: flags.armEndpoint,
-    ...(deps.clientOptions === undefined ? {} : { clientOptions: deps.clientOptions }),
-  });
+  const graph = await openResourceGraph(deps, logger, flags.armEndpoint);
   const scope = flags.subscription.length > 0 ? { subscriptions: flags.subscription } : {};
   return discoverInterfaces(graph, scope, logger);
 }

@@ -7,6 +7,7 @@ import { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from '../ipfix/packer.js';
 import { ConfigurationError, DEFAULT_MAX_PPS, EXPORT_DEFAULTS, type ExportOptions } from '../pipeline.js';
 import type { LogFormat, LogLevel } from '../log.js';
 import { addEnrichmentOptions, enrichmentFrom, type EnrichmentFlags } from './enrichOptions.js';
+import { collect } from './collect.js';
 import { HTTP_ALLOW_REMOTE_DESCRIPTION, HTTP_OPTION_DESCRIPTION } from './serviceRuntime.js';
 
 /** Raw option values as commander hands them over. */
@@ -62,7 +63,7 @@ export function startAt(name: string, words: readonly string[]) {
 }
 
 /** A commander parser for repeatable options: `-c a -c b` -> ['a', 'b']. */
-export const collect = (value: string, previous: string[]): string[] => [...previous, value];
+export { collect };
 
 /** What every exporting command offers about its run: the summary and the HTTP endpoint. */
 export function addRunOptions(command: Command): Command {

@@ -13,7 +13,8 @@ import { loadChartJs, renderReportHtml } from '../report/renderHtml.js';
 import { renderReportJson } from '../report/renderJson.js';
 import { renderReportText } from '../report/renderText.js';
 import { parseTimeBound } from '../report/timeWindow.js';
-import { DEFAULT_CONTAINERS, floorHour } from '../sources/blobPaths.js';
+import { floorHour } from '../sources/blobPaths.js';
+import { addBlobAccountOptions, blobAccountOptions, blobContainers, blobFilters, type BlobAccountFlags } from './blobAccountOptions.js';
 import { listFlowLogFiles, readFlowLogFile } from '../sources/files.js';
 import type { FlowBatch } from '../sources/flowBatch.js';
 import { formatBytes, formatNumber } from '../flow/textTable.js';
@@ -22,16 +23,7 @@ import { addNameSourceOptions } from './enrichOptions.js';
 import type { Enrichment } from '../enrichment.js';
 import { reportNames } from '../report/reportNames.js';
 
-interface ReportFlags {
-  accountUrl?: string;
-  connectionString?: string;
-  sasToken?: string;
-  container: string[];
-  subscription: string[];
-  resourceGroup: string[];
-  nsg: string[];
-  flowLog: string[];
-  mac: string[];
+interface ReportFlags extends BlobAccountFlags {
   since?: string;
   until?: string;
   top: number;
@@ -62,16 +54,8 @@ const DEFAULT_BLOB_SINCE = '24h';
 export function reportCommand(): Command {
   const command = new Command('report')
     .description('top talkers, denied traffic and rule hits from flow logs (files or Blob Storage), as tables, JSON, CSV and a self-contained HTML page')
-    .argument('[paths...]', 'files or directories of NSG / VNet flow logs (or --account-url / --connection-string)')
-    .addOption(new Option('--account-url <url>', 'read the flow log blobs of this storage account (read-only)').env('NSG2IPFIX_ACCOUNT_URL'))
-    .addOption(new Option('--connection-string <string>', 'storage connection string (prefer the environment variable)').env('NSG2IPFIX_CONNECTION_STRING'))
-    .addOption(new Option('--sas-token <token>', 'SAS token for --account-url (read and list)').env('NSG2IPFIX_SAS_TOKEN'))
-    .option('--container <name>', `container to read; repeatable (default: ${DEFAULT_CONTAINERS.join(' and ')})`, collect, [])
-    .option('--subscription <id>', 'only flow logs of this subscription; repeatable', collect, [])
-    .option('--resource-group <name>', 'only flow logs of this resource group; repeatable', collect, [])
-    .option('--nsg <name>', 'only this NSG; repeatable', collect, [])
-    .option('--flow-log <name>', 'only this VNet flow log; repeatable', collect, [])
-    .option('--mac <mac>', 'only this NIC; repeatable', collect, [])
+    .argument('[paths...]', 'files or directories of NSG / VNet flow logs (or --account-url / --connection-string)');
+  addBlobAccountOptions(command, 'read')
     .option('--since <when>', `only tuples at or after this time: ISO 8601, or a duration back from now (90m, 24h, 7d); blobs: default ${DEFAULT_BLOB_SINCE}`)
     .option('--until <when>', 'only tuples before this time (ISO 8601 or a duration back from now); default: no limit (blobs: now)')
     .option('--top <n>', 'entries in each top list', wholeNumber('--top', 1, 100_000), 10)
@@ -212,13 +196,9 @@ async function blobInputs(flags: ReportFlags, sinceMs: number, untilMs: number, 
   // Loaded here: the Azure SDK takes a good half second to import, which file reports skip.
   const { openBlobAccount } = await import('../sources/blobAccount.js');
   const { listWindowBlobs, readWindowBlob } = await import('../sources/blobWindow.js');
-  const account = openBlobAccount({
-    ...(flags.connectionString ? { connectionString: flags.connectionString } : {}),
-    ...(flags.accountUrl ? { accountUrl: flags.accountUrl } : {}),
-    ...(flags.sasToken ? { sasToken: flags.sasToken } : {}),
-  });
-  const containers = flags.container.length > 0 ? [...new Set(flags.container)] : DEFAULT_CONTAINERS;
-  const filters = { subscriptions: flags.subscription, resourceGroups: flags.resourceGroup, names: [...flags.nsg, ...flags.flowLog], macs: flags.mac };
+  const account = openBlobAccount(blobAccountOptions(flags));
+  const containers = blobContainers(flags);
+  const filters = blobFilters(flags);
   // A blob of hour h holds tuples from just before h on, so the hour of --until is read too.
   const { blobs, missingContainers } = await listWindowBlobs(account.service, containers, filters, floorHour(sinceMs), floorHour(untilMs));
   for (const container of missingContainers) logger.info({ container }, 'container does not exist: no flow logs of this kind');
@@ -255,10 +235,6 @@ function wholeNumber(name: string, min: number, max: number) {
     if (!(value >= min && value <= max)) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got '${text}'`);
     return value;
   };
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 /**

@@ -228,6 +228,22 @@ function oneLine(text: string): string {
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
+/** What a command's tests replace: the credential (default DefaultAzureCredential) and SDK client options. */
+export interface ResourceGraphDependencies {
+  readonly credential?: TokenCredential;
+  readonly clientOptions?: ResourceGraphClientOptionalParams;
+}
+
+/** A ResourceGraph with the dependencies given, else DefaultAzureCredential and the SDK's defaults. */
+export async function openResourceGraph(deps: ResourceGraphDependencies, logger: Logger, endpoint?: string): Promise<ResourceGraph> {
+  return new ResourceGraph({
+    credential: await azureCredential(deps.credential),
+    logger,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(deps.clientOptions === undefined ? {} : { clientOptions: deps.clientOptions }),
+  });
+}
+
 /** The credential given, else DefaultAzureCredential (managed identity, workload identity, AZURE_* variables, az login). */
 export async function azureCredential(given?: TokenCredential): Promise<TokenCredential> {
   if (given !== undefined) return given;
