@@ -9,7 +9,8 @@ import { classifyAzureError } from '../state/azureErrors.js';
 import { scrubSecrets } from '../secrets.js';
 import { type AmqpBodyType, type BodyOutcome, readEventBody } from '../azure/eventBody.js';
 import { ParseCache } from '../azure/parseCache.js';
-import type { NotifiedBlobReader, NotifiedStep } from './eventHubBlobs.js';
+import { parseBlobUrl, type NotifiedBlobReader, type NotifiedStep } from './eventHubBlobs.js';
+import { blobKey } from '../state/sourceState.js';
 import { CheckpointOrder, CheckpointWriter, type CheckpointedPartition } from './partitionCheckpoints.js';
 import { DEFAULT_READ_CONCURRENCY, Slots } from './concurrentJobs.js';
 import { mergeBatches, type FlowBatch } from './flowBatch.js';
@@ -118,6 +119,8 @@ export class EventHubSource {
   };
   private readonly cache = new ParseCache();
   private readonly readSlots: Slots;
+  /** Per blob (`container/name`): the end of the last notification's read queued, so they take turns. */
+  private readonly blobTurns = new Map<string, Promise<void>>();
   private readonly partitions = new Map<string, PartitionWork>();
   private readonly queue: Queued[] = [];
   private wakeUp: (() => void) | undefined;
@@ -405,6 +408,25 @@ export class EventHubSource {
    * checkpointed; false when stopped or the partition lost on the way, so it is delivered again.
    */
   private async readNotified(notification: BlobCreatedNotification, event: ReceivedEventData, work: PartitionWork): Promise<boolean> {
+    // Notifications of one blob take turns before they take a slot: one waiting for the blob's
+    // lock while holding a slot could starve the holder of the lock of a slot for its next step.
+    const location = parseBlobUrl(notification.url);
+    const turnKey = location === undefined ? notification.url : blobKey(location.container, location.name);
+    const previous = this.blobTurns.get(turnKey);
+    let endTurn!: () => void;
+    const turn = new Promise<void>((resolve) => (endTurn = resolve));
+    const queued = (previous ?? Promise.resolve()).then(() => turn);
+    this.blobTurns.set(turnKey, queued);
+    try {
+      if (previous !== undefined) await previous;
+      return await this.readTurn(notification, event, work);
+    } finally {
+      endTurn();
+      if (this.blobTurns.get(turnKey) === queued) this.blobTurns.delete(turnKey);
+    }
+  }
+
+  private async readTurn(notification: BlobCreatedNotification, event: ReceivedEventData, work: PartitionWork): Promise<boolean> {
     const steps = this.options.blobs.read(notification, this.stopController.signal);
     try {
       for (;;) {
