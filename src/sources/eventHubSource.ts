@@ -1,6 +1,6 @@
 import type { EventHubConsumerClient, PartitionContext, ReceivedEventData, Subscription } from '@azure/event-hubs';
 import type { Logger } from 'pino';
-import { isFlowLogBlobUrl, type BlobCreatedNotification } from '../azure/blobCreatedEvent.js';
+import { isFlowLogBlobUrl } from '../azure/blobCreatedEvent.js';
 import type { ParseProblem } from '../azure/problems.js';
 import type { FlowSink } from '../azure/tupleSink.js';
 import { FlowColumns } from '../flow/flowColumns.js';
@@ -9,10 +9,10 @@ import { classifyAzureError } from '../state/azureErrors.js';
 import { scrubSecrets } from '../secrets.js';
 import { type AmqpBodyType, type BodyOutcome, readEventBody } from '../azure/eventBody.js';
 import { ParseCache } from '../azure/parseCache.js';
-import { parseBlobUrl, type NotifiedBlobReader, type NotifiedStep } from './eventHubBlobs.js';
-import { blobKey } from '../state/sourceState.js';
+import type { NotifiedBlobReader, NotifiedStep } from './eventHubBlobs.js';
 import { CheckpointOrder, CheckpointWriter, type CheckpointedPartition } from './partitionCheckpoints.js';
-import { DEFAULT_READ_CONCURRENCY, Slots } from './concurrentJobs.js';
+import { DEFAULT_READ_CONCURRENCY } from './concurrentJobs.js';
+import { NotifiedReads } from './notifiedReads.js';
 import { mergeBatches, type FlowBatch } from './flowBatch.js';
 import { eventPositionFor, type StartAt } from './eventHubStartAt.js';
 
@@ -118,9 +118,7 @@ export class EventHubSource {
     partitionsLost: 0,
   };
   private readonly cache = new ParseCache();
-  private readonly readSlots: Slots;
-  /** Per blob (`container/name`): the end of the last notification's read queued, so they take turns. */
-  private readonly blobTurns = new Map<string, Promise<void>>();
+  private readonly reads: NotifiedReads;
   private readonly partitions = new Map<string, PartitionWork>();
   private readonly queue: Queued[] = [];
   private wakeUp: (() => void) | undefined;
@@ -138,7 +136,12 @@ export class EventHubSource {
   private closed = false;
 
   constructor(private readonly options: EventHubSourceOptions) {
-    this.readSlots = new Slots(options.readConcurrency ?? DEFAULT_READ_CONCURRENCY);
+    this.reads = new NotifiedReads({
+      blobs: options.blobs,
+      readConcurrency: options.readConcurrency ?? DEFAULT_READ_CONCURRENCY,
+      signal: this.stopController.signal,
+      logger: options.logger,
+    });
     this.checkpoints = new CheckpointWriter({
       enabled: options.checkpoints,
       counters: this.stats,
@@ -389,7 +392,13 @@ export class EventHubSource {
         if (group.records.length > 0 || group.lastEvent !== undefined) sendGroup();
         blobs.forEach((notification, i) => {
           const unit = order.add(i === blobs.length - 1 ? event : undefined);
-          pending.push(this.readNotified(notification, event, work).then((done) => order.settle(unit, done)));
+          const read = this.reads.read(
+            notification,
+            { partition: work.id, sequenceNumber: event.sequenceNumber },
+            (step) => this.enqueue(work, { records: step.records, azureRecords: step.azureRecords, inputBytes: step.inputBytes, lastEvent: undefined }, step),
+            () => this.stopping || work.closed,
+          );
+          pending.push(read.then((done) => order.settle(unit, done)));
         });
         continue;
       }
@@ -399,65 +408,6 @@ export class EventHubSource {
     if (group.records.length > 0 || group.lastEvent !== undefined) sendGroup();
     logger.debug({ partition: work.id, events: events.length, firstSequenceNumber: events[0]!.sequenceNumber, batches: pending.length }, 'events received');
     await Promise.all(pending);
-  }
-
-  /**
-   * Reads the blocks a notification announces, at most `readConcurrency` blobs at a time across
-   * partitions (one blob's steps in order, under the reader's lock). True once the blob was read
-   * to its end (or given up on, which the reader logged): the notification's event may then be
-   * checkpointed; false when stopped or the partition lost on the way, so it is delivered again.
-   */
-  private async readNotified(notification: BlobCreatedNotification, event: ReceivedEventData, work: PartitionWork): Promise<boolean> {
-    // Notifications of one blob take turns before they take a slot: one waiting for the blob's
-    // lock while holding a slot could starve the holder of the lock of a slot for its next step.
-    const location = parseBlobUrl(notification.url);
-    const turnKey = location === undefined ? notification.url : blobKey(location.container, location.name);
-    const previous = this.blobTurns.get(turnKey);
-    let endTurn!: () => void;
-    const turn = new Promise<void>((resolve) => (endTurn = resolve));
-    const queued = (previous ?? Promise.resolve()).then(() => turn);
-    this.blobTurns.set(turnKey, queued);
-    try {
-      if (previous !== undefined) await previous;
-      return await this.readTurn(notification, event, work);
-    } finally {
-      endTurn();
-      if (this.blobTurns.get(turnKey) === queued) this.blobTurns.delete(turnKey);
-    }
-  }
-
-  private async readTurn(notification: BlobCreatedNotification, event: ReceivedEventData, work: PartitionWork): Promise<boolean> {
-    const steps = this.options.blobs.read(notification, this.stopController.signal);
-    try {
-      for (;;) {
-        // A slot bounds the storage reads, not the wait for the pipeline's acknowledgement.
-        const release = await this.readSlots.acquire();
-        let next: IteratorResult<NotifiedStep>;
-        try {
-          if (this.stopping || work.closed) return false;
-          next = await steps.next();
-        } finally {
-          release();
-        }
-        if (next.done === true) return !this.stopController.signal.aborted;
-        const step = next.value;
-        const group: Group = { records: step.records, azureRecords: step.azureRecords, inputBytes: step.inputBytes, lastEvent: undefined };
-        // The blob stays locked until its step is sent: the next step reads from the moved cursor.
-        const acked = await this.enqueue(work, group, step);
-        if (!acked || work.closed || this.stopping) return false;
-      }
-    } catch (error) {
-      // Azure failures are handled (and logged) by the reader; this is anything else. The blob's
-      // next notification reads what was left.
-      this.options.logger.error(
-        { partition: work.id, sequenceNumber: event.sequenceNumber, eventId: notification.id, error: scrubSecrets(String((error as Error).message)) },
-        'cannot read notified blob: notification skipped',
-      );
-      return true;
-    } finally {
-      // Ends the read (and releases the blob's lock) when it was left early.
-      await steps.return(undefined);
-    }
   }
 
   /** Queues a batch for the pipeline; resolves true once it was acknowledged, false when dropped. */

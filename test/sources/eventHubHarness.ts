@@ -220,6 +220,26 @@ export function startEventHubCli(args: string[], env: NodeJS.ProcessEnv = {}): R
   return startCli('eventhub', args, env, 15_000);
 }
 
+/**
+ * `eventhub` against a stand-in hub, with Azurite as checkpoint store and blob account (by the
+ * environment, as a deployment passes secrets); tracked in `running` until it exits.
+ */
+export function startEventHubCliOn(
+  hub: { readonly connectionString: string },
+  storageConnectionString: string,
+  args: string[],
+  running: Set<RunningCli>,
+): RunningCli {
+  const run = startEventHubCli(args, {
+    NSG2IPFIX_EVENTHUB_CONNECTION_STRING: hub.connectionString,
+    NSG2IPFIX_CHECKPOINT_CONNECTION_STRING: storageConnectionString,
+    NSG2IPFIX_BLOB_CONNECTION_STRING: storageConnectionString,
+  });
+  running.add(run);
+  void run.exited.then(() => running.delete(run));
+  return run;
+}
+
 /** Sequence number of each partition's checkpoint, as BlobCheckpointStore stored it. */
 export async function readCheckpoints(container: ContainerClient): Promise<Map<string, number>> {
   const result = new Map<string, number>();

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureStyleBlobWriter, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
 import { EventHubStandIn } from '../helpers/eventHubStandIn.js';
 import { FileStateStore } from '../../src/state/fileStateStore.js';
-import { eventGridBlobCreated, readCheckpoints, startEventHubCli, TupleCollector, waitForAsync, type RunningCli, type TupleKey } from './eventHubHarness.js';
+import { eventGridBlobCreated, readCheckpoints, startEventHubCliOn, TupleCollector, waitForAsync, type RunningCli, type TupleKey } from './eventHubHarness.js';
 
 let azurite: AzuriteRun;
 let hub: EventHubStandIn;
@@ -69,14 +69,7 @@ function minuteRecord(blob: number, minute: number): { body: object; key: TupleK
 }
 
 function cli(args: string[]): RunningCli {
-  const run = startEventHubCli(args, {
-    NSG2IPFIX_EVENTHUB_CONNECTION_STRING: hub.connectionString,
-    NSG2IPFIX_CHECKPOINT_CONNECTION_STRING: azurite.connectionString,
-    NSG2IPFIX_BLOB_CONNECTION_STRING: azurite.connectionString,
-  });
-  running.add(run);
-  void run.exited.then(() => running.delete(run));
-  return run;
+  return startEventHubCliOn(hub, azurite.connectionString, args, running);
 }
 
 describe('eventhub: many Event Grid notifications', () => {

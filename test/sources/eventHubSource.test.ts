@@ -19,7 +19,7 @@ import {
   nsgRecord,
   readCheckpoints,
   readOwners,
-  startEventHubCli,
+  startEventHubCliOn,
   TupleCollector,
   vnetRecord,
   waitForAsync,
@@ -65,14 +65,7 @@ async function collector(): Promise<TupleCollector> {
 }
 
 function cli(args: string[], hub: EventHubStandIn): RunningCli {
-  const run = startEventHubCli(args, {
-    NSG2IPFIX_EVENTHUB_CONNECTION_STRING: hub.connectionString,
-    NSG2IPFIX_CHECKPOINT_CONNECTION_STRING: azurite.connectionString,
-    NSG2IPFIX_BLOB_CONNECTION_STRING: azurite.connectionString,
-  });
-  running.add(run);
-  void run.exited.then(() => running.delete(run));
-  return run;
+  return startEventHubCliOn(hub, azurite.connectionString, args, running);
 }
 
 const FAST = ['--biflow', 'rfc5103', '--max-pps', '0', '--load-balancing-interval', '1'];
