@@ -62,6 +62,8 @@ const FOLLOWER_HEAP_GROWING_PERCENT = 20;
  * own (NODE_OPTIONS, node options).
  */
 export function keepHeapCompact(): void {
+  // Under `run`, which decides for all its sources.
+  if (current.getStore() !== undefined) return;
   const given = [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)];
   if (given.some((arg) => /heap[-_]growing[-_]percent|max[-_]old[-_]space[-_]size/.test(arg))) return;
   v8.setFlagsFromString(`--heap-growing-percent=${FOLLOWER_HEAP_GROWING_PERCENT}`);

@@ -3,23 +3,12 @@ import type { EncodedMessage } from '../flow/flowEncoder.js';
 import type { AzureContext } from '../flow/flowRecord.js';
 import { interfaceLabels, type NamedEntity, type NameEncoding } from '../flow/interfaceNames.js';
 import { DEFAULT_ENTERPRISE_NUMBER, type InformationElement } from './informationElements.js';
-import {
-  compileWithHelpers,
-  BlockCache,
-  fieldSpecifierSize,
-  flowTemplates,
-  type FlowTemplate,
-  type FlowTemplates,
-  INTERFACE_DESCRIPTION_BYTES,
-  optionsTemplates,
-  type OptionsTemplate,
-  recordStatements,
-  rowLocals,
-  writeFieldSpecifier,
-} from './templates.js';
+import { BlockCache } from './blockCache.js';
+import { INTERFACE_DESCRIPTION_BYTES, optionsTemplates, type OptionsTemplate } from './optionsTemplates.js';
+import { compileWithHelpers, flowTemplates, type FlowTemplate, type FlowTemplates, recordStatements, rowLocals } from './templates.js';
 import { DOMAIN_KEY, type DomainState, MessagePacker, PackedEncoder, type ProtocolSpec, SET_HEADER_BYTES, type TemplateRecord } from './packer.js';
 import { CachedViewStrings, truncateUtf8 } from './viewStrings.js';
-import { variableLengthSize, writeU16, writeU32, writeVariableLength } from './writers.js';
+import { fieldSpecifierSize, variableLengthSize, writeFieldSpecifier, writeU16, writeU32, writeVariableLength } from './writers.js';
 
 /** RFC 7011 section 3.1. */
 export const IPFIX_VERSION = 10;

@@ -11,7 +11,7 @@ import {
   VARIABLE_LENGTH,
 } from './informationElements.js';
 import type { ViewStrings } from './viewStrings.js';
-import { variableLengthSize, writeU16, writeU32, writeVariableLength } from './writers.js';
+import { variableLengthSize, writeVariableLength } from './writers.js';
 
 /**
  * Templates are data: a list of element names. One spec yields the IPv4 and the IPv6 variant.
@@ -294,7 +294,8 @@ function compileWriter(fields: readonly FieldSpec[], direction: 'forward' | 'rev
   );
 }
 
-const EMPTY_BLOCK = new Uint8Array(0);
+/** The block of a template without context or name fields. */
+export const EMPTY_BLOCK = new Uint8Array(0);
 
 function buildFlowTemplate(id: number, fields: FieldSpec[], names: NameEncoding | undefined): FlowTemplate {
   let fixedLength = 0;
@@ -381,89 +382,4 @@ export function netflow9Templates(): FlowTemplates {
     ipv4: buildFlowTemplate(TEMPLATE_IDS.netflow9IPv4, resolve(NETFLOW9_FIELDS, 4, 0), undefined),
     ipv6: buildFlowTemplate(TEMPLATE_IDS.netflow9IPv6, resolve(NETFLOW9_FIELDS, 6, 0), undefined),
   };
-}
-
-/** Options templates: interface names for the NIC indexes, and the Azure resource of a domain. */
-export interface OptionsTemplate {
-  readonly id: number;
-  readonly scope: readonly FieldSpec[];
-  readonly fields: readonly FieldSpec[];
-}
-
-/** Bytes of the fixed-length interface strings (zero-padded; the last byte is always 0). */
-export const INTERFACE_NAME_BYTES = 32;
-export const INTERFACE_DESCRIPTION_BYTES = 64;
-
-/**
- * The options templates naming NICs and domains. A NIC is named by two records:
- * - its description (`vm (resource group)`) in nfdump 1.7's layout, the only one it reads: a scope
- *   (here the observation domain), then ingressInterface (10) and interfaceDescription (83) of a
- *   fixed length as plain fields (phaag/nfdump v1.7.1 src/netflow/ipfix.c: a template with
- *   ingressInterface as its scope, or a string of variable length, is read as garbage);
- * - its name, scoped on ingressInterface, as RFC 7011 reads it (Wireshark's cflow.if_name).
- */
-export function optionsTemplates(): { descriptions: OptionsTemplate; names: OptionsTemplate; domain: OptionsTemplate } {
-  const spec = (name: ElementName, length?: number): FieldSpec => {
-    const element = elementFor(name, 0);
-    return { name, element: length === undefined ? element : { ...element, length } };
-  };
-  return {
-    descriptions: {
-      id: TEMPLATE_IDS.interfaceDescriptions,
-      scope: [spec('observationDomainId')],
-      fields: [spec('ingressInterface'), spec('interfaceDescription', INTERFACE_DESCRIPTION_BYTES)],
-    },
-    names: { id: TEMPLATE_IDS.interfaceNames, scope: [spec('ingressInterface')], fields: [spec('interfaceName')] },
-    domain: { id: TEMPLATE_IDS.domainOptions, scope: [spec('observationDomainId')], fields: [spec('observationDomainName')] },
-  };
-}
-
-/** RFC 7011 section 3.2: a field specifier, with the enterprise bit and PEN where needed. */
-export function writeFieldSpecifier(buf: Buffer, offset: number, element: InformationElement): number {
-  if (element.enterpriseNumber === 0) {
-    offset = writeU16(buf, offset, element.id);
-    return writeU16(buf, offset, element.length);
-  }
-  offset = writeU16(buf, offset, element.id | 0x8000);
-  offset = writeU16(buf, offset, element.length);
-  return writeU32(buf, offset, element.enterpriseNumber);
-}
-
-export function fieldSpecifierSize(element: InformationElement): number {
-  return element.enterpriseNumber === 0 ? 4 : 8;
-}
-
-/**
- * The block of each object (an AzureContext, a named endpoint) under one template, made once: the
- * rows of a rule group share their context object and consecutive rows often their endpoints, so
- * the last one is tried first.
- */
-export class BlockCache<T extends object> {
-  private readonly blocks = new WeakMap<T, Uint8Array>();
-  private last: T | undefined;
-  private lastBlock: Uint8Array;
-
-  /** @param none the block of a row without the object (an endpoint without names) */
-  constructor(
-    private readonly build: (object: T) => Uint8Array,
-    private readonly none: Uint8Array = EMPTY_BLOCK,
-  ) {
-    this.lastBlock = none;
-  }
-
-  blockFor(object: T | undefined): Uint8Array {
-    if (object === this.last) return this.lastBlock;
-    let block = this.none;
-    if (object !== undefined) {
-      const known = this.blocks.get(object);
-      if (known !== undefined) block = known;
-      else {
-        block = this.build(object);
-        this.blocks.set(object, block);
-      }
-    }
-    this.last = object;
-    this.lastBlock = block;
-    return block;
-  }
 }

@@ -1,3 +1,5 @@
+import type { InformationElement } from './informationElements.js';
+
 /**
  * Value writers shaped `(buf, offset, value) -> newOffset`, network byte order (RFC 7011
  * section 6.1). Shared by the IPFIX and NetFlow encoders.
@@ -43,4 +45,19 @@ export function variableLengthSize(bytes: Uint8Array): number {
 
 export function readU64(buf: Buffer, offset: number): number {
   return buf.readUInt32BE(offset) * TWO_TO_32 + buf.readUInt32BE(offset + 4);
+}
+
+/** RFC 7011 section 3.2: a field specifier, with the enterprise bit and PEN where needed. */
+export function writeFieldSpecifier(buf: Buffer, offset: number, element: InformationElement): number {
+  if (element.enterpriseNumber === 0) {
+    offset = writeU16(buf, offset, element.id);
+    return writeU16(buf, offset, element.length);
+  }
+  offset = writeU16(buf, offset, element.id | 0x8000);
+  offset = writeU16(buf, offset, element.length);
+  return writeU32(buf, offset, element.enterpriseNumber);
+}
+
+export function fieldSpecifierSize(element: InformationElement): number {
+  return element.enterpriseNumber === 0 ? 4 : 8;
 }

@@ -4,15 +4,8 @@ import type { AzureContext } from '../flow/flowRecord.js';
 import { interfaceLabels, type NamedEntity } from '../flow/interfaceNames.js';
 import { IPFIX_DEFAULTS } from '../ipfix/encoder.js';
 import { IANA_ELEMENTS } from '../ipfix/informationElements.js';
-import {
-  INTERFACE_DESCRIPTION_BYTES,
-  INTERFACE_NAME_BYTES,
-  netflow9Templates,
-  TEMPLATE_IDS,
-  type FlowTemplate,
-  type FlowTemplates,
-  type RecordWriter,
-} from '../ipfix/templates.js';
+import { INTERFACE_DESCRIPTION_BYTES, INTERFACE_NAME_BYTES } from '../ipfix/optionsTemplates.js';
+import { netflow9Templates, TEMPLATE_IDS, type FlowTemplate, type FlowTemplates, type RecordWriter } from '../ipfix/templates.js';
 import { type DomainState, MessagePacker, PackedEncoder, type ProtocolSpec, type TemplateRecord } from '../ipfix/packer.js';
 import { writeU16, writeU32 } from '../ipfix/writers.js';
 import { clampStartMs, UPTIME_SLACK_MS, UptimeClock } from './uptimeClock.js';

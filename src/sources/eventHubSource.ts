@@ -5,7 +5,6 @@ import type { ParseProblem } from '../azure/problems.js';
 import type { FlowSink } from '../azure/tupleSink.js';
 import { FlowColumns } from '../flow/flowColumns.js';
 import type { FlowRecord } from '../flow/flowRecord.js';
-import { classifyAzureError } from '../state/azureErrors.js';
 import { scrubSecrets } from '../secrets.js';
 import { type AmqpBodyType, type BodyOutcome, readEventBody } from '../azure/eventBody.js';
 import { ParseCache } from '../azure/parseCache.js';
@@ -13,6 +12,7 @@ import type { NotifiedBlobReader, NotifiedStep } from './eventHubBlobs.js';
 import { CheckpointOrder, CheckpointWriter, type CheckpointedPartition } from './partitionCheckpoints.js';
 import { DEFAULT_READ_CONCURRENCY } from './concurrentJobs.js';
 import { NotifiedReads } from './notifiedReads.js';
+import { EventHubReports } from './eventHubReports.js';
 import { mergeBatches, type FlowBatch } from './flowBatch.js';
 import { eventPositionFor, type StartAt } from './eventHubStartAt.js';
 
@@ -101,10 +101,6 @@ interface Group {
 const DEFAULT_MAX_BATCH_SIZE = 64;
 const DEFAULT_MAX_WAIT_SECONDS = 5;
 const DEFAULT_MAX_BATCH_RECORDS = 20_000;
-/** Unrecognised events logged one by one before further ones are only counted. */
-const LOGGED_UNRECOGNIZED = 100;
-const ERROR_LOG_INTERVAL_MS = 60_000;
-const REFUSED_CREDENTIAL = /failed to authenticate|AuthenticationFailed|AuthorizationFailure|AuthorizationPermissionMismatch|\b40[13]\b/i;
 
 export class EventHubSource {
   readonly stats: EventHubSourceStats = {
@@ -119,6 +115,7 @@ export class EventHubSource {
   };
   private readonly cache = new ParseCache();
   private readonly reads: NotifiedReads;
+  private readonly reports: EventHubReports;
   private readonly partitions = new Map<string, PartitionWork>();
   private readonly queue: Queued[] = [];
   private wakeUp: (() => void) | undefined;
@@ -131,11 +128,10 @@ export class EventHubSource {
   private readonly blocked = new Promise<void>((resolve) => (this.releaseBlocked = resolve));
   private subscription: Subscription | undefined;
   private readonly checkpoints: CheckpointWriter;
-  private lastErrorLogMs = -Infinity;
-  private lastErrorLogged = '';
   private closed = false;
 
   constructor(private readonly options: EventHubSourceOptions) {
+    this.reports = new EventHubReports(options.logger, options.onFailure);
     this.reads = new NotifiedReads({
       blobs: options.blobs,
       readConcurrency: options.readConcurrency ?? DEFAULT_READ_CONCURRENCY,
@@ -277,31 +273,7 @@ export class EventHubSource {
   }
 
   private onError(error: Error, context: PartitionContext): Promise<void> {
-    const e = error as Error & { code?: string; retryable?: boolean };
-    const failure = classifyAzureError(error);
-    // BlobCheckpointStore wraps the storage error in a plain Error, its text after the first line.
-    const lasting = failure.kind === 'auth' || REFUSED_CREDENTIAL.test(String(e.message));
-    const message = scrubSecrets(String(e.message).split('\n', 1)[0] ?? '');
-    this.options.onFailure?.(message, lasting);
-    // The SDK reports the same failure every load-balancing round: told once a minute at most.
-    const nowMs = Date.now();
-    if (nowMs - this.lastErrorLogMs < ERROR_LOG_INTERVAL_MS && message === this.lastErrorLogged) return Promise.resolve();
-    this.lastErrorLogMs = nowMs;
-    this.lastErrorLogged = message;
-    const fields = {
-      partition: context.partitionId === '' ? undefined : context.partitionId,
-      code: e.code ?? failure.code,
-      statusCode: failure.statusCode,
-      retryable: e.retryable,
-      error: message,
-    };
-    if (lasting)
-      this.options.logger.error(fields, 'Event Hubs or checkpoint store refused the credential: nothing is received or checkpointed until it is fixed');
-    else
-      this.options.logger.warn(
-        fields,
-        context.partitionId === '' ? 'Event Hubs error (load balancing): the client keeps trying' : 'Event Hubs error on a partition: the client keeps trying',
-      );
+    this.reports.failure(error, context.partitionId);
     return Promise.resolve();
   }
 
@@ -373,7 +345,7 @@ export class EventHubSource {
       if (kinds.connector > 0) this.stats.kinds.connector++;
       if (kinds.blobCreated > 0) this.stats.kinds['blob-created']++;
       if (kinds.otherEvent > 0) this.stats.kinds['other-event']++;
-      if (!decoded.recognized) this.unrecognized(event, work, decoded.why ?? '', decoded.excerpt ?? '');
+      if (!decoded.recognized) this.reports.unrecognized(++this.stats.unrecognizedEvents, event, work.id, decoded.why ?? '', decoded.excerpt ?? '');
       if (decoded.otherEvents.length > 0) {
         this.stats.ignoredNotifications += decoded.otherEvents.length;
         logger.debug({ partition: work.id, sequenceNumber: event.sequenceNumber, eventTypes: decoded.otherEvents }, 'Event Grid events of other types ignored');
@@ -429,23 +401,6 @@ export class EventHubSource {
       this.queue.push({ work, batch, settle });
       this.wake();
     });
-  }
-
-  private unrecognized(event: ReceivedEventData, work: PartitionWork, why: string, excerpt: string): void {
-    const count = ++this.stats.unrecognizedEvents;
-    if (count > LOGGED_UNRECOGNIZED) return;
-    this.options.logger.warn(
-      {
-        partition: work.id,
-        sequenceNumber: event.sequenceNumber,
-        offset: event.offset,
-        enqueuedTime: event.enqueuedTimeUtc?.toISOString(),
-        why,
-        excerpt,
-        ...(count === LOGGED_UNRECOGNIZED ? { note: 'further unrecognized events are counted, not logged' } : {}),
-      },
-      'skipped event: not a flow log payload, connector record or BlobCreated notification',
-    );
   }
 }
 
