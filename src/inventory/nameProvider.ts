@@ -247,6 +247,7 @@ export function combineSources(
   file: readonly InterfaceNames[],
 ): { entries: InterfaceNames[]; history: AddressHistory[] } {
   if (file.length === 0) return { entries: [...azure], history: [...history] };
+  if (azure.length === 0 && history.length === 0) return { entries: [...file], history: [] };
   const fileMacs = new Set(file.flatMap((names) => (names.mac === undefined ? [] : [names.mac])));
   const fileIps = new Set(file.flatMap((names) => names.ips));
   const entries: InterfaceNames[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NameMap } from '../../src/enrich/nameMap.js';
-import { addressWords, normalizeIp, type InterfaceNames } from '../../src/flow/interfaceNames.js';
+import { addressWords, dottedQuadWord, normalizeIp, type InterfaceNames } from '../../src/flow/interfaceNames.js';
 import { normalizeMac } from '../../src/flow/mac.js';
 
 const web: InterfaceNames = {
@@ -178,6 +178,36 @@ describe('address and MAC text', () => {
     expect(normalizeIp('010.1.0.4')).toBeUndefined();
     expect(normalizeIp('fe80::1%eth0')).toBeUndefined();
     expect(normalizeIp('vm-web-01')).toBeUndefined();
+  });
+
+  it('reads only strict dotted quads as IPv4 words', () => {
+    // The strict pattern the reader implements digit by digit: four decimal parts 0..255, no leading zeros.
+    const strict = (text: string): number | undefined => {
+      const parts = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text)?.slice(1);
+      if (parts === undefined || parts.some((part) => Number(part) > 255 || (part.length > 1 && part.startsWith('0')))) return undefined;
+      return parts.reduce((word, part) => (word << 8) | Number(part), 0);
+    };
+    const samples = ['1.2.3.4', '0.0.0.0', '255.255.255.255', '10.1.0.4', '256.1.1.1', '1.2.3', '1.2.3.4.5', '1..2.3', '01.2.3.4', '1.2.3.04'];
+    samples.push('1.2.3.4 ', ' 1.2.3.4', '1234.1.1.1', '1.2.3.4x', 'a.b.c.d', '1.2.3.', '.1.2.3', '192.168.100.200', '1.2.3.-4', '');
+    // And near-quads drawn deterministically: mostly 4 parts of 1 to 3 digits, now and then a stray character.
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let n = 0; n < 20_000; n++) {
+      const parts: string[] = [];
+      for (let count = next(4) === 0 ? 3 + 2 * next(2) : 4, p = 0; p < count; p++) {
+        let part = '';
+        for (let length = [1, 1, 1, 1, 2, 2, 2, 3, 3, 0, 4][next(11)]!, i = 0; i < length; i++) part += '0123456789'[next(10)];
+        parts.push(part);
+      }
+      let text = parts.join('.');
+      if (next(8) === 0) text = text.slice(0, next(text.length + 1)) + ' x:'[next(3)] + text.slice(next(text.length + 1));
+      samples.push(text);
+    }
+    for (const text of samples) expect(dottedQuadWord(text), text).toBe(strict(text));
+    expect(samples.filter((text) => strict(text) !== undefined).length).toBeGreaterThan(100);
   });
 
   it('normalizes MACs to 12 upper-case hex digits', () => {

@@ -74,6 +74,28 @@ describe('enrichment file formats', () => {
     expect(json('{"interfaces":[{"mac":"000D3AF87856"}]}')).toEqual([{ mac: '000D3AF87856', ips: [] }]);
   });
 
+  it('gives an entry already in normal form and one that needs normalizing the same names', () => {
+    const normal = { mac: '000D3AF87856', ips: ['10.1.0.4', '20.50.1.7'], vm: 'vm-web-01', subnet: 'web', tags: { env: 'prod' } };
+    const loose = {
+      mac: '00-0d-3a-f8-78-56',
+      ips: [' 10.1.0.4', '10.1.0.4', '20.50.1.7'],
+      vm: 'vm-web-01',
+      nic: '',
+      region: null,
+      subnet: 'web',
+      tags: { env: 'prod' },
+    };
+    const expected = [{ mac: '000D3AF87856', ips: ['10.1.0.4', '20.50.1.7'], vm: 'vm-web-01', subnet: 'web', tags: { env: 'prod' } }];
+    expect(json(JSON.stringify({ interfaces: [normal] }))).toEqual(expected);
+    expect(json(JSON.stringify({ interfaces: [loose] }))).toEqual(expected);
+    expect(json('{"interfaces":[{"ips":["10.1.0.5"],"tags":{}}]}')).toEqual([{ ips: ['10.1.0.5'] }]);
+    // What normal form does not cover is still checked, the same way.
+    expect(failure(() => json('{"interfaces":[{"mac":"000D3AF87856","ips":["10.1.0.4"],"tags":{"env":1}}]}'))).toBe(
+      "names.json interfaces[0]: tags: tag 'env' must be a string, got 1",
+    );
+    expect(failure(() => json('{"interfaces":[{"ips":["10.1.0.4"],"vm":5}]}'))).toBe('names.json interfaces[0]: vm: expected a string, got 5');
+  });
+
   it('says what is wrong, where, in one line', () => {
     expect(failure(() => json('{"interfaces":[{"mac":"000D3AF87856"},{"mac":"00-0D-3A"}]}'))).toBe(
       "names.json interfaces[1]: mac: '00-0D-3A' is not a MAC address (00-0D-3A-F8-78-56, 00:0d:3a:f8:78:56, 000D3AF87856 or 000d.3af8.7856)",
