@@ -3,13 +3,13 @@ import type { AzureContext } from '../../flow/flowRecord.js';
 import { NSG_CATEGORY, nsgTupleMac, recordKind, VNET_CATEGORY, vnetResourceId } from '../format.js';
 import { type ContextInterner, type MutableContext, sameContext } from './contexts.js';
 import { FlowListReader } from './flowLists.js';
-import { byteAt, keyIs, scanPlainString, skipValue, skipWhitespace } from './jsonScan.js';
+import { afterItem, byteAt, keyIs, scanPlainString, skipValue, skipWhitespace } from './jsonScan.js';
 
 import type { StringCache } from './stringCache.js';
 
 // Module constants, not imported bindings (see tupleReaders.ts).
 // prettier-ignore
-const QUOTE = 0x22, COMMA = 0x2c, COLON = 0x3a, OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22, COLON = 0x3a, OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d;
 
 /**
  * The fast path of FlowLogReader: reads one NSG or VNet record's bytes straight into FlowColumns,
@@ -159,12 +159,12 @@ export class FastRecordReader {
           if (i < 0) return false;
           if (!this.noteScalar(keyStart, keyLength, valueStart, i)) return false;
         }
-        if (i < 0) return false;
-        i = skipWhitespace(buf, i, end);
-        const next = byteAt(buf, i, end);
-        if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
-        else if (next === CLOSE_BRACE) break;
-        else return false;
+        i = afterItem(buf, i, end, CLOSE_BRACE);
+        if (i === -1) return false;
+        if (i < 0) {
+          i = ~i;
+          break;
+        }
       }
     }
     // Values are read up to their delimiters, which may lie past `end` in the buffer: the record
