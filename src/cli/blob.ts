@@ -6,7 +6,7 @@ import { BlobStateStore, DEFAULT_STATE_BLOB_NAME } from '../state/blobStateStore
 import { FileStateStore } from '../state/fileStateStore.js';
 import type { StateStore } from '../state/sourceState.js';
 import { addBlobAccountOptions, blobAccountOptions, blobContainers, blobFilters, type BlobAccountFlags } from './blobAccountOptions.js';
-import { addExportingCommandOptions, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
+import { addExportingCommandOptions, exportOptionsFrom, integerOption, startAt, type ExportFlags } from './exportOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
 import { currentSourceName, keepHeapCompact, monitorSource, withServiceRuntime } from './serviceRuntime.js';
@@ -34,7 +34,7 @@ export function blobCommand(): Command {
     'follow live PT1H.json flow log blobs in a storage account, block by block, and send new flows to collectors; resumes after a restart',
   );
   addBlobAccountOptions(command, 'follow')
-    .option('--poll-interval <seconds>', 'seconds between polls of the account', integer('--poll-interval', 1, 86_400), DEFAULT_POLL_INTERVAL_SECONDS)
+    .addOption(integerOption('--poll-interval <seconds>', 'seconds between polls of the account', 1, 86_400, DEFAULT_POLL_INTERVAL_SECONDS))
     .option('--state-dir <dir>', 'directory of the cursor state file (the default store)', DEFAULT_STATE_DIR)
     .option('--state-container <name>', 'keep the cursor state in this container of the same account instead of --state-dir')
     .option('--state-blob <name>', 'name of the state blob in --state-container (one per instance)', DEFAULT_STATE_BLOB_NAME)
@@ -45,17 +45,17 @@ export function blobCommand(): Command {
       'resume',
     )
     .option('--once', 'one discovery and read pass, then exit (cron, tests)')
-    .option(
-      '--max-blob-failures <n>',
-      'failed reads in a row before a blob is marked poisoned and skipped',
-      integer('--max-blob-failures', 1, 1000),
-      DEFAULT_MAX_BLOB_FAILURES,
+    .addOption(
+      integerOption('--max-blob-failures <n>', 'failed reads in a row before a blob is marked poisoned and skipped', 1, 1000, DEFAULT_MAX_BLOB_FAILURES),
     )
-    .option(
-      '--read-concurrency <n>',
-      'blobs read at the same time (each blob still in order); more hides more storage latency',
-      integer('--read-concurrency', 1, 1024),
-      DEFAULT_READ_CONCURRENCY,
+    .addOption(
+      integerOption(
+        '--read-concurrency <n>',
+        'blobs read at the same time (each blob still in order); more hides more storage latency',
+        1,
+        1024,
+        DEFAULT_READ_CONCURRENCY,
+      ),
     )
     .option('--retry-poisoned', 'try blobs marked poisoned in the state again');
   addExportingCommandOptions(command, [

@@ -5,7 +5,7 @@ import type { NotifiedBlobReader } from '../sources/eventHubBlobs.js';
 import type { EventHubSource } from '../sources/eventHubSource.js';
 import { DEFAULT_READ_CONCURRENCY } from '../sources/concurrentJobs.js';
 import type { StateStore } from '../state/sourceState.js';
-import { addExportingCommandOptions, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
+import { addExportingCommandOptions, exportOptionsFrom, integerOption, startAt, type ExportFlags } from './exportOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
 import { currentSourceName, monitorSource, withServiceRuntime } from './serviceRuntime.js';
@@ -84,18 +84,16 @@ export function eventhubCommand(): Command {
       '--instance-id <id>',
       'name of this instance in the ownership records, unique per instance (default: kept in --state-dir, so a restart takes its partitions back at once)',
     )
-    .option('--load-balancing-interval <seconds>', 'seconds between ownership checks and claims', integer('--load-balancing-interval', 1, 3600), 5)
-    .option(
-      '--ownership-expiration <seconds>',
-      "seconds after which a silent instance's partitions are taken over",
-      integer('--ownership-expiration', 2, 86_400),
-      30,
-    )
-    .option(
-      '--read-concurrency <n>',
-      'blobs named by Event Grid notifications read at the same time (each blob still in order); more hides more storage latency',
-      integer('--read-concurrency', 1, 1024),
-      DEFAULT_READ_CONCURRENCY,
+    .addOption(integerOption('--load-balancing-interval <seconds>', 'seconds between ownership checks and claims', 1, 3600, 5))
+    .addOption(integerOption('--ownership-expiration <seconds>', "seconds after which a silent instance's partitions are taken over", 2, 86_400, 30))
+    .addOption(
+      integerOption(
+        '--read-concurrency <n>',
+        'blobs named by Event Grid notifications read at the same time (each blob still in order); more hides more storage latency',
+        1,
+        1024,
+        DEFAULT_READ_CONCURRENCY,
+      ),
     );
   addExportingCommandOptions(command, [
     'NSG2IPFIX_EVENTHUB_CONNECTION_STRING="Endpoint=sb://...;EntityPath=flowlogs" \\',
