@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { ExportPipeline } from '../pipeline.js';
-import { BlobSource, DEFAULT_MAX_BLOB_FAILURES, parseStartAt } from '../sources/blobSource.js';
+import { DEFAULT_MAX_BLOB_FAILURES } from '../sources/blobFailures.js';
+import { BlobSource, parseStartAt } from '../sources/blobSource.js';
 import { DEFAULT_READ_CONCURRENCY } from '../sources/concurrentJobs.js';
 import { BlobStateStore, DEFAULT_STATE_BLOB_NAME } from '../state/blobStateStore.js';
 import { FileStateStore } from '../state/fileStateStore.js';
