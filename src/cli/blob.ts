@@ -1,12 +1,14 @@
 import { Command } from 'commander';
 import { ExportPipeline } from '../pipeline.js';
-import { BlobSource, DEFAULT_MAX_BLOB_FAILURES, parseStartAt } from '../sources/blobSource.js';
+import { DEFAULT_MAX_BLOB_FAILURES } from '../sources/blobFailures.js';
+import { BlobSource, parseStartAt } from '../sources/blobSource.js';
 import { DEFAULT_READ_CONCURRENCY } from '../sources/concurrentJobs.js';
 import { BlobStateStore, DEFAULT_STATE_BLOB_NAME } from '../state/blobStateStore.js';
 import { FileStateStore } from '../state/fileStateStore.js';
 import type { StateStore } from '../state/sourceState.js';
 import { addBlobAccountOptions, blobAccountOptions, blobContainers, blobFilters, type BlobAccountFlags } from './blobAccountOptions.js';
-import { addExportingCommandOptions, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
+import { addExportingCommandOptions, exportOptionsFrom, integerOption, startAt, type ExportFlags } from './exportOptions.js';
+import { addStateStoreOptions, checkStateStoreFlags } from './stateStoreOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
 import { currentSourceName, keepHeapCompact, monitorSource, withServiceRuntime } from './serviceRuntime.js';
@@ -33,11 +35,17 @@ export function blobCommand(): Command {
   const command = new Command('blob').description(
     'follow live PT1H.json flow log blobs in a storage account, block by block, and send new flows to collectors; resumes after a restart',
   );
-  addBlobAccountOptions(command, 'follow')
-    .option('--poll-interval <seconds>', 'seconds between polls of the account', integer('--poll-interval', 1, 86_400), DEFAULT_POLL_INTERVAL_SECONDS)
-    .option('--state-dir <dir>', 'directory of the cursor state file (the default store)', DEFAULT_STATE_DIR)
-    .option('--state-container <name>', 'keep the cursor state in this container of the same account instead of --state-dir')
-    .option('--state-blob <name>', 'name of the state blob in --state-container (one per instance)', DEFAULT_STATE_BLOB_NAME)
+  addBlobAccountOptions(command, 'follow').addOption(
+    integerOption('--poll-interval <seconds>', 'seconds between polls of the account', 1, 86_400, DEFAULT_POLL_INTERVAL_SECONDS),
+  );
+  addStateStoreOptions(command, {
+    dir: 'directory of the cursor state file (the default store)',
+    defaultDir: DEFAULT_STATE_DIR,
+    holds: 'cursor state',
+    account: 'same account',
+    blob: 'state',
+    defaultBlob: DEFAULT_STATE_BLOB_NAME,
+  })
     .option(
       '--start-at <when>',
       'resume (stored cursors; "now" when there are none), now, beginning, or an ISO 8601 time',
@@ -45,17 +53,17 @@ export function blobCommand(): Command {
       'resume',
     )
     .option('--once', 'one discovery and read pass, then exit (cron, tests)')
-    .option(
-      '--max-blob-failures <n>',
-      'failed reads in a row before a blob is marked poisoned and skipped',
-      integer('--max-blob-failures', 1, 1000),
-      DEFAULT_MAX_BLOB_FAILURES,
+    .addOption(
+      integerOption('--max-blob-failures <n>', 'failed reads in a row before a blob is marked poisoned and skipped', 1, 1000, DEFAULT_MAX_BLOB_FAILURES),
     )
-    .option(
-      '--read-concurrency <n>',
-      'blobs read at the same time (each blob still in order); more hides more storage latency',
-      integer('--read-concurrency', 1, 1024),
-      DEFAULT_READ_CONCURRENCY,
+    .addOption(
+      integerOption(
+        '--read-concurrency <n>',
+        'blobs read at the same time (each blob still in order); more hides more storage latency',
+        1,
+        1024,
+        DEFAULT_READ_CONCURRENCY,
+      ),
     )
     .option('--retry-poisoned', 'try blobs marked poisoned in the state again');
   addExportingCommandOptions(command, [
@@ -69,8 +77,7 @@ export function blobCommand(): Command {
       throw new UsageError('no storage account: give --account-url URL or --connection-string (or set NSG2IPFIX_ACCOUNT_URL / NSG2IPFIX_CONNECTION_STRING)');
     if (sources.length > 1)
       throw new UsageError('give either --account-url or --connection-string (check NSG2IPFIX_ACCOUNT_URL / NSG2IPFIX_CONNECTION_STRING), not both');
-    if (flags.stateContainer !== undefined && command.getOptionValueSource('stateDir') === 'cli')
-      throw new UsageError('give either --state-dir or --state-container, not both');
+    checkStateStoreFlags(command, flags);
     const start = parseStartAt(flags.startAt);
     if (start === undefined) throw new UsageError(`--start-at must be resume, now, beginning or an ISO 8601 time, got '${flags.startAt}'`);
 

@@ -5,7 +5,8 @@ import type { NotifiedBlobReader } from '../sources/eventHubBlobs.js';
 import type { EventHubSource } from '../sources/eventHubSource.js';
 import { DEFAULT_READ_CONCURRENCY } from '../sources/concurrentJobs.js';
 import type { StateStore } from '../state/sourceState.js';
-import { addExportingCommandOptions, exportOptionsFrom, integer, startAt, type ExportFlags } from './exportOptions.js';
+import { addExportingCommandOptions, exportOptionsFrom, integerOption, startAt, type ExportFlags } from './exportOptions.js';
+import { addStateStoreOptions, checkStateStoreFlags } from './stateStoreOptions.js';
 import { reportSummary, summarize } from './summary.js';
 import { UsageError } from './usageError.js';
 import { currentSourceName, monitorSource, withServiceRuntime } from './serviceRuntime.js';
@@ -76,26 +77,29 @@ export function eventhubCommand(): Command {
         '--blob-connection-string <string>',
         'storage connection string for the blobs Event Grid notifications name (default: DefaultAzureCredential)',
       ).env('NSG2IPFIX_BLOB_CONNECTION_STRING'),
-    )
-    .option('--state-dir <dir>', "directory of this instance's name and of the block cursors of notified blobs (one per instance)", DEFAULT_EVENTHUB_STATE_DIR)
-    .option('--state-container <name>', 'keep the block cursors in this container of the checkpoint account instead of --state-dir')
-    .option('--state-blob <name>', 'name of the cursor blob in --state-container (one per instance)', DEFAULT_EVENTHUB_STATE_BLOB)
+    );
+  addStateStoreOptions(command, {
+    dir: "directory of this instance's name and of the block cursors of notified blobs (one per instance)",
+    defaultDir: DEFAULT_EVENTHUB_STATE_DIR,
+    holds: 'block cursors',
+    account: 'checkpoint account',
+    blob: 'cursor',
+    defaultBlob: DEFAULT_EVENTHUB_STATE_BLOB,
+  })
     .option(
       '--instance-id <id>',
       'name of this instance in the ownership records, unique per instance (default: kept in --state-dir, so a restart takes its partitions back at once)',
     )
-    .option('--load-balancing-interval <seconds>', 'seconds between ownership checks and claims', integer('--load-balancing-interval', 1, 3600), 5)
-    .option(
-      '--ownership-expiration <seconds>',
-      "seconds after which a silent instance's partitions are taken over",
-      integer('--ownership-expiration', 2, 86_400),
-      30,
-    )
-    .option(
-      '--read-concurrency <n>',
-      'blobs named by Event Grid notifications read at the same time (each blob still in order); more hides more storage latency',
-      integer('--read-concurrency', 1, 1024),
-      DEFAULT_READ_CONCURRENCY,
+    .addOption(integerOption('--load-balancing-interval <seconds>', 'seconds between ownership checks and claims', 1, 3600, 5))
+    .addOption(integerOption('--ownership-expiration <seconds>', "seconds after which a silent instance's partitions are taken over", 2, 86_400, 30))
+    .addOption(
+      integerOption(
+        '--read-concurrency <n>',
+        'blobs named by Event Grid notifications read at the same time (each blob still in order); more hides more storage latency',
+        1,
+        1024,
+        DEFAULT_READ_CONCURRENCY,
+      ),
     );
   addExportingCommandOptions(command, [
     'NSG2IPFIX_EVENTHUB_CONNECTION_STRING="Endpoint=sb://...;EntityPath=flowlogs" \\',
@@ -122,8 +126,7 @@ export function eventhubCommand(): Command {
     }
     if (flags.stateContainer !== undefined && !hasCheckpointStore)
       throw new UsageError('--state-container keeps the cursors in the checkpoint account: give a checkpoint store');
-    if (flags.stateContainer !== undefined && command.getOptionValueSource('stateDir') === 'cli')
-      throw new UsageError('give either --state-dir or --state-container, not both');
+    checkStateStoreFlags(command, flags);
     // Loaded here: the Azure SDKs take a while to import, which the other commands must not pay.
     const { EventHubConfigurationError, openCheckpointStore, resolveEventHub } = await import('../sources/eventHubClient.js');
     const eventHubSourceModule = await import('../sources/eventHubSource.js');

@@ -35,8 +35,15 @@ export interface ExportFlags extends EnrichmentFlags {
   logFormat?: LogFormat;
 }
 
+/** An option taking a whole number in [min, max]; a value outside is refused with a message naming the option. */
+export function integerOption(flags: string, description: string, min: number, max: number, defaultValue?: number): Option {
+  const option = new Option(flags, description);
+  option.argParser(integer(option.long ?? flags, min, max));
+  return defaultValue === undefined ? option : option.default(defaultValue);
+}
+
 /** A commander parser for a whole number in [min, max], with a message naming the option. */
-export function integer(name: string, min: number, max: number) {
+function integer(name: string, min: number, max: number) {
   return (text: string): number => {
     const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
     // A short value is echoed to show the typo; a long one may be a secret put in the wrong place.
@@ -80,47 +87,44 @@ export function addExportOptions(command: Command): Command {
     .option('-c, --collector <host:port>', 'collector to send to; repeat for several (IPv6 as [addr]:port; default port 4739 IPFIX, 2055 NetFlow)', collect, [])
     .option('--pcap <file>', 'also write every datagram sent to this pcap file (alone: write only the pcap)')
     .addOption(new Option('-f, --format <format>', 'export format').choices(['ipfix', 'netflow9', 'netflow5']).default('ipfix'))
-    .option(
-      '--max-message-size <bytes>',
-      `largest message, header included (${MIN_MESSAGE_BYTES}..${MAX_MESSAGE_BYTES}; must fit the MTU)`,
-      integer('--max-message-size', MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES),
-      IPFIX_DEFAULTS.maxMessageSizeInBytes,
+    .addOption(
+      integerOption(
+        '--max-message-size <bytes>',
+        `largest message, header included (${MIN_MESSAGE_BYTES}..${MAX_MESSAGE_BYTES}; must fit the MTU)`,
+        MIN_MESSAGE_BYTES,
+        MAX_MESSAGE_BYTES,
+        IPFIX_DEFAULTS.maxMessageSizeInBytes,
+      ),
     )
-    .option('--mtu <bytes>', 'path MTU to the collectors: messages never need IP fragmentation', integer('--mtu', 576, 65_535), 1500)
+    .addOption(integerOption('--mtu <bytes>', 'path MTU to the collectors: messages never need IP fragmentation', 576, 65_535, 1500))
     .addOption(
       new Option('--biflow <mode>', 'reverse traffic: split = second uniflow record, rfc5103 = reverse IEs').choices(['split', 'rfc5103']).default('split'),
     )
-    .option(
-      '--enterprise-number <pen>',
-      'private enterprise number of the Azure elements (rule name, ACL id, encryption, NIC MAC)',
-      integer('--enterprise-number', 1, 0xffffffff),
-      DEFAULT_ENTERPRISE_NUMBER,
+    .addOption(
+      integerOption(
+        '--enterprise-number <pen>',
+        'private enterprise number of the Azure elements (rule name, ACL id, encryption, NIC MAC)',
+        1,
+        0xffffffff,
+        DEFAULT_ENTERPRISE_NUMBER,
+      ),
     )
-    .option(
-      '--observation-domain <id>',
-      'put every flow in this observation domain (default: one per NSG / flow log)',
-      integer('--observation-domain', 0, 0xffffffff),
+    .addOption(integerOption('--observation-domain <id>', 'put every flow in this observation domain (default: one per NSG / flow log)', 0, 0xffffffff))
+    .addOption(
+      integerOption('--template-refresh-seconds <s>', 're-send templates after this many seconds', 1, 86_400, IPFIX_DEFAULTS.templateRefreshIntervalMs / 1000),
     )
-    .option(
-      '--template-refresh-seconds <s>',
-      're-send templates after this many seconds',
-      integer('--template-refresh-seconds', 1, 86_400),
-      IPFIX_DEFAULTS.templateRefreshIntervalMs / 1000,
+    .addOption(
+      integerOption(
+        '--template-refresh-packets <n>',
+        're-send templates after this many data packets per domain',
+        1,
+        1_000_000,
+        IPFIX_DEFAULTS.templateRefreshPackets,
+      ),
     )
-    .option(
-      '--template-refresh-packets <n>',
-      're-send templates after this many data packets per domain',
-      integer('--template-refresh-packets', 1, 1_000_000),
-      IPFIX_DEFAULTS.templateRefreshPackets,
-    )
-    .option('--max-pps <n>', 'datagrams per second per collector (0 = unpaced)', integer('--max-pps', 0, 10_000_000), DEFAULT_MAX_PPS)
-    .option('--socket-buffer <bytes>', 'UDP send buffer size (0 = OS default)', integer('--socket-buffer', 0, 1 << 30), EXPORT_DEFAULTS.socketBufferBytes)
-    .option(
-      '--flow-table-size <n>',
-      'flows remembered to give C/E tuples their start time',
-      integer('--flow-table-size', 0, 100_000_000),
-      DEFAULT_FLOW_TABLE_SIZE,
-    )
+    .addOption(integerOption('--max-pps <n>', 'datagrams per second per collector (0 = unpaced)', 0, 10_000_000, DEFAULT_MAX_PPS))
+    .addOption(integerOption('--socket-buffer <bytes>', 'UDP send buffer size (0 = OS default)', 0, 1 << 30, EXPORT_DEFAULTS.socketBufferBytes))
+    .addOption(integerOption('--flow-table-size <n>', 'flows remembered to give C/E tuples their start time', 0, 100_000_000, DEFAULT_FLOW_TABLE_SIZE))
     .option(
       '--options-records',
       'export options records naming each NIC (interfaceName, interfaceDescription) and NSG / flow log (observationDomainName); on by default with --enrich-*; nfdump 1.7 counts them as sequence errors',
@@ -133,7 +137,7 @@ export function addExportOptions(command: Command): Command {
       ).choices(['vnet', 'nsg']),
     )
     .option('--dedup', 'export a tuple that two NSGs (subnet and NIC) logged for one NIC once (the copy is counted as declined)')
-    .option('--dedup-window-minutes <n>', 'how far apart in time two copies may be for --dedup', integer('--dedup-window-minutes', 1, 24 * 60), 90)
+    .addOption(integerOption('--dedup-window-minutes <n>', 'how far apart in time two copies may be for --dedup', 1, 24 * 60, 90))
     .addOption(
       new Option('--log-level <level>', 'log level (logs go to stderr)')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { integer } from './exportOptions.js';
+import { integerOption } from './exportOptions.js';
 import { UsageError } from './usageError.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { DEFAULT_ENTERPRISE_NUMBER } from '../ipfix/informationElements.js';
@@ -31,9 +31,9 @@ export function listenCommand(): Command {
   return new Command('listen')
     .description('a built-in collector for debugging: decodes IPFIX, NetFlow v9 and v5 and prints one JSON line per data record')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'UDP port (4739 IPFIX; use 2055 for NetFlow; 0 = any free port)', integer('--port', 0, 65_535), 4739)
-    .option('--enterprise-number <pen>', 'PEN of the Azure elements, to name them', integer('--enterprise-number', 1, 0xffffffff), DEFAULT_ENTERPRISE_NUMBER)
-    .option('--count <n>', 'exit after printing this many flow records', integer('--count', 1, Number.MAX_SAFE_INTEGER))
+    .addOption(integerOption('--port <port>', 'UDP port (4739 IPFIX; use 2055 for NetFlow; 0 = any free port)', 0, 65_535, 4739))
+    .addOption(integerOption('--enterprise-number <pen>', 'PEN of the Azure elements, to name them', 1, 0xffffffff, DEFAULT_ENTERPRISE_NUMBER))
+    .addOption(integerOption('--count <n>', 'exit after printing this many flow records', 1, Number.MAX_SAFE_INTEGER))
     .option('--options', 'also print options records (interface and domain names)')
     .option('--log-level <level>', 'log level (JSON lines on stderr)', 'info')
     .addHelpText('after', '\nExamples:\n  nsg2ipfix listen --port 4739\n  nsg2ipfix listen --host ::1 --port 4739 --count 10')

@@ -1,4 +1,4 @@
-import type { Estate, EstateFlowLog, EstateSubnet, EstateVnet } from '../inventory/estate.js';
+import type { Estate, EstateFlowLog, EstateResource, EstateSubnet, EstateVnet } from '../inventory/estate.js';
 import { compare, FixContext } from './fixPlan.js';
 import { EstateIndex, flowLogKindOf, idKey, targetTypeOf } from './estateIndex.js';
 import { flowLogFindings, uniqueIds, vnetFindings, type NicState, type SubnetState, type VnetState } from './findings.js';
@@ -9,6 +9,7 @@ import {
   type Finding,
   type FindingKind,
   type FlowLogSummary,
+  type ResourceSummary,
   type Severity,
   type SubnetCoverage,
   type SubnetCoverageStatus,
@@ -195,11 +196,7 @@ function subnetState(index: EstateIndex, vnet: EstateVnet, subnet: EstateSubnet,
 function vnetReport(state: VnetState): VnetCoverage {
   const { vnet } = state;
   return {
-    id: vnet.id,
-    name: vnet.name,
-    subscription: vnet.subscriptionId,
-    resourceGroup: vnet.resourceGroup,
-    region: vnet.location,
+    ...resourceSummary(vnet),
     coverage: state.coverage,
     flowLogs: state.vnetLogs.map((log) => log.id),
     subnets: state.subnets.map((s): SubnetCoverage => ({
@@ -220,13 +217,13 @@ function vnetReport(state: VnetState): VnetCoverage {
   };
 }
 
+function resourceSummary(resource: EstateResource): ResourceSummary {
+  return { id: resource.id, name: resource.name, subscription: resource.subscriptionId, resourceGroup: resource.resourceGroup, region: resource.location };
+}
+
 function flowLogReport(context: FixContext, log: EstateFlowLog): FlowLogSummary {
   return {
-    id: log.id,
-    name: log.name,
-    subscription: log.subscriptionId,
-    resourceGroup: log.resourceGroup,
-    region: log.location,
+    ...resourceSummary(log),
     kind: flowLogKindOf(log),
     target: { id: log.targetResourceId, type: targetTypeOf(log.targetResourceId) },
     enabled: log.enabled,

@@ -41,12 +41,16 @@ export type CoverageReason =
   /** An NSG flow log that sees it writes format version 1 (no byte or packet counts). */
   | 'nsg-flow-log-v1';
 
-export interface VnetCoverage {
+/** How the report names an Azure resource it lists (these keys first, in this order). */
+export interface ResourceSummary {
   readonly id: string;
   readonly name: string;
   readonly subscription: string;
   readonly resourceGroup: string;
   readonly region: string;
+}
+
+export interface VnetCoverage extends ResourceSummary {
   readonly coverage: VnetCoverageStatus;
   /** Enabled VNet flow logs targeting the VNet itself (ids). */
   readonly flowLogs: readonly string[];
@@ -78,12 +82,7 @@ export interface NicCoverage {
 export type FlowLogKind = 'nsg' | 'vnet';
 export type FlowLogTargetType = 'nsg' | 'vnet' | 'subnet' | 'nic' | 'unknown';
 
-export interface FlowLogSummary {
-  readonly id: string;
-  readonly name: string;
-  readonly subscription: string;
-  readonly resourceGroup: string;
-  readonly region: string;
+export interface FlowLogSummary extends ResourceSummary {
   /** `nsg`: an NSG flow log (targets an NSG); `vnet`: a VNet flow log (targets a VNet, subnet or NIC). */
   readonly kind: FlowLogKind;
   readonly target: { readonly id: string; readonly type: FlowLogTargetType };

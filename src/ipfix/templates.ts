@@ -85,6 +85,16 @@ export interface FieldSpec {
   readonly element: InformationElement;
 }
 
+interface RowValue {
+  readonly forward: string;
+  readonly reverse?: string;
+}
+
+/** Two elements that trade places in the reverse traffic: each one's reverse value is the other's forward value. */
+function swapped(a: ElementName, aForward: string, b: ElementName, bForward: string): Partial<Record<ElementName, RowValue>> {
+  return { [a]: { forward: aForward, reverse: bForward }, [b]: { forward: bForward, reverse: aForward } };
+}
+
 /**
  * Where each row element's value comes from, as JS expressions over the writer's arguments: `f`
  * the FlowColumns, `i` the row, `s` the flow start and `u` the NetFlow sysUptime base (epoch ms),
@@ -93,17 +103,14 @@ export interface FieldSpec {
  * traffic of `--biflow split`: endpoints, direction and interfaces swapped, reverse counts as the
  * record's own. Counts are written through `count()` (a blank count is 0 on the wire).
  */
-const ROW_VALUES: Partial<Record<ElementName, { readonly forward: string; readonly reverse?: string }>> = {
+const ROW_VALUES: Partial<Record<ElementName, RowValue>> = {
   flowStartMilliseconds: { forward: 's' },
   flowEndMilliseconds: { forward: 'f.times[i]' },
   flowStartSysUpTime: { forward: 's - u' },
   flowEndSysUpTime: { forward: 'f.times[i] - u' },
-  sourceIPv4Address: { forward: 'f.addresses[a]', reverse: 'f.addresses[a + 4]' },
-  destinationIPv4Address: { forward: 'f.addresses[a + 4]', reverse: 'f.addresses[a]' },
-  sourceIPv6Address: { forward: 'a', reverse: 'a + 4' },
-  destinationIPv6Address: { forward: 'a + 4', reverse: 'a' },
-  sourceTransportPort: { forward: 'f.ports[i * 2]', reverse: 'f.ports[i * 2 + 1]' },
-  destinationTransportPort: { forward: 'f.ports[i * 2 + 1]', reverse: 'f.ports[i * 2]' },
+  ...swapped('sourceIPv4Address', 'f.addresses[a]', 'destinationIPv4Address', 'f.addresses[a + 4]'),
+  ...swapped('sourceIPv6Address', 'a', 'destinationIPv6Address', 'a + 4'),
+  ...swapped('sourceTransportPort', 'f.ports[i * 2]', 'destinationTransportPort', 'f.ports[i * 2 + 1]'),
   protocolIdentifier: { forward: 'f.protocols[i]' },
   // OUTBOUND is flag bit 1: outbound traffic leaves through the NIC (egress = 1).
   flowDirection: { forward: 'g & 1', reverse: '(g & 1) ^ 1' },
@@ -114,8 +121,7 @@ const ROW_VALUES: Partial<Record<ElementName, { readonly forward: string; readon
   reverseOctetDeltaCount: { forward: 'count(f.counts[k + 3])', reverse: '0' },
   reversePacketDeltaCount: { forward: 'count(f.counts[k + 2])', reverse: '0' },
   // The NIC is the ingress interface of inbound traffic and the egress interface of outbound.
-  ingressInterface: { forward: '(g & 1) === 0 ? f.interfaces[i] : 0', reverse: '(g & 1) === 0 ? 0 : f.interfaces[i]' },
-  egressInterface: { forward: '(g & 1) === 0 ? 0 : f.interfaces[i]', reverse: '(g & 1) === 0 ? f.interfaces[i] : 0' },
+  ...swapped('ingressInterface', '(g & 1) === 0 ? f.interfaces[i] : 0', 'egressInterface', '(g & 1) === 0 ? 0 : f.interfaces[i]'),
 };
 
 /** Elements whose value is the same for every row of an AzureContext: written once per context. */

@@ -1,5 +1,6 @@
 import { ADDRESS_WORDS, DENIED, type FlowColumns, IPV6, OUTBOUND } from '../flow/flowColumns.js';
 import type { RankMeasure } from './flowReport.js';
+import { KeyRunCounter } from './keyRunCounter.js';
 import { type ReportRows, type RuleName, RuleNumbers } from './reportRows.js';
 import { WordKeyTable } from './wordKeyTable.js';
 
@@ -42,12 +43,6 @@ export const HOST_BYTES_RECEIVED = 1;
 export const HOST_PACKETS_SENT = 2;
 export const HOST_PACKETS_RECEIVED = 3;
 export const HOST_FLOWS = 4;
-export const RULE_DENIED = 0;
-export const RULE_BYTES = 1;
-export const RULE_PACKETS = 2;
-export const HOUR_DENIED = 0;
-export const HOUR_BYTES = 1;
-export const HOUR_PACKETS = 2;
 /** Per direction (0 inbound, 1 outbound): flows, denied flows, bytes, packets. */
 export const DIRECTION_STRIDE = 4;
 
@@ -82,9 +77,9 @@ export class ReportAggregator {
   readonly deniedDestinations: WordKeyTable;
   /** PORT_KEY_TAG | protocol << 16 | destination port; weight = flows. */
   readonly deniedPorts: WordKeyTable;
-  /** Rule number (see RuleNumbers); weight = flows. */
+  /** Rule number (see RuleNumbers); values and weight: see KeyRunCounter. */
   readonly rules: WordKeyTable;
-  /** 1, hour number since the epoch; weight = flows. */
+  /** 1, hour number since the epoch; values and weight: see KeyRunCounter. */
   readonly hours: WordKeyTable;
   readonly directions = new Float64Array(2 * DIRECTION_STRIDE);
   /** Tuples per state code (STATE_CODES: none, B, C, E, D). */
@@ -117,12 +112,8 @@ export class ReportAggregator {
   /** Numbers the rules of rows given as FlowColumns (addRows). */
   private ruleNumbering: RuleNumbers | undefined;
   private scratchRules = new Int32Array(0);
-  private lastRule = 0;
-  private lastRuleId = -1;
-  private lastRuleEpoch = -1;
-  private lastHour = NaN;
-  private lastHourId = -1;
-  private lastHourEpoch = -1;
+  private readonly ruleCounter: KeyRunCounter;
+  private readonly hourCounter: KeyRunCounter;
 
   constructor(options: AggregatorOptions) {
     this.rankBy = options.rankBy;
@@ -142,6 +133,8 @@ export class ReportAggregator {
     this.deniedPorts = new WordKeyTable(1, 0, maxKeys);
     this.rules = new WordKeyTable(1, 3, maxKeys);
     this.hours = new WordKeyTable(2, 3, maxKeys);
+    this.ruleCounter = new KeyRunCounter(this.rules);
+    this.hourCounter = new KeyRunCounter(this.hours);
     this.stagedPairs = WordKeyTable.staging(9, 2, STAGED_KEYS);
     this.stagedHosts = WordKeyTable.staging(5, 5, STAGED_KEYS);
   }
@@ -211,15 +204,31 @@ export class ReportAggregator {
       directions[d + 3] = directions[d + 3]! + packets;
 
       const ipv6 = (rowFlags & IPV6) !== 0;
+      const a = i * ADDRESS_WORDS;
       // Each row adds at most two keys to a staging table: drain it before it could fill up.
       if (this.stagedPairs.size >= STAGED_KEYS - 2) this.stagedPairs.drainInto(this.pairs);
       if (this.stagedHosts.size >= STAGED_KEYS - 2) this.stagedHosts.drainInto(this.hosts);
-      if (this.countsPairs) this.countPairs(addresses, i * ADDRESS_WORDS, ipv6, packetsForward, bytesForward, packetsReverse, bytesReverse);
+      if (this.countsPairs) {
+        this.countPair(addresses, a, a + 4, ipv6, bytesForward, packetsForward, 1);
+        if (bytesReverse > 0 || packetsReverse > 0) this.countPair(addresses, a + 4, a, ipv6, bytesReverse, packetsReverse, 0);
+      }
       if (!this.countsOthers) continue;
-      this.countHour(time, denied, bytes, packets);
-      this.countRule(ruleNumbers[i]!, denied, bytes, packets);
-      this.countHosts(addresses, i * ADDRESS_WORDS, ipv6, packetsForward, bytesForward, packetsReverse, bytesReverse);
-      if (denied !== 0) this.countDenied(addresses, i * ADDRESS_WORDS, ipv6, (protocols[i]! << 16) | ports[i * 2 + 1]!);
+      this.hourCounter.add(Math.floor(time / HOUR_MS), denied, bytes, packets);
+      this.ruleCounter.add(ruleNumbers[i]!, denied, bytes, packets);
+      const hosts = this.stagedHosts;
+      const source = addAddress(hosts, addresses, a, ipv6, this.weightOf(bytes, packets, 1));
+      this.countHost(source, bytesForward, bytesReverse, packetsForward, packetsReverse, 1);
+      // The destination sent the reverse counts and received the forward ones; a host talking to
+      // itself has both roles in one tuple but is in it once.
+      const destinationFlows = sameAddress(addresses, a, a + 4, ipv6) ? 0 : 1;
+      const destination = addAddress(hosts, addresses, a + 4, ipv6, this.weightOf(bytes, packets, destinationFlows));
+      this.countHost(destination, bytesReverse, bytesForward, packetsReverse, packetsForward, destinationFlows);
+      if (denied !== 0) {
+        addAddress(this.deniedSources, addresses, a, ipv6, 1);
+        addAddress(this.deniedDestinations, addresses, a + 4, ipv6, 1);
+        this.deniedPorts.key[0] = PORT_KEY_TAG | (protocols[i]! << 16) | ports[i * 2 + 1]!;
+        this.deniedPorts.add(1);
+      }
     }
     // The large tables are complete after every call: a report may be taken at any point.
     this.stagedPairs.drainInto(this.pairs);
@@ -230,106 +239,18 @@ export class ReportAggregator {
     return this.rank === RANK_BYTES ? bytes : this.rank === RANK_PACKETS ? packets : flows;
   }
 
-  private countHour(time: number, denied: number, bytes: number, packets: number): void {
-    const hours = this.hours;
-    const hour = Math.floor(time / HOUR_MS);
-    let id = this.lastHourId;
-    // Consecutive tuples are nearly always in the same hour: its entry is looked up again only
-    // when the hour changes or entries moved.
-    if (hour === this.lastHour && id >= 0 && hours.epoch === this.lastHourEpoch && !hours.approximate) hours.addToWeight(id, 1);
-    else {
-      hours.key[0] = 1;
-      hours.key[1] = hour;
-      id = hours.add(1);
-      this.lastHour = hour;
-      this.lastHourId = id;
-      this.lastHourEpoch = hours.epoch;
-      if (id < 0) return;
-    }
-    const data = hours.data;
-    const v = id * hours.stride + hours.valueStart;
-    data[v + HOUR_DENIED] = data[v + HOUR_DENIED]! + denied;
-    data[v + HOUR_BYTES] = data[v + HOUR_BYTES]! + bytes;
-    data[v + HOUR_PACKETS] = data[v + HOUR_PACKETS]! + packets;
-  }
-
-  private countRule(ruleNumber: number, denied: number, bytes: number, packets: number): void {
-    const rules = this.rules;
-    let id = this.lastRuleId;
-    // The tuples of a rule group come together: its entry is looked up again only when the rule
-    // changes or entries moved.
-    if (ruleNumber === this.lastRule && id >= 0 && rules.epoch === this.lastRuleEpoch && !rules.approximate) rules.addToWeight(id, 1);
-    else {
-      rules.key[0] = ruleNumber;
-      id = rules.add(1);
-      this.lastRule = ruleNumber;
-      this.lastRuleId = id;
-      this.lastRuleEpoch = rules.epoch;
-      if (id < 0) return;
-    }
-    const data = rules.data;
-    const v = id * rules.stride + rules.valueStart;
-    data[v + RULE_DENIED] = data[v + RULE_DENIED]! + denied;
-    data[v + RULE_BYTES] = data[v + RULE_BYTES]! + bytes;
-    data[v + RULE_PACKETS] = data[v + RULE_PACKETS]! + packets;
-  }
-
-  private countPairs(
-    addresses: Int32Array,
-    a: number,
-    ipv6: boolean,
-    packetsForward: number,
-    bytesForward: number,
-    packetsReverse: number,
-    bytesReverse: number,
-  ): void {
-    const family = ipv6 ? 6 : 4;
-    const s0 = addresses[a]!;
-    const d0 = addresses[a + 4]!;
-    const s1 = ipv6 ? addresses[a + 1]! : 0;
-    const s2 = ipv6 ? addresses[a + 2]! : 0;
-    const s3 = ipv6 ? addresses[a + 3]! : 0;
-    const d1 = ipv6 ? addresses[a + 5]! : 0;
-    const d2 = ipv6 ? addresses[a + 6]! : 0;
-    const d3 = ipv6 ? addresses[a + 7]! : 0;
-
+  /** One entry of the pair (`from`, `to`): the address words at `addresses[from]` and `addresses[to]`, with what `from` sent. */
+  private countPair(addresses: Int32Array, from: number, to: number, ipv6: boolean, bytes: number, packets: number, flows: number): void {
     const pairs = this.stagedPairs;
-    const pairKey = pairs.key;
-    pairKey[0] = family;
-    pairKey[1] = s0;
-    pairKey[2] = s1;
-    pairKey[3] = s2;
-    pairKey[4] = s3;
-    pairKey[5] = d0;
-    pairKey[6] = d1;
-    pairKey[7] = d2;
-    pairKey[8] = d3;
-    let id = pairs.add(this.weightOf(bytesForward, packetsForward, 1));
-    if (id >= 0) {
-      const data = pairs.data;
-      const v = id * pairs.stride + pairs.valueStart;
-      this.countPair(data, v, bytesForward, packetsForward, 1);
-    }
-    if (bytesReverse > 0 || packetsReverse > 0) {
-      pairKey[1] = d0;
-      pairKey[2] = d1;
-      pairKey[3] = d2;
-      pairKey[4] = d3;
-      pairKey[5] = s0;
-      pairKey[6] = s1;
-      pairKey[7] = s2;
-      pairKey[8] = s3;
-      id = pairs.add(this.weightOf(bytesReverse, packetsReverse, 0));
-      if (id >= 0) {
-        const data = pairs.data;
-        const v = id * pairs.stride + pairs.valueStart;
-        this.countPair(data, v, bytesReverse, packetsReverse, 0);
-      }
-    }
-  }
-
-  /** Adds the measures that are not the weight to a pair's values at `v`. */
-  private countPair(data: Float64Array, v: number, bytes: number, packets: number, flows: number): void {
+    const key = pairs.key;
+    key[0] = ipv6 ? 6 : 4;
+    writeAddress(key, 1, addresses, from, ipv6);
+    writeAddress(key, 5, addresses, to, ipv6);
+    const id = pairs.add(this.weightOf(bytes, packets, flows));
+    if (id < 0) return;
+    // The measures that are not the weight.
+    const data = pairs.data;
+    const v = id * pairs.stride + pairs.valueStart;
     const b = this.pairBytesColumn;
     const p = this.pairPacketsColumn;
     const f = this.pairFlowsColumn;
@@ -338,49 +259,9 @@ export class ReportAggregator {
     if (f >= 0) data[v + f] = data[v + f]! + flows;
   }
 
-  private countHosts(
-    addresses: Int32Array,
-    a: number,
-    ipv6: boolean,
-    packetsForward: number,
-    bytesForward: number,
-    packetsReverse: number,
-    bytesReverse: number,
-  ): void {
-    const family = ipv6 ? 6 : 4;
-    const s0 = addresses[a]!;
-    const d0 = addresses[a + 4]!;
-    const s1 = ipv6 ? addresses[a + 1]! : 0;
-    const s2 = ipv6 ? addresses[a + 2]! : 0;
-    const s3 = ipv6 ? addresses[a + 3]! : 0;
-    const d1 = ipv6 ? addresses[a + 5]! : 0;
-    const d2 = ipv6 ? addresses[a + 6]! : 0;
-    const d3 = ipv6 ? addresses[a + 7]! : 0;
-    const hosts = this.stagedHosts;
-    const hostKey = hosts.key;
-    const bytes = bytesForward + bytesReverse;
-    const packets = packetsForward + packetsReverse;
-    hostKey[0] = family;
-    hostKey[1] = s0;
-    hostKey[2] = s1;
-    hostKey[3] = s2;
-    hostKey[4] = s3;
-    let id = hosts.add(this.weightOf(bytes, packets, 1));
-    if (id >= 0) this.countHost(id, bytesForward, bytesReverse, packetsForward, packetsReverse, 1);
-    const same = s0 === d0 && s1 === d1 && s2 === d2 && s3 === d3;
-    if (!same) {
-      hostKey[1] = d0;
-      hostKey[2] = d1;
-      hostKey[3] = d2;
-      hostKey[4] = d3;
-    }
-    // The destination sent the reverse counts and received the forward ones; a host talking to
-    // itself has both roles in one tuple but is in it once.
-    id = hosts.add(this.weightOf(bytes, packets, same ? 0 : 1));
-    if (id >= 0) this.countHost(id, bytesReverse, bytesForward, packetsReverse, packetsForward, same ? 0 : 1);
-  }
-
+  /** Adds to the values of host `id` (none when -1). */
   private countHost(id: number, bytesSent: number, bytesReceived: number, packetsSent: number, packetsReceived: number, flows: number): void {
+    if (id < 0) return;
     const hosts = this.stagedHosts;
     const data = hosts.data;
     const v = id * hosts.stride + hosts.valueStart;
@@ -390,24 +271,29 @@ export class ReportAggregator {
     data[v + HOST_PACKETS_RECEIVED] = data[v + HOST_PACKETS_RECEIVED]! + packetsReceived;
     data[v + HOST_FLOWS] = data[v + HOST_FLOWS]! + flows;
   }
+}
 
-  private countDenied(addresses: Int32Array, a: number, ipv6: boolean, protocolAndPort: number): void {
-    const family = ipv6 ? 6 : 4;
-    const sources = this.deniedSources.key;
-    sources[0] = family;
-    sources[1] = addresses[a]!;
-    sources[2] = ipv6 ? addresses[a + 1]! : 0;
-    sources[3] = ipv6 ? addresses[a + 2]! : 0;
-    sources[4] = ipv6 ? addresses[a + 3]! : 0;
-    this.deniedSources.add(1);
-    const destinations = this.deniedDestinations.key;
-    destinations[0] = family;
-    destinations[1] = addresses[a + 4]!;
-    destinations[2] = ipv6 ? addresses[a + 5]! : 0;
-    destinations[3] = ipv6 ? addresses[a + 6]! : 0;
-    destinations[4] = ipv6 ? addresses[a + 7]! : 0;
-    this.deniedDestinations.add(1);
-    this.deniedPorts.key[0] = PORT_KEY_TAG | protocolAndPort;
-    this.deniedPorts.add(1);
-  }
+/** Adds `weight` to the entry of the address at `addresses[at]` in `table` (keyed by family, words 0-3); returns its id. */
+function addAddress(table: WordKeyTable, addresses: Int32Array, at: number, ipv6: boolean, weight: number): number {
+  const key = table.key;
+  key[0] = ipv6 ? 6 : 4;
+  writeAddress(key, 1, addresses, at, ipv6);
+  return table.add(weight);
+}
+
+/**
+ * Writes the address whose words start at `addresses[a]` into key words `at` to `at + 3`. An IPv4
+ * address is word 0 alone: its other words are keyed as 0, whatever the row holds there.
+ */
+function writeAddress(key: Int32Array, at: number, addresses: Int32Array, a: number, ipv6: boolean): void {
+  key[at] = addresses[a]!;
+  key[at + 1] = ipv6 ? addresses[a + 1]! : 0;
+  key[at + 2] = ipv6 ? addresses[a + 2]! : 0;
+  key[at + 3] = ipv6 ? addresses[a + 3]! : 0;
+}
+
+/** Whether the addresses at `addresses[a]` and `addresses[b]` are the same (as writeAddress keys them). */
+function sameAddress(addresses: Int32Array, a: number, b: number, ipv6: boolean): boolean {
+  if (addresses[a] !== addresses[b]) return false;
+  return !ipv6 || (addresses[a + 1] === addresses[b + 1] && addresses[a + 2] === addresses[b + 2] && addresses[a + 3] === addresses[b + 3]);
 }

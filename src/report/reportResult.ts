@@ -9,14 +9,9 @@ import {
   HOST_FLOWS,
   HOST_PACKETS_RECEIVED,
   HOST_PACKETS_SENT,
-  HOUR_BYTES,
-  HOUR_DENIED,
-  HOUR_PACKETS,
   type ReportAggregator,
-  RULE_BYTES,
-  RULE_DENIED,
-  RULE_PACKETS,
 } from './reportAggregator.js';
+import { RUN_BYTES, RUN_DENIED, RUN_PACKETS } from './keyRunCounter.js';
 import type { WordKeyTable } from './wordKeyTable.js';
 
 export interface ResultOptions {
@@ -111,22 +106,22 @@ export function reportResult(aggregator: ReportAggregator, options: ResultOption
   const rules = aggregator.rules;
   const ruleValue = (id: number, k: number) => rules.valueOf(id, k);
   const ruleMeasure = (id: number, measure: number) =>
-    measure === 0 ? rules.weightOf(id) : measure === 1 ? ruleValue(id, RULE_DENIED) : measure === 2 ? ruleValue(id, RULE_BYTES) : ruleValue(id, RULE_PACKETS);
+    measure === 0 ? rules.weightOf(id) : measure === 1 ? ruleValue(id, RUN_DENIED) : measure === 2 ? ruleValue(id, RUN_BYTES) : ruleValue(id, RUN_PACKETS);
   const ruleList: RuleHits[] = topIds(rules, rules.size, [0, 1, 2, 3], ruleMeasure, (id) => {
     const name = aggregator.ruleName(rules.keyWord(id, 0));
     return `${name.resource}\n${name.rule}`;
   }).map((id) => {
     const name = aggregator.ruleName(rules.keyWord(id, 0));
     const flows = rules.weightOf(id);
-    const deniedFlows = ruleValue(id, RULE_DENIED);
+    const deniedFlows = ruleValue(id, RUN_DENIED);
     return {
       resource: name.resource,
       rule: name.rule,
       flows,
       allowedFlows: flows - deniedFlows,
       deniedFlows,
-      bytes: ruleValue(id, RULE_BYTES),
-      packets: ruleValue(id, RULE_PACKETS),
+      bytes: ruleValue(id, RUN_BYTES),
+      packets: ruleValue(id, RUN_PACKETS),
       ...error(rules, id),
     };
   });
@@ -137,9 +132,9 @@ export function reportResult(aggregator: ReportAggregator, options: ResultOption
     hours.push({
       hour: new Date(hoursTable.keyWord(id, 1) * 3_600_000).toISOString(),
       flows: hoursTable.weightOf(id),
-      deniedFlows: hoursTable.valueOf(id, HOUR_DENIED),
-      bytes: hoursTable.valueOf(id, HOUR_BYTES),
-      packets: hoursTable.valueOf(id, HOUR_PACKETS),
+      deniedFlows: hoursTable.valueOf(id, RUN_DENIED),
+      bytes: hoursTable.valueOf(id, RUN_BYTES),
+      packets: hoursTable.valueOf(id, RUN_PACKETS),
     });
   }
   hours.sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : 0));

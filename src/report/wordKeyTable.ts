@@ -1,3 +1,5 @@
+import { heapify, replaceRoot, siftDown } from './slotHeap.js';
+
 /**
  * Counters keyed by a few 32-bit words (an address, an address pair, a port and protocol), for
  * the report's aggregation: exact while the keys fit, a Space-Saving summary past that.
@@ -57,7 +59,7 @@ export class WordKeyTable {
   /** Space-Saving's error per slot, only once approximate (memory first touched costs time). */
   private errors: Float64Array | undefined;
   private mask: number;
-  /** Space-Saving: a min-heap of slots by weight, and each slot's place in it. */
+  /** Space-Saving: a min-heap of slots by weight, and each slot's place in it (slotHeap.ts). */
   private heap: Int32Array | undefined;
   /** Filtered Space-Saving's bucket counts (see the class comment). */
   private alphas: Float64Array | undefined;
@@ -303,17 +305,12 @@ export class WordKeyTable {
   private becomeApproximate(): void {
     const ids = this.ids();
     this.approximate = true;
-    this.heap = new Int32Array(this.size);
-    this.heapWeights = new Float64Array(this.size);
+    this.heap = Int32Array.from(ids);
+    this.heapWeights = Float64Array.from(ids, (id) => this.weightOf(id));
     this.heapPlace = new Int32Array(this.mask + 1);
     this.errors = new Float64Array(this.mask + 1);
     this.alphas = new Float64Array(ALPHA_BUCKETS);
-    for (let place = 0; place < ids.length; place++) {
-      this.heap[place] = ids[place]!;
-      this.heapWeights[place] = this.weightOf(ids[place]!);
-      this.heapPlace[ids[place]!] = place;
-    }
-    for (let place = Math.floor((this.size - 2) / 4); place >= 0; place--) this.siftDown(place);
+    heapify(this.heap, this.heapWeights, this.heapPlace);
   }
 
   /** Space-Saving: the lightest entry gives its place to the new key, its weight becoming the error. */
@@ -324,10 +321,7 @@ export class WordKeyTable {
     this.alphas![victimBucket] = Math.max(this.alphas![victimBucket]!, floor);
     this.remove(victim);
     const slot = this.fill(this.find(hash), hash, alpha + weight, alpha);
-    this.heap![0] = slot;
-    this.heapWeights![0] = alpha + weight;
-    this.heapPlace![slot] = 0;
-    this.siftDown(0);
+    replaceRoot(this.heap!, this.heapWeights!, this.heapPlace!, slot, alpha + weight);
     return slot;
   }
 
@@ -361,10 +355,6 @@ export class WordKeyTable {
   }
 
   /**
-   * Restores the heap below `place`. A 4-ary heap: half the levels of a binary one, and the four
-   * children of a node share a cache line of the heap's own weights.
-   */
-  /**
    * Makes the root the entry of smallest weight. Weights only grow, and the heap keeps the weight
    * each entry had when it was last placed: every copy is at most the entry's weight, so a root
    * whose copy is current is the true minimum; a stale root is re-placed with its weight, and the
@@ -377,39 +367,8 @@ export class WordKeyTable {
       const weight = this.weightOf(heap[0]!);
       if (weights[0] === weight) return;
       weights[0] = weight;
-      this.siftDown(0);
+      siftDown(heap, weights, this.heapPlace!, 0);
     }
-  }
-
-  private siftDown(place: number): void {
-    const heap = this.heap!;
-    const weights = this.heapWeights!;
-    const where = this.heapPlace!;
-    const size = heap.length;
-    const id = heap[place]!;
-    const weight = weights[place]!;
-    for (;;) {
-      const first = place * 4 + 1;
-      if (first >= size) break;
-      let child = first;
-      let lightest = weights[first]!;
-      const last = Math.min(first + 4, size);
-      for (let c = first + 1; c < last; c++) {
-        if (weights[c]! < lightest) {
-          lightest = weights[c]!;
-          child = c;
-        }
-      }
-      if (lightest >= weight) break;
-      const childId = heap[child]!;
-      heap[place] = childId;
-      weights[place] = lightest;
-      where[childId] = place;
-      place = child;
-    }
-    heap[place] = id;
-    weights[place] = weight;
-    where[id] = place;
   }
 }
 

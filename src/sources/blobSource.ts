@@ -1,4 +1,3 @@
-import { UserError } from '../flow/errors.js';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { Logger } from 'pino';
 import type { ParseProblem } from '../azure/problems.js';
@@ -7,6 +6,7 @@ import { classifyAzureError, type AzureFailure } from '../state/azureErrors.js';
 import { blobKey, splitBlobKey, type BlobCursor, type SourceState, type StateStore } from '../state/sourceState.js';
 import { StateWriter } from '../state/stateWriter.js';
 import { BatchBuilder, type SourcePiece } from './blobBatches.js';
+import { countReadFailure, failureFields, forgetFailures, listingError, type ListingFailure } from './blobFailures.js';
 import { BlobDiscovery, type HourPrefixRef, type ListedBlob } from './blobDiscovery.js';
 import { HOUR_MS, floorHour, parseFlowLogBlobName, type BlobFilters } from './blobPaths.js';
 import { startingState, type StartAt } from './blobStartAt.js';
@@ -62,16 +62,6 @@ export interface BlobSourceOptions {
   readonly onCheckpoint?: () => void;
 }
 
-/** A failure the source cannot work around: the CLI reports it as one line and exits 2. */
-/** The containers cannot be listed at start (or in a `--once` pass): the CLI exits 2 with this message. */
-export class BlobSourceError extends UserError {
-  constructor(code: 'blob-auth' | 'blob-list', message: string, cause?: unknown) {
-    super(message, { code, cause });
-  }
-}
-
-export const DEFAULT_MAX_BLOB_FAILURES = 5;
-/** Enough requests in flight to hide 20-50 ms of storage latency on a 2-core jump host. */
 const DEFAULT_LATE_WINDOW_MS = HOUR_MS;
 const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** Rows per batch at most (the pieces of small blobs are gathered into one batch up to here). */
@@ -88,8 +78,6 @@ const MAX_HELD_BYTES = 32 * 1024 * 1024;
 const MIN_ACTIVE_WINDOW_MS = 5 * 60_000;
 /** Cursors of hours behind the window are kept this long (for operators), then dropped. */
 const KEEP_BEHIND_WINDOW_MS = 24 * HOUR_MS;
-/** Longest wait before a failed blob is tried again. */
-const MAX_RETRY_DELAY_MS = 15 * 60_000;
 /** Full folder walk for new resources at most this often (parents of known ones are listed every poll). */
 const ROOT_REFRESH_MS = 10 * 60_000;
 
@@ -159,15 +147,7 @@ export class BlobSource {
     const nowMs = (options.now ?? Date.now)();
     const state = await startingState(options.store, options.startAt, nowMs, options.lateWindowMs ?? DEFAULT_LATE_WINDOW_MS, options.logger);
     const source = new BlobSource(options, state);
-    if (options.retryPoisoned === true) {
-      for (const [key, cursor] of Object.entries(state.blobs)) {
-        if (cursor.poisoned === undefined && cursor.failures === undefined) continue;
-        delete cursor.poisoned;
-        delete cursor.failures;
-        delete cursor.retryAfterMs;
-        source.writer.blobChanged(key);
-      }
-    }
+    if (options.retryPoisoned === true) for (const key of forgetFailures(state.blobs)) source.writer.blobChanged(key);
     return source;
   }
 
@@ -350,21 +330,7 @@ export class BlobSource {
       return;
     }
     this.noteFailure(failure);
-    const failures = (cursor.failures ?? 0) + 1;
-    cursor.failures = failures;
-    if (failures >= this.options.maxBlobFailures) {
-      cursor.poisoned = { atMs: nowMs, reason: failure.message };
-      delete cursor.retryAfterMs;
-      this.stats.poisoned++;
-      logger.error(
-        { blob: key, failures, ...failureFields(failure) },
-        `blob failed ${failures} times: marked poisoned and skipped from now on (restart with --retry-poisoned to try it again)`,
-      );
-    } else {
-      const delayMs = Math.min(MAX_RETRY_DELAY_MS, this.options.pollIntervalMs * 2 ** (failures - 1));
-      cursor.retryAfterMs = nowMs + delayMs;
-      logger.warn({ blob: key, failures, retryInSeconds: Math.round(delayMs / 1000), ...failureFields(failure) }, 'cannot read blob: trying again later');
-    }
+    if (countReadFailure(key, cursor, failure, nowMs, this.options, logger)) this.stats.poisoned++;
     if (this.state.blobs[key] === cursor) this.writer.blobChanged(key);
   }
 
@@ -410,23 +376,11 @@ export class BlobSource {
     }
   }
 
-  private reportDiscoveryFailures(failures: readonly { container: string; prefix: string; failure: AzureFailure }[], firstPass: boolean): void {
+  private reportDiscoveryFailures(failures: readonly ListingFailure[], firstPass: boolean): void {
     const { logger } = this.options;
-    const auth = failures.find((f) => f.failure.kind === 'auth');
-    if (firstPass && auth !== undefined) {
-      throw new BlobSourceError(
-        'blob-auth',
-        `cannot list container ${auth.container}: ${auth.failure.message} (the identity needs the Storage Blob Data Reader role on the account or container, or a SAS with read and list)`,
-      );
-    }
-    if (this.options.once) {
-      const first = failures[0]!;
-      throw new BlobSourceError(
-        'blob-list',
-        `cannot list container ${first.container}${first.prefix === '' ? '' : ` under ${first.prefix}`}: ${first.failure.message}`,
-      );
-    }
-    this.noteFailure(auth?.failure ?? failures[0]!.failure);
+    const stop = listingError(failures, firstPass, this.options.once);
+    if (stop !== undefined) throw stop;
+    this.noteFailure(failures.find((f) => f.failure.kind === 'auth')?.failure ?? failures[0]!.failure);
     for (const { container, prefix, failure } of failures.slice(0, 5)) {
       logger.warn({ container, prefix, failures: failures.length, ...failureFields(failure) }, 'listing failed: trying again next poll');
     }
@@ -437,8 +391,4 @@ export class BlobSource {
 function memoryMb(): { rssMb: number; heapMb: number; externalMb: number } {
   const { rss, heapUsed, external } = process.memoryUsage();
   return { rssMb: Math.round(rss / 1048576), heapMb: Math.round(heapUsed / 1048576), externalMb: Math.round(external / 1048576) };
-}
-
-function failureFields(failure: AzureFailure): Record<string, unknown> {
-  return { kind: failure.kind, statusCode: failure.statusCode, code: failure.code, error: failure.message };
 }

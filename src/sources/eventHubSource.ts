@@ -1,17 +1,15 @@
 import type { EventHubConsumerClient, PartitionContext, ReceivedEventData, Subscription } from '@azure/event-hubs';
 import type { Logger } from 'pino';
-import { isFlowLogBlobUrl } from '../azure/blobCreatedEvent.js';
 import type { ParseProblem } from '../azure/problems.js';
 import type { FlowSink } from '../azure/tupleSink.js';
 import { FlowColumns } from '../flow/flowColumns.js';
 import type { FlowRecord } from '../flow/flowRecord.js';
 import { scrubSecrets } from '../secrets.js';
-import { type AmqpBodyType, type BodyOutcome, readEventBody } from '../azure/eventBody.js';
-import { ParseCache } from '../azure/parseCache.js';
 import type { NotifiedBlobReader, NotifiedStep } from './eventHubBlobs.js';
 import { CheckpointOrder, CheckpointWriter, type CheckpointedPartition } from './partitionCheckpoints.js';
 import { DEFAULT_READ_CONCURRENCY } from './concurrentJobs.js';
 import { NotifiedReads } from './notifiedReads.js';
+import { EventReader, type EventCounts } from './eventHubEvents.js';
 import { EventHubReports } from './eventHubReports.js';
 import { mergeBatches, type FlowBatch } from './flowBatch.js';
 import { eventPositionFor, type StartAt } from './eventHubStartAt.js';
@@ -63,17 +61,7 @@ export interface EventHubSourceOptions {
   readonly readConcurrency?: number;
 }
 
-/** Kinds of event bodies, as counted in the stats. */
-export type BodyKind = 'flow-log' | 'connector' | 'blob-created' | 'other-event';
-
-export interface EventHubSourceStats {
-  events: number;
-  /** Per body kind, events seen. */
-  readonly kinds: Record<BodyKind, number>;
-  /** Events that were none of the supported kinds (counted, logged, skipped). */
-  unrecognizedEvents: number;
-  /** BlobCreated notifications of blobs that are not PT1H.json, and other Event Grid event types. */
-  ignoredNotifications: number;
+export interface EventHubSourceStats extends EventCounts {
   checkpoints: number;
   checkpointFailures: number;
   partitionsClaimed: number;
@@ -113,7 +101,7 @@ export class EventHubSource {
     partitionsClaimed: 0,
     partitionsLost: 0,
   };
-  private readonly cache = new ParseCache();
+  private readonly events: EventReader;
   private readonly reads: NotifiedReads;
   private readonly reports: EventHubReports;
   private readonly partitions = new Map<string, PartitionWork>();
@@ -132,6 +120,7 @@ export class EventHubSource {
 
   constructor(private readonly options: EventHubSourceOptions) {
     this.reports = new EventHubReports(options.logger, options.onFailure);
+    this.events = new EventReader(this.stats, this.reports, options.logger);
     this.reads = new NotifiedReads({
       blobs: options.blobs,
       readConcurrency: options.readConcurrency ?? DEFAULT_READ_CONCURRENCY,
@@ -322,43 +311,10 @@ export class EventHubSource {
     const hub = work.context.eventHubName;
     for (const event of events) {
       if (this.stopping || work.closed) break;
-      this.stats.events++;
-      const source = `${hub}/${work.id}#${event.sequenceNumber}`;
-      let decoded: BodyOutcome;
-      try {
-        decoded = readEventBody(event.body, bodyTypeOf(event), event.properties, source, sink, { cache: this.cache });
-      } catch (error) {
-        // A reader bug must cost this event only, never the partition.
-        decoded = {
-          recognized: false,
-          kinds: { flowLog: 0, connector: 0, blobCreated: 0, otherEvent: 0 },
-          azureRecords: 0,
-          notifications: [],
-          otherEvents: [],
-          why: `cannot be read: ${(error as Error).message}`,
-        };
-      }
-      group.azureRecords += decoded.azureRecords;
-      group.inputBytes += bodyBytes(event.body);
-      const kinds = decoded.kinds;
-      if (kinds.flowLog > 0) this.stats.kinds['flow-log']++;
-      if (kinds.connector > 0) this.stats.kinds.connector++;
-      if (kinds.blobCreated > 0) this.stats.kinds['blob-created']++;
-      if (kinds.otherEvent > 0) this.stats.kinds['other-event']++;
-      if (!decoded.recognized) this.reports.unrecognized(++this.stats.unrecognizedEvents, event, work.id, decoded.why ?? '', decoded.excerpt ?? '');
-      if (decoded.otherEvents.length > 0) {
-        this.stats.ignoredNotifications += decoded.otherEvents.length;
-        logger.debug({ partition: work.id, sequenceNumber: event.sequenceNumber, eventTypes: decoded.otherEvents }, 'Event Grid events of other types ignored');
-      }
-      const blobs = decoded.notifications.filter((notification) => {
-        if (isFlowLogBlobUrl(notification.url)) return true;
-        this.stats.ignoredNotifications++;
-        logger.debug(
-          { partition: work.id, sequenceNumber: event.sequenceNumber, eventId: notification.id },
-          'BlobCreated notification of a blob that is not PT1H.json: ignored',
-        );
-        return false;
-      });
+      const read = this.events.read(event, work.id, `${hub}/${work.id}#${event.sequenceNumber}`, sink);
+      group.azureRecords += read.azureRecords;
+      group.inputBytes += read.inputBytes;
+      const blobs = read.blobs;
       if (blobs.length > 0) {
         // The event is done once the records before it and each blob it names were sent.
         if (group.records.length > 0 || group.lastEvent !== undefined) sendGroup();
@@ -406,16 +362,4 @@ export class EventHubSource {
 
 function newGroup(): Group {
   return { records: new FlowColumns(), azureRecords: 0, inputBytes: 0, lastEvent: undefined };
-}
-
-function bodyBytes(body: unknown): number {
-  if (body instanceof Uint8Array) return body.byteLength;
-  if (typeof body === 'string') return Buffer.byteLength(body);
-  return 0;
-}
-
-/** The AMQP section the event's body came in: the body alone cannot tell a value-section binary from data. */
-function bodyTypeOf(event: ReceivedEventData): AmqpBodyType | undefined {
-  const raw = (event as { getRawAmqpMessage?: () => { bodyType?: AmqpBodyType } }).getRawAmqpMessage;
-  return typeof raw === 'function' ? raw.call(event).bodyType : undefined;
 }

@@ -6,7 +6,7 @@ import type { ParseProblem } from '../problems.js';
 import type { FlowSink } from '../tupleSink.js';
 import { readVnetTuple as readVnetTupleReference } from '../vnetFlowLog.js';
 import { type MutableContext, newContext, VnetGroup } from './contexts.js';
-import { byteAt, hasBackslash, keyIs, scanPlainString, scanString, skipValue, skipWhitespace } from './jsonScan.js';
+import { afterItem, byteAt, hasBackslash, keyIs, scanPlainString, scanString, skipValue, skipWhitespace } from './jsonScan.js';
 import type { StringCache } from './stringCache.js';
 import { readNsgTuple, readVnetTuple, tupleFitsIn } from './tupleReaders.js';
 
@@ -46,6 +46,11 @@ const NO_VNET_SHARED = { rule: '', mac: '', resourceId: '', aclId: '', flowLogGu
 /** VNet tuples take their context from their group (per encryption value). */
 const NO_CONTEXT: AzureContext = { ...NO_VNET_SHARED, encryption: '' };
 const EMPTY = Buffer.alloc(0);
+/**
+ * The label key of readListOwner when none is wanted. No key of the logs is empty; an empty key
+ * would be noted like a label, and its value never read.
+ */
+const NO_LABEL = '';
 
 /**
  * The flows of one record, read from bytes: NSG `properties { Version, flows: [ { rule, flows: [
@@ -103,89 +108,24 @@ export class FlowListReader {
     return skipWhitespace(buf, i + 1, end);
   }
 
-  /** After a member's value: the index of the next key, -2 - (index of the closing brace), or -1. */
-  private afterMember(i: number): number {
-    const buf = this.buf;
-    const end = this.end;
-    i = skipWhitespace(buf, i, end);
-    const next = byteAt(buf, i, end);
-    if (next === COMMA) return skipWhitespace(buf, i + 1, end);
-    if (next === CLOSE_BRACE) return -2 - i;
-    return -1;
-  }
-
+  /** NSG `properties` (`{` at i): its flows, checked against its Version (or version) once read. */
   readNsgProperties(i: number): number {
-    const buf = this.buf;
-    const end = this.end;
     this.nsgV1Tuples = 0;
     this.nsgV2Tuples = 0;
-    let versionStart = -1;
-    let versionEnd = -1;
-    let lowerVersionStart = -1;
-    let lowerVersionEnd = -1;
-    let sawFlows = false;
-    i = skipWhitespace(buf, i + 1, end);
-    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1; // no flows: a problem for the reference path
-    for (;;) {
-      i = this.readKey(i);
-      if (i < 0) return -1;
-      const valueStart = i;
-      if (keyIs(buf, this.keyStart, this.keyLength, 'flows')) {
-        if (sawFlows || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
-        sawFlows = true;
-        i = this.readObjectList(i, NSG_RULE_GROUPS);
-      } else {
-        const isVersion = keyIs(buf, this.keyStart, this.keyLength, 'Version');
-        const isLowerVersion = !isVersion && keyIs(buf, this.keyStart, this.keyLength, 'version');
-        i = skipValue(buf, i, end, 2);
-        if (isVersion) {
-          versionStart = valueStart;
-          versionEnd = i;
-        } else if (isLowerVersion) {
-          lowerVersionStart = valueStart;
-          lowerVersionEnd = i;
-        }
-      }
-      if (i < 0) return -1;
-      i = this.afterMember(i);
-      if (i === -1) return -1;
-      if (i < -1) {
-        i = -2 - i;
-        break;
-      }
-    }
-    if (!sawFlows) return -1;
-    const upper = versionStart < 0 ? undefined : this.strings.value(buf, versionStart, versionEnd);
-    const lower = lowerVersionStart < 0 ? undefined : this.strings.value(buf, lowerVersionStart, lowerVersionEnd);
+    i = this.readListOwner(i, 'flows', NSG_RULE_GROUPS, 'Version', 'version', 2);
+    if (i < 0) return -1;
+    const buf = this.buf;
+    const upper = this.labelStart < 0 ? undefined : this.strings.value(buf, this.labelStart, this.labelEnd);
+    const lower = this.fallbackStart < 0 ? undefined : this.strings.value(buf, this.fallbackStart, this.fallbackEnd);
     const declared = declaredNsgVersion(upper, lower);
     if (declared === 1 && this.nsgV2Tuples > 0) return -1;
     if (declared === 2 && this.nsgV1Tuples > 0) return -1;
-    return i + 1;
+    return i;
   }
 
+  /** VNet `flowRecords` (`{` at i): its flows. */
   readVnetFlowRecords(i: number): number {
-    const buf = this.buf;
-    const end = this.end;
-    let sawFlows = false;
-    i = skipWhitespace(buf, i + 1, end);
-    if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
-    for (;;) {
-      i = this.readKey(i);
-      if (i < 0) return -1;
-      if (keyIs(buf, this.keyStart, this.keyLength, 'flows')) {
-        if (sawFlows || byteAt(buf, i, end) !== OPEN_BRACKET) return -1;
-        sawFlows = true;
-        i = this.readObjectList(i, VNET_ACLS);
-      } else i = skipValue(buf, i, end, 2);
-      if (i < 0) return -1;
-      i = this.afterMember(i);
-      if (i === -1) return -1;
-      if (i < -1) {
-        i = -2 - i;
-        break;
-      }
-    }
-    return sawFlows ? i + 1 : -1;
+    return this.readListOwner(i, 'flows', VNET_ACLS, NO_LABEL, NO_LABEL, 2);
   }
 
   /** The tuple list being read belongs to this NSG context, or (VNet) to this group. */
@@ -217,21 +157,19 @@ export class FlowListReader {
     if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
     for (;;) {
       if (byteAt(buf, i, end) !== OPEN_BRACE) return -1;
-      i = this.readItem(items, i);
-      if (i < 0) return -1;
-      i = skipWhitespace(buf, i, end);
-      const next = byteAt(buf, i, end);
-      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
-      else if (next === CLOSE_BRACKET) return i + 1;
-      else return -1;
+      i = afterItem(buf, this.readItem(items, i), end, CLOSE_BRACKET);
+      if (i < 0) return i === -1 ? -1 : ~i + 1;
     }
   }
 
-  /** Raw bounds of the label string the last readListOwner found (set as it returns). */
+  /** Raw bounds of the label value the last readListOwner found (set as it returns); -1 when absent. */
   private labelStart = -1;
   private labelEnd = -1;
   /** The label is a JSON string without escapes. */
   private labelPlain = false;
+  /** Raw bounds of the value of its fallback key (NSG `version`, read when `Version` is absent or null). */
+  private fallbackStart = -1;
+  private fallbackEnd = -1;
 
   /** The label the last readListOwner found, as recordShape.asString gives it ('' when absent). */
   private label(): string {
@@ -239,16 +177,18 @@ export class FlowListReader {
   }
 
   /**
-   * An object (`{` at i) with one required list of kind `list` under `listKey`, and an optional
-   * string under `labelKey` (its raw bounds left in labelStart / labelEnd); other members are
-   * validated and skipped at nesting `depth`.
+   * An object (`{` at i) with one required list of kind `list` under `listKey`, and optional values
+   * under `labelKey` and `fallbackKey` (their raw bounds left in labelStart / labelEnd and
+   * fallbackStart / fallbackEnd); other members are validated and skipped at nesting `depth`.
    */
-  private readListOwner(i: number, listKey: string, list: ObjectList | TupleList, labelKey: string, depth: number): number {
+  private readListOwner(i: number, listKey: string, list: ObjectList | TupleList, labelKey: string, fallbackKey: string, depth: number): number {
     const buf = this.buf;
     const end = this.end;
     let labelStart = -1;
     let labelEnd = -1;
     let labelPlain = false;
+    let fallbackStart = -1;
+    let fallbackEnd = -1;
     let sawList = false;
     i = skipWhitespace(buf, i + 1, end);
     if (byteAt(buf, i, end) === CLOSE_BRACE) return -1;
@@ -265,27 +205,29 @@ export class FlowListReader {
             : this.readObjectList(i, list);
       } else {
         const isLabel = keyIs(buf, this.keyStart, this.keyLength, labelKey);
+        const isFallback = !isLabel && keyIs(buf, this.keyStart, this.keyLength, fallbackKey);
         i = skipValue(buf, i, end, depth);
         if (isLabel) {
           labelStart = valueStart;
           labelEnd = i;
           labelPlain = i > valueStart && buf[valueStart] === QUOTE && !hasBackslash(buf, valueStart + 1, i - 1);
+        } else if (isFallback) {
+          fallbackStart = valueStart;
+          fallbackEnd = i;
         }
       }
-      if (i < 0) return -1;
-      i = this.afterMember(i);
+      i = afterItem(buf, i, end, CLOSE_BRACE);
       if (i === -1) return -1;
-      if (i < -1) {
-        i = -2 - i;
-        break;
-      }
+      if (i < 0) break;
     }
     if (!sawList) return -1;
     // Set last: the lists read above run nested readListOwner calls of their own.
     this.labelStart = labelStart;
     this.labelEnd = labelEnd;
     this.labelPlain = labelPlain;
-    return i + 1;
+    this.fallbackStart = fallbackStart;
+    this.fallbackEnd = fallbackEnd;
+    return ~i + 1;
   }
 
   private readNsgRuleGroup(i: number): number {
@@ -298,7 +240,7 @@ export class FlowListReader {
    */
   private readLabelledGroup(i: number, contexts: MutableContext[], listKey: string, list: ObjectList, labelKey: string, field: 'rule' | 'aclId'): number {
     const firstContext = contexts.length;
-    i = this.readListOwner(i, listKey, list, labelKey, 4);
+    i = this.readListOwner(i, listKey, list, labelKey, NO_LABEL, 4);
     if (i < 0) return -1;
     const label = this.label();
     for (let c = firstContext; c < contexts.length; c++) contexts[c]![field] = label;
@@ -308,7 +250,7 @@ export class FlowListReader {
   private readNsgMacGroup(i: number): number {
     const context = newContext();
     this.tupleContext = context;
-    i = this.readListOwner(i, 'flowTuples', NSG_TUPLES, 'mac', 6);
+    i = this.readListOwner(i, 'flowTuples', NSG_TUPLES, 'mac', NO_LABEL, 6);
     if (i < 0) return -1;
     // The record's macAddress stands in for a missing one (format.nsgTupleMac) once the record is read.
     context.mac = this.label();
@@ -325,7 +267,7 @@ export class FlowListReader {
     const group = new VnetGroup(this.vnetContexts, this.strings);
     this.tupleContext = NO_CONTEXT;
     this.tupleGroup = group;
-    i = this.readListOwner(i, 'flowTuples', VNET_TUPLES, 'rule', 6);
+    i = this.readListOwner(i, 'flowTuples', VNET_TUPLES, 'rule', NO_LABEL, 6);
     if (i < 0) return -1;
     const rule = this.label();
     for (const context of group.contexts) context.rule = rule;

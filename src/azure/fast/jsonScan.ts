@@ -114,6 +114,20 @@ function skipLiteral(buf: Buffer, i: number, end: number, literal: string): numb
   return i + literal.length;
 }
 
+/**
+ * After an element of an array or a member of an object that `close` ends (`i` past its value, or
+ * -1 when the value was not valid): the index of the next one (past the comma and whitespace),
+ * ~(the index of `close`) when the array or object ends there, or -1. Never ~0: `close` follows
+ * its opening bracket.
+ */
+export function afterItem(buf: Buffer, i: number, end: number, close: number): number {
+  if (i < 0) return -1;
+  i = skipWhitespace(buf, i, end);
+  const next = byteAt(buf, i, end);
+  if (next === COMMA) return skipWhitespace(buf, i + 1, end);
+  return next === close ? ~i : -1;
+}
+
 /** Any JSON value from `i` (no leading whitespace): the index after it, or -1 when it is not valid. */
 export function skipValue(buf: Buffer, i: number, end: number, depth: number): number {
   if (depth > MAX_DEPTH || i >= end) return -1;
@@ -131,26 +145,16 @@ export function skipValue(buf: Buffer, i: number, end: number, depth: number): n
       if (close < 0) return -1;
       i = skipWhitespace(buf, close + 1, end);
       if (byteAt(buf, i, end) !== COLON) return -1;
-      i = skipValue(buf, skipWhitespace(buf, i + 1, end), end, depth + 1);
-      if (i < 0) return -1;
-      i = skipWhitespace(buf, i, end);
-      const next = byteAt(buf, i, end);
-      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
-      else if (next === CLOSE_BRACE) return i + 1;
-      else return -1;
+      i = afterItem(buf, skipValue(buf, skipWhitespace(buf, i + 1, end), end, depth + 1), end, CLOSE_BRACE);
+      if (i < 0) return i === -1 ? -1 : ~i + 1;
     }
   }
   if (c === OPEN_BRACKET) {
     i = skipWhitespace(buf, i + 1, end);
     if (byteAt(buf, i, end) === CLOSE_BRACKET) return i + 1;
     for (;;) {
-      i = skipValue(buf, i, end, depth + 1);
-      if (i < 0) return -1;
-      i = skipWhitespace(buf, i, end);
-      const next = byteAt(buf, i, end);
-      if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
-      else if (next === CLOSE_BRACKET) return i + 1;
-      else return -1;
+      i = afterItem(buf, skipValue(buf, i, end, depth + 1), end, CLOSE_BRACKET);
+      if (i < 0) return i === -1 ? -1 : ~i + 1;
     }
   }
   if (c === 0x74) return skipLiteral(buf, i, end, 'true');

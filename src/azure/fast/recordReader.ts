@@ -3,13 +3,17 @@ import type { AzureContext } from '../../flow/flowRecord.js';
 import { NSG_CATEGORY, nsgTupleMac, recordKind, VNET_CATEGORY, vnetResourceId } from '../format.js';
 import { type ContextInterner, type MutableContext, sameContext } from './contexts.js';
 import { FlowListReader } from './flowLists.js';
-import { byteAt, keyIs, scanPlainString, skipValue, skipWhitespace } from './jsonScan.js';
+import { afterItem, byteAt, keyIs, scanPlainString, skipValue, skipWhitespace } from './jsonScan.js';
 
 import type { StringCache } from './stringCache.js';
 
 // Module constants, not imported bindings (see tupleReaders.ts).
 // prettier-ignore
-const QUOTE = 0x22, COMMA = 0x2c, COLON = 0x3a, OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22, COLON = 0x3a, OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d;
+
+/** The record's scalar keys the contexts take. */
+const SCALAR_KEYS = ['resourceId', 'macAddress', 'flowLogResourceID', 'targetResourceID', 'flowLogGUID'] as const;
+type ScalarKey = (typeof SCALAR_KEYS)[number];
 
 /**
  * The fast path of FlowLogReader: reads one NSG or VNet record's bytes straight into FlowColumns,
@@ -48,17 +52,9 @@ export class FastRecordReader {
   /** Index after the record of the last successful readAt. */
   recordEnd = 0;
 
-  // Raw value ranges of the record's scalar keys (-1: absent).
-  private resourceIdStart = -1;
-  private resourceIdEnd = -1;
-  private macStart = -1;
-  private macEnd = -1;
-  private flowLogResourceIdStart = -1;
-  private flowLogResourceIdEnd = -1;
-  private targetResourceIdStart = -1;
-  private targetResourceIdEnd = -1;
-  private flowLogGuidStart = -1;
-  private flowLogGuidEnd = -1;
+  /** Raw value ranges of the record's SCALAR_KEYS, by index (start -1: absent). */
+  private readonly scalarStarts = new Float64Array(SCALAR_KEYS.length);
+  private readonly scalarEnds = new Float64Array(SCALAR_KEYS.length);
   /** `category` as JSON.parse gives it, once read. */
   private category: unknown = undefined;
   private sawCategory = false;
@@ -116,7 +112,7 @@ export class FastRecordReader {
   }
 
   private reset(): void {
-    this.resourceIdStart = this.macStart = this.flowLogResourceIdStart = this.targetResourceIdStart = this.flowLogGuidStart = -1;
+    this.scalarStarts.fill(-1);
     this.category = undefined;
     this.sawCategory = this.sawProperties = this.sawFlowRecords = this.nsgRead = this.vnetRead = false;
   }
@@ -159,12 +155,12 @@ export class FastRecordReader {
           if (i < 0) return false;
           if (!this.noteScalar(keyStart, keyLength, valueStart, i)) return false;
         }
-        if (i < 0) return false;
-        i = skipWhitespace(buf, i, end);
-        const next = byteAt(buf, i, end);
-        if (next === COMMA) i = skipWhitespace(buf, i + 1, end);
-        else if (next === CLOSE_BRACE) break;
-        else return false;
+        i = afterItem(buf, i, end, CLOSE_BRACE);
+        if (i === -1) return false;
+        if (i < 0) {
+          i = ~i;
+          break;
+        }
       }
     }
     // Values are read up to their delimiters, which may lie past `end` in the buffer: the record
@@ -176,13 +172,9 @@ export class FastRecordReader {
     const kind = recordKind(this.sawCategory ? this.category : undefined, this.sawFlowRecords, this.sawProperties);
     if (kind === 'vnet') {
       if (!this.vnetRead || this.nsgRead) return false;
-      const strings = this.strings;
-      const resourceId = vnetResourceId(
-        strings.string(buf, this.flowLogResourceIdStart, this.flowLogResourceIdEnd),
-        strings.string(buf, this.targetResourceIdStart, this.targetResourceIdEnd),
-      );
-      const mac = strings.string(buf, this.macStart, this.macEnd);
-      const flowLogGuid = strings.string(buf, this.flowLogGuidStart, this.flowLogGuidEnd);
+      const resourceId = vnetResourceId(this.scalar('flowLogResourceID'), this.scalar('targetResourceID'));
+      const mac = this.scalar('macAddress');
+      const flowLogGuid = this.scalar('flowLogGUID');
       for (const context of lists.vnetContexts) {
         context.resourceId = resourceId;
         context.mac = mac;
@@ -193,8 +185,8 @@ export class FastRecordReader {
     }
     if (kind === 'nsg') {
       if (!this.nsgRead || this.vnetRead) return false;
-      const resourceId = this.strings.string(buf, this.resourceIdStart, this.resourceIdEnd);
-      const recordMac = this.strings.string(buf, this.macStart, this.macEnd);
+      const resourceId = this.scalar('resourceId');
+      const recordMac = this.scalar('macAddress');
       const contexts = lists.nsgContexts;
       for (let c = 0; c < contexts.length; c++) {
         const context = contexts[c]!;
@@ -217,23 +209,22 @@ export class FastRecordReader {
       if (this.sawCategory) return false;
       this.sawCategory = true;
       this.category = this.strings.value(buf, valueStart, valueEnd);
-    } else if (keyIs(buf, keyStart, keyLength, 'resourceId')) {
-      this.resourceIdStart = valueStart;
-      this.resourceIdEnd = valueEnd;
-    } else if (keyIs(buf, keyStart, keyLength, 'macAddress')) {
-      this.macStart = valueStart;
-      this.macEnd = valueEnd;
-    } else if (keyIs(buf, keyStart, keyLength, 'flowLogResourceID')) {
-      this.flowLogResourceIdStart = valueStart;
-      this.flowLogResourceIdEnd = valueEnd;
-    } else if (keyIs(buf, keyStart, keyLength, 'targetResourceID')) {
-      this.targetResourceIdStart = valueStart;
-      this.targetResourceIdEnd = valueEnd;
-    } else if (keyIs(buf, keyStart, keyLength, 'flowLogGUID')) {
-      this.flowLogGuidStart = valueStart;
-      this.flowLogGuidEnd = valueEnd;
+    } else {
+      for (let k = 0; k < SCALAR_KEYS.length; k++) {
+        if (keyIs(buf, keyStart, keyLength, SCALAR_KEYS[k]!)) {
+          this.scalarStarts[k] = valueStart;
+          this.scalarEnds[k] = valueEnd;
+          break;
+        }
+      }
     }
     return true;
+  }
+
+  /** The record's value of `key` as recordShape.asString gives it ('' when absent). */
+  private scalar(key: ScalarKey): string {
+    const k = SCALAR_KEYS.indexOf(key);
+    return this.strings.string(this.buf, this.scalarStarts[k]!, this.scalarEnds[k]!);
   }
 
   private shared: AzureContext[] = [];
