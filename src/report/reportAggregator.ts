@@ -55,9 +55,8 @@ const HOUR_MS = 3_600_000;
 const STAGED_KEYS = 16_384;
 /** Marks a port key word as used (word 0 of a key is never 0): protocol << 16 | port fits below. */
 const PORT_KEY_TAG = 1 << 24;
-const RANK_BYTES = 0;
-const RANK_PACKETS = 1;
-const RANK_FLOWS = 2;
+/** The measures in the order of their numbers (`rank`, the pair columns): 0 bytes, 1 packets, 2 flows. */
+const MEASURES: readonly RankMeasure[] = ['bytes', 'packets', 'flows'];
 
 export class ReportAggregator {
   readonly rankBy: RankMeasure;
@@ -99,6 +98,7 @@ export class ReportAggregator {
   firstTimeMs = Infinity;
   lastTimeMs = -Infinity;
 
+  /** The number of the ranking measure in MEASURES (a number: weightOf runs per tuple). */
   private readonly rank: number;
   private readonly countsPairs: boolean;
   private readonly countsOthers: boolean;
@@ -117,15 +117,16 @@ export class ReportAggregator {
 
   constructor(options: AggregatorOptions) {
     this.rankBy = options.rankBy;
-    this.rank = options.rankBy === 'bytes' ? RANK_BYTES : options.rankBy === 'packets' ? RANK_PACKETS : RANK_FLOWS;
+    this.rank = MEASURES.indexOf(options.rankBy);
     const maxKeys = (this.maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS);
     this.sinceMs = options.sinceMs ?? -Infinity;
     this.untilMs = options.untilMs ?? Infinity;
     this.countsPairs = options.tables !== 'others';
     this.countsOthers = options.tables !== 'pairs';
     this.pairs = new WordKeyTable(9, 2, maxKeys);
-    const others = [0, 1, 2].filter((m) => m !== this.rank);
-    this.pairColumns = [0, 1, 2].map((m) => others.indexOf(m));
+    const measures = [...MEASURES.keys()];
+    const others = measures.filter((m) => m !== this.rank);
+    this.pairColumns = measures.map((m) => others.indexOf(m));
     [this.pairBytesColumn, this.pairPacketsColumn, this.pairFlowsColumn] = this.pairColumns as [number, number, number];
     this.hosts = new WordKeyTable(5, 5, maxKeys);
     this.deniedSources = new WordKeyTable(5, 0, maxKeys);
@@ -236,7 +237,7 @@ export class ReportAggregator {
   }
 
   private weightOf(bytes: number, packets: number, flows: number): number {
-    return this.rank === RANK_BYTES ? bytes : this.rank === RANK_PACKETS ? packets : flows;
+    return this.rank === 0 ? bytes : this.rank === 1 ? packets : flows;
   }
 
   /** One entry of the pair (`from`, `to`): the address words at `addresses[from]` and `addresses[to]`, with what `from` sent. */

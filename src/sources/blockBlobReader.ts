@@ -6,6 +6,7 @@ import { FlowColumns } from '../flow/flowColumns.js';
 import type { BlobCursor } from '../state/sourceState.js';
 import { unquoteEtag } from './blobDiscovery.js';
 import { parsePiece, WholeBlobParser, type CursorAdvance, type FetchedPiece } from './blobPieces.js';
+import type { ParsedFlows } from './flowBatch.js';
 
 export type { CursorAdvance } from './blobPieces.js';
 
@@ -44,10 +45,7 @@ export interface BlockReaderOptions {
   readonly onRequest?: (kind: RequestKind) => void;
 }
 
-export interface BlockReadStep {
-  readonly records: FlowColumns;
-  readonly azureRecords: number;
-  readonly inputBytes: number;
+export interface BlockReadStep extends ParsedFlows {
   /** Data blocks parsed in this step. */
   readonly blocks: number;
   /** Undefined: nothing to record (part of a blob read whole). */

@@ -2,7 +2,6 @@ import type { BlobServiceClient, BlockBlobClient } from '@azure/storage-blob';
 import type { Logger } from 'pino';
 import type { BlobCreatedNotification } from '../azure/blobCreatedEvent.js';
 import type { ParseProblem } from '../azure/problems.js';
-import type { FlowColumns } from '../flow/flowColumns.js';
 import { sleep } from '../flow/sleep.js';
 import { classifyAzureError, type AzureFailure } from '../state/azureErrors.js';
 import { safeUrl } from '../secrets.js';
@@ -11,6 +10,7 @@ import { StateWriter } from '../state/stateWriter.js';
 import { fetchGrowth, growthStart } from './blobGrowth.js';
 import { floorHour, HOUR_MS, parseFlowLogBlobName } from './blobPaths.js';
 import { parsedStep, readNewBlocks, type BlockReadStep, type BlockReaderOptions } from './blockBlobReader.js';
+import type { ParsedFlows } from './flowBatch.js';
 
 /**
  * The blobs named by Event Grid BlobCreated notifications, read with the Blob Storage source's own
@@ -23,10 +23,7 @@ import { parsedStep, readNewBlocks, type BlockReadStep, type BlockReaderOptions 
  * read, no block list), and moved cursors are stored together about once a second (StateWriter).
  */
 
-export interface NotifiedStep {
-  readonly records: FlowColumns;
-  readonly azureRecords: number;
-  readonly inputBytes: number;
+export interface NotifiedStep extends ParsedFlows {
   readonly blocks: number;
   /** `container/name`, for logs. */
   readonly blob: string;

@@ -5,6 +5,7 @@ import { type AmqpBodyType, type BodyOutcome, readEventBody } from '../azure/eve
 import { ParseCache } from '../azure/parseCache.js';
 import type { FlowSink } from '../azure/tupleSink.js';
 import type { EventHubReports } from './eventHubReports.js';
+import type { InputCounts } from './flowBatch.js';
 
 /** Kinds of event bodies, as counted in the stats. */
 export type BodyKind = 'flow-log' | 'connector' | 'blob-created' | 'other-event';
@@ -21,9 +22,7 @@ export interface EventCounts {
 }
 
 /** What one event gave: its records went to the sink; the flow log blobs it names are still to be read. */
-export interface ReadEvent {
-  readonly azureRecords: number;
-  readonly inputBytes: number;
+export interface ReadEvent extends InputCounts {
   readonly blobs: readonly BlobCreatedNotification[];
 }
 

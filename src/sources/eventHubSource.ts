@@ -11,7 +11,7 @@ import { DEFAULT_READ_CONCURRENCY } from './concurrentJobs.js';
 import { NotifiedReads } from './notifiedReads.js';
 import { EventReader, type EventCounts } from './eventHubEvents.js';
 import { EventHubReports } from './eventHubReports.js';
-import { mergeBatches, type FlowBatch } from './flowBatch.js';
+import { mergeBatches, type FlowBatch, type ParsedFlows } from './flowBatch.js';
 import { eventPositionFor, type StartAt } from './eventHubStartAt.js';
 
 export { parseEventHubStartAt, eventPositionFor, type StartAt } from './eventHubStartAt.js';
@@ -78,13 +78,11 @@ interface Queued {
   readonly settle: (acked: boolean) => void;
 }
 
-interface Group {
-  records: FlowColumns;
-  azureRecords: number;
-  inputBytes: number;
+/** Rows of received events gathered into one batch, and the input they took. */
+type Group = { -readonly [K in keyof ParsedFlows]: ParsedFlows[K] } & {
   /** The last event whose records are all in this group or in batches queued before it. */
   lastEvent: ReceivedEventData | undefined;
-}
+};
 
 const DEFAULT_MAX_BATCH_SIZE = 64;
 const DEFAULT_MAX_WAIT_SECONDS = 5;

@@ -5,16 +5,24 @@ import { FlowColumns } from '../flow/flowColumns.js';
  * The pipeline calls `ack` only after every datagram built from these flows (and from all
  * earlier batches) was handed to the transport, so a checkpoint never runs ahead of the data.
  */
-export interface FlowBatch {
-  /** The flows, column by column; the pipeline completes their enrich columns. */
-  readonly records: FlowColumns;
+export interface FlowBatch extends ParsedFlows {
   /** Where the records came from, for logs and progress. */
   readonly source: string;
-  /** Azure records (not tuples) read into this batch. */
-  readonly azureRecords: number;
-  /** Input bytes consumed by this batch, for progress. */
-  readonly inputBytes: number;
   readonly ack?: () => void | Promise<void>;
+}
+
+/** How much input a piece of work took, for progress and summaries. */
+export interface InputCounts {
+  /** Azure records (not tuples) read. */
+  readonly azureRecords: number;
+  /** Input bytes consumed. */
+  readonly inputBytes: number;
+}
+
+/** Flows parsed from a piece of input (a batch, a read step of a blob), with what they took. */
+export interface ParsedFlows extends InputCounts {
+  /** The flows, column by column; the pipeline completes their enrich columns. */
+  readonly records: FlowColumns;
 }
 
 /**

@@ -11,6 +11,14 @@ import type { StringCache } from './stringCache.js';
 // prettier-ignore
 const QUOTE = 0x22, COLON = 0x3a, OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d;
 
+/** Where a record keeps its tuples: NSG flow logs under `properties`, VNet flow logs under `flowRecords`. */
+const FLOW_LISTS = [
+  { key: 'properties', category: NSG_CATEGORY },
+  { key: 'flowRecords', category: VNET_CATEGORY },
+] as const;
+const NSG_LIST = 0;
+const VNET_LIST = 1;
+
 /** The record's scalar keys the contexts take. */
 const SCALAR_KEYS = ['resourceId', 'macAddress', 'flowLogResourceID', 'targetResourceID', 'flowLogGUID'] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
@@ -58,11 +66,10 @@ export class FastRecordReader {
   /** `category` as JSON.parse gives it, once read. */
   private category: unknown = undefined;
   private sawCategory = false;
-  private sawProperties = false;
-  private sawFlowRecords = false;
-  /** properties / flowRecords were read as flows (not just skipped). */
-  private nsgRead = false;
-  private vnetRead = false;
+  /** By FLOW_LISTS index: the record has the list. */
+  private readonly sawList = new Uint8Array(FLOW_LISTS.length);
+  /** By FLOW_LISTS index: the list was read as flows (not just skipped). */
+  private readonly readList = new Uint8Array(FLOW_LISTS.length);
 
   constructor(cache: { readonly strings: StringCache; readonly interner: ContextInterner }) {
     this.strings = cache.strings;
@@ -114,7 +121,9 @@ export class FastRecordReader {
   private reset(): void {
     this.scalarStarts.fill(-1);
     this.category = undefined;
-    this.sawCategory = this.sawProperties = this.sawFlowRecords = this.nsgRead = this.vnetRead = false;
+    this.sawCategory = false;
+    this.sawList.fill(0);
+    this.readList.fill(0);
   }
 
   private readRecord(start: number, whole: boolean): boolean {
@@ -135,20 +144,18 @@ export class FastRecordReader {
         if (byteAt(buf, i, end) !== COLON) return false;
         i = skipWhitespace(buf, i + 1, end);
         const valueStart = i;
-        if (keyIs(buf, keyStart, keyLength, 'properties')) {
-          if (this.sawProperties) return false;
-          this.sawProperties = true;
-          // Read as NSG flows unless the category already says otherwise.
-          if (byteAt(buf, i, end) === OPEN_BRACE && (!this.sawCategory || this.category === NSG_CATEGORY)) {
-            i = lists.readNsgProperties(i);
-            this.nsgRead = true;
-          } else i = skipValue(buf, i, end, 1);
-        } else if (keyIs(buf, keyStart, keyLength, 'flowRecords')) {
-          if (this.sawFlowRecords) return false;
-          this.sawFlowRecords = true;
-          if (byteAt(buf, i, end) === OPEN_BRACE && (!this.sawCategory || this.category === VNET_CATEGORY)) {
-            i = lists.readVnetFlowRecords(i);
-            this.vnetRead = true;
+        const list = keyIs(buf, keyStart, keyLength, FLOW_LISTS[NSG_LIST].key)
+          ? NSG_LIST
+          : keyIs(buf, keyStart, keyLength, FLOW_LISTS[VNET_LIST].key)
+            ? VNET_LIST
+            : -1;
+        if (list >= 0) {
+          if (this.sawList[list] !== 0) return false;
+          this.sawList[list] = 1;
+          // Read as flows of its kind unless the category already says otherwise.
+          if (byteAt(buf, i, end) === OPEN_BRACE && (!this.sawCategory || this.category === FLOW_LISTS[list as 0 | 1].category)) {
+            i = list === NSG_LIST ? lists.readNsgProperties(i) : lists.readVnetFlowRecords(i);
+            this.readList[list] = 1;
           } else i = skipValue(buf, i, end, 1);
         } else {
           i = skipValue(buf, i, end, 1);
@@ -169,9 +176,9 @@ export class FastRecordReader {
     this.recordEnd = i + 1;
     if (whole && skipWhitespace(buf, i + 1, end) !== end) return false;
 
-    const kind = recordKind(this.sawCategory ? this.category : undefined, this.sawFlowRecords, this.sawProperties);
+    const kind = recordKind(this.sawCategory ? this.category : undefined, this.sawList[VNET_LIST] !== 0, this.sawList[NSG_LIST] !== 0);
     if (kind === 'vnet') {
-      if (!this.vnetRead || this.nsgRead) return false;
+      if (this.readList[VNET_LIST] === 0 || this.readList[NSG_LIST] !== 0) return false;
       const resourceId = vnetResourceId(this.scalar('flowLogResourceID'), this.scalar('targetResourceID'));
       const mac = this.scalar('macAddress');
       const flowLogGuid = this.scalar('flowLogGUID');
@@ -184,7 +191,7 @@ export class FastRecordReader {
       return true;
     }
     if (kind === 'nsg') {
-      if (!this.nsgRead || this.vnetRead) return false;
+      if (this.readList[NSG_LIST] === 0 || this.readList[VNET_LIST] !== 0) return false;
       const resourceId = this.scalar('resourceId');
       const recordMac = this.scalar('macAddress');
       const contexts = lists.nsgContexts;
