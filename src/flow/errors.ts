@@ -28,8 +28,3 @@ export class UserError extends Nsg2ipfixError {
     super(options.code ?? 'usage', message, { retryable: false, cause: options.cause });
   }
 }
-
-/** Whether `error` is ours and says trying again may help. */
-export function isRetryable(error: unknown): boolean {
-  return error instanceof Nsg2ipfixError && error.retryable;
-}

@@ -28,7 +28,6 @@ export interface InterfaceNames {
 
 /** The optional text fields of InterfaceNames, in the column order of the CSV format. */
 export const NAME_TEXT_FIELDS = ['vm', 'nic', 'resourceGroup', 'subscription', 'region', 'vnet', 'subnet', 'resourceId'] as const;
-export type NameTextField = (typeof NAME_TEXT_FIELDS)[number];
 
 /** One owner of an address for a span of time: [sinceMs, untilMs), untilMs absent while it still owns it. */
 export interface OwnerInterval {

@@ -149,6 +149,3 @@ export const FIREWALL_EVENT = {
   flowAlert: 4,
   flowUpdate: 5,
 } as const;
-
-/** flowDirection (IE 61): 0 ingress, 1 egress. */
-export const FLOW_DIRECTION = { ingress: 0, egress: 1 } as const;
