@@ -16,7 +16,7 @@ import { readEnrichFile } from './enrichFile.js';
 import { watchEnrichFile, type EnrichFileWatch } from './enrichFileWatch.js';
 import { loadNameSnapshot, saveNameSnapshot } from './nameSnapshot.js';
 import { updateHistory } from './ownershipHistory.js';
-import type { QueryScope, ResourceGraph } from './resourceGraph.js';
+import type { NoCredentialCode, QueryScope, ResourceGraph } from './resourceGraph.js';
 
 /**
  * Where the names come from, as the exporting commands' options give it (commander's camelCase
@@ -40,6 +40,9 @@ export interface EnrichmentSpec {
 }
 
 export { DEFAULT_HISTORY_DAYS, DEFAULT_REFRESH_MINUTES } from '../flow/interfaceNames.js';
+
+/** resourceGraph.ts's NO_CREDENTIAL, checked by the compiler: that module loads only when Azure is asked for. */
+const NO_CREDENTIAL: NoCredentialCode = 'azure-credential';
 
 /** The longest refresh interval a Node timer can hold. */
 const MAX_REFRESH_MINUTES = Math.floor((2 ** 31 - 1) / 60_000);
@@ -188,7 +191,10 @@ export class NameProvider {
     try {
       found = await discoverInterfaces(graph, this.scope, this.logger, this.abort.signal);
     } catch (error) {
-      if (fatalAuth && error instanceof UserError) throw error;
+      // A restart with saved names works offline: a credential that cannot get a token now (its
+      // identity endpoint unreachable) is then an outage like any other; a refusal never is.
+      const offline = this.azureEntries !== undefined && error instanceof UserError && error.code === NO_CREDENTIAL;
+      if (fatalAuth && error instanceof UserError && !offline) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.error(
         { code: error instanceof Nsg2ipfixError ? error.code : undefined },

@@ -142,6 +142,11 @@ export class ResourceGraph {
   }
 }
 
+/** The code of the UserError for a credential that gave no token (none configured, or its identity endpoint unreachable). */
+export const NO_CREDENTIAL = 'azure-credential';
+/** Its type, for modules that must not load this one (and the SDK) before Azure is asked for. */
+export type NoCredentialCode = typeof NO_CREDENTIAL;
+
 /**
  * An SDK or credential error as an Nsg2ipfixError, one line, with no token in it (RestError
  * messages carry the service's error text, never request headers).
@@ -165,7 +170,7 @@ export function translateResourceGraphError(error: unknown): Nsg2ipfixError {
   if (name === 'CredentialUnavailableError' || name === 'AuthenticationError' || name === 'AggregateAuthenticationError') {
     return new UserError(
       `no Azure credential for Azure Resource Graph (DefaultAzureCredential: managed identity, workload identity, AZURE_* variables or az login): ${text}`,
-      { code: 'resource-graph-auth', cause: error },
+      { code: NO_CREDENTIAL, cause: error },
     );
   }
   if (status === 429)

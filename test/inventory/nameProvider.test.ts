@@ -1,6 +1,7 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CredentialUnavailableError } from '@azure/identity';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NameMap } from '../../src/enrich/nameMap.js';
 import { UserError } from '../../src/flow/errors.js';
@@ -167,6 +168,35 @@ describe('NameProvider with Azure Resource Graph', () => {
     expect(second.map().forAddress('10.1.0.9', clock.nowMs)?.names.vm).toBe('vm-b');
     expect(log.lines.some((line) => line.msg === 'working from the saved Azure names until a refresh succeeds')).toBe(true);
     standIn.script.length = 0;
+  });
+
+  it('restarts from the snapshot when the credential cannot get a token (offline), and stops without one', async () => {
+    // What DefaultAzureCredential throws when no identity answers (its endpoint unreachable).
+    const unavailable = { getToken: () => Promise.reject(new CredentialUnavailableError('ManagedIdentityCredential: no response from the identity endpoint')) };
+    const startWith = (log: CapturedLog) =>
+      createNameProvider(
+        { enrichAzure: true, stateDir, enrichSubscription: ['11111111-1111-1111-1111-111111111111'], armEndpoint: standIn.endpoint },
+        {
+          logger: log.logger,
+          credential: unavailable,
+          clientOptions: { tlsOptions: { ca: standIn.certificatePem } },
+          setInterval: () => 0,
+          clearInterval: () => {},
+        },
+      );
+    const refused = await startWith(captureLogger()).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UserError);
+    expect(refused).toMatchObject({ code: 'azure-credential' });
+    expect((refused as Error).message).toMatch(/^no Azure credential for Azure Resource Graph .*no response from the identity endpoint$/);
+
+    standIn.setEstate(estate);
+    await (await start()).provider.stop();
+    const log = captureLogger();
+    const offline = (await startWith(log))!;
+    providers.push(offline);
+    expect(NameMap.build(offline.current.entries, offline.current.history).forMac('00-0D-3A-00-00-0A')?.names.vm).toBe('vm-a');
+    expect(log.lines.some((line) => line.level === ERROR_LEVEL && String(line.msg).includes('no Azure credential'))).toBe(true);
+    expect(log.lines.some((line) => line.msg === 'working from the saved Azure names until a refresh succeeds')).toBe(true);
   });
 
   it('forgets a former owner after the history days', async () => {
