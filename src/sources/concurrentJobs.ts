@@ -3,6 +3,9 @@ import type { ByteBudget } from './blockBlobReader.js';
 /** Blobs read at the same time by default: hides storage latency on a jump host's few cores. */
 export const DEFAULT_READ_CONCURRENCY = 32;
 
+/** A job: an async iterable of items, or a plain async function for a job that yields none. */
+export type Job<T> = () => AsyncIterable<T> | Promise<void>;
+
 /**
  * Runs jobs — each an async iterable of items, e.g. the pieces of one blob — at most
  * `concurrency` at a time, and hands their items to a single consumer as they come: the items of
@@ -11,9 +14,6 @@ export const DEFAULT_READ_CONCURRENCY = 32;
  * slot, never the others. Jobs handle their own failures; an exception escaping one is a bug and
  * is thrown to the consumer.
  */
-/** A job: an async iterable of items, or a plain async function for a job that yields none. */
-export type Job<T> = () => AsyncIterable<T> | Promise<void>;
-
 export class ConcurrentJobs<T> {
   private readonly jobs: Job<T>[] = [];
   private nextJob = 0;

@@ -12,7 +12,15 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import {
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
+  BlobServiceClient,
+  generateAccountSASQueryParameters,
+  StorageSharedKeyCredential,
+  type ContainerClient,
+} from '@azure/storage-blob';
 import { spawnTracked, stopChild, waitUntil } from '../collectors/util.js';
 
 const AZURITE_BLOB = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'azurite-blob');
@@ -20,6 +28,19 @@ const AZURITE_BLOB = join(import.meta.dirname, '..', '..', 'node_modules', '.bin
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
 export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+/** An account SAS of Azurite's account for Blob Storage: list and read (`rl`) unless told, valid until `expiresOn`. */
+export function azuriteAccountSas(expiresOn: Date, permissions = 'rl'): string {
+  return generateAccountSASQueryParameters(
+    {
+      expiresOn,
+      permissions: AccountSASPermissions.parse(permissions),
+      resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
+      services: AccountSASServices.parse('b').toString(),
+    },
+    new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+  ).toString();
+}
 
 export interface AzuriteRun {
   readonly port: number;

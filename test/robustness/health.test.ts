@@ -12,14 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
 import { waitUntil } from '../collectors/util.js';
-import {
-  AccountSASPermissions,
-  AccountSASResourceTypes,
-  AccountSASServices,
-  generateAccountSASQueryParameters,
-  StorageSharedKeyCredential,
-} from '@azure/storage-blob';
-import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
+import { AZURITE_KEY, azuriteAccountSas, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
 import { runCli, startCli, type RunningCli } from '../helpers/cli.js';
 import { EventHubStandIn } from '../helpers/eventHubStandIn.js';
 
@@ -135,15 +128,7 @@ describe('honest health', () => {
   it('blob: a credential refused mid-run (an expired SAS) turns /readyz 503 with its error at the next pass, while the command keeps polling', async () => {
     const port = await freeTcpPort();
     const expiresMs = Date.now() + 8_000;
-    const sas = generateAccountSASQueryParameters(
-      {
-        expiresOn: new Date(expiresMs),
-        permissions: AccountSASPermissions.parse('rl'),
-        resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
-        services: AccountSASServices.parse('b').toString(),
-      },
-      new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
-    ).toString();
+    const sas = azuriteAccountSas(new Date(expiresMs));
     // A blob of the current hour, so that every pass lists its hour folder (and meets the refusal).
     const container = azurite.service.getContainerClient('insights-logs-networksecuritygroupflowevent');
     await container.createIfNotExists();

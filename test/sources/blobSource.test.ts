@@ -3,16 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NSG_CONTAINER, VNET_CONTAINER } from '../../src/sources/blobPaths.js';
-import {
-  AccountSASPermissions,
-  AccountSASResourceTypes,
-  AccountSASServices,
-  generateAccountSASQueryParameters,
-  StorageSharedKeyCredential,
-} from '@azure/storage-blob';
 import { startNfcapd, stopAll as stopAllNfcapd } from '../collectors/nfcapd.js';
 import { waitUntil } from '../collectors/util.js';
-import { AZURITE_ACCOUNT, AZURITE_KEY, AzureStyleBlobWriter, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
+import { azuriteAccountSas, AzureStyleBlobWriter, startAzurite, type AzuriteRun } from '../helpers/azurite.js';
 import { runCli } from '../helpers/cli.js';
 import { BlobStateStore } from '../../src/state/blobStateStore.js';
 import { emptyState, StateError, type SourceState } from '../../src/state/sourceState.js';
@@ -407,15 +400,7 @@ describe('nsg2ipfix blob', () => {
       await writer.appendRecords([generated.record]);
       unwanted.push(...generated.keys);
     }
-    const sas = generateAccountSASQueryParameters(
-      {
-        expiresOn: new Date(Date.now() + 3_600_000),
-        permissions: AccountSASPermissions.parse('rl'),
-        resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
-        services: AccountSASServices.parse('b').toString(),
-      },
-      new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
-    ).toString();
+    const sas = azuriteAccountSas(new Date(Date.now() + 3_600_000));
     const signature = new URLSearchParams(sas).get('sig')!;
     const collector = await TupleCollector.open();
     const state = tempDir();

@@ -149,11 +149,11 @@ export class FastRecordReader {
           : keyIs(buf, keyStart, keyLength, FLOW_LISTS[VNET_LIST].key)
             ? VNET_LIST
             : -1;
-        if (list >= 0) {
+        if (list !== -1) {
           if (this.sawList[list] !== 0) return false;
           this.sawList[list] = 1;
           // Read as flows of its kind unless the category already says otherwise.
-          if (byteAt(buf, i, end) === OPEN_BRACE && (!this.sawCategory || this.category === FLOW_LISTS[list as 0 | 1].category)) {
+          if (byteAt(buf, i, end) === OPEN_BRACE && (!this.sawCategory || this.category === FLOW_LISTS[list].category)) {
             i = list === NSG_LIST ? lists.readNsgProperties(i) : lists.readVnetFlowRecords(i);
             this.readList[list] = 1;
           } else i = skipValue(buf, i, end, 1);
