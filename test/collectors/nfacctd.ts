@@ -3,13 +3,16 @@
  *
  * Facts checked on this machine:
  * - Ready line in the log file: "waiting for NetFlow/IPFIX data on 127.0.0.1:PORT", ~100-150 ms
- *   after spawn. With `logfile` set nothing goes to stdout/stderr. Config errors ("Unknown
+ *   after spawn; the print plugin logs its own start ("JSON: setting object handlers") after it.
+ *   The harness waits for both. With `logfile` set nothing goes to stdout/stderr. Config errors ("Unknown
  *   primitive 'x'", "bind() to ip=... failed (errno: 98)") are logged and the core exits 1.
  * - Spawned with `daemonize: false`, the spawned pid IS the core process ("nfacctd: Core Process
  *   [default]"); the print plugin is its child ("nfacctd: Print Plugin [p]").
  * - SIGINT to the core: it sleeps a hard-coded 2 s (signals.c), SIGINTs the plugin, which purges
- *   its cache to the output file, then exits. stop() therefore takes ~3-3.5 s. With an empty cache
- *   no output file is written at all.
+ *   its cache to the output file, then exits; datagrams still queued on its socket are never read.
+ *   stop() therefore first waits for the socket's queue to drain, and takes ~3-3.5 s. With an empty
+ *   cache no output file is written at all; the result's log ends with the number of JSON lines
+ *   and the socket's queue and drops as /proc/net/udp gave them.
  * - JSON line per aggregate, e.g. {"event_type": "purge", "peer_ip_src": "127.0.0.1",
  *   "iface_in": 1, "iface_out": 2, "ip_src": "10.0.0.1", "ip_dst": "10.0.0.2", "port_src": 1234,
  *   "port_dst": 80, "tcp_flags": "27", "ip_proto": "6", "timestamp_start": "2026-11-25 06:01:56.000000",
@@ -38,7 +41,7 @@
 
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADDRESS_IN_USE, freeUdpPort, makeTempDir, removeTempDir, spawnTracked, stopChild, waitUntil, type Spawned } from './util.js';
+import { ADDRESS_IN_USE, freeUdpPort, makeTempDir, removeTempDir, sleep, spawnTracked, stopChild, waitUntil, type Spawned } from './util.js';
 
 export const NFACCTD = '/usr/sbin/nfacctd';
 
@@ -102,7 +105,9 @@ export const DEFAULT_AGGREGATE: readonly string[] = [
 ];
 
 const PLUGIN = 'p';
+/** The core's line once its socket is bound; the print plugin logs its own start after it. */
 const READY = 'waiting for NetFlow/IPFIX data';
+const PLUGIN_READY = '( p/print ): JSON: setting object handlers';
 const running = new Set<NfacctdRun>();
 
 /** Starts nfacctd with a JSON print plugin on a free UDP port; resolves once it is listening. */
@@ -152,7 +157,7 @@ export async function startNfacctd(options: NfacctdOptions = {}): Promise<Nfacct
     const proc = spawnTracked(NFACCTD, ['-f', configPath], { env: { ...process.env, TZ: 'UTC' } });
     const log = (): string => readLog(logPath) + proc.output();
     try {
-      await waitUntil(() => readLog(logPath).includes(READY), {
+      await waitUntil(() => readLog(logPath).includes(READY) && readLog(logPath).includes(PLUGIN_READY), {
         timeoutMs: startTimeoutMs,
         exited: proc.exited,
         what: `nfacctd on ${host}:${port}`,
@@ -182,11 +187,14 @@ function makeRun(proc: Spawned, host: string, port: number, dir: string, config:
     stop() {
       stopping ??= (async () => {
         try {
+          // The core reads no datagram after SIGINT: let it take what the kernel still holds first.
+          const socket = await udpSocketDrained(port, 5_000);
           // SIGINT to the core only: it flushes its pipe, waits 2 s, SIGINTs the plugin (which
           // purges the cache to the file) and wait()s for it, so the file is complete once the core
           // has exited. (stopChild then SIGKILLs whatever is left of the process group.)
           await stopChild(proc, 'SIGINT', 15_000);
-          return { flows: readFlows(dir), log: log() };
+          const flows = readFlows(dir);
+          return { flows, log: `${log()}\n[harness] ${flows.length} JSON lines; socket ${socket}` };
         } finally {
           removeTempDir(dir);
           running.delete(run);
@@ -201,6 +209,35 @@ function makeRun(proc: Spawned, host: string, port: number, dir: string, config:
 /** Stops every nfacctd this module started and has not stopped yet (for afterAll hooks). */
 export async function stopAll(): Promise<void> {
   await Promise.allSettled([...running].map((run) => run.stop()));
+}
+
+/**
+ * Waits until no UDP socket on `port` has datagrams queued (/proc/net/udp{,6}: rx_queue) and
+ * describes what the kernel says of it, drops included, for the failure message of a test.
+ */
+async function udpSocketDrained(port: number, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const sockets = udpSockets(port);
+    if (sockets.every((s) => s.queued === 0) || Date.now() > deadline) {
+      return sockets.length === 0 ? `:${port} not found in /proc/net/udp` : sockets.map((s) => `:${port} rx_queue ${s.queued} drops ${s.drops}`).join(', ');
+    }
+    await sleep(20);
+  }
+}
+
+function udpSockets(port: number): { queued: number; drops: number }[] {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const found: { queued: number; drops: number }[] = [];
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    for (const line of readLog(table).split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref pointer drops
+      if (fields[1]?.endsWith(`:${hexPort}`) !== true) continue;
+      found.push({ queued: parseInt(fields[4]?.split(':')[1] ?? '0', 16), drops: Number(fields[12] ?? 0) });
+    }
+  }
+  return found;
 }
 
 function readLog(path: string): string {

@@ -200,6 +200,7 @@ describe('IPFIX over UDP into pmacct nfacctd', () => {
     expect(run.code).toBe(0);
     const { flows, log } = await nfacctd.stop();
     expect(log).not.toMatch(/unknown template|ERROR/i);
+    expect(flows.length, log).toBeGreaterThan(0);
     const reported = flows.flatMap((f) => {
       const row = {
         srcAddr: String(f['ip_src']),

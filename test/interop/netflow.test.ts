@@ -91,7 +91,8 @@ describe.each(CASES)('$format, $age logs', ({ format, age }) => {
     const nfacctd = await startNfacctd({ timestampsSecs: false });
     const run = await runCli(['replay', input, '--format', format, '--collector', `127.0.0.1:${nfacctd.port}`, '--quiet']);
     expect(run.code).toBe(0);
-    const { flows } = await nfacctd.stop();
+    const { flows, log } = await nfacctd.stop();
+    expect(flows.length, `${log}\n${run.stderr}`).toBeGreaterThan(0);
     // nfacctd reads NetFlow times to the second (unix_secs - floor((sysUptime - FIRST) / 1000)) and
     // sums records whose keys then match (a flow's begin and end in the same second): compare
     // per 5-tuple totals, and each row's times to within a second of a record of that 5-tuple.
