@@ -41,7 +41,7 @@
 
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADDRESS_IN_USE, freeUdpPort, makeTempDir, removeTempDir, sleep, spawnTracked, stopChild, waitUntil, type Spawned } from './util.js';
+import { ADDRESS_IN_USE, freeUdpPort, makeTempDir, removeTempDir, spawnTracked, stopChild, udpSocketDrained, waitUntil, type Spawned } from './util.js';
 
 export const NFACCTD = '/usr/sbin/nfacctd';
 
@@ -209,35 +209,6 @@ function makeRun(proc: Spawned, host: string, port: number, dir: string, config:
 /** Stops every nfacctd this module started and has not stopped yet (for afterAll hooks). */
 export async function stopAll(): Promise<void> {
   await Promise.allSettled([...running].map((run) => run.stop()));
-}
-
-/**
- * Waits until no UDP socket on `port` has datagrams queued (/proc/net/udp{,6}: rx_queue) and
- * describes what the kernel says of it, drops included, for the failure message of a test.
- */
-async function udpSocketDrained(port: number, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const sockets = udpSockets(port);
-    if (sockets.every((s) => s.queued === 0) || Date.now() > deadline) {
-      return sockets.length === 0 ? `:${port} not found in /proc/net/udp` : sockets.map((s) => `:${port} rx_queue ${s.queued} drops ${s.drops}`).join(', ');
-    }
-    await sleep(20);
-  }
-}
-
-function udpSockets(port: number): { queued: number; drops: number }[] {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  const found: { queued: number; drops: number }[] = [];
-  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
-    for (const line of readLog(table).split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref pointer drops
-      if (fields[1]?.endsWith(`:${hexPort}`) !== true) continue;
-      found.push({ queued: parseInt(fields[4]?.split(':')[1] ?? '0', 16), drops: Number(fields[12] ?? 0) });
-    }
-  }
-  return found;
 }
 
 function readLog(path: string): string {

@@ -20,7 +20,7 @@
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ADDRESS_IN_USE, freeUdpPort, makeTempDir, removeTempDir, spawnTracked, stopChild, waitUntil, type Spawned } from './util.js';
+import { ADDRESS_IN_USE, freeUdpPort, makeTempDir, removeTempDir, spawnTracked, stopChild, udpSocketDrained, waitUntil, type Spawned } from './util.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -122,9 +122,11 @@ function makeRun(proc: Spawned, host: string, port: number, dir: string): Nfcapd
     stop(format?: string) {
       stopping ??= (async () => {
         try {
+          // Datagrams still queued when the signal lands may never be read: let nfcapd take them first.
+          const socket = await udpSocketDrained(port, 5_000);
           // SIGTERM makes nfcapd flush the current file, print its stats and exit.
           await stopChild(proc, 'SIGTERM', 5000);
-          const output = proc.output();
+          const output = `${proc.output()}\n[harness] socket ${socket}`;
           const flows = await readNfdumpDir(dir);
           const formatted =
             format === undefined

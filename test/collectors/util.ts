@@ -6,7 +6,7 @@
 
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -174,3 +174,40 @@ export async function stopChild(spawned: Spawned, signal: NodeJS.Signals, graceM
 
 /** Matches the "port already taken" messages of nfcapd and nfacctd, for the free-port race retry. */
 export const ADDRESS_IN_USE = /Address already in use|errno: 98|bind\(\)/i;
+
+/**
+ * Waits until no UDP socket on `port` has datagrams queued (/proc/net/udp{,6}: rx_queue) and
+ * describes what the kernel says of it, drops included, for the failure message of a test.
+ */
+export async function udpSocketDrained(port: number, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const sockets = udpSockets(port);
+    if (sockets.every((s) => s.queued === 0) || Date.now() > deadline) {
+      return sockets.length === 0 ? `:${port} not found in /proc/net/udp` : sockets.map((s) => `:${port} rx_queue ${s.queued} drops ${s.drops}`).join(', ');
+    }
+    await sleep(20);
+  }
+}
+
+function udpSockets(port: number): { queued: number; drops: number }[] {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const found: { queued: number; drops: number }[] = [];
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    for (const line of readText(table).split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref pointer drops
+      if (fields[1]?.endsWith(`:${hexPort}`) !== true) continue;
+      found.push({ queued: parseInt(fields[4]?.split(':')[1] ?? '0', 16), drops: Number(fields[12] ?? 0) });
+    }
+  }
+  return found;
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
