@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-import { parse as parseCsv } from 'csv-parse/sync';
-import { stringify as stringifyCsv } from 'csv-stringify/sync';
+import type * as CsvParse from 'csv-parse/sync';
+import type * as CsvStringify from 'csv-stringify/sync';
 import { UserError } from '../flow/errors.js';
 import { dottedQuadWord, NAME_TEXT_FIELDS, normalizeIp, type InterfaceNames } from '../flow/interfaceNames.js';
 import { formatAzureMac, normalizeMac } from '../flow/mac.js';
@@ -105,7 +106,7 @@ function parseJson(text: string, file: string): LocatedEntries {
 function parseCsvText(text: string, file: string): LocatedEntries {
   let rows: Array<{ record: Record<string, string>; info: { lines: number } }>;
   try {
-    rows = parseCsv<{ record: Record<string, string>; info: { lines: number } }>(text, {
+    rows = csv<typeof CsvParse>('csv-parse/sync').parse<{ record: Record<string, string>; info: { lines: number } }>(text, {
       bom: true,
       columns: (header: string[]) => header.map((column) => checkKey(column.trim(), `${file} line 1`)),
       info: true,
@@ -272,7 +273,17 @@ function formatCsv(entries: readonly InterfaceNames[]): string {
     }),
   );
   // Cells with spaces at either end are quoted: reading trims unquoted cells.
-  return stringifyCsv([[...ENRICH_FILE_KEYS], ...rows], { quoted_match: /^\s|\s$/ });
+  return csv<typeof CsvStringify>('csv-stringify/sync').stringify([[...ENRICH_FILE_KEYS], ...rows], { quoted_match: /^\s|\s$/ });
+}
+
+const requireLazily = createRequire(import.meta.url);
+
+/**
+ * The CSV modules, loaded the first time a CSV file is read or written: a JSON names file, the
+ * common case, does not pay their ~30 ms in the start-up of every command that names flows.
+ */
+function csv<T>(module: 'csv-parse/sync' | 'csv-stringify/sync'): T {
+  return requireLazily(module) as T;
 }
 
 function oneLine(text: string): string {
