@@ -60,7 +60,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
+    // Help and --version end with 0; commander's own usage errors (unknown option, bad choice, missing
+    // argument: already printed, one line) are user errors like ours: 2, never coverage's "findings" 1.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     // `--pcap /dev/stdout | head`: the reader has what it wanted. Quiet, as a closed stdout is (bin/nsg2ipfix.js).
     if (error instanceof Nsg2ipfixError && error.code === 'pcap-closed') return typeof process.exitCode === 'number' ? process.exitCode : 0;
     if (error instanceof UserError) {

@@ -1,4 +1,4 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { expectOneLineError } from './oneLine.js';
 
@@ -16,5 +16,22 @@ describe('listen and demo: user errors are one line, exit 2', () => {
     ['a demo output that is not a directory', ['demo', '--out', '/dev/full'], /^nsg2ipfix: cannot write to '\/dev\/full': EEXIST$/],
   ])('%s', async (_, args, pattern) => {
     expectOneLineError(await runCli(args, { timeoutMs: 30_000 }), pattern);
+  });
+});
+
+describe("the option parser's own errors are user errors too: exit 2 (coverage's 1 means findings)", () => {
+  it.each([
+    ['an unknown option', ['coverage', '--bogus'], /^error: unknown option '--bogus'$/],
+    ['a value outside the choices', ['enrich', 'export', '--format', 'xml', '--offline'], /^error: option '--format <format>' argument 'xml' is invalid/],
+    ['a missing argument', ['replay', '--collector', '127.0.0.1:4739'], /^error: missing required argument 'paths'$/],
+  ])('%s', async (_, args, pattern) => {
+    const run = await runCli(args, { timeoutMs: 30_000 });
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(run.stderr.trim()).toMatch(pattern);
+    expect(run.code).toBe(2);
+  });
+
+  it('help and --version still exit 0', async () => {
+    for (const args of [['--help'], ['replay', '--help'], ['--version']]) expect((await runCli(args)).code).toBe(0);
   });
 });
