@@ -169,12 +169,21 @@ export interface NameEncoding {
   readonly tags: readonly string[] | '*';
 }
 
-/** The text of one name field of an endpoint ('' when unknown); tags as `key=value;key=value`, sorted by key. */
+/**
+ * The text of one name field of an endpoint ('' when unknown); tags as `key=value;key=value`, sorted
+ * by key, with `%`, `;` and `=` inside a key or value written %25, %3B, %3D so the list splits back
+ * unambiguously (as in the CSV file's tags cell).
+ */
 export function nameText(names: InterfaceNames, field: NameField, tags: NameEncoding['tags']): string {
   if (field !== 'tags') return names[field] ?? '';
   const all = names.tags ?? {};
   const keys = (tags === '*' ? Object.keys(all) : tags.filter((key) => Object.hasOwn(all, key))).sort();
-  return keys.map((key) => `${key}=${all[key]}`).join(';');
+  return keys.map((key) => `${escapeTagText(key)}=${escapeTagText(all[key]!)}`).join(';');
+}
+
+/** A tag key or value with the characters of the `k=v;k=v` list escaped: `%` %25, `;` %3B, `=` %3D. */
+export function escapeTagText(text: string): string {
+  return text.replace(/[%;=]/g, (c) => (c === '%' ? '%25' : c === ';' ? '%3B' : '%3D'));
 }
 
 /**

@@ -4,7 +4,7 @@ import { extname } from 'node:path';
 import type * as CsvParse from 'csv-parse/sync';
 import type * as CsvStringify from 'csv-stringify/sync';
 import { UserError } from '../flow/errors.js';
-import { dottedQuadWord, NAME_TEXT_FIELDS, normalizeIp, type InterfaceNames } from '../flow/interfaceNames.js';
+import { dottedQuadWord, escapeTagText, NAME_TEXT_FIELDS, normalizeIp, type InterfaceNames } from '../flow/interfaceNames.js';
 import { formatAzureMac, normalizeMac } from '../flow/mac.js';
 
 /**
@@ -231,11 +231,7 @@ function parseCsvTags(cell: string | undefined, fail: (field: string, problem: s
  * which reading trims), so ordinary text reads as written.
  */
 function encodeTagText(text: string): string {
-  return text
-    .replace(/%/g, '%25')
-    .replace(/;/g, '%3B')
-    .replace(/=/g, '%3D')
-    .replace(/^ +| +$/g, (spaces) => '%20'.repeat(spaces.length));
+  return escapeTagText(text).replace(/^ +| +$/g, (spaces) => '%20'.repeat(spaces.length));
 }
 
 function decodeTagText(text: string): string {
