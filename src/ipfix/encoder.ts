@@ -15,6 +15,10 @@ export const IPFIX_VERSION = 10;
 export const MESSAGE_HEADER_BYTES = 16;
 const TEMPLATE_SET_ID = 2;
 const OPTIONS_TEMPLATE_SET_ID = 3;
+/** The longest string written with a one-byte length (RFC 7011 section 7: 255 announces a 3-byte length). */
+const MAX_ONE_BYTE_LENGTH = 254;
+/** Azure resource ids stay well below this; a message has room for more, a collector's column may not. */
+const MAX_DOMAIN_NAME_BYTES = 1024;
 
 export interface IpfixEncoderOptions {
   /** Largest message, header included. Default 1400: fits a 1500-byte MTU with IPv6 + UDP headers. */
@@ -76,7 +80,7 @@ export class IpfixEncoder extends PackedEncoder {
   private readonly optionsTemplates: ReturnType<typeof optionsTemplates>;
   private readonly strings: CachedViewStrings;
   private readonly rowLoop: RowLoop;
-  private readonly maxStringBytes: number;
+  private readonly domainNameBytes: number;
   // Read and called by the compiled row loop (compileRowLoop), which TypeScript does not see.
   /** @internal */ readonly blocks: BlockCache<AzureContext>;
   /** @internal */ readonly nameBlocks: BlockCache<NamedEntity>;
@@ -94,16 +98,24 @@ export class IpfixEncoder extends PackedEncoder {
     super(new MessagePacker(ipfixSpec(records), resolved, emit));
     this.options = resolved;
     this.optionsTemplates = optionTemplates;
-    // The strings share what is left of an empty message after the fixed part: cap each so any
-    // record fits, whatever the configured size (a length byte each below 255).
-    const room =
-      this.options.maxMessageSizeInBytes - MESSAGE_HEADER_BYTES - SET_HEADER_BYTES - Math.max(templates.ipv4.fixedLength, templates.ipv6.fixedLength);
-    this.maxStringBytes = Math.min(254, Math.floor(room / templates.ipv4.variableFields) - 1);
-    this.strings = new CachedViewStrings(this.maxStringBytes);
+    // The strings share what is left of an empty message after the fixed part, so any record fits
+    // whatever the configured size: the context's strings and each endpoint's names get a budget in
+    // proportion to their number, which the longest of them give way to (fitStrings).
+    const maxMessage = this.options.maxMessageSizeInBytes;
+    const room = maxMessage - MESSAGE_HEADER_BYTES - SET_HEADER_BYTES - Math.max(templates.ipv4.fixedLength, templates.ipv6.fixedLength);
     // The IPv4 and IPv6 layouts share their context and name elements: one block serves both.
     const template = templates.ipv4;
-    this.blocks = new BlockCache((context: AzureContext) => template.contextBlock(context, this.strings));
-    this.nameBlocks = new BlockCache((entity: NamedEntity) => template.namesBlock(entity, this.strings), template.namesBlock(undefined, this.strings));
+    const share = Math.floor(room / template.variableFields);
+    const contextBudget = share * template.contextStrings;
+    const namesBudget = share * (names?.fields.length ?? 0);
+    this.strings = new CachedViewStrings(MAX_ONE_BYTE_LENGTH);
+    // An options record's string has a message to itself: the domain's name (a resource id) whole.
+    this.domainNameBytes = Math.min(MAX_DOMAIN_NAME_BYTES, maxMessage - MESSAGE_HEADER_BYTES - SET_HEADER_BYTES - 4 - 3);
+    this.blocks = new BlockCache((context: AzureContext) => template.contextBlock(context, this.strings, contextBudget));
+    this.nameBlocks = new BlockCache(
+      (entity: NamedEntity) => template.namesBlock(entity, this.strings, namesBudget),
+      template.namesBlock(undefined, this.strings, namesBudget),
+    );
     this.rowLoop = compileRowLoop(templates, this.options.biflow === 'split', withOptions, names !== undefined);
   }
 
@@ -115,7 +127,7 @@ export class IpfixEncoder extends PackedEncoder {
   domainFor(id: number, context: AzureContext, nowMs: number): DomainState {
     if (!this.options.optionsRecords || !this.options.describeDomains) return this.packer.domainFor(id, nowMs);
     return this.packer.domainFor(id, nowMs, (domain) => {
-      const name = truncateUtf8(Buffer.from(context.resourceId, 'utf8'), this.maxStringBytes * 2);
+      const name = truncateUtf8(Buffer.from(context.resourceId, 'utf8'), this.domainNameBytes);
       const bytes = Buffer.alloc(4 + variableLengthSize(name));
       writeVariableLength(bytes, writeU32(bytes, 0, id), name);
       domain.options.set(DOMAIN_KEY, { parts: [{ setId: this.optionsTemplates.domain.id, bytes }] });

@@ -10,7 +10,7 @@ import {
   nameElement,
   VARIABLE_LENGTH,
 } from './informationElements.js';
-import type { ViewStrings } from './viewStrings.js';
+import { truncateUtf8, type ViewStrings } from './viewStrings.js';
 import { variableLengthSize, writeVariableLength } from './writers.js';
 
 /**
@@ -173,10 +173,15 @@ export interface FlowTemplate {
   readonly rowLength: number;
   /** Variable-length fields (their strings share what a message has left after the fixed part). */
   readonly variableFields: number;
-  /** The context elements' bytes for `context` (empty when the template has none). */
-  contextBlock(context: AzureContext, strings: ViewStrings): Uint8Array;
-  /** The name elements' bytes of one endpoint, the same for either side (empty without names). */
-  namesBlock(entity: NamedEntity | undefined, strings: ViewStrings): Uint8Array;
+  /** Of them, the context's (the rest are the names of both endpoints). */
+  readonly contextStrings: number;
+  /**
+   * The context elements' bytes for `context` (empty when the template has none), its strings
+   * taking at most `budget` bytes with their length bytes (see fitStrings).
+   */
+  contextBlock(context: AzureContext, strings: ViewStrings, budget: number): Uint8Array;
+  /** The name elements' bytes of one endpoint, the same for either side (empty without names), within `budget` as above. */
+  namesBlock(entity: NamedEntity | undefined, strings: ViewStrings, budget: number): Uint8Array;
   /** The row as Azure logged it. */
   readonly writeForward: RecordWriter;
   /** The row's answer traffic, as a record of its own (`--biflow split`). */
@@ -312,9 +317,14 @@ function buildFlowTemplate(id: number, fields: FieldSpec[], names: NameEncoding 
     if (CONTEXT_VALUES[field.name] !== undefined) contextFields.push(field);
     else if (NAME_SIDES[field.name] === undefined) rowLength += field.element.length;
   }
-  const contextBlock = (context: AzureContext, strings: ViewStrings): Uint8Array => {
+  const contextVariable = contextFields.map((field) => field.element.length === VARIABLE_LENGTH);
+  const contextBlock = (context: AzureContext, strings: ViewStrings, budget: number): Uint8Array => {
     if (contextFields.length === 0) return EMPTY_BLOCK;
-    const values = contextFields.map((field) => CONTEXT_VALUES[field.name]!(context, strings));
+    const values = fitStrings(
+      contextFields.map((field) => CONTEXT_VALUES[field.name]!(context, strings)),
+      contextVariable,
+      budget,
+    );
     const size = contextFields.reduce(
       (sum, field, j) => sum + (field.element.length === VARIABLE_LENGTH ? variableLengthSize(values[j]!) : field.element.length),
       0,
@@ -333,11 +343,16 @@ function buildFlowTemplate(id: number, fields: FieldSpec[], names: NameEncoding 
     return new Uint8Array(block.buffer, block.byteOffset, block.length);
   };
   const nameFields = names?.fields ?? [];
-  const namesBlock = (entity: NamedEntity | undefined, strings: ViewStrings): Uint8Array => {
+  const allVariable = nameFields.map(() => true);
+  const namesBlock = (entity: NamedEntity | undefined, strings: ViewStrings, budget: number): Uint8Array => {
     if (nameFields.length === 0) return EMPTY_BLOCK;
     // Unknown endpoints carry empty strings: one length byte each.
     if (entity === undefined) return new Uint8Array(nameFields.length);
-    const values = nameFields.map((field) => strings.utf8(nameText(entity.names, field, names!.tags)));
+    const values = fitStrings(
+      nameFields.map((field) => strings.utf8(nameText(entity.names, field, names!.tags))),
+      allVariable,
+      budget,
+    );
     const block = Buffer.alloc(values.reduce((sum, value) => sum + variableLengthSize(value), 0));
     let offset = 0;
     for (const value of values) offset = writeVariableLength(block, offset, value);
@@ -351,9 +366,34 @@ function buildFlowTemplate(id: number, fields: FieldSpec[], names: NameEncoding 
     contextBlock,
     namesBlock,
     variableFields: fields.filter((field) => field.element.length === VARIABLE_LENGTH).length,
+    contextStrings: contextVariable.filter(Boolean).length,
     writeForward: compileWriter(fields, 'forward'),
     writeReverse: compileWriter(fields, 'reverse'),
   };
+}
+
+/**
+ * Cuts the longest of the variable-length `values` (at UTF-8 boundaries) until those take at most
+ * `budget` bytes with their length bytes: short strings stay whole while a long one (a tag list, a
+ * long rule name) gets what the others leave, and a record still fits its message. Each value is
+ * already at most 254 bytes (ViewStrings), so one length byte each.
+ */
+export function fitStrings(values: Uint8Array[], variable: readonly boolean[], budget: number): Uint8Array[] {
+  const lengths = values.filter((_, j) => variable[j]).map((value) => value.length);
+  let remaining = budget - lengths.length;
+  if (lengths.reduce((sum, length) => sum + length, 0) <= remaining) return values;
+  // Water-filling: the largest limit L with the sum of min(length, L) within the budget.
+  lengths.sort((a, b) => a - b);
+  let limit = 0;
+  for (let j = 0; j < lengths.length; j++) {
+    const share = Math.floor(Math.max(0, remaining) / (lengths.length - j));
+    if (lengths[j]! > share) {
+      limit = share;
+      break;
+    }
+    remaining -= lengths[j]!;
+  }
+  return values.map((value, j) => (variable[j] && value.length > limit ? truncateUtf8(value, limit) : value));
 }
 
 /** The data templates of one run, chosen by the biflow mode. */

@@ -201,6 +201,43 @@ describe('IPFIX encoder', () => {
     expect(String(records[0]!.fields['azureAclId'])).toMatch(/^é+$/);
   });
 
+  it('gives a long string what the short ones leave: names and tags whole at 1,400 bytes, a long resource id whole in the domain name', () => {
+    const tags = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`tag-${i}`, `value-${i}-${'x'.repeat(8)}`]));
+    const resourceId = `/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/${'RG-'.repeat(40)}/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/${'NSG-'.repeat(30)}`;
+    const long = flow({ azure: { ...flow().azure, resourceId } });
+    const columns = enrichedColumns([long], (f) => ({ flowStartMs: f.timeMs - 60_000, observationDomainId: 7, interfaceIndex: 3 }));
+    const names = {
+      ips: ['10.1.0.4'],
+      vm: 'vm-web-01',
+      nic: 'vm-web-01-nic0',
+      resourceGroup: 'rg-prod',
+      subscription: '00000000-0000-0000-0000-000000000000',
+      region: 'westeurope',
+      vnet: 'vnet-prod',
+      subnet: 'web',
+      tags,
+    };
+    columns.sourceEntities[0] = { id: 1, names };
+    const messages: EncodedMessage[] = [];
+    const all = ['vm', 'nic', 'resourceGroup', 'subscription', 'region', 'vnet', 'subnet', 'tags'] as const;
+    const encoder = new IpfixEncoder({ templateRepeatsAtStart: 1, optionsRecords: true, names: { fields: [...all], tags: '*' } }, (m) =>
+      messages.push({ ...m, bytes: Buffer.from(m.bytes) }),
+    );
+    encoder.addRows(columns, 0, 1, NOW);
+    encoder.flush(NOW);
+    const decoder = new DatagramDecoder(32473);
+    const records = messages.flatMap((m) => decoder.decode(m.bytes, 'test').records);
+    const data = records.filter((r) => !r.options)[0]!.fields;
+    const tagText = String(data['azureSourceTags']);
+    // 10 tags are 215 bytes: more than an even share of the room (67 bytes a string here), whole because the other names are short.
+    expect(tagText.length).toBeGreaterThan(200);
+    expect(tagText.split(';')).toHaveLength(10);
+    expect(data['azureSourceResourceGroup']).toBe('rg-prod');
+    expect(data['azureSourceSubscription']).toBe(names.subscription);
+    expect(records.find((r) => r.options && r.fields['observationDomainName'] !== undefined)?.fields['observationDomainName']).toBe(resourceId);
+    expect(messages.every((m) => m.bytes.length <= 1400)).toBe(true);
+  });
+
   it('rejects a maximum message size outside 512..65535', () => {
     expect(() => new IpfixEncoder({ maxMessageSizeInBytes: 100 }, () => {})).toThrow(/512/);
   });
