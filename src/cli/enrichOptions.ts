@@ -50,6 +50,8 @@ export interface EnrichmentFlags extends EnrichmentSpec {
 export function enrichmentFrom(flags: EnrichmentFlags, stateDir: string | undefined): EnrichmentOptions | undefined {
   if (flags.enrichFile === undefined && flags.enrichAzure !== true) {
     if (flags.enrichTags !== undefined) throw new UsageError('--enrich-tags needs a source of names: --enrich-file FILE or --enrich-azure');
+    if (flags.enrichFields !== undefined && flags.enrichFields !== DEFAULT_NAME_FIELDS.join(','))
+      throw new UsageError('--enrich-fields needs a source of names: --enrich-file FILE or --enrich-azure');
     return undefined;
   }
   const fields = (flags.enrichFields ?? DEFAULT_NAME_FIELDS.join(','))

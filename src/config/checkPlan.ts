@@ -1,7 +1,9 @@
 import { CommanderError, type Command } from 'commander';
+import { enrichmentFrom } from '../cli/enrichOptions.js';
 import { encodingProblem } from '../exporter/encoding.js';
 import type { FlowFormat } from '../flow/flowEncoder.js';
 import { resolveListenAddress } from '../observability/httpServer.js';
+import { checkEnrichmentSpec } from '../inventory/nameProvider.js';
 import { scrubCommandLineText } from '../secrets.js';
 import { statInput } from '../sources/files.js';
 import { resolveCollector } from '../transport/collectorAddress.js';
@@ -61,8 +63,28 @@ export async function checkRunPlan(plan: RunPlan, programFactory: () => Promise<
       const problem = await checkPcapPath(flags.pcap);
       if (problem !== undefined) problems.push({ path: `${path}.pcap`, message: problem.message });
     }
+    const names = await enrichmentProblem(parsed.flags);
+    if (names !== undefined) problems.push({ path: `${path}.${names.key}`, message: names.message });
   }
   return problems;
+}
+
+/**
+ * What the source's names options would stop it with: their values (fields, tags, refresh, history,
+ * subscriptions) and the enrichment file, read and validated. Azure itself is not asked.
+ */
+async function enrichmentProblem(flags: Record<string, unknown>): Promise<{ key: string; message: string } | undefined> {
+  try {
+    const enrichment = enrichmentFrom(flags, typeof flags['stateDir'] === 'string' ? flags['stateDir'] : undefined);
+    if (enrichment !== undefined) await checkEnrichmentSpec(enrichment.spec);
+    return undefined;
+  } catch (error) {
+    const message = (error as Error).message;
+    // The messages name their option (`--enrich-fields: ...`); a file's name its path and line.
+    const option = /^--(enrich-[a-z-]+)/.exec(message)?.[1];
+    if (option === undefined) return { key: 'enrichFile', message };
+    return { key: option.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase()), message: message.replace(/^--[a-z-]+:? */, '') };
+  }
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   type NameSources,
 } from '../flow/interfaceNames.js';
 import { discoverInterfaces } from './azureInterfaces.js';
-import { readEnrichFile } from './enrichFile.js';
+import { loadEnrichFile, readEnrichFile } from './enrichFile.js';
 import { watchEnrichFile, type EnrichFileWatch } from './enrichFileWatch.js';
 import { loadNameSnapshot, saveNameSnapshot } from './nameSnapshot.js';
 import { updateHistory } from './ownershipHistory.js';
@@ -296,6 +296,15 @@ export async function createNameProvider(spec: EnrichmentSpec, deps: NameProvide
     throw error;
   }
   return provider;
+}
+
+/**
+ * What createNameProvider would refuse in `spec` before asking Azure anything: its option values,
+ * and the enrichment file read and validated (`config check`). Throws the same UserError.
+ */
+export async function checkEnrichmentSpec(spec: EnrichmentSpec): Promise<void> {
+  const normalized = normalizeSpec(spec);
+  if (normalized?.enrichFile !== undefined) await loadEnrichFile(normalized.enrichFile);
 }
 
 function normalizeSpec(spec: EnrichmentSpec): NormalizedSpec | undefined {

@@ -50,6 +50,27 @@ describe('config check refuses what run would refuse', () => {
     expectOneLineError(await runCli(['config', 'check', '--config', hub]), /sources\[0\]\.startAt: must be earliest, latest or an ISO 8601 time/);
   });
 
+  it('names options and an enrichment file run would stop on', async () => {
+    const names = join(work, 'dup.json');
+    writeFileSync(names, '{"interfaces":[{"mac":"000D3AF87856","vm":"a"},{"mac":"00-0D-3A-F8-78-56","vm":"b"}]}');
+    const source = ['sources:', '  - type: files', `    paths: [${JSON.stringify(SAMPLES_DIR)}]`, '    pcap: /dev/null'];
+    await expectBothRefuse(
+      config('dup-names.yaml', [...source, `    enrichFile: ${names}`]),
+      /dup-names\.yaml: sources\[0\]\.enrichFile: .*dup\.json interfaces\[1\]: mac: 00-0D-3A-F8-78-56 is already given at interfaces\[0\]$/,
+    );
+    await expectBothRefuse(
+      config('no-names.yaml', [...source, `    enrichFile: ${join(work, 'missing.json')}`]),
+      /sources\[0\]\.enrichFile: .*missing\.json: cannot read the enrichment file \(ENOENT\)$/,
+    );
+    await expectBothRefuse(config('fields.yaml', [...source, '    enrichFields: vm', '']), /sources\[0\]\.enrichFields: needs a source of names/);
+    const good = join(work, 'good.csv');
+    writeFileSync(good, 'mac,vm\n000D3AF87856,a\n');
+    await expectBothRefuse(
+      config('bogus-field.yaml', [...source, `    enrichFile: ${good}`, "    enrichFields: 'vm,bogus'"]),
+      /sources\[0\]\.enrichFields: 'bogus' is not one of vm, nic/,
+    );
+  });
+
   it('a pcap path that cannot be written', async () => {
     const missing = config('pcap.yaml', ['sources:', `  - type: files`, `    paths: [${JSON.stringify(SAMPLES_DIR)}]`, '    pcap: /nonexistent-dir/x.pcap']);
     await expectBothRefuse(missing, /pcap\.yaml: sources\[0\]\.pcap: cannot write pcap '\/nonexistent-dir\/x\.pcap': ENOENT/);
