@@ -82,10 +82,18 @@ interface LocatedEntries {
 
 function parseJson(text: string, file: string): LocatedEntries {
   let document: unknown;
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   try {
-    document = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    document = JSON.parse(body);
   } catch (error) {
-    throw new EnrichFileError(`${file}: not valid JSON (${(error as Error).message})`);
+    // V8 tells an offset for most errors ("... in JSON at position 90"): a line and column say more.
+    const message = (error as Error).message;
+    const position = /\s*in JSON at position (\d+)/.exec(message);
+    if (position === null) throw new EnrichFileError(`${file}: not valid JSON (${message})`);
+    const before = body.slice(0, Number(position[1]));
+    const line = before.split('\n').length;
+    const column = before.length - before.lastIndexOf('\n');
+    throw new EnrichFileError(`${file} line ${line} column ${column}: not valid JSON (${message.replace(position[0], '')})`);
   }
   const interfaces = (document as { interfaces?: unknown } | null)?.interfaces;
   if (document === null || typeof document !== 'object' || Array.isArray(document) || !Array.isArray(interfaces)) {

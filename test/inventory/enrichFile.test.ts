@@ -119,7 +119,11 @@ describe('enrichment file formats', () => {
       'names.json interfaces[1]: mac: 00-0D-3A-F8-78-56 is already given at interfaces[0]',
     );
     expect(failure(() => json('[{"mac":"000D3AF87856"}]'))).toBe('names.json: expected {"interfaces": [...]} at the top level');
-    expect(failure(() => json('{"interfaces": ['))).toMatch(/^names\.json: not valid JSON \(/);
+    expect(failure(() => json('{"interfaces": ['))).toMatch(/^names\.json( line 1 column \d+)?: not valid JSON \(/);
+    // A trailing comma on the second line: where, as a line and column, not an offset.
+    expect(failure(() => json('{"interfaces":[{"mac":"000D3AF87856"},\n  {"mac": "000D3AF87857",}]}'))).toBe(
+      'names.json line 2 column 26: not valid JSON (Expected double-quoted property name)',
+    );
     expect(failure(() => csv('mac,ips\n000D3AF87856,10.1.0.4,extra\n'))).toMatch(/^names\.csv line 2: not valid CSV \(/);
     expect(() => parseEnrichFile('', 'json', 'x')).toThrow(EnrichFileError);
   });
