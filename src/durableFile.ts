@@ -1,4 +1,5 @@
-import { open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 /**
  * Writes `text` to `path` so that a crash leaves the old text or the new, never part of one: a
@@ -32,5 +33,29 @@ export async function syncDirectory(directory: string): Promise<void> {
     // Best effort: the rename is atomic all the same.
   } finally {
     await handle?.close();
+  }
+}
+
+/**
+ * `mkdir -p`, but one that always ends: Node's own `mkdir(path, { recursive: true })` never returns
+ * when a parent exists yet refuses children with ENOENT (a path under /proc), so the recursion is
+ * ours. A path that exists as a directory is fine; as anything else, EEXIST.
+ */
+export async function makeDirectory(path: string, mode?: number): Promise<void> {
+  const options = mode === undefined ? {} : { mode };
+  try {
+    await mkdir(path, options);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if ((await stat(path)).isDirectory()) return;
+      throw error;
+    }
+    const parent = dirname(path);
+    if (code !== 'ENOENT' || parent === path) throw error;
+    await makeDirectory(parent, mode);
+    await mkdir(path, options).catch(async (again: NodeJS.ErrnoException) => {
+      if (again.code !== 'EEXIST' || !(await stat(path)).isDirectory()) throw again;
+    });
   }
 }

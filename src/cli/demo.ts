@@ -1,7 +1,7 @@
-import { mkdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { makeDirectory } from '../durableFile.js';
 import type { DecodedRecord } from '../ipfix/decoder.js';
 import { FlowListener } from '../listen/flowListener.js';
 import { createLogger } from '../log.js';
@@ -50,11 +50,13 @@ export function demoCommand(): Command {
   return new Command('demo')
     .description('replay the bundled sample logs over real UDP to a built-in collector on 127.0.0.1, print what it decoded, write a pcap')
     .option('--out <dir>', 'where to write the pcap', 'demo-output')
-    .option('--biflow <mode>', 'split or rfc5103', 'split')
+    .addOption(
+      new Option('--biflow <mode>', 'reverse traffic: split = second uniflow record, rfc5103 = reverse IEs').choices(['split', 'rfc5103']).default('split'),
+    )
     .action(async (flags: { out: string; biflow: 'split' | 'rfc5103' }) => {
       const logger = createLogger('warn');
       // Before the collector opens: a bad --out must not leave its socket holding the process.
-      await mkdir(flags.out, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+      await makeDirectory(flags.out).catch((error: NodeJS.ErrnoException) => {
         throw new UsageError(`cannot write to '${flags.out}': ${error.code ?? error.message}`, { cause: error });
       });
       const received: DecodedRecord[] = [];

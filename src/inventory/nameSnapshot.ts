@@ -1,5 +1,5 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { syncDirectory, writeFileDurably } from '../durableFile.js';
+import { readFile } from 'node:fs/promises';
+import { makeDirectory, syncDirectory, writeFileDurably } from '../durableFile.js';
 import { join, resolve } from 'node:path';
 import { Nsg2ipfixError } from '../flow/errors.js';
 import { normalizeIp, type AddressHistory, type InterfaceNames, type OwnerInterval } from '../flow/interfaceNames.js';
@@ -52,7 +52,7 @@ export async function saveNameSnapshot(stateDir: string, snapshot: NameSnapshot)
     history: snapshot.history,
   };
   try {
-    await mkdir(resolve(stateDir), { recursive: true, mode: 0o700 });
+    await makeDirectory(resolve(stateDir), 0o700);
     await writeFileDurably(path, `${JSON.stringify(document)}\n`);
     await syncDirectory(resolve(stateDir));
   } catch (error) {

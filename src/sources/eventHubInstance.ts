@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { makeDirectory } from '../durableFile.js';
 import { join } from 'node:path';
 import type { CheckpointStore } from '@azure/event-hubs';
 
@@ -65,7 +66,7 @@ export async function claimInstanceIdentity(stateDir: string, givenId: string | 
   const record: InstanceFile = { id, pid: process.pid, startedAt: new Date().toISOString() };
   const temp = `${path}.tmp-${process.pid}`;
   try {
-    await mkdir(stateDir, { recursive: true });
+    await makeDirectory(stateDir);
     await writeFile(temp, `${JSON.stringify(record, null, 1)}\n`, { mode: 0o600 });
     await rename(temp, path);
   } catch (error) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { syncDirectory, writeFileDurably } from '../durableFile.js';
-import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { makeDirectory, syncDirectory, writeFileDurably } from '../durableFile.js';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { applyJournal, journalHeaderLine, journalLines } from './stateJournal.js';
 import { parseSourceState, serializeSourceState, StateError, type SourceState, type StateChanges, type StateStore } from './sourceState.js';
@@ -93,7 +93,7 @@ export class FileStateStore implements StateStore {
   private async writeSnapshot(text: string, generation: number): Promise<void> {
     if (!this.directoryReady) {
       try {
-        await mkdir(this.directory, { recursive: true });
+        await makeDirectory(this.directory);
       } catch (error) {
         throw new StateError(`cannot create state directory ${this.directory}: ${(error as Error).message}`, { cause: error });
       }

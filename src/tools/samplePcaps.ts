@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { makeDirectory } from '../durableFile.js';
 import { join } from 'node:path';
 import { replayFiles } from '../cli/replay.js';
 import { SAMPLES_DIR } from '../cli/demo.js';
@@ -29,7 +29,7 @@ export const SAMPLE_EXPORT_TIME_MS = Date.UTC(2025, 5, 12, 10, 0, 0);
 
 export async function writeSamplePcaps(outDir: string, samplesDir = SAMPLES_DIR): Promise<string[]> {
   const written: string[] = [];
-  await mkdir(outDir, { recursive: true });
+  await makeDirectory(outDir);
   for (const sample of SAMPLE_PCAPS) {
     const path = join(outDir, sample.file);
     const flags: ExportFlags = {

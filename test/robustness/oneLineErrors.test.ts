@@ -14,6 +14,12 @@ describe('listen and demo: user errors are one line, exit 2', () => {
     ['an address not of this host', ['listen', '--host', '203.0.113.9', '--count', '1'], /^nsg2ipfix: cannot listen on 203\.0\.113\.9:4739: EADDRNOTAVAIL$/],
     ['a count that is not a number', ['listen', '--count', 'ten'], /^nsg2ipfix: --count must be a whole number/],
     ['a demo output that is not a directory', ['demo', '--out', '/dev/full'], /^nsg2ipfix: cannot write to '\/dev\/full': EEXIST$/],
+    // Node 20's recursive mkdir never returns there: the demo hung instead of saying so.
+    [
+      'a demo output where no directory can be made',
+      ['demo', '--out', '/proc/nsg2ipfix-demo'],
+      /^nsg2ipfix: cannot write to '\/proc\/nsg2ipfix-demo': ENOENT$/,
+    ],
   ])('%s', async (_, args, pattern) => {
     expectOneLineError(await runCli(args, { timeoutMs: 30_000 }), pattern);
   });
