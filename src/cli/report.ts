@@ -15,7 +15,7 @@ import { renderReportText } from '../report/renderText.js';
 import { parseTimeBound } from '../report/timeWindow.js';
 import { floorHour } from '../sources/blobPaths.js';
 import { addBlobAccountOptions, blobAccountOptions, blobContainers, blobFilters, type BlobAccountFlags } from './blobAccountOptions.js';
-import { listFlowLogFiles, readFlowLogFile } from '../sources/files.js';
+import { listFlowLogFiles, readFlowLogFile, type SkippedInput } from '../sources/files.js';
 import type { FlowBatch } from '../sources/flowBatch.js';
 import { formatBytes, formatNumber } from '../flow/textTable.js';
 import { UsageError } from './usageError.js';
@@ -118,7 +118,11 @@ export function reportCommand(): Command {
     const unreadable: string[] = [];
     const input = { files: 0, inputBytes: 0, records: 0 };
     try {
-      const inputs = useBlobs ? await blobInputs(flags, since!, until!, logger) : await fileInputs(paths);
+      const skip = (skipped: SkippedInput): void => {
+        unreadable.push(skipped.path);
+        logger.error({ input: skipped.path, code: skipped.code }, `skipped: ${skipped.reason}`);
+      };
+      const inputs = useBlobs ? await blobInputs(flags, since!, until!, logger) : await fileInputs(paths, skip);
       const metrics = new ExportMetrics();
       const problems = new ProblemReporter(logger.child({ stage: 'parse' }), metrics);
       const stopProgress = startReportProgress(aggregator, input, inputs, !flags.quiet);
@@ -164,7 +168,10 @@ export function reportCommand(): Command {
     const text =
       flags.output === 'json' ? renderReportJson(report, nameOf) : flags.output === 'csv' ? renderReportCsv(report, nameOf) : renderReportText(report, nameOf);
     await new Promise<void>((done, fail) => process.stdout.write(text, (error) => (error ? fail(error) : done())));
-    if (unreadable.length > 0) throw new UsageError(`${unreadable.length} of ${input.files} inputs could not be read (first: ${unreadable[0]})`);
+    if (unreadable.length > 0)
+      throw new UsageError(
+        `${unreadable.length} input${unreadable.length === 1 ? '' : 's'} could not be read, the rest was reported (first: ${unreadable[0]})`,
+      );
   });
   return command;
 }
@@ -186,8 +193,8 @@ async function startReportEnrichment(flags: ReportFlags, logger: Logger): Promis
   );
 }
 
-async function fileInputs(paths: readonly string[]): Promise<ReportInput[]> {
-  const files = await listFlowLogFiles(paths);
+async function fileInputs(paths: readonly string[], skip: (input: SkippedInput) => void): Promise<ReportInput[]> {
+  const files = await listFlowLogFiles(paths, skip);
   if (files.length === 0) throw new UsageError(`no *.json flow log files found in ${paths.join(', ')}`);
   return files.map((file) => ({ label: file.path, bytes: file.bytes, read: (onProblem) => readFlowLogFile(file.path, onProblem) }));
 }

@@ -40,7 +40,7 @@ export async function listFlowLogFiles(paths: readonly string[], onSkipped: (inp
   const found: Omit<FlowLogFile, 'startMs' | 'nics'>[] = [];
   for (const path of paths) {
     const info = await statInput(path);
-    if (info.isDirectory()) await walk(Buffer.from(resolve(path)), found, onSkipped);
+    if (info.isDirectory()) await walk(Buffer.from(resolve(path)), found, onSkipped, new Set([directoryKey(info)]));
     else if (info.isFile()) found.push({ path: resolve(path), fsPath: resolve(path), bytes: info.size });
     else onSkipped(notRegular(resolve(path)));
   }
@@ -62,7 +62,11 @@ const SEPARATOR = Buffer.from(sep);
 const JSON_SUFFIX = Buffer.from('.json');
 
 /** Directories are walked by the bytes of their names: a name that is not UTF-8 must still open. */
-async function walk(directory: Buffer, found: Omit<FlowLogFile, 'startMs'>[], onSkipped: (input: SkippedInput) => void): Promise<void> {
+/**
+ * @param seen the directories and files met so far (device and inode): a symbolic link back up
+ *   the tree is not followed round and round, and nothing is read twice
+ */
+async function walk(directory: Buffer, found: Omit<FlowLogFile, 'startMs'>[], onSkipped: (input: SkippedInput) => void, seen: Set<string>): Promise<void> {
   let entries;
   try {
     entries = await readdir(directory, { withFileTypes: true, encoding: 'buffer' });
@@ -72,18 +76,65 @@ async function walk(directory: Buffer, found: Omit<FlowLogFile, 'startMs'>[], on
   }
   for (const entry of entries) {
     const path = Buffer.concat([directory, SEPARATOR, entry.name]);
-    if (entry.isDirectory()) await walk(path, found, onSkipped);
-    else if (!endsWithJson(entry.name)) continue;
+    if (entry.isSymbolicLink()) {
+      // Logs mounted or gathered elsewhere are often linked in: followed, as a path given by name is.
+      await followLink(path, endsWithJson(entry.name), found, onSkipped, seen);
+      continue;
+    }
+    if (entry.isDirectory()) {
+      const info = await stat(path).catch(() => undefined);
+      if (info === undefined || !seen.has(directoryKey(info))) {
+        if (info !== undefined) seen.add(directoryKey(info));
+        await walk(path, found, onSkipped, seen);
+      }
+    } else if (!endsWithJson(entry.name)) continue;
     else if (entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice()) onSkipped(notRegular(displayPath(path)));
     else if (entry.isFile()) {
       try {
-        found.push({ path: displayPath(path), fsPath: fsPath(path), bytes: (await stat(path)).size });
+        addFile(path, await stat(path), found, seen);
       } catch (error) {
         // Gone or unreadable between the listing and now.
         onSkipped(skipped(path, error, 'cannot read file'));
       }
     }
   }
+}
+
+async function followLink(
+  path: Buffer,
+  json: boolean,
+  found: Omit<FlowLogFile, 'startMs'>[],
+  onSkipped: (input: SkippedInput) => void,
+  seen: Set<string>,
+): Promise<void> {
+  let info: Stats;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    // A link to nothing named like a flow log is told; other dangling links are none of ours.
+    if (json) onSkipped(skipped(path, error, 'cannot read file'));
+    return;
+  }
+  if (info.isDirectory()) {
+    const key = directoryKey(info);
+    if (seen.has(key)) return;
+    seen.add(key);
+    await walk(path, found, onSkipped, seen);
+  } else if (!json) return;
+  else if (info.isFile()) addFile(path, info, found, seen);
+  else onSkipped(notRegular(displayPath(path)));
+}
+
+/** A file reached twice (directly and through a link) is replayed once. */
+function addFile(path: Buffer, info: Stats, found: Omit<FlowLogFile, 'startMs'>[], seen: Set<string>): void {
+  const key = `file ${directoryKey(info)}`;
+  if (seen.has(key)) return;
+  seen.add(key);
+  found.push({ path: displayPath(path), fsPath: fsPath(path), bytes: info.size });
+}
+
+function directoryKey(info: Stats): string {
+  return `${info.dev}:${info.ino}`;
 }
 
 /**

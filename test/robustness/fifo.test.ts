@@ -47,6 +47,16 @@ describe('FIFOs never hang a run', () => {
     expectOneLineError({ ...run, stderr: plainLines(run.stderr) }, /no \*\.json flow log files found in .*logs \(skipped .*PT1H\.json: not a regular file/);
   });
 
+  it('report skips a FIFO named *.json as replay does: logged, the rest reported, exit 2 with one line', async () => {
+    const directory = join(work, 'report-logs');
+    mkdirSync(directory);
+    execFileSync('mkfifo', [join(directory, 'PT1H.json')]);
+    const run = await runCli(['report', directory, SAMPLES_DIR, '-q', '--output', 'json']);
+    expect(run.stderr).toContain('"msg":"skipped: not a regular file (a FIFO, socket or device)"');
+    expectOneLineError({ ...run, stderr: plainLines(run.stderr) }, /^nsg2ipfix: 1 input could not be read, the rest was reported \(first: .*PT1H\.json\)$/);
+    expect((JSON.parse(run.stdout) as { totals: { tuples: number } }).totals.tuples).toBe(expectedTuples().length);
+  });
+
   it('--pcap on a FIFO nobody reads fails at start with one line and exit 2', async () => {
     expectOneLineError(await runCli(['replay', SAMPLES_DIR, '-q', '--pcap', fifo('nobody.pcap')]), /cannot write pcap '.*nobody\.pcap': ENXIO/);
   });

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, chmodSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -62,5 +62,24 @@ describe('replay inputs that cannot all be read', () => {
     expect(Buffer.isBuffer(files[0]!.fsPath)).toBe(true);
     expect(skipped).toEqual([]);
     expect(displayPath(Buffer.from('/a/ü.json'))).toBe('/a/ü.json');
+  });
+});
+
+describe('symbolic links in a directory of logs', () => {
+  it('follows linked files and directories, reads each file once, does not loop, and tells a link to nothing', async () => {
+    const root = join(work, 'linked');
+    const elsewhere = join(work, 'elsewhere');
+    mkdirSync(join(root, 'sub'), { recursive: true });
+    mkdirSync(elsewhere);
+    copyFileSync(VNET_SAMPLE, join(root, 'own.json'));
+    copyFileSync(VNET_SAMPLE, join(elsewhere, 'mounted.json'));
+    symlinkSync('own.json', join(root, 'alias.json'));
+    symlinkSync(elsewhere, join(root, 'mounted'));
+    symlinkSync('..', join(root, 'sub', 'up'));
+    symlinkSync(join(work, 'nothing.json'), join(root, 'dangling.json'));
+    const skipped: SkippedInput[] = [];
+    const files = await listFlowLogFiles([root], (input) => skipped.push(input));
+    expect(files.map((f) => f.path.slice(root.length + 1)).sort()).toEqual([expect.stringMatching(/^(own|alias)\.json$/), 'mounted/mounted.json']);
+    expect(skipped).toEqual([expect.objectContaining({ path: join(root, 'dangling.json'), code: 'ENOENT' })]);
   });
 });
