@@ -66,14 +66,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     // `--pcap /dev/stdout | head`: the reader has what it wanted. Quiet, as a closed stdout is (bin/nsg2ipfix.js).
     if (error instanceof Nsg2ipfixError && error.code === 'pcap-closed') return typeof process.exitCode === 'number' ? process.exitCode : 0;
     if (error instanceof UserError) {
-      process.stderr.write(`nsg2ipfix: ${scrubSecrets(error.message)}\n`);
+      process.stderr.write(`nsg2ipfix: ${printable(scrubSecrets(error.message))}\n`);
       return 2;
     }
     // Ours, raised on purpose (not a user's mistake, not a bug): one line too, without a stack.
     if (error instanceof Nsg2ipfixError) {
-      process.stderr.write(`nsg2ipfix: ${scrubSecrets(error.message)}\n`);
+      process.stderr.write(`nsg2ipfix: ${printable(scrubSecrets(error.message))}\n`);
       return 1;
     }
     throw error;
   }
+}
+
+/** Control characters other than newlines (a binary file quoted in a parse error) shown as '?': the terminal stays sane. */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '?');
 }

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import type * as CsvParse from 'csv-parse/sync';
@@ -53,11 +54,25 @@ export async function readEnrichFile(path: string): Promise<{ entries: Interface
   const format = enrichFileFormat(path);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readNamesText(path);
   } catch (error) {
     throw new EnrichFileError(`${path}: cannot read the enrichment file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
   return { entries: parseEnrichFile(text, format, path), text };
+}
+
+/**
+ * The text of a names file, never waiting: a FIFO (or device) in its place is refused with the
+ * code `not-a-regular-file` instead of blocking the start until someone writes to it.
+ */
+export async function readNamesText(path: string): Promise<string> {
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    if (!(await handle.stat()).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not-a-regular-file' });
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Parses the text of an enrichment file (`file` names it in errors). */

@@ -1,9 +1,9 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { InterfaceNames } from '../flow/interfaceNames.js';
-import { enrichFileFormat, parseEnrichFile } from './enrichFile.js';
+import { enrichFileFormat, parseEnrichFile, readNamesText } from './enrichFile.js';
 
 export interface EnrichFileWatchOptions {
   readonly logger: Logger;
@@ -49,7 +49,7 @@ export function watchEnrichFile(path: string, options: EnrichFileWatchOptions): 
     try {
       let text: string;
       try {
-        text = await readFile(file, 'utf8');
+        text = await readNamesText(file);
       } catch (error) {
         report(`cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
         return;

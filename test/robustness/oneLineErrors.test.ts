@@ -1,5 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { SAMPLES_DIR } from '../helpers/expectedFlows.js';
 import { expectOneLineError } from './oneLine.js';
 
 describe('listen and demo: user errors are one line, exit 2', () => {
@@ -22,6 +27,26 @@ describe('listen and demo: user errors are one line, exit 2', () => {
     ],
   ])('%s', async (_, args, pattern) => {
     expectOneLineError(await runCli(args, { timeoutMs: 30_000 }), pattern);
+  });
+});
+
+describe('names files that cannot be used: one line, exit 2, nothing waits, nothing unprintable', () => {
+  it('a FIFO in the place of the names file is refused at once, and a binary file is quoted without control characters', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsg2ipfix-names-'));
+    try {
+      execFileSync('mkfifo', [join(dir, 'names.json')]);
+      expectOneLineError(
+        await runCli(['replay', SAMPLES_DIR, '--pcap', join(dir, 'a.pcap'), '-q', '--enrich-file', join(dir, 'names.json')], { timeoutMs: 30_000 }),
+        /names\.json: cannot read the enrichment file \(not-a-regular-file\)$/,
+      );
+      writeFileSync(join(dir, 'binary.json'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0, 0x1b, 0x5b, 0x32, 0x4a]));
+      const run = await runCli(['replay', SAMPLES_DIR, '--pcap', join(dir, 'b.pcap'), '-q', '--enrich-file', join(dir, 'binary.json')]);
+      expectOneLineError(run, /binary\.json: not valid JSON/);
+      // eslint-disable-next-line no-control-regex
+      expect(run.stderr.trim()).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
