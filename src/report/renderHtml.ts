@@ -92,24 +92,47 @@ export function chartSpecs(report: FlowReport, nameOf?: NameOf): ChartSpec[] {
         { label: 'denied', data: report.rules.map((r) => r.deniedFlows) },
       ],
     },
-    {
-      id: 'chart-hours',
-      title: 'Traffic per hour (UTC)',
-      kind: 'hours',
-      labels: report.hours.map((h) => h.hour.slice(0, 13).replace('T', ' ') + ':00'),
-      datasets: [
-        { label: 'bytes', data: report.hours.map((h) => h.bytes) },
-        { label: 'flows', data: report.hours.map((h) => h.flows) },
-        { label: 'denied flows', data: report.hours.map((h) => h.deniedFlows) },
-      ],
-    },
+    hoursChart(report.hours),
   ];
+}
+
+/** Hours in a row on the axis: a gap of quiet hours shows as zeros, not as a line drawn across it. */
+const MAX_FILLED_HOURS = 24 * 62;
+const HOUR_MS = 3_600_000;
+
+function hoursChart(hours: FlowReport['hours']): ChartSpec {
+  const first = hours.length === 0 ? 0 : Date.parse(hours[0]!.hour);
+  const last = hours.length === 0 ? 0 : Date.parse(hours[hours.length - 1]!.hour);
+  const span = (last - first) / HOUR_MS + 1;
+  let rows: { hour: string; bytes: number; flows: number; deniedFlows: number }[] = [...hours];
+  if (hours.length > 0 && Number.isFinite(span) && span > hours.length && span <= MAX_FILLED_HOURS) {
+    const byTime = new Map(hours.map((h) => [Date.parse(h.hour), h]));
+    rows = Array.from({ length: span }, (_, i) => {
+      const at = first + i * HOUR_MS;
+      return byTime.get(at) ?? { hour: new Date(at).toISOString(), bytes: 0, flows: 0, deniedFlows: 0 };
+    });
+  }
+  return {
+    id: 'chart-hours',
+    title: 'Traffic per hour (UTC)',
+    kind: 'hours',
+    labels: rows.map((h) => h.hour.slice(0, 13).replace('T', ' ') + ':00'),
+    datasets: [
+      { label: 'bytes', data: rows.map((h) => h.bytes) },
+      { label: 'flows', data: rows.map((h) => h.flows) },
+      { label: 'denied flows', data: rows.map((h) => h.deniedFlows) },
+    ],
+  };
 }
 
 /** Draws the charts from the embedded JSON; runs in the browser. */
 const PAGE_SCRIPT = `(() => {
   const { charts } = JSON.parse(document.getElementById('report-data').textContent);
-  const colors = ['#2563eb', '#dc2626', '#16a34a', '#9333ea'];
+  const colors = ['#2563eb', '#9333ea', '#0891b2', '#ca8a04'];
+  // Denied is red and allowed green wherever they appear; the rest by position.
+  const colorOf = (label, i) => (/denied/.test(label) ? '#dc2626' : /allowed/.test(label) ? '#16a34a' : colors[i % colors.length]);
+  // Long labels (an NSG and its rule, an IPv6 pair) shortened in the middle on the axis; whole in the tooltip.
+  const shorten = (text) => (text.length > 34 ? text.slice(0, 12) + '…' + text.slice(-21) : text);
   for (const spec of charts) {
     const canvas = document.getElementById(spec.id);
     if (canvas === null || spec.labels.length === 0) continue;
@@ -118,13 +141,16 @@ const PAGE_SCRIPT = `(() => {
     const datasets = spec.datasets.map((d, i) => ({
       label: d.label,
       data: d.data,
-      backgroundColor: spec.stacked ? colors[(i * 2) % colors.length] : colors[i % colors.length],
-      borderColor: spec.stacked ? colors[(i * 2) % colors.length] : colors[i % colors.length],
-      ...(hours && i > 0 ? { type: 'line', yAxisID: 'y1', tension: 0.2 } : {}),
+      backgroundColor: colorOf(d.label, i),
+      borderColor: colorOf(d.label, i),
+      ...(hours && i > 0 ? { type: 'line', yAxisID: 'y1', tension: 0.2, pointRadius: 3 } : {}),
     }));
     const scales = hours
       ? { y: { beginAtZero: true, title: { display: true, text: 'bytes' } }, y1: { beginAtZero: true, position: 'right', grid: { drawOnChartArea: false }, title: { display: true, text: 'flows' } } }
-      : { x: { beginAtZero: true, stacked: spec.stacked === true }, y: { stacked: spec.stacked === true } };
+      : {
+          x: { beginAtZero: true, stacked: spec.stacked === true },
+          y: { stacked: spec.stacked === true, ticks: { autoSkip: false, callback(value) { return shorten(String(this.getLabelForValue(value))); } } },
+        };
     new Chart(canvas, {
       type: 'bar',
       data: { labels: spec.labels, datasets },
@@ -153,7 +179,9 @@ section { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; paddi
 section.wide { grid-column: 1 / -1; }
 .chart { position: relative; height: 200px; margin-bottom: 12px; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #f3f4f6; white-space: nowrap; }
+th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #f3f4f6; }
+th, td.n { white-space: nowrap; }
+td { overflow-wrap: anywhere; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .none { color: #6b7280; }
 `;

@@ -62,6 +62,8 @@ export function reportTables(report: FlowReport, nameOf?: NameOf): ReportTable[]
       title: 'Rule hits',
       headers: ['NSG / flow log', 'rule', 'flows', 'allowed', 'denied', 'bytes', 'packets', ...errHeader(report.rules)],
       rows: report.rules.map((r) => [resourceName(r.resource), r.rule, r.flows, r.allowedFlows, r.deniedFlows, r.bytes, r.packets, ...err(r)]),
+      // Seven columns of long names: the page's full width.
+      wide: true,
     },
     {
       id: 'hours',
