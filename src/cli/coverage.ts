@@ -7,6 +7,7 @@ import { createLogger, type LogLevel } from '../log.js';
 import { collect } from './collect.js';
 import { UsageError } from './usageError.js';
 import { formatNumber, formatTable } from '../flow/textTable.js';
+import { armEndpointArgument } from './enrichOptions.js';
 
 interface RawFlags {
   subscription: string[];
@@ -53,7 +54,7 @@ export function coverageCommand(deps: CoverageCommandDependencies = {}): Command
     .option('--output <format>', 'report format: table or json', 'table')
     .option('--fail-on-findings [severity]', 'exit 1 when findings of this severity or above exist: high, medium or low (default low: anything above info)')
     .option('--retention-days <days>', 'retention of the flow logs the fix commands create (1 to 365)', String(DEFAULT_FIX_RETENTION_DAYS))
-    .option('--arm-endpoint <url>', 'Azure Resource Manager endpoint (sovereign clouds)', DEFAULT_ARM_ENDPOINT)
+    .option('--arm-endpoint <url>', 'Azure Resource Manager endpoint (sovereign clouds)', armEndpointArgument, DEFAULT_ARM_ENDPOINT)
     .option('--log-level <level>', 'log level (JSON lines on stderr)', 'warn')
     .option('-q, --quiet', 'no progress lines on stderr')
     .addHelpText(

@@ -8,6 +8,7 @@ import { discoverInterfaces } from '../inventory/azureInterfaces.js';
 import { enrichFileFormat, formatEnrichFile, type EnrichFileFormat } from '../inventory/enrichFile.js';
 import { loadNameSnapshot, nameSnapshotPath } from '../inventory/nameSnapshot.js';
 import { DEFAULT_ARM_ENDPOINT, openResourceGraph, type ResourceGraphDependencies } from '../inventory/resourceGraph.js';
+import { armEndpointArgument } from './enrichOptions.js';
 
 interface ExportFlags {
   format?: EnrichFileFormat;
@@ -33,7 +34,7 @@ export function enrichCommand(deps: EnrichCommandDependencies = {}): Command {
     .option('--subscription <id>', 'subscription to discover; repeat for several (default: every one the identity can read)', collect, [])
     .option('--state-dir <dir>', 'where an exporting command with --enrich-azure keeps its discovery (read with --offline)', 'nsg2ipfix-state')
     .option('--offline', 'write the discovery saved in --state-dir instead of querying Azure')
-    .option('--arm-endpoint <url>', 'Azure Resource Manager endpoint (sovereign clouds)', DEFAULT_ARM_ENDPOINT)
+    .option('--arm-endpoint <url>', 'Azure Resource Manager endpoint (sovereign clouds)', armEndpointArgument, DEFAULT_ARM_ENDPOINT)
     .option('--log-level <level>', 'log level (JSON lines on stderr)', 'warn')
     .addHelpText(
       'after',

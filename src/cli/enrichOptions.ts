@@ -78,3 +78,21 @@ export function enrichmentFrom(flags: EnrichmentFlags, stateDir: string | undefi
     encoding: { fields: chosen, tags: tagKeys },
   };
 }
+
+/**
+ * `--arm-endpoint`: an http(s) URL, checked before anything asks Azure (a typo would otherwise
+ * surface as minutes of retries).
+ */
+export function armEndpointArgument(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    const shown = /^[\w.:/+-]{0,60}$/.test(text) ? `'${text}'` : 'something else';
+    throw new UsageError(`--arm-endpoint must be an https:// URL such as https://management.usgovcloudapi.net, got ${shown}`);
+  }
+  return text;
+}

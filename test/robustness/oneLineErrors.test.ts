@@ -18,6 +18,8 @@ describe('listen and demo: user errors are one line, exit 2', () => {
     // 203.0.113.0/24 is for documentation: never an address of this host.
     ['an address not of this host', ['listen', '--host', '203.0.113.9', '--count', '1'], /^nsg2ipfix: cannot listen on 203\.0\.113\.9:4739: EADDRNOTAVAIL$/],
     ['a count that is not a number', ['listen', '--count', 'ten'], /^nsg2ipfix: --count must be a whole number/],
+    // Before: minutes of retries against the typo, then exit 1 (coverage's "findings").
+    ['an ARM endpoint that is not a URL', ['coverage', '--arm-endpoint', 'notaurl'], /^nsg2ipfix: --arm-endpoint must be an https:\/\/ URL .*, got 'notaurl'$/],
     ['a demo output that is not a directory', ['demo', '--out', '/dev/full'], /^nsg2ipfix: cannot write to '\/dev\/full': EEXIST$/],
     // Node 20's recursive mkdir never returns there: the demo hung instead of saying so.
     [
