@@ -131,7 +131,12 @@ function parseCsvText(text: string, file: string): LocatedEntries {
   try {
     rows = csv<typeof CsvParse>('csv-parse/sync').parse<{ record: Record<string, string>; info: { lines: number } }>(text, {
       bom: true,
-      columns: (header: string[]) => header.map((column) => checkKey(column.trim(), `${file} line 1`)),
+      columns: (header: string[]) => {
+        const keys = header.map((column) => checkKey(column.trim(), `${file} line 1`));
+        const twice = keys.find((key, j) => keys.indexOf(key) !== j);
+        if (twice !== undefined) throw new EnrichFileError(`${file} line 1: column '${twice}' is given twice`);
+        return keys;
+      },
       info: true,
       skip_empty_lines: true,
       trim: true,

@@ -125,6 +125,7 @@ describe('enrichment file formats', () => {
       'names.json line 2 column 26: not valid JSON (Expected double-quoted property name)',
     );
     expect(failure(() => csv('mac,ips\n000D3AF87856,10.1.0.4,extra\n'))).toMatch(/^names\.csv line 2: not valid CSV \(/);
+    expect(failure(() => csv('mac,vm,vm\n000D3AF87856,a,b\n'))).toBe("names.csv line 1: column 'vm' is given twice");
     expect(() => parseEnrichFile('', 'json', 'x')).toThrow(EnrichFileError);
   });
 
