@@ -140,10 +140,10 @@ export async function startNfacctd(options: NfacctdOptions = {}): Promise<Nfacct
       `print_output_file_append[${PLUGIN}]: true`,
       `print_refresh_time[${PLUGIN}]: 60`,
       `print_num_protos[${PLUGIN}]: ${options.numProtos ?? true}`,
-      // Room for bursts on a busy machine: the socket's buffer (as root beyond rmem_max) and the
-      // core-to-plugin ring. CI once lost one 8 KiB message's records with the defaults.
+      // Room for bursts on a busy machine: the socket's buffer (as root beyond rmem_max). CI once
+      // lost one 8 KiB message's records with the default. (A larger plugin_pipe_size made CI see
+      // every record twice once: left at its default.)
       'nfacctd_pipe_size: 8388608',
-      'plugin_pipe_size: 67108864',
       `timestamps_secs: ${options.timestampsSecs ?? true}`,
       'timestamps_utc: true',
       `aggregate[${PLUGIN}]: ${aggregate.join(',')}`,
