@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { Nsg2ipfixError } from './flow/errors.js';
+import { printable } from './flow/textTable.js';
 import { scrubCommandLineText, scrubSecrets } from './secrets.js';
 import { UserError } from './userError.js';
 
@@ -76,10 +77,4 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-}
-
-/** Control characters other than newlines (a binary file quoted in a parse error) shown as '?': the terminal stays sane. */
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '?');
 }

@@ -26,3 +26,16 @@ export function formatBytes(bytes: number): string {
   }
   return `${value.toFixed(1)} ${units[unit]}`;
 }
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text from the logs or from a user's file with its control characters shown as '?': a crafted
+ * rule name or a binary file quoted in an error must not drive the terminal. Newlines stay
+ * unless `singleLine` (a table cell).
+ */
+export function printable(text: string, singleLine = false): string {
+  const shown = text.replace(CONTROL, '?');
+  return singleLine ? shown.replaceAll('\n', '?') : shown;
+}

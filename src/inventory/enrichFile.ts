@@ -1,10 +1,9 @@
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import type * as CsvParse from 'csv-parse/sync';
 import type * as CsvStringify from 'csv-stringify/sync';
 import { UserError } from '../flow/errors.js';
+import { NOT_REGULAR, openRegularFile } from '../regularFile.js';
 import { dottedQuadWord, escapeTagText, NAME_TEXT_FIELDS, normalizeIp, type InterfaceNames } from '../flow/interfaceNames.js';
 import { formatAzureMac, normalizeMac } from '../flow/mac.js';
 
@@ -66,9 +65,8 @@ export async function readEnrichFile(path: string): Promise<{ entries: Interface
  * code `not-a-regular-file` instead of blocking the start until someone writes to it.
  */
 export async function readNamesText(path: string): Promise<string> {
-  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  const handle = await openRegularFile(path, () => Object.assign(new Error('not a regular file'), { code: NOT_REGULAR }));
   try {
-    if (!(await handle.stat()).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not-a-regular-file' });
     return await handle.readFile('utf8');
   } finally {
     await handle.close();

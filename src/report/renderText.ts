@@ -1,4 +1,4 @@
-import { formatBytes, formatNumber, formatTable } from '../flow/textTable.js';
+import { formatBytes, formatNumber, formatTable, printable } from '../flow/textTable.js';
 import type { FlowReport, NameOf } from './flowReport.js';
 import { reportTables } from './reportTables.js';
 
@@ -19,7 +19,7 @@ export function renderReportText(report: FlowReport, nameOf?: NameOf): string {
   ];
   if (report.approximate) parts.push(approximateNotice(report));
   for (const table of reportTables(report, nameOf)) {
-    const rows = table.rows.map((row) => row.map((cell) => (typeof cell === 'string' ? printable(cell) : cell)));
+    const rows = table.rows.map((row) => row.map((cell) => (typeof cell === 'string' ? printable(cell, true) : cell)));
     parts.push(`${table.title}\n${rows.length === 0 ? '(none)' : formatTable(table.headers, rows)}`);
   }
   return `${parts.join('\n\n')}\n`;
@@ -31,11 +31,4 @@ export function approximateNotice(report: FlowReport): string {
       `${a.list} (by ${a.rankedBy}: each value at most ${formatNumber(a.maxError)} too high; a key the summary dropped has at most ${formatNumber(a.unlistedAtMost)})`,
   );
   return `APPROXIMATE: more distinct keys than counted exactly (${formatNumber(report.approximations[0]?.maxKeys ?? 0)} per list) in ${lists.join('; ')}`;
-}
-
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
-
-function printable(text: string): string {
-  return text.replace(CONTROL, '?');
 }

@@ -1,11 +1,12 @@
-import { constants, type Stats } from 'node:fs';
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { readdir, stat, type FileHandle } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { FlowColumns } from '../flow/flowColumns.js';
 import { FlowLogReader } from '../azure/flowLogReader.js';
 import { ParseCache } from '../azure/parseCache.js';
 import { columnSink, type ParseReports } from '../azure/tupleSink.js';
 import type { FlowBatch } from './flowBatch.js';
+import { NOT_REGULAR, openRegularFile } from '../regularFile.js';
 import { UserError } from '../userError.js';
 
 export class InputError extends UserError {}
@@ -145,19 +146,8 @@ function notRegular(path: string): SkippedInput {
   return { path, code: NOT_REGULAR, reason: 'not a regular file (a FIFO, socket or device)' };
 }
 
-const NOT_REGULAR = 'not-a-regular-file';
-
-/**
- * Opens for reading without ever waiting: O_NONBLOCK makes a FIFO that replaced a file since it
- * was listed open at once, and the check after refuses it. On regular files it changes nothing.
- */
-async function openRegularFile(path: string | Buffer): Promise<FileHandle> {
-  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  if (!(await handle.stat()).isFile()) {
-    await handle.close();
-    throw new InputError(`'${typeof path === 'string' ? path : displayPath(path)}' is not a regular file`, { code: NOT_REGULAR });
-  }
-  return handle;
+function openInput(path: string | Buffer): Promise<FileHandle> {
+  return openRegularFile(path, () => new InputError(`'${typeof path === 'string' ? path : displayPath(path)}' is not a regular file`, { code: NOT_REGULAR }));
 }
 
 function skipped(path: Buffer, error: unknown, what: string): SkippedInput {
@@ -207,7 +197,7 @@ const PATH_TIME_PATTERN = /y=(\d{4})\/m=(\d{2})\/d=(\d{2})\/h=(\d{2})/;
 async function headFacts(path: string | Buffer): Promise<Pick<FlowLogFile, 'startMs' | 'nics'>> {
   let head = '';
   try {
-    const handle = await openRegularFile(path);
+    const handle = await openInput(path);
     try {
       const buf = Buffer.alloc(8192);
       const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
@@ -267,7 +257,7 @@ export async function* readFlowLogFile(
   // parsed the next is read into the other. The reader keeps nothing of a chunk once push() returns.
   let reading = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   let spare = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-  const handle = await openRegularFile(file);
+  const handle = await openInput(file);
   // A read ahead may fail long before it is awaited (while the pipeline waits on pacing): it is
   // marked handled at once, and its error still comes out of the `await` below.
   const readAhead = (into: Buffer) => {
